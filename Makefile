@@ -1,0 +1,48 @@
+# Two commands do all the setup from a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+VENDOR := src/lastmile/web/static/vendor
+OUT ?= out
+
+.PHONY: demo test lint typecheck unit bench assets clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $(STAMP)
+
+# Leaflet comes from the npm registry (pinned in package.json / package-lock.json) and is
+# served by lastmile itself; nothing is loaded from a CDN at run time.
+$(VENDOR)/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	mkdir -p $(VENDOR)/leaflet
+	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css $(VENDOR)/leaflet/
+	cp -r node_modules/leaflet/dist/images $(VENDOR)/leaflet/
+	cp node_modules/leaflet/LICENSE $(VENDOR)/leaflet/LICENSE
+	touch $(VENDOR)/.stamp
+
+assets: $(VENDOR)/.stamp
+
+demo: $(STAMP) assets
+	$(VENV)/bin/lastmile plan --sample --out $(OUT)/plan.json --map $(OUT)/plan.html --geojson $(OUT)/plan.geojson
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+unit: $(STAMP) assets
+	$(VENV)/bin/pytest -q
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(PY) benchmarks/solver_bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR) $(OUT) .mypy_cache .pytest_cache .ruff_cache

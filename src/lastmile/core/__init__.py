@@ -1,0 +1,1 @@
+"""Pure domain code: no database, no HTTP, no environment, no clock."""

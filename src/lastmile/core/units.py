@@ -1,0 +1,69 @@
+"""Units and the one place where they become solver integers.
+
+Everything in ``lastmile.core`` speaks seconds (int), metres (int) and WGS84 ``[lon, lat]``.
+Times of day are seconds since local midnight of the plan's date: the core has no clock and
+no time zone; the edges (CLI, API) turn them into ISO 8601 date-times.
+
+The solver works on integers only. Money is scaled by :data:`COST_SCALE` (1 unit =
+1/100 000 of the currency) so that per-metre and per-second rates stay exact enough:
+0.35/km becomes 35 per metre-unit, 28/h becomes 778 per second-unit (0.03 % rounding).
+"""
+
+from __future__ import annotations
+
+import math
+
+COST_SCALE = 100_000
+"""Solver cost units per currency unit."""
+
+SECONDS_PER_HOUR = 3600
+METRES_PER_KM = 1000
+
+
+def cost_per_metre(cost_per_km: float) -> int:
+    """Solver cost of one metre for a currency rate per kilometre."""
+    return round(cost_per_km * COST_SCALE / METRES_PER_KM)
+
+
+def cost_per_second(cost_per_hour: float) -> int:
+    """Solver cost of one second for a currency rate per hour."""
+    return round(cost_per_hour * COST_SCALE / SECONDS_PER_HOUR)
+
+
+def money_to_int(amount: float) -> int:
+    """A currency amount in solver cost units."""
+    return round(amount * COST_SCALE)
+
+
+def int_to_money(amount: int | float) -> float:
+    """Solver cost units back to currency, rounded to the cent."""
+    return round(amount / COST_SCALE, 2)
+
+
+def parse_clock(text: str) -> int:
+    """``"08:30"`` or ``"8:30:15"`` -> seconds since midnight.
+
+    Raises ``ValueError`` with a readable message on anything else. ``24:00`` is allowed
+    (end of day).
+    """
+    parts = text.strip().split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        raise ValueError(f"not a time of day (expected HH:MM): {text!r}")
+    hours, minutes = int(parts[0]), int(parts[1])
+    seconds = int(parts[2]) if len(parts) == 3 else 0
+    if minutes > 59 or seconds > 59 or hours > 24 or (hours == 24 and (minutes or seconds)):
+        raise ValueError(f"not a time of day (expected HH:MM): {text!r}")
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def format_clock(seconds: int) -> str:
+    """Seconds since midnight -> ``"HH:MM"`` (hours may exceed 24 for overnight routes)."""
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600:02d}:{(seconds % 3600) // 60:02d}"
+
+
+def minutes_to_seconds(minutes: float) -> int:
+    """Service times arrive in minutes in most files."""
+    if math.isnan(minutes) or minutes < 0:
+        raise ValueError(f"not a duration in minutes: {minutes!r}")
+    return round(minutes * 60)
