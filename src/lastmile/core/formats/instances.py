@@ -14,8 +14,8 @@ supported:
 ``cvrplib_round_int`` (CVRP, VRPLIB ``EUC_2D`` files such as Uchoa et al.'s X set)
     Distances rounded to the nearest integer (TSPLIB ``nint``), no time windows, objective =
     total distance, scale factor 1. The fleet is not limited by the instance (the ``k`` in
-    ``X-n101-k25`` is a lower bound, the BKS uses 26 routes), so we offer one vehicle per
-    customer.
+    ``X-n101-k25`` is a lower bound, the BKS uses 26 routes); we offer
+    ``2 * ceil(total demand / capacity) + 1`` identical vehicles, which always suffices.
 
 Planar coordinates are not places on Earth, but :class:`~lastmile.core.model.Location` must
 be a valid WGS84 point. Coordinates are therefore mapped to ``Location(lon=x/1000,
@@ -248,7 +248,13 @@ def _build(
             Order(id=str(c.id), location=location_of(c), demand=(float(c.demand),))
             for c in customers
         )
-        n_vehicles = fleet_size if fleet_size is not None else max(1, len(customers))
+        # The instance does not limit the fleet, but offering one vehicle per customer only
+        # slows solvers down. First-fit bin packing never needs more than
+        # 2 * ceil(total / capacity) bins when every demand fits a vehicle, so this many
+        # vehicles always suffice; the verifier still puts no limit on the number of routes.
+        total = sum(c.demand for c in customers)
+        bound = 2 * math.ceil(total / capacity) + 1 if capacity > 0 else len(customers)
+        n_vehicles = max(1, min(len(customers), bound))
 
     depot_location = location_of(depot)
     width = len(str(n_vehicles))

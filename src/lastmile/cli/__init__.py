@@ -1,0 +1,21 @@
+"""The ``lastmile`` command line: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="lastmile",
+    help="Plan and run last-mile delivery days on your own map data.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+from lastmile.cli import instance as _instance  # noqa: E402
+
+app.command("solve-instance")(_instance.solve_instance)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
