@@ -1,0 +1,553 @@
+"""The built-in road engine: snapping, many-to-many matrices and paths on an OSM graph.
+
+How a query works
+-----------------
+1. **Snap.** Every location is projected onto the nearest *segment* (piece of road between
+   two OSM nodes) of the profile's largest strongly connected component, found with a
+   ``cKDTree`` over points sampled every :data:`SAMPLE_SPACING_M` along the segments. The
+   gap between the location and its snapped point is an *access leg*: it is added to the
+   distance, and to the duration at ``snap_speed_kmh`` (10 km/h; walking pace for
+   ``walking``). Locations further than ``max_snap_m`` (250 m) from any road are still
+   routed, but their :class:`Snap` says ``on_road=False`` so callers can warn.
+2. **Query graph.** Each snapped point becomes a virtual node, joined to the two ends of
+   the contracted edge it lies on (in the directions that edge allows), and to the next
+   snapped point on the same edge, so two stops on one street are not routed around the
+   block.
+3. **Fastest paths.** One Dijkstra per origin (``scipy.sparse.csgraph.dijkstra`` with
+   ``indices=``) on a single combined weight ``time_cs * 2**27 + dist_dm``. Because every
+   sum stays below 2**53 the float64 sums are exact integers, so this is a lexicographic
+   search: it minimises time and, among equally fast paths, distance. Decoding the two
+   halves gives duration *and* the distance of that same fastest path, with no predecessor
+   trees; :meth:`RoadProvider.path` runs the same search with predecessors, so its geometry
+   has exactly the length of the matrix entry.
+
+Unreachable pairs cannot happen: snapping only uses the largest strongly connected
+component of the profile, where every node reaches every other. A non-finite result would
+be a bug and raises ``RuntimeError`` rather than returning ``inf`` or a made-up number.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from lastmile.core.geo.distance import EARTH_RADIUS_M, haversine_m
+from lastmile.core.model import Location, Profile, TravelMatrix
+from lastmile.core.roads.build import (
+    Float64Array,
+    Int64Array,
+    ProfileGraph,
+    ProgressCallback,
+    RoadGraph,
+    load_or_build,
+    prepare_profile,
+    segment_lengths_m,
+)
+from lastmile.core.roads.profiles import TOP_SPEED_KMH
+
+DIST_BITS = 27
+"""Low bits of the combined weight hold decimetres: exact up to 13,421 km per path."""
+DIST_MASK = (1 << DIST_BITS) - 1
+MAX_EXACT = float(1 << 53)
+"""Above this float64 stops holding every integer: about 186 hours of driving."""
+
+SAMPLE_SPACING_M = 20.0
+"""Distance between the KD-tree sample points along segments (snapping search radius slack)."""
+
+DEFAULT_MAX_SNAP_M = 250.0
+DEFAULT_SNAP_SPEED_KMH = 10.0
+CHUNK = 128
+"""Origins per Dijkstra call: bounds memory at CHUNK x nodes float64."""
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Snap:
+    """Where a location joins the road network of one profile.
+
+    ``segment`` is the road segment (between two OSM nodes) it snapped to and ``fraction``
+    the position along it (0 at its first node, 1 at its last). ``distance_m`` is the
+    straight access leg from ``location`` to ``snapped``; ``on_road`` is false when that
+    leg is longer than the provider's ``max_snap_m`` (probably a wrong address).
+    """
+
+    location: Location
+    snapped: Location
+    distance_m: float
+    segment: int
+    fraction: float
+    on_road: bool
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Part of a contracted edge between two chain positions ``(j, t)``: the unit of geometry."""
+
+    start_j: int
+    start_t: float
+    end_j: int
+    end_t: float
+
+
+class _ProfileIndex:
+    """Per-profile structures derived from a :class:`ProfileGraph`, built once per network."""
+
+    def __init__(self, graph: RoadGraph, pg: ProfileGraph) -> None:
+        self.graph = graph
+        self.pg = pg
+        chain = pg.chain
+        self.elem_time_s = graph.directed_time_s(pg.profile, chain)
+        self.elem_len_m = graph.seg_len_m[chain // 2]
+        sizes = np.diff(pg.chain_ptr)
+        self.elem_edge = np.repeat(np.arange(pg.edge_count), sizes)
+        starts = np.repeat(pg.chain_ptr[:-1], sizes)
+        cum_t = np.cumsum(self.elem_time_s) - self.elem_time_s
+        cum_l = np.cumsum(self.elem_len_m) - self.elem_len_m
+        self.cum_time_s = cum_t - cum_t[starts] if len(chain) else cum_t
+        self.cum_len_m = cum_l - cum_l[starts] if len(chain) else cum_l
+        self.dseg_elem = np.full(2 * graph.segment_count, -1, dtype=np.int64)
+        self.dseg_elem[chain] = np.arange(len(chain))
+
+        # base graph: contracted edges, self-loops dropped, parallel edges reduced to the best
+        w = self._combine(pg.edge_time_cs, pg.edge_dist_dm)
+        keep = pg.edge_from != pg.edge_to
+        rows, cols, w, ids = _dedupe_min(
+            pg.edge_from[keep], pg.edge_to[keep], w[keep], np.flatnonzero(keep)
+        )
+        self.base_rows, self.base_cols, self.base_w, self.base_edge = rows, cols, w, ids
+
+        # snapping: sample points along every segment this profile can use
+        segments = np.unique(chain // 2)
+        self.lat0 = math.radians(float(np.mean(graph.node_lat))) if graph.node_count else 0.0
+        ux, uy = self.project(
+            graph.node_lon[graph.seg_u[segments]], graph.node_lat[graph.seg_u[segments]]
+        )
+        vx, vy = self.project(
+            graph.node_lon[graph.seg_v[segments]], graph.node_lat[graph.seg_v[segments]]
+        )
+        counts = np.ceil(np.hypot(vx - ux, vy - uy) / SAMPLE_SPACING_M).astype(np.int64) + 1
+        owner = np.repeat(np.arange(len(segments)), counts)
+        first = np.repeat(np.cumsum(counts) - counts, counts)
+        t = (np.arange(len(owner)) - first) / np.maximum(counts[owner] - 1, 1)
+        points = np.column_stack(
+            [ux[owner] + t * (vx - ux)[owner], uy[owner] + t * (vy - uy)[owner]]
+        )
+        self.sample_segment = segments[owner]
+        self.tree = cKDTree(points)
+
+    @staticmethod
+    def _combine(time_cs: Int64Array, dist_dm: Int64Array) -> Float64Array:
+        """Pack (time, distance) into one exact float64 weight; at least 1 (scipy drops zeros)."""
+        packed = (np.maximum(time_cs, 0) << DIST_BITS) + np.clip(dist_dm, 0, DIST_MASK)
+        result: Float64Array = np.maximum(packed, 1).astype(np.float64)
+        return result
+
+    def project(self, lon: Float64Array, lat: Float64Array) -> tuple[Float64Array, Float64Array]:
+        """Equirectangular metres around the extract's mean latitude (fine for a region)."""
+        x = np.radians(lon) * EARTH_RADIUS_M * math.cos(self.lat0)
+        y = np.radians(lat) * EARTH_RADIUS_M
+        return x, y
+
+    # -- positions along contracted edges ----------------------------------------------
+
+    def position_time_len(
+        self, j: Int64Array, t: Float64Array
+    ) -> tuple[Float64Array, Float64Array]:
+        """Time (s) and length (m) from the start of the contracted edge to position (j, t)."""
+        return (
+            self.cum_time_s[j] + t * self.elem_time_s[j],
+            self.cum_len_m[j] + t * self.elem_len_m[j],
+        )
+
+    def point_at(self, j: int, t: float) -> Location:
+        """The coordinates of chain position (j, t), interpolated along its segment."""
+        d = int(self.pg.chain[j])
+        seg, backwards = d // 2, d % 2 == 1
+        a, b = int(self.graph.seg_u[seg]), int(self.graph.seg_v[seg])
+        if backwards:
+            a, b = b, a
+        lon = self.graph.node_lon[a] + t * (self.graph.node_lon[b] - self.graph.node_lon[a])
+        lat = self.graph.node_lat[a] + t * (self.graph.node_lat[b] - self.graph.node_lat[a])
+        return Location(float(lon), float(lat))
+
+    def piece_geometry(self, piece: _Piece) -> list[Location]:
+        """Start point, the OSM nodes passed, end point."""
+        points = [self.point_at(piece.start_j, piece.start_t)]
+        points.extend(self.point_at(j, 1.0) for j in range(piece.start_j, piece.end_j))
+        points.append(self.point_at(piece.end_j, piece.end_t))
+        return points
+
+    def edge_piece(self, c: int) -> _Piece:
+        """The whole chain of contracted edge ``c``."""
+        return _Piece(int(self.pg.chain_ptr[c]), 0.0, int(self.pg.chain_ptr[c + 1]) - 1, 1.0)
+
+    # -- snapping ------------------------------------------------------------------------
+
+    def snap(self, locations: Sequence[Location], max_snap_m: float) -> list[Snap]:
+        """Nearest usable segment for each location (exact within ``max_snap_m``)."""
+        if not locations:
+            return []
+        if self.tree.n == 0:
+            raise ValueError(f"no usable roads for profile {self.pg.profile.value}")
+        g = self.graph
+        lon = np.array([p.lon for p in locations], dtype=np.float64)
+        lat = np.array([p.lat for p in locations], dtype=np.float64)
+        px, py = self.project(lon, lat)
+        xy = np.column_stack([px, py])
+        nearest, _ = self.tree.query(xy)
+        # Every segment has a sample within SAMPLE_SPACING_M / 2 of any of its points, so a
+        # ball of the nearest sample's distance plus that slack holds the nearest segment.
+        # Far points (flagged anyway) use the 16 nearest samples to bound the work.
+        close = nearest <= max_snap_m
+        candidates: list[list[int]] = [[] for _ in locations]
+        if close.any():
+            radius = nearest[close] + SAMPLE_SPACING_M / 2 + 1e-6
+            balls = self.tree.query_ball_point(xy[close], radius)
+            for i, ball in zip(np.flatnonzero(close).tolist(), balls, strict=True):
+                candidates[i] = ball
+        if (~close).any():
+            k = min(16, self.tree.n)
+            _, idx = self.tree.query(xy[~close], k=k)
+            idx = np.asarray(idx).reshape(-1, k)
+            for i, row in zip(np.flatnonzero(~close).tolist(), idx.tolist(), strict=True):
+                candidates[i] = row
+        counts = np.array([len(c) for c in candidates], dtype=np.int64)
+        owner = np.repeat(np.arange(len(locations)), counts)
+        seg = self.sample_segment[
+            np.concatenate([np.asarray(c, dtype=np.int64) for c in candidates])
+        ]
+        ux, uy = self.project(g.node_lon[g.seg_u[seg]], g.node_lat[g.seg_u[seg]])
+        vx, vy = self.project(g.node_lon[g.seg_v[seg]], g.node_lat[g.seg_v[seg]])
+        dx, dy = vx - ux, vy - uy
+        norm = dx * dx + dy * dy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f = np.where(norm > 0, ((px[owner] - ux) * dx + (py[owner] - uy) * dy) / norm, 0.0)
+        f = np.clip(f, 0.0, 1.0)
+        gap = np.hypot(ux + f * dx - px[owner], uy + f * dy - py[owner])
+        # best candidate per location: sort by (location, gap, segment id for determinism)
+        order = np.lexsort((seg, gap, owner))
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        best = order[first]
+        snaps = []
+        for i, b in enumerate(best.tolist()):
+            s, frac = int(seg[b]), float(f[b])
+            u, v = int(g.seg_u[s]), int(g.seg_v[s])
+            snapped = Location(
+                float(g.node_lon[u] + frac * (g.node_lon[v] - g.node_lon[u])),
+                float(g.node_lat[u] + frac * (g.node_lat[v] - g.node_lat[u])),
+            )
+            distance = haversine_m(locations[i], snapped)
+            snaps.append(Snap(locations[i], snapped, distance, s, frac, distance <= max_snap_m))
+        return snaps
+
+    # -- the query graph -----------------------------------------------------------------
+
+    def query_graph(self, snaps: Sequence[Snap]) -> _QueryGraph:
+        """Base graph plus one virtual node per snap (ids ``K + i``)."""
+        k = self.pg.node_count
+        n = len(snaps)
+        seg = np.array([s.segment for s in snaps], dtype=np.int64)
+        frac = np.array([s.fraction for s in snaps], dtype=np.float64)
+        # a snap lies on the forward and/or backward directed segment, each in one chain
+        point = np.concatenate([np.arange(n), np.arange(n)])
+        elem = np.concatenate([self.dseg_elem[2 * seg], self.dseg_elem[2 * seg + 1]])
+        t = np.concatenate([frac, 1.0 - frac])
+        ok = elem >= 0
+        point, elem, t = point[ok], elem[ok], t[ok]
+        edge = self.elem_edge[elem]
+        pos_time, pos_len = self.position_time_len(elem, t)
+        total_time = self.pg.edge_time_cs[edge] / 100.0
+        total_len = self.pg.edge_dist_dm[edge] / 10.0
+        virtual = k + point
+        start_j = self.pg.chain_ptr[edge]
+        end_j = self.pg.chain_ptr[edge + 1] - 1
+
+        rows = [self.pg.edge_from[edge], virtual]
+        cols = [virtual, self.pg.edge_to[edge]]
+        times = [pos_time, total_time - pos_time]
+        lens = [pos_len, total_len - pos_len]
+        pieces = [
+            np.column_stack([start_j, np.zeros_like(t), elem, t]),
+            np.column_stack([elem, t, end_j, np.ones_like(t)]),
+        ]
+        # consecutive snaps on the same contracted edge: the direct way along the street
+        order = np.lexsort((t, elem, edge))
+        e_s, el_s, t_s, v_s = edge[order], elem[order], t[order], virtual[order]
+        pt_s, pl_s = pos_time[order], pos_len[order]
+        same = np.flatnonzero(e_s[1:] == e_s[:-1])
+        if len(same):
+            a, b = same, same + 1
+            rows.append(v_s[a])
+            cols.append(v_s[b])
+            times.append(pt_s[b] - pt_s[a])
+            lens.append(pl_s[b] - pl_s[a])
+            pieces.append(np.column_stack([el_s[a], t_s[a], el_s[b], t_s[b]]))
+            tie = (el_s[a] == el_s[b]) & (t_s[a] == t_s[b])
+            if tie.any():  # the same spot: both directions are free
+                rows.append(v_s[b][tie])
+                cols.append(v_s[a][tie])
+                times.append(np.zeros(int(tie.sum())))
+                lens.append(np.zeros(int(tie.sum())))
+                pieces.append(pieces[-1][tie][:, [2, 3, 0, 1]])
+        v_rows = np.concatenate(rows)
+        v_cols = np.concatenate(cols)
+        v_w = self._combine(
+            np.rint(np.maximum(np.concatenate(times), 0) * 100).astype(np.int64),
+            np.rint(np.maximum(np.concatenate(lens), 0) * 10).astype(np.int64),
+        )
+        v_pieces = np.concatenate(pieces)
+        v_rows, v_cols, v_w, v_ids = _dedupe_min(v_rows, v_cols, v_w, np.arange(len(v_rows)))
+        v_pieces = v_pieces[v_ids]
+
+        all_rows = np.concatenate([self.base_rows, v_rows])
+        all_cols = np.concatenate([self.base_cols, v_cols])
+        all_w = np.concatenate([self.base_w, v_w])
+        # piece id: >= 0 a base contracted edge, < 0 a virtual piece (-1 - index)
+        all_piece = np.concatenate([self.base_edge, -1 - np.arange(len(v_rows))])
+        order = np.lexsort((all_cols, all_rows))
+        all_rows, all_cols, all_w, all_piece = (
+            all_rows[order],
+            all_cols[order],
+            all_w[order],
+            all_piece[order],
+        )
+        size = k + n
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(all_rows, minlength=size))])
+        matrix = csr_matrix((all_w, all_cols, indptr), shape=(size, size))
+        return _QueryGraph(matrix, k, all_piece, v_pieces)
+
+
+@dataclass(frozen=True)
+class _QueryGraph:
+    """CSR graph for one query and what each stored edge stands for."""
+
+    matrix: csr_matrix
+    first_virtual: int
+    piece: Int64Array
+    virtual_pieces: Float64Array
+
+    def piece_of(self, x: int, y: int, index: _ProfileIndex) -> _Piece:
+        """The geometry piece behind CSR edge ``x -> y``."""
+        lo, hi = int(self.matrix.indptr[x]), int(self.matrix.indptr[x + 1])
+        at = lo + int(np.searchsorted(self.matrix.indices[lo:hi], y))
+        pid = int(self.piece[at])
+        if pid >= 0:
+            return index.edge_piece(pid)
+        sj, st, ej, et = self.virtual_pieces[-1 - pid].tolist()
+        return _Piece(int(sj), st, int(ej), et)
+
+
+def _dedupe_min(
+    rows: Int64Array, cols: Int64Array, w: Float64Array, ids: Int64Array
+) -> tuple[Int64Array, Int64Array, Float64Array, Int64Array]:
+    """Keep the lightest of parallel edges (a CSR would otherwise *sum* duplicates)."""
+    order = np.lexsort((w, cols, rows))
+    rows, cols, w, ids = rows[order], cols[order], w[order], ids[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return rows[first], cols[first], w[first], ids[first]
+
+
+class RoadNetwork:
+    """A road graph ready for queries, with per-profile indexes built on first use."""
+
+    def __init__(self, graph: RoadGraph, *, from_cache: bool = False) -> None:
+        self.graph = graph
+        self.from_cache = from_cache
+        self._indexes: dict[Profile, _ProfileIndex] = {}
+
+    @classmethod
+    def load(
+        cls,
+        path: Path | str,
+        *,
+        profiles: Sequence[Profile] | None = None,
+        cache: Path | None = None,
+        rebuild: bool = False,
+        on_progress: ProgressCallback | None = None,
+    ) -> RoadNetwork:
+        """Open an ``.osm.pbf`` (using/refreshing its ``.roads.npz`` cache) or a cache file.
+
+        ``cache`` overrides where the cache of an extract lives (tests, read-only data).
+        """
+        graph, from_cache = load_or_build(
+            Path(path),
+            profiles=profiles,
+            cache=cache,
+            rebuild=rebuild,
+            on_progress=on_progress or (lambda fraction, message: None),
+        )
+        return cls(graph, from_cache=from_cache)
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    def index(self, profile: Profile) -> _ProfileIndex:
+        """The query structures of ``profile`` (prepared now if the cache lacked it)."""
+        found = self._indexes.get(profile)
+        if found is None:
+            pg = self.graph.profiles.get(profile)
+            if pg is None:
+                pg = prepare_profile(self.graph, profile)
+                self.graph.profiles[profile] = pg
+            found = _ProfileIndex(self.graph, pg)
+            self._indexes[profile] = found
+        return found
+
+
+DistanceFunction = Callable[[csr_matrix, Int64Array], Float64Array]
+"""``(graph, origins) -> weights (len(origins) x nodes)``: the pluggable many-to-many core."""
+
+
+def scipy_dijkstra(graph: csr_matrix, origins: Int64Array) -> Float64Array:
+    """One scipy Dijkstra per origin (C code, heap-based), in chunks to bound memory."""
+    parts = [
+        np.asarray(dijkstra(graph, directed=True, indices=origins[i : i + CHUNK]))
+        for i in range(0, len(origins), CHUNK)
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, graph.shape[0]))
+
+
+def threaded_dijkstra(workers: int) -> DistanceFunction:
+    """scipy Dijkstra over ``workers`` threads (useful only where scipy releases the GIL)."""
+
+    def run(graph: csr_matrix, origins: Int64Array) -> Float64Array:
+        chunks = [origins[i : i + CHUNK] for i in range(0, len(origins), CHUNK)]
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(
+                pool.map(lambda c: np.asarray(dijkstra(graph, directed=True, indices=c)), chunks)
+            )
+        return np.concatenate(parts) if parts else np.zeros((0, graph.shape[0]))
+
+    return run
+
+
+class RoadProvider:
+    """:class:`~lastmile.core.roads.TravelTimeProvider` on the built-in road engine."""
+
+    def __init__(
+        self,
+        network: RoadNetwork,
+        *,
+        max_snap_m: float = DEFAULT_MAX_SNAP_M,
+        snap_speed_kmh: float = DEFAULT_SNAP_SPEED_KMH,
+        distances: DistanceFunction = scipy_dijkstra,
+    ) -> None:
+        self.network = network
+        self.name = f"roads:{network.name}"
+        self.max_snap_m = max_snap_m
+        self.snap_speed_kmh = snap_speed_kmh
+        self.distances = distances
+
+    def snap(self, location: Location, profile: Profile) -> Snap:
+        """Where ``location`` joins the roads of ``profile``."""
+        return self.snap_many([location], profile)[0]
+
+    def snap_many(self, locations: Sequence[Location], profile: Profile) -> list[Snap]:
+        """:meth:`snap` for many locations at once (vectorised)."""
+        return self.network.index(profile).snap(locations, self.max_snap_m)
+
+    def _leg_speed_ms(self, profile: Profile) -> float:
+        return min(self.snap_speed_kmh, TOP_SPEED_KMH[profile]) / 3.6
+
+    def matrix(self, locations: Sequence[Location], profile: Profile) -> TravelMatrix:
+        """Durations (s) and distances (m) of the fastest paths between all pairs."""
+        return self.matrix_and_snaps(locations, profile)[0]
+
+    def matrix_and_snaps(
+        self, locations: Sequence[Location], profile: Profile
+    ) -> tuple[TravelMatrix, list[Snap]]:
+        """:meth:`matrix` plus the snaps it used (to report far-off points)."""
+        n = len(locations)
+        if n == 0:
+            empty = np.zeros((0, 0), dtype=np.int64)
+            return TravelMatrix(empty, empty.copy()), []
+        index = self.network.index(profile)
+        snaps = index.snap(locations, self.max_snap_m)
+        query = index.query_graph(snaps)
+        origins = np.arange(n, dtype=np.int64) + query.first_virtual
+        weights = self.distances(query.matrix, origins)[:, query.first_virtual :]
+        if not np.all(np.isfinite(weights)) or weights.max(initial=0.0) >= MAX_EXACT:
+            raise RuntimeError("road engine: unreachable pair inside one component (bug)")
+        packed = weights.astype(np.int64)
+        leg_m = np.array([s.distance_m for s in snaps], dtype=np.float64)
+        leg_s = leg_m / self._leg_speed_ms(profile)
+        durations = (packed >> DIST_BITS) / 100.0 + leg_s[:, None] + leg_s[None, :]
+        distances = (packed & DIST_MASK) / 10.0 + leg_m[:, None] + leg_m[None, :]
+        same = _same_location(locations)
+        durations[same] = 0.0
+        distances[same] = 0.0
+        return (
+            TravelMatrix(
+                durations_s=np.rint(durations).astype(np.int64),
+                distances_m=np.rint(distances).astype(np.int64),
+            ),
+            snaps,
+        )
+
+    def path(self, a: Location, b: Location, profile: Profile) -> list[Location]:
+        """Geometry of the fastest path: ``a``, its snapped point, the roads, ``b``'s, ``b``.
+
+        Its length (sum of haversine legs) equals ``matrix([a, b])`` distance within a
+        metre: it is the very path the matrix measured.
+        """
+        if a == b:
+            return [a, b]
+        index = self.network.index(profile)
+        snaps = index.snap([a, b], self.max_snap_m)
+        query = index.query_graph(snaps)
+        source, target = query.first_virtual, query.first_virtual + 1
+        _, predecessors = dijkstra(
+            query.matrix, directed=True, indices=source, return_predecessors=True
+        )
+        nodes = [target]
+        while nodes[-1] != source:
+            previous = int(predecessors[nodes[-1]])
+            if previous < 0:
+                raise RuntimeError("road engine: unreachable pair inside one component (bug)")
+            nodes.append(previous)
+        nodes.reverse()
+        points = [a]
+        for x, y in itertools.pairwise(nodes):
+            points.extend(index.piece_geometry(query.piece_of(x, y, index)))
+        points.append(b)
+        return _dedupe_points(points)
+
+
+def _same_location(locations: Sequence[Location]) -> BoolArray:
+    """Pairs of identical input locations (including the diagonal): zero travel."""
+    lon = np.array([p.lon for p in locations])
+    lat = np.array([p.lat for p in locations])
+    result: BoolArray = (lon[:, None] == lon[None, :]) & (lat[:, None] == lat[None, :])
+    return result
+
+
+def _dedupe_points(points: list[Location]) -> list[Location]:
+    """Drop consecutive repeats (pieces share their end points) but keep both ends."""
+    result = [points[0]]
+    for p in points[1:-1]:
+        if p != result[-1]:
+            result.append(p)
+    result.append(points[-1])
+    return result
+
+
+def path_length_m(points: Sequence[Location]) -> float:
+    """Length of a polyline in metres (haversine legs)."""
+    if len(points) < 2:
+        return 0.0
+    lon = np.array([p.lon for p in points])
+    lat = np.array([p.lat for p in points])
+    return float(segment_lengths_m(lon[:-1], lat[:-1], lon[1:], lat[1:]).sum())
