@@ -15,7 +15,16 @@ from lastmile.cli import instance as _instance  # noqa: E402
 
 app.command("solve-instance")(_instance.solve_instance)
 
+from lastmile.cli import roads as _roads  # noqa: E402
+
+app.add_typer(_roads.app, name="roads")
+
 
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+from lastmile.cli import plan as _plan  # noqa: E402
+
+app.command("plan")(_plan.plan)
