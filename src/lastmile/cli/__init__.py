@@ -23,3 +23,8 @@ app.add_typer(_roads.app, name="roads")
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+from lastmile.cli import plan as _plan  # noqa: E402
+
+app.command("plan")(_plan.plan)

@@ -23,7 +23,8 @@ class FieldIssue:
     """One problem in an input file or payload: where it is and what is wrong."""
 
     row: int | None
-    """1-based data row number (the header is row 0); ``None`` for whole-file issues."""
+    """Row as a spreadsheet shows it: the header is row 1, the first data row is row 2.
+    ``None`` for whole-file issues."""
     field: str | None
     value: str | None
     message: str

@@ -67,3 +67,12 @@ def minutes_to_seconds(minutes: float) -> int:
     if math.isnan(minutes) or minutes < 0:
         raise ValueError(f"not a duration in minutes: {minutes!r}")
     return round(minutes * 60)
+
+
+DEMAND_SCALE = 1000
+"""Solver load units per user unit (parcels, kg, litres): three decimals are kept."""
+
+
+def demand_to_int(amount: float) -> int:
+    """A demand or capacity in solver load units."""
+    return round(amount * DEMAND_SCALE)

@@ -18,8 +18,10 @@ from lastmile.core.model import Location, Profile, TravelMatrix
 class TravelTimeProvider(Protocol):
     """Computes travel matrices and paths for one road network (or none)."""
 
-    name: str
-    """Short name shown to users (``"straight-line"``, ``"roads:liechtenstein"``, ``"osrm"``)."""
+    @property
+    def name(self) -> str:
+        """Short name shown to users (``"straight-line"``, ``"roads:liechtenstein"``, ``"osrm"``)."""
+        ...
 
     def matrix(self, locations: Sequence[Location], profile: Profile) -> TravelMatrix:
         """Durations (s) and distances (m) between all pairs of ``locations``."""

@@ -1,0 +1,442 @@
+"""The one call that plans a day: our domain model in, a :class:`Plan` out, PyVRP inside.
+
+Nothing else in lastmile imports ``pyvrp``. How each domain feature maps to the solver:
+
+* **Demand/capacity vectors** -> PyVRP load dimensions, scaled by ``units.DEMAND_SCALE``.
+* **Several time windows** -> one PyVRP client per window, bound in a mutually exclusive
+  client group, so exactly one copy (one window) is served.
+* **Paired pickup -> delivery** -> a PyVRP ``Shipment`` (same vehicle, pickup first).
+* **Skills** -> routing profiles: every distinct (travel profile, speed factor, skill set)
+  gets its own matrices in which clients needing a skill the vehicle lacks are unreachable.
+* **Open routes** (end "anywhere") -> a virtual end depot at zero distance from everywhere.
+* **Breaks** -> PyVRP has none: the vehicle's usable time is shortened by its break time and
+  the breaks are placed afterwards by :mod:`.timing` (documented there); ``check`` verifies.
+* **Must-deliver orders** are never allowed to make the whole plan infeasible: unless
+  ``strict``, they become optional with a prize far above any route cost, so the solver
+  drops one only when it truly does not fit, and :mod:`.explain` then says why (and how much
+  lateness or overtime would make it fit). Orders that cannot fit on any vehicle at all are
+  screened out before solving.
+* **Costs** -> ``units.cost_per_metre`` / ``cost_per_second`` / fixed cost (integers).
+
+Determinism: the same problem, seed and ``max_iterations`` give the same plan. With only a
+wall-clock ``time_limit`` the result depends on how far the search got in that time.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import pyvrp
+from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, StoppingCriterion
+
+from lastmile.core.model import (
+    Order,
+    OrderKind,
+    Plan,
+    Problem,
+    Route,
+    SolveStats,
+    Vehicle,
+)
+from lastmile.core.planning.build import validate_problem
+from lastmile.core.planning.explain import explain_dropped, screen_orders
+from lastmile.core.planning.timing import route_cost, shipment_amount, simulate
+from lastmile.core.units import (
+    COST_SCALE,
+    cost_per_metre,
+    cost_per_second,
+    demand_to_int,
+    money_to_int,
+)
+
+UNREACHABLE = 10**8
+"""Distance/duration that makes an arc unusable without overflowing int64 sums."""
+REQUIRED_PRIZE = money_to_int(1_000_000)
+"""Prize of a must-deliver order in non-strict mode: far above any route's cost."""
+MAX_TIME = 2**40
+"""Stands in for "no limit" where PyVRP needs a number."""
+
+
+@dataclass(frozen=True)
+class SolveProgress:
+    """One progress report while solving; ``fraction`` goes from 0 to 1."""
+
+    elapsed_s: float
+    fraction: float
+    best_cost: float | None
+    """Best plan's objective so far (currency, incl. the value of optional orders left out);
+    ``None`` while it still leaves a must-deliver order out or is infeasible."""
+    iterations: int
+
+
+ProgressCallback = Callable[[SolveProgress], None]
+
+
+class _Stop:
+    """PyVRP stopping criterion that also reports progress (it sees every iteration)."""
+
+    def __init__(
+        self,
+        time_limit: float,
+        max_iterations: int | None,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        criteria: list[StoppingCriterion] = [MaxRuntime(time_limit)]
+        if max_iterations is not None:
+            criteria.append(MaxIterations(max_iterations))
+        self._inner = MultipleCriteria(criteria)
+        self._time_limit = time_limit
+        self._max_iterations = max_iterations
+        self._on_progress = on_progress
+        self._start: float | None = None
+        self._last_report = 0.0
+        self.iterations = 0
+
+    def __call__(self, best_cost: int) -> bool:
+        now = time.perf_counter()
+        if self._start is None:
+            self._start = now
+        stop = bool(self._inner(best_cost))
+        if not stop:
+            self.iterations += 1
+        if self._on_progress is not None and (stop or now - self._last_report >= 0.1):
+            self._last_report = now
+            elapsed = now - self._start
+            fraction = elapsed / self._time_limit if self._time_limit > 0 else 1.0
+            if self._max_iterations:
+                fraction = max(fraction, self.iterations / self._max_iterations)
+            # PyVRP's cost of the best plan includes the prize of every must-deliver order
+            # left out; report a cost only once all of them are placed.
+            cost = best_cost / COST_SCALE if best_cost < REQUIRED_PRIZE else None
+            self._on_progress(
+                SolveProgress(elapsed, 1.0 if stop else min(fraction, 0.99), cost, self.iterations)
+            )
+        return stop
+
+
+@dataclass
+class _Translation:
+    data: pyvrp.ProblemData
+    client_orders: list[Order]
+    """PyVRP client index -> order (window copies repeat the order)."""
+    shipment_orders: list[tuple[Order, Order]]
+    vehicle_pools: list[list[Vehicle]]
+    """PyVRP vehicle type index -> the vehicles of that type, in order."""
+
+
+def _profile_key(
+    vehicle: Vehicle, needed_skills: frozenset[str]
+) -> tuple[str, float, frozenset[str]]:
+    return (vehicle.profile.value, vehicle.speed_factor, vehicle.skills & needed_skills)
+
+
+def _vehicle_key(vehicle: Vehicle, profile_index: int) -> tuple[object, ...]:
+    return (
+        vehicle.start,
+        vehicle.end,
+        vehicle.shift,
+        vehicle.capacity,
+        vehicle.max_duration_s,
+        vehicle.cost_per_km,
+        vehicle.cost_per_hour,
+        vehicle.fixed_cost,
+        vehicle.max_overtime_s,
+        vehicle.overtime_cost_per_hour,
+        sum(b.duration_s for b in vehicle.breaks),
+        profile_index,
+    )
+
+
+def _translate(problem: Problem, orders: Sequence[Order], strict: bool) -> _Translation:
+    by_id = {o.id: o for o in orders}
+    paired_pickups = [o for o in orders if o.deliver_to is not None and o.deliver_to in by_id]
+    paired_delivery_ids = {o.deliver_to for o in paired_pickups}
+    singles = [o for o in orders if o.deliver_to is None and o.id not in paired_delivery_ids]
+
+    # PyVRP locations: depots first, then the optional "anywhere" end, then one per order.
+    depot_locations = []
+    for v in problem.vehicles:
+        for loc in (v.start, v.end):
+            if loc is not None and loc not in depot_locations:
+                depot_locations.append(loc)
+    open_end = any(v.end is None for v in problem.vehicles)
+    source: list[int] = [problem.index_of(loc) for loc in depot_locations]
+    anywhere = -1
+    if open_end:
+        anywhere = len(source)
+        source.append(0)  # placeholder row/column, overwritten below
+    order_location: dict[str, int] = {}
+    for order in [*singles, *paired_pickups, *(by_id[str(p.deliver_to)] for p in paired_pickups)]:
+        order_location[order.id] = len(source)
+        source.append(problem.index_of(order.location))
+    pyvrp_locations = [pyvrp.Location(0, 0) for _ in source]
+
+    needed_skills = frozenset().union(*(o.skills for o in orders)) if orders else frozenset()
+    profile_keys: list[tuple[str, float, frozenset[str]]] = []
+    for v in problem.vehicles:
+        key = _profile_key(v, needed_skills)
+        if key not in profile_keys:
+            profile_keys.append(key)
+    idx = np.array(source, dtype=np.int64)
+    distance_matrices: list[npt.NDArray[np.int64]] = []
+    duration_matrices: list[npt.NDArray[np.int64]] = []
+    for profile_name, speed_factor, skills in profile_keys:
+        base = problem.matrices[profile_name]
+        durations = base.durations_s[np.ix_(idx, idx)].astype(np.int64)
+        if speed_factor != 1.0:
+            durations = np.rint(durations / speed_factor).astype(np.int64)
+        distances = base.distances_m[np.ix_(idx, idx)].astype(np.int64)
+        if open_end:
+            for m in (durations, distances):
+                m[:, anywhere] = 0
+                m[anywhere, :] = 0
+        blocked = [order_location[o.id] for o in orders if not o.skills <= skills]
+        if blocked:
+            durations[:, blocked] = UNREACHABLE
+            distances[:, blocked] = UNREACHABLE
+        np.fill_diagonal(durations, 0)
+        np.fill_diagonal(distances, 0)
+        distance_matrices.append(distances)
+        duration_matrices.append(durations)
+
+    depot_index = {loc: i for i, loc in enumerate(depot_locations)}
+    depots = [pyvrp.Depot(location=i) for i in range(len(depot_locations))]
+    if open_end:
+        depots.append(pyvrp.Depot(location=anywhere))
+
+    def prize_of(order: Order) -> int:
+        return money_to_int(order.value) if not order.required else REQUIRED_PRIZE
+
+    clients: list[pyvrp.Client] = []
+    client_orders: list[Order] = []
+    groups: list[pyvrp.ClientGroup] = []
+    for order in singles:
+        amount = [demand_to_int(d) for d in order.demand]
+        is_pickup = order.kind is OrderKind.PICKUP
+        hard = strict and order.required
+        windows = order.effective_windows
+        group = len(groups) if len(windows) > 1 else None
+        members = []
+        for window in windows:
+            members.append(len(clients))
+            clients.append(
+                pyvrp.Client(
+                    location=order_location[order.id],
+                    delivery=[] if is_pickup else amount,
+                    pickup=amount if is_pickup else [],
+                    service_duration=order.service_s,
+                    tw_early=window.start,
+                    tw_late=window.end,
+                    prize=0 if hard else prize_of(order),
+                    required=hard and group is None,
+                    group=group,
+                    name=order.id,
+                )
+            )
+            client_orders.append(order)
+        if group is not None:
+            groups.append(pyvrp.ClientGroup(members, required=hard, name=order.id))
+
+    shipments: list[pyvrp.Shipment] = []
+    shipment_orders: list[tuple[Order, Order]] = []
+    for pickup in paired_pickups:
+        delivery = by_id[str(pickup.deliver_to)]
+        hard = strict and pickup.required
+        pw, dw = pickup.effective_windows[0], delivery.effective_windows[0]
+        shipments.append(
+            pyvrp.Shipment(
+                pickup_location=order_location[pickup.id],
+                delivery_location=order_location[delivery.id],
+                pickup_tw_early=pw.start,
+                pickup_tw_late=pw.end,
+                pickup_service_duration=pickup.service_s,
+                delivery_tw_early=dw.start,
+                delivery_tw_late=dw.end,
+                delivery_service_duration=delivery.service_s,
+                amount=[demand_to_int(d) for d in shipment_amount(pickup, delivery)],
+                prize=0 if hard else prize_of(pickup) + money_to_int(delivery.value),
+                required=hard,
+                name=pickup.id,
+            )
+        )
+        shipment_orders.append((pickup, delivery))
+
+    pools: dict[tuple[object, ...], list[Vehicle]] = defaultdict(list)
+    for v in problem.vehicles:
+        pools[_vehicle_key(v, profile_keys.index(_profile_key(v, needed_skills)))].append(v)
+    vehicle_types: list[pyvrp.VehicleType] = []
+    vehicle_pools: list[list[Vehicle]] = []
+    for pool_key, pool in pools.items():
+        v = pool[0]
+        break_s = sum(b.duration_s for b in v.breaks)
+        shift_len = v.shift.end - v.shift.start
+        nominal = min(shift_len, v.max_duration_s or shift_len) - break_s
+        distance_cost = cost_per_metre(v.cost_per_km)
+        duration_cost = cost_per_second(v.cost_per_hour)
+        if distance_cost == 0 and duration_cost == 0:
+            distance_cost = 1  # a vehicle without costs still prefers short routes
+        vehicle_types.append(
+            pyvrp.VehicleType(
+                num_available=len(pool),
+                capacity=[demand_to_int(c) for c in v.capacity],
+                start_depot=depot_index[v.start],
+                end_depot=depot_index[v.end] if v.end is not None else len(depots) - 1,
+                fixed_cost=money_to_int(v.fixed_cost),
+                tw_early=v.shift.start,
+                tw_late=v.shift.end + v.max_overtime_s - break_s,
+                shift_duration=max(0, nominal),
+                unit_distance_cost=distance_cost,
+                unit_duration_cost=duration_cost,
+                profile=int(cast(int, pool_key[-1])),
+                max_overtime=v.max_overtime_s,
+                unit_overtime_cost=cost_per_second(v.overtime_cost_per_hour),
+                name=",".join(x.id for x in pool),
+            )
+        )
+        vehicle_pools.append(pool)
+
+    data = pyvrp.ProblemData(
+        locations=pyvrp_locations,
+        clients=clients,
+        depots=depots,
+        vehicle_types=vehicle_types,
+        distance_matrices=cast(Any, distance_matrices),
+        duration_matrices=cast(Any, duration_matrices),
+        groups=groups,
+        shipments=shipments,
+    )
+    return _Translation(data, client_orders, shipment_orders, vehicle_pools)
+
+
+def _run_search(
+    data: pyvrp.ProblemData,
+    seed: int,
+    time_limit: float,
+    max_iterations: int | None,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[pyvrp.Solution, int, float]:
+    stop = _Stop(time_limit, max_iterations, on_progress)
+    result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False, display=False)
+    return result.best, result.num_iterations, result.runtime
+
+
+def _decode(problem: Problem, tr: _Translation, solution: pyvrp.Solution) -> list[Route]:
+    pools = [list(pool) for pool in tr.vehicle_pools]
+    routes: list[Route] = []
+    for pyvrp_route in solution.routes():
+        vehicle = pools[pyvrp_route.vehicle_type()].pop(0)
+        sequence: list[Order] = []
+        for activity in pyvrp_route.schedule():
+            if activity.is_client():
+                sequence.append(tr.client_orders[activity.idx])
+            elif activity.is_pickup():
+                sequence.append(tr.shipment_orders[activity.idx][0])
+            elif activity.is_delivery():
+                sequence.append(tr.shipment_orders[activity.idx][1])
+        timing = simulate(problem, vehicle, sequence, int(pyvrp_route.start_time()))
+        routes.append(
+            Route(
+                vehicle_id=vehicle.id,
+                stops=timing.stops,
+                start_time=timing.start_time,
+                end_time=timing.end_time,
+                distance_m=timing.distance_m,
+                cost=route_cost(vehicle, timing.distance_m, timing.start_time, timing.end_time),
+                start_load=timing.start_load,
+            )
+        )
+    order = {v.id: i for i, v in enumerate(problem.vehicles)}
+    routes.sort(key=lambda r: order[r.vehicle_id])
+    return routes
+
+
+def solve(
+    problem: Problem,
+    *,
+    time_limit: float = 10.0,
+    seed: int = 0,
+    on_progress: ProgressCallback | None = None,
+    max_iterations: int | None = None,
+    workers: int = 1,
+    strict: bool = False,
+) -> Plan:
+    """Plan the day: routes for the fleet and the reason for every order left out.
+
+    Parameters
+    ----------
+    problem
+        Orders, fleet and travel matrices (see ``build_problem``).
+    time_limit
+        Wall-clock seconds for the search.
+    seed
+        Random seed; with ``max_iterations`` the plan is fully reproducible.
+    on_progress
+        Called about every 0.1 s with a :class:`SolveProgress`.
+    max_iterations
+        Optional iteration budget (stops at whichever of it and ``time_limit`` comes first).
+    workers
+        Independent searches run in parallel processes (seeds ``seed``, ``seed + 1``, ...);
+        the best plan wins, ties going to the lowest seed. Use the machine's cores.
+    strict
+        Treat must-deliver orders as hard constraints (benchmark convention). The plan may
+        then be infeasible when the fleet is too small; ``check`` reports it.
+    """
+    validate_problem(problem.orders, problem.vehicles, problem.dimensions)
+    started = time.perf_counter()
+    servable, unassigned = screen_orders(problem)
+    if not servable:
+        return Plan(routes=(), unassigned=tuple(unassigned), stats=SolveStats(0.0, 0, seed, 0))
+    tr = _translate(problem, servable, strict)
+
+    runs: list[tuple[pyvrp.Solution, int, float]] = []
+    if workers > 1:
+        # fork: the child inherits the translated problem without re-importing the caller's
+        # main module (spawn would need an ``if __name__ == "__main__"`` guard in every script).
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
+            futures = [
+                pool.submit(_run_search, tr.data, seed + k, time_limit, max_iterations)
+                for k in range(1, workers)
+            ]
+            runs.append(_run_search(tr.data, seed, time_limit, max_iterations, on_progress))
+            runs.extend(f.result() for f in futures)
+    else:
+        runs.append(_run_search(tr.data, seed, time_limit, max_iterations, on_progress))
+
+    def objective(run: tuple[pyvrp.Solution, int, float]) -> tuple[int, int]:
+        solution = run[0]
+        penalty = 0 if solution.is_feasible() else 1
+        cost = (
+            solution.distance_cost()
+            + solution.duration_cost()
+            + solution.fixed_vehicle_cost()
+            + solution.uncollected_prizes()
+        )
+        return penalty, cost
+
+    best = min(runs, key=objective)
+    routes = _decode(problem, tr, best[0])
+    routed = {oid for r in routes for oid in r.order_ids}
+    dropped = [o for o in servable if o.id not in routed]
+    unassigned.extend(explain_dropped(problem, routes, dropped))
+    stats = SolveStats(
+        runtime_s=round(time.perf_counter() - started, 3),
+        iterations=sum(run[1] for run in runs),
+        seed=seed,
+        objective=objective(best)[1],
+    )
+    by_position = {o.id: i for i, o in enumerate(problem.orders)}
+    unassigned.sort(key=lambda u: by_position[u.order_id])
+    return Plan(routes=tuple(routes), unassigned=tuple(unassigned), stats=stats)
+
+
+__all__ = ["SolveProgress", "solve"]

@@ -1,0 +1,1 @@
+"""Web assets and server-side rendering (pages, the self-contained plan map)."""
