@@ -41,8 +41,9 @@ pin is chosen (and the choice is reported as a change).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from rapidfuzz import fuzz, process
@@ -149,22 +150,116 @@ class _Hit:
     pc_match: bool | None
     city_match: bool | None
     number_change: str | None
+    in_range: bool = False
+    """The number is inside a range or list of the map's number (``20`` in ``14-20``)."""
 
     score: float = 0.0
 
 
 def _allowed_edits(length: int) -> int:
-    """How many letter edits a street name of this length may carry and still match.
+    """How many letter edits the distinctive part of a street name may carry.
 
-    Short names are too close to each other to correct safely ("Au" vs "Aue").
+    Short names are too close to each other to correct safely (``"Au"`` vs ``"Aue"``).
     """
-    if length <= 4:
+    if length <= 3:
         return 0
-    if length <= 11:
+    if length <= 10:
         return 1
     if length <= 20:
         return 2
     return 3
+
+
+_TYPE_SUFFIXES = tuple(
+    sorted(
+        (
+            "strasse",
+            "gasse",
+            "gass",
+            "wegle",
+            "weg",
+            "platz",
+            "ring",
+            "allee",
+            "gatan",
+            "vagen",
+            "katu",
+            "kuja",
+            "polku",
+            "tie",
+            "street",
+            "road",
+            "avenue",
+            "lane",
+        ),
+        key=len,
+        reverse=True,
+    )
+)
+"""Folded street-type words. Typos are judged on the rest of the name: "Kirchenstrasse"
+is two edits from "Kirchstrasse" on a five-letter stem, not on a fourteen-letter name."""
+
+
+def _split_suffix(key: str) -> tuple[str, str]:
+    for suffix in _TYPE_SUFFIXES:
+        if key.endswith(suffix) and len(key) > len(suffix):
+            return key[: -len(suffix)], suffix
+    return key, ""
+
+
+def typo_distance(query: str, key: str) -> int | None:
+    """Edits between a typed street key and a map street key, or ``None`` if too many.
+
+    The stem (name without its street-type word) may carry :func:`_allowed_edits` edits;
+    a typo in the type word itself (``"strases"``) is allowed only when the stem is
+    exact. Transpositions count as one edit.
+    """
+    stem, suffix = _split_suffix(key)
+    if suffix and query.endswith(suffix):
+        d = int(OSA.distance(query[: -len(suffix)], stem))
+        return d if d <= _allowed_edits(len(stem)) else None
+    if suffix and query.startswith(stem):
+        d = int(OSA.distance(query[len(stem) :], suffix))
+        return d if d <= (1 if len(suffix) >= 4 else 0) else None
+    if suffix:
+        return None
+    d = int(OSA.distance(query, key))
+    return d if d <= _allowed_edits(len(key)) else None
+
+
+def _agrees(wanted: str | None, have: str | None) -> bool | None:
+    """Whether a postcode/town of the input agrees with the map's (None: nothing to compare).
+
+    A map object without a postcode is not evidence against one, so it compares as None.
+    """
+    if wanted is None or have is None:
+        return None
+    return wanted == have
+
+
+def _agrees_any(wanted: str | None, have: list[str | None]) -> bool | None:
+    """:func:`_agrees` over the copies of one address: any agreeing copy is enough."""
+    votes = [_agrees(wanted, h) for h in have]
+    if True in votes:
+        return True
+    return False if False in votes else None
+
+
+def _merge(cluster: list[AddressPoint]) -> AddressPoint:
+    """Copies of one address -> one point at their mean, with their most common area."""
+    lon = sum(p.lon for p in cluster) / len(cluster)
+    lat = sum(p.lat for p in cluster) / len(cluster)
+    postcodes = Counter(p.postcode for p in cluster if p.postcode)
+    cities = Counter(p.city for p in cluster if p.city)
+    first = cluster[0]
+    return AddressPoint(
+        first.street,
+        first.housenumber,
+        postcodes.most_common(1)[0][0] if postcodes else None,
+        cities.most_common(1)[0][0] if cities else None,
+        round(lon, 7),
+        round(lat, 7),
+    )
 
 
 def _canon(text: str) -> str:
@@ -191,7 +286,7 @@ class Geocoder:
         index: AddressIndex,
         *,
         pin_tolerance_m: float = 150.0,
-        same_place_m: float = 100.0,
+        same_place_m: float = 60.0,
         margin: float = 0.08,
     ) -> None:
         self.index = index
@@ -280,7 +375,9 @@ class Geocoder:
 
         postcode = parsed.postcode
         pc_known = postcode is not None and postcode in idx.postcodes
-        city_unknown = city_text is not None and city is None
+        city_unknown = (
+            city_text is not None and city is None and fold(city_text) not in idx.localities
+        )
         foreign = (postcode is not None and not pc_known and city is None) or (
             city_unknown and not pc_known
         )
@@ -292,36 +389,38 @@ class Geocoder:
         in_area_streets: list[tuple[str, float, str]] = []
         for key, sim, note in matches:
             pts = idx.by_street.get(key, [])
-            street_in_area = False
-            lookups: list[tuple[str | None, str | None]] = [*number_keys] or [(None, None)]
-            for number_key, number_change in lookups:
-                found: dict[tuple[bool | None, bool | None], list[int]] = {}
-                for i in pts:
-                    point = idx.addresses[i]
-                    pcm = None if postcode is None else point.postcode == postcode
-                    cm = None if city is None else point.city == city
-                    if pcm is not False and cm is not False:
-                        street_in_area = True
-                    if number_key is None or number_key not in split_housenumbers(
-                        point.housenumber
-                    ):
-                        continue
-                    found.setdefault((pcm, cm), []).append(i)
-                for (pcm, cm), group in found.items():
-                    hits.append(_Hit(key, group, sim, note, pcm, cm, number_change))
-                if found:
-                    break
-            if not pts and self._street_geometry_in_area(key, postcode, city):
-                street_in_area = True
+            street_in_area = any(
+                _agrees(postcode, idx.addresses[i].postcode) is not False
+                and _agrees(city, idx.addresses[i].city) is not False
+                for i in pts
+            ) or (not pts and self._street_geometry_in_area(key, postcode, city))
             if street_in_area:
                 in_area_streets.append((key, sim, note))
+            for number_key, number_change in number_keys:
+                # A building that only *spans* the number ("14-20" for 20) is a weaker
+                # match than one with exactly that number.
+                exact = [
+                    i for i in pts if housenumber_key(idx.addresses[i].housenumber) == number_key
+                ]
+                spans = [
+                    i
+                    for i in pts
+                    if i not in exact
+                    and number_key in split_housenumbers(idx.addresses[i].housenumber)
+                ]
+                if exact:
+                    hits.append(_Hit(key, exact, sim, note, None, None, number_change))
+                if spans:
+                    hits.append(
+                        _Hit(key, spans, sim, note, None, None, number_change, in_range=True)
+                    )
+                if exact or spans:
+                    break
 
         if parsed.housenumber is None:
             return self._street_only(parsed, in_area_streets, postcode, city, hint, foreign)
 
-        for hit in hits:
-            hit.score = self._score(hit, postcode, city)
-        candidates = self._candidates(hits)
+        candidates = self._candidates(hits, postcode, city)
         if not candidates:
             if in_area_streets:
                 return self._number_missing(parsed, in_area_streets, postcode, city)
@@ -350,6 +449,9 @@ class Geocoder:
             for k, s, _ in in_area_streets
             if s > best_hit.street_sim + 1e-9 and k != best_hit.key
         ]
+        # A correctly spelled real street (in another town) is not a typo of this one.
+        if not better_street and best_hit.street_sim < 1.0:
+            better_street = [(k, s) for k, s, _ in matches if s >= 1.0 and k != best_hit.key]
         cand_list = tuple(self._candidate(h, p) for h, p in candidates[:8])
 
         if better_street:
@@ -359,8 +461,9 @@ class Geocoder:
                 input=parsed.text,
                 verdict=Verdict.AMBIGUOUS,
                 candidates=tuple(extra) + cand_list,
-                reason=f"{names} exists but has no number {parsed.housenumber}; "
-                f"a similar street has it",
+                reason=f"{names} exists but not with number {parsed.housenumber}"
+                + self._area_words(postcode, city)
+                + "; only a similar street has it",
                 parsed=parsed,
             )
 
@@ -386,6 +489,8 @@ class Geocoder:
 
         # One best candidate. Is it safe to say so?
         unsafe = self._unsafe(best_hit, postcode, city, pc_known, foreign)
+        if not unsafe and city_unknown:
+            unsafe = f"town {city_text!r} is not in this map"
         if unsafe:
             return GeocodeResult(
                 input=parsed.text,
@@ -424,17 +529,16 @@ class Geocoder:
                 continue
             if qkey in idx.by_street or qkey in idx.streets_by_key:
                 add(qkey, 1.0, "")
-            allowed = _allowed_edits(len(qkey))
-            if allowed:
-                cutoff = 100.0 * (1 - 2 * allowed / (2 * len(qkey) - allowed)) - 1e-6
-                for key, _score, _ in process.extract(
-                    qkey, self._keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=40
-                ):
-                    if key == qkey:
-                        continue
-                    dist = OSA.distance(qkey, key)
-                    if dist <= min(allowed, _allowed_edits(len(key))):
-                        add(key, 1.0 - dist / max(len(qkey), len(key)), "typo")
+            allowed = _allowed_edits(len(qkey)) + 1
+            cutoff = 100.0 * (1 - 2 * allowed / (2 * len(qkey) - allowed)) - 1e-6
+            for key, _score, _ in process.extract(
+                qkey, self._keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=40
+            ):
+                if key == qkey:
+                    continue
+                dist = typo_distance(qkey, key)
+                if dist is not None:
+                    add(key, 1.0 - dist / max(len(qkey), len(key)), "typo")
             # A dotted abbreviation we do not know ("Peter-Kaiser-Pl."): prefix match.
             if street.rstrip().endswith(".") and len(qkey) >= 5:
                 for key in self._keys:
@@ -478,18 +582,25 @@ class Geocoder:
             score -= 0.1
         if hit.number_change:
             score -= 0.05
+        if hit.in_range:
+            score -= 0.1
         return max(0.0, min(1.0, score))
 
-    def _candidates(self, hits: Iterable[_Hit]) -> list[tuple[_Hit, AddressPoint]]:
-        """One candidate per distinct address; copies closer than ``same_place_m`` merge."""
+    def _candidates(
+        self, hits: Iterable[_Hit], postcode: str | None, city: str | None
+    ) -> list[tuple[_Hit, AddressPoint]]:
+        """One candidate per distinct place of an address, scored against the input area.
+
+        Copies of one address closer than ``same_place_m`` (a building and its entrance,
+        shops inside one building) are one candidate at their mean position, with the
+        postcode and town most of them carry (OSM often leaves these off some copies).
+        """
         out: list[tuple[_Hit, AddressPoint]] = []
         for hit in hits:
-            groups: dict[tuple[str, str | None, str | None], list[AddressPoint]] = {}
+            groups: dict[str, list[AddressPoint]] = {}
             for i in hit.points:
                 p = self.index.addresses[i]
-                groups.setdefault((housenumber_key(p.housenumber), p.postcode, p.city), []).append(
-                    p
-                )
+                groups.setdefault(housenumber_key(p.housenumber), []).append(p)
             for members in groups.values():
                 clusters: list[list[AddressPoint]] = []
                 for p in members:
@@ -500,30 +611,29 @@ class Geocoder:
                     else:
                         clusters.append([p])
                 for cluster in clusters:
-                    lon = sum(p.lon for p in cluster) / len(cluster)
-                    lat = sum(p.lat for p in cluster) / len(cluster)
-                    first = cluster[0]
-                    merged = AddressPoint(
-                        first.street, first.housenumber, first.postcode, first.city, lon, lat
+                    merged = _merge(cluster)
+                    scored = replace(
+                        hit,
+                        pc_match=_agrees_any(postcode, [p.postcode for p in cluster]),
+                        city_match=_agrees_any(city, [p.city for p in cluster]),
                     )
-                    # Same address reached through several keys (typo and alias): keep best.
+                    scored.score = self._score(scored, postcode, city)
+                    # Same place reached through several keys (typo and alias): keep best.
                     dup = next(
                         (
                             k
-                            for k, (h, q) in enumerate(out)
+                            for k, (_, q) in enumerate(out)
                             if q.street == merged.street
                             and housenumber_key(q.housenumber)
                             == housenumber_key(merged.housenumber)
-                            and q.postcode == merged.postcode
-                            and q.city == merged.city
                             and haversine_m(q.location, merged.location) <= self.same_place_m
                         ),
                         None,
                     )
                     if dup is None:
-                        out.append((hit, merged))
-                    elif out[dup][0].score < hit.score:
-                        out[dup] = (hit, merged)
+                        out.append((scored, merged))
+                    elif out[dup][0].score < scored.score:
+                        out[dup] = (scored, merged)
         return out
 
     def _unsafe(
@@ -537,13 +647,10 @@ class Geocoder:
         """Why the single best candidate must not be given as an answer ('' if safe)."""
         if foreign:
             return "the postcode/town is not in this map's area"
-        fuzzy = hit.street_sim < 1.0
-        if hit.pc_match is False and hit.city_match is False:
+        if hit.city_match is False:
             return "the street and number exist, but in another town"
-        if hit.pc_match is False and hit.city_match is None and pc_known:
+        if hit.pc_match is False and (pc_known or hit.street_sim < 1.0):
             return "the street and number exist, but under another postcode"
-        if fuzzy and (hit.pc_match is False or hit.city_match is False):
-            return "a similar street has the number, but in another postcode/town"
         if postcode is None and city is None and hit.street_sim < 0.9:
             return "no postcode or town to confirm a corrected street name"
         return ""

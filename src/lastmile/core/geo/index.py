@@ -29,7 +29,12 @@ import numpy.typing as npt
 import osmium
 
 from lastmile.core.errors import FieldIssue, InputError
-from lastmile.core.geo.normalize import fold, split_housenumbers, street_keys
+from lastmile.core.geo.normalize import (
+    clean_housenumber,
+    fold,
+    split_housenumbers,
+    street_keys,
+)
 from lastmile.core.model import Location
 
 __all__ = [
@@ -43,7 +48,7 @@ __all__ = [
     "load_index",
 ]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 4
 """Bump when the cache layout or what goes into it changes; old caches are rebuilt."""
 
 ProgressCallback = Callable[[float, str], None]
@@ -134,6 +139,10 @@ class AddressIndex:
     city_postcodes: dict[str, set[str]] = field(default_factory=dict, repr=False)
     """Town as the data writes it -> its postcodes."""
     place_aliases: dict[str, str] = field(default_factory=dict)
+    localities: set[str] = field(default_factory=set)
+    """Folded names of every place (``place=*``: villages, districts, hamlets) of the
+    extract: a "town" the input names that is one of these is in the area even when no
+    address uses it (``Malbun``, ``Kaivopiha``)."""
     """Folded other name of a town (``Helsingfors``) -> the town as addresses write it."""
 
     def __post_init__(self) -> None:
@@ -229,7 +238,12 @@ def _addr_fields(tags: Any) -> tuple[str, str, str | None, str | None] | None:
     street = tags.get("addr:street") or tags.get("addr:place")
     if not number or not street:
         return None
-    return street.strip(), number.strip(), tags.get("addr:postcode"), tags.get("addr:city")
+    return (
+        street.strip(),
+        clean_housenumber(number),
+        tags.get("addr:postcode"),
+        tags.get("addr:city"),
+    )
 
 
 def _header_bounds(path: Path) -> tuple[float, float, float, float] | None:
@@ -285,6 +299,7 @@ def build_index(path: str | Path, *, on_progress: ProgressCallback | None = None
     street_lines: dict[str, list[tuple[tuple[float, float], ...]]] = defaultdict(list)
     street_aliases: dict[str, set[str]] = defaultdict(set)
     place_aliases: dict[str, str] = {}
+    localities: set[str] = set()
     expected = max(1.0, path.stat().st_size / _BYTES_PER_OBJECT)
     seen = 0
     processor = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
@@ -305,6 +320,9 @@ def build_index(path: str | Path, *, on_progress: ProgressCallback | None = None
                 for key in ("name:fi", "name:sv", "name:de", "name:en", "alt_name"):
                     if key in tags:
                         place_aliases[fold(tags[key])] = tags["name"]
+                localities.update(
+                    fold(t.v) for t in tags if t.k == "name" or t.k.startswith("name:")
+                )
             continue
         if not isinstance(obj, osmium.osm.Way):
             continue
@@ -337,6 +355,7 @@ def build_index(path: str | Path, *, on_progress: ProgressCallback | None = None
         addresses.append(AddressPoint(*relation_addr[idx], round(lon, 7), round(lat, 7)))
 
     report(0.92, f"{len(addresses):,} addresses, {len(street_lines):,} streets")
+    addresses = _fill_missing_areas(addresses)
     streets = _locate_streets(addresses, street_lines, street_aliases)
     bounds = _header_bounds(path)
     if bounds is None:
@@ -352,6 +371,7 @@ def build_index(path: str | Path, *, on_progress: ProgressCallback | None = None
         bounds=bounds,
         source=path.name,
         place_aliases=place_aliases,
+        localities=localities,
     )
     report(1.0, f"index ready: {len(addresses):,} addresses")
     return index
@@ -364,6 +384,42 @@ def _project(
     x = np.radians(lons) * math.cos(math.radians(lat0)) * 6_371_008.8
     y = np.radians(lats) * 6_371_008.8
     return np.column_stack([x, y])
+
+
+def _fill_missing_areas(addresses: list[AddressPoint]) -> list[AddressPoint]:
+    """Give addresses without postcode or town those of their neighbours.
+
+    Mappers often tag only street and number. An address with no postcode/town cannot be
+    checked against the town a customer wrote, and would otherwise match any town. We take
+    the majority of the (up to) five nearest addresses within 300 m that have them; an
+    address with no such neighbours stays as it is.
+    """
+    from scipy.spatial import cKDTree
+
+    missing = [i for i, a in enumerate(addresses) if not a.postcode or not a.city]
+    donors = [a for a in addresses if a.postcode and a.city]
+    if not missing or not donors:
+        return addresses
+    lat0 = float(np.mean([a.lat for a in donors]))
+    tree = cKDTree(
+        _project(np.array([a.lon for a in donors]), np.array([a.lat for a in donors]), lat0)
+    )
+    out = list(addresses)
+    for i in missing:
+        a = addresses[i]
+        xy = _project(np.array([a.lon]), np.array([a.lat]), lat0)[0]
+        dist, idx = tree.query(xy, k=min(5, len(donors)), distance_upper_bound=300.0)
+        votes: Counter[tuple[str | None, str | None]] = Counter()
+        for d, j in zip(np.atleast_1d(dist), np.atleast_1d(idx), strict=True):
+            if math.isfinite(float(d)):
+                votes[(donors[int(j)].postcode, donors[int(j)].city)] += 1
+        if not votes:
+            continue
+        postcode, city = votes.most_common(1)[0][0]
+        out[i] = AddressPoint(
+            a.street, a.housenumber, a.postcode or postcode, a.city or city, a.lon, a.lat
+        )
+    return out
 
 
 def _locate_streets(
@@ -460,6 +516,7 @@ def _to_json(index: AddressIndex, fingerprint: dict[str, int]) -> dict[str, Any]
             for s in index.streets
         ],
         "place_aliases": index.place_aliases,
+        "localities": sorted(index.localities),
         "attribution": "© OpenStreetMap contributors, ODbL 1.0",
     }
 
@@ -494,6 +551,7 @@ def _from_json(data: dict[str, Any]) -> AddressIndex:
         bounds=(min_lon, min_lat, max_lon, max_lat),
         source=data["source"]["name"],
         place_aliases=dict(data.get("place_aliases", {})),
+        localities=set(data.get("localities", [])),
     )
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "ParsedAddress",
+    "clean_housenumber",
     "fold",
     "format_housenumber",
     "housenumber_key",
@@ -195,6 +196,18 @@ def split_housenumbers(raw: str) -> list[str]:
                 if end_key not in out:
                     out.append(end_key)
     return out
+
+
+def clean_housenumber(raw: str) -> str:
+    """An OSM house number without the floor notes some mappers add.
+
+    ``"2, 2. krs./Floor 2"`` -> ``"2"``; lists (``"76, 76a"``) and ranges stay as they are.
+    """
+    parts = [p.strip() for p in re.split(r"[;,]", raw) if p.strip()]
+    good = [p for p in parts if _NUMBER_RE.match(p)]
+    if not good or len(good) == len(parts):
+        return raw.strip()
+    return ", ".join(good)
 
 
 # --- parsing free text -----------------------------------------------------------------
