@@ -12,10 +12,11 @@ Nothing else in lastmile imports ``pyvrp``. How each domain feature maps to the 
 * **Breaks** -> PyVRP has none: the vehicle's usable time is shortened by its break time and
   the breaks are placed afterwards by :mod:`.timing` (documented there); ``check`` verifies.
 * **Must-deliver orders** are never allowed to make the whole plan infeasible: unless
-  ``strict``, they become optional with a prize far above any route cost, so the solver
-  drops one only when it truly does not fit, and :mod:`.explain` then says why (and how much
-  lateness or overtime would make it fit). Orders that cannot fit on any vehicle at all are
-  screened out before solving.
+  ``strict``, they become optional with a prize above any detour they could cost (see
+  ``_required_prize``), so the solver drops one only when it does not fit; a route that is
+  still infeasible when time runs out is repaired by dropping orders (``_repair``), and
+  :mod:`.explain` says why each one is out (and how much lateness or overtime would make
+  it fit). Orders that cannot fit on any vehicle at all are screened out before solving.
 * **Costs** -> ``units.cost_per_metre`` / ``cost_per_second`` / fixed cost (integers).
 
 Determinism: the same problem, seed and ``max_iterations`` give the same plan. With only a
@@ -59,8 +60,6 @@ from lastmile.core.units import (
 
 UNREACHABLE = 10**8
 """Distance/duration that makes an arc unusable without overflowing int64 sums."""
-REQUIRED_PRIZE = money_to_int(1_000_000)
-"""Prize of a must-deliver order in non-strict mode: far above any route's cost."""
 MAX_TIME = 2**40
 """Stands in for "no limit" where PyVRP needs a number."""
 
@@ -72,8 +71,8 @@ class SolveProgress:
     elapsed_s: float
     fraction: float
     best_cost: float | None
-    """Best plan's objective so far (currency, incl. the value of optional orders left out);
-    ``None`` while it still leaves a must-deliver order out or is infeasible."""
+    """Best feasible plan's objective so far (currency; orders left out count with their
+    prize); ``None`` while no feasible plan is known."""
     iterations: int
 
 
@@ -113,9 +112,8 @@ class _Stop:
             fraction = elapsed / self._time_limit if self._time_limit > 0 else 1.0
             if self._max_iterations:
                 fraction = max(fraction, self.iterations / self._max_iterations)
-            # PyVRP's cost of the best plan includes the prize of every must-deliver order
-            # left out; report a cost only once all of them are placed.
-            cost = best_cost / COST_SCALE if best_cost < REQUIRED_PRIZE else None
+            # PyVRP reports the largest integer while its best solution is infeasible.
+            cost = best_cost / COST_SCALE if best_cost < np.iinfo(np.int64).max // 2 else None
             self._on_progress(
                 SolveProgress(elapsed, 1.0 if stop else min(fraction, 0.99), cost, self.iterations)
             )
@@ -153,6 +151,33 @@ def _vehicle_key(vehicle: Vehicle, profile_index: int) -> tuple[object, ...]:
         sum(b.duration_s for b in vehicle.breaks),
         profile_index,
     )
+
+
+def _required_prize(
+    problem: Problem,
+    distances: Sequence[npt.NDArray[np.int64]],
+) -> int:
+    """Prize for a must-deliver order in non-strict mode.
+
+    It must exceed what serving any single order can cost (so the solver never drops one
+    that fits), yet stay small next to PyVRP's penalties for infeasibility (so it prefers
+    dropping an order to a late or overloaded plan). Twice the most expensive detour
+    imaginable satisfies both: a round trip across the whole area, a whole shift of paid
+    time (an order can add that much waiting) and the priciest vehicle's fixed cost.
+    """
+
+    def reachable_max(matrices: Sequence[npt.NDArray[np.int64]]) -> int:
+        values = [int(m[m < UNREACHABLE].max(initial=0)) for m in matrices]
+        return max(values, default=0)
+
+    far_m = reachable_max(distances)
+    worst = 0
+    for v in problem.vehicles:
+        per_m = max(1, cost_per_metre(v.cost_per_km))
+        per_s = cost_per_second(v.cost_per_hour) + cost_per_second(v.overtime_cost_per_hour)
+        paid_s = v.shift.end - v.shift.start + v.max_overtime_s
+        worst = max(worst, 2 * far_m * per_m + paid_s * per_s + money_to_int(v.fixed_cost))
+    return 2 * worst + money_to_int(1)
 
 
 def _translate(problem: Problem, orders: Sequence[Order], strict: bool) -> _Translation:
@@ -212,8 +237,10 @@ def _translate(problem: Problem, orders: Sequence[Order], strict: bool) -> _Tran
     if open_end:
         depots.append(pyvrp.Depot(location=anywhere))
 
+    required_prize = _required_prize(problem, distance_matrices)
+
     def prize_of(order: Order) -> int:
-        return money_to_int(order.value) if not order.required else REQUIRED_PRIZE
+        return money_to_int(order.value) if not order.required else required_prize
 
     clients: list[pyvrp.Client] = []
     client_orders: list[Order] = []
@@ -328,7 +355,42 @@ def _run_search(
     return result.best, result.num_iterations, result.runtime
 
 
-def _decode(problem: Problem, tr: _Translation, solution: pyvrp.Solution) -> list[Route]:
+def _repair(
+    problem: Problem, vehicle: Vehicle, sequence: list[Order], start_time: int
+) -> list[Order]:
+    """Drop orders from an infeasible route until it is feasible; return the dropped ones.
+
+    PyVRP returns an infeasible best solution only when it never found a feasible one in
+    the time given. A plan with a late or overloaded route is worse than one that says
+    "this order did not fit": remove, one at a time, the order (or pickup-delivery pair)
+    whose removal leaves the least violation, then the cheapest route.
+    """
+    dropped: list[Order] = []
+    while sequence:
+        if simulate(problem, vehicle, sequence, start_time).feasible:
+            break
+        units: list[list[Order]] = []
+        for order in sequence:
+            if order.deliver_to is not None:
+                units.append([o for o in sequence if o.id in (order.id, order.deliver_to)])
+            elif not any(o.deliver_to == order.id for o in sequence):
+                units.append([order])
+
+        def badness(unit: list[Order]) -> tuple[float, float]:
+            rest = [o for o in sequence if o not in unit]
+            t = simulate(problem, vehicle, rest, start_time)
+            violation = t.late_s + t.overtime_excess_s + t.load_excess * 3600
+            return violation, route_cost(vehicle, t.distance_m, t.start_time, t.end_time)
+
+        worst = min(units, key=badness)
+        sequence = [o for o in sequence if o not in worst]
+        dropped.extend(worst)
+    return dropped
+
+
+def _decode(
+    problem: Problem, tr: _Translation, solution: pyvrp.Solution, *, repair: bool
+) -> list[Route]:
     pools = [list(pool) for pool in tr.vehicle_pools]
     routes: list[Route] = []
     for pyvrp_route in solution.routes():
@@ -341,7 +403,13 @@ def _decode(problem: Problem, tr: _Translation, solution: pyvrp.Solution) -> lis
                 sequence.append(tr.shipment_orders[activity.idx][0])
             elif activity.is_delivery():
                 sequence.append(tr.shipment_orders[activity.idx][1])
-        timing = simulate(problem, vehicle, sequence, int(pyvrp_route.start_time()))
+        start = int(pyvrp_route.start_time())
+        if repair:
+            dropped = _repair(problem, vehicle, sequence, start)
+            sequence = [o for o in sequence if o not in dropped]
+            if not sequence:
+                continue
+        timing = simulate(problem, vehicle, sequence, start)
         routes.append(
             Route(
                 vehicle_id=vehicle.id,
@@ -424,7 +492,7 @@ def solve(
         return penalty, cost
 
     best = min(runs, key=objective)
-    routes = _decode(problem, tr, best[0])
+    routes = _decode(problem, tr, best[0], repair=not strict)
     routed = {oid for r in routes for oid in r.order_ids}
     dropped = [o for o in servable if o.id not in routed]
     unassigned.extend(explain_dropped(problem, routes, dropped))
