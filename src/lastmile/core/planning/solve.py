@@ -376,8 +376,8 @@ def _repair(
             elif not any(o.deliver_to == order.id for o in sequence):
                 units.append([order])
 
-        def badness(unit: list[Order]) -> tuple[float, float]:
-            rest = [o for o in sequence if o not in unit]
+        def badness(unit: list[Order], current: list[Order] = sequence) -> tuple[float, float]:
+            rest = [o for o in current if o not in unit]
             t = simulate(problem, vehicle, rest, start_time)
             violation = t.late_s + t.overtime_excess_s + t.load_excess * 3600
             return violation, route_cost(vehicle, t.distance_m, t.start_time, t.end_time)
