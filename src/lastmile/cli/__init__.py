@@ -28,3 +28,7 @@ def main() -> None:
 from lastmile.cli import plan as _plan  # noqa: E402
 
 app.command("plan")(_plan.plan)
+
+from lastmile.cli import geocode as _geocode  # noqa: E402
+
+app.command("geocode")(_geocode.geocode)

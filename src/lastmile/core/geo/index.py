@@ -277,6 +277,16 @@ def build_index(path: str | Path, *, on_progress: ProgressCallback | None = None
         )
     report = on_progress or (lambda _f, _m: None)
     report(0.0, f"reading {path.name}")
+    try:
+        return _build(path, report)
+    except RuntimeError as exc:  # libosmium: not a PBF, truncated file, ...
+        raise InputError(
+            [FieldIssue(None, None, str(path), f"not a readable OSM extract ({exc})")],
+            source="address index",
+        ) from exc
+
+
+def _build(path: Path, report: ProgressCallback) -> AddressIndex:
 
     # Pass 1: addressed multipolygon relations need their outer ways' geometry.
     relation_ways: dict[int, int] = {}
