@@ -89,11 +89,17 @@ def write_outputs(outputs: Mapping[Path, str]) -> None:
 
 def bundled_extract() -> Path:
     """The OpenStreetMap extract shipped with lastmile (Liechtenstein, ODbL)."""
-    return Path(str(resources.files("lastmile.data").joinpath("osm", "liechtenstein.osm.pbf")))
+    from lastmile.core.roads import default_extract
+
+    return default_extract()
 
 
 def load_provider(roads: Path | None, *, console: Console) -> TravelTimeProvider:
-    """Road travel times from an extract when given, else the straight-line estimate."""
+    """Road travel times from an extract when given, else the straight-line estimate.
+
+    The first use of an extract builds its road graph (with a progress bar) and caches it
+    next to the file; later runs load the cache in a fraction of a second.
+    """
     if roads is None:
         return StraightLineProvider()
     if not roads.exists():
@@ -101,7 +107,31 @@ def load_provider(roads: Path | None, *, console: Console) -> TravelTimeProvider
             issues=[FieldIssue(None, "--roads", str(roads), "file not found")],
             source="command line",
         )
-    from lastmile.core.roads import road_provider  # type: ignore[attr-defined]
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    provider: TravelTimeProvider = road_provider(roads, console=console)
-    return provider
+    from lastmile.core.roads import RoadNetwork, RoadProvider
+
+    with Progress(
+        TextColumn("Road network {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(roads.name, total=1.0)
+
+        def update(fraction: float, message: str) -> None:
+            progress.update(task, completed=fraction, description=f"{roads.name}: {message}")
+
+        try:
+            network = RoadNetwork.load(roads, on_progress=update)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise InputError(
+                issues=[
+                    FieldIssue(
+                        None, "--roads", str(roads), f"is not a usable OpenStreetMap extract: {exc}"
+                    )
+                ],
+                source="command line",
+            ) from exc
+    return RoadProvider(network)

@@ -34,7 +34,7 @@ err_console = Console(stderr=True)
 
 def sample_path(name: str) -> Path:
     """A file of the bundled sample day (Liechtenstein, © OpenStreetMap contributors)."""
-    return Path(str(resources.files("lastmile.data").joinpath("sample", name)))
+    return Path(str(resources.files("lastmile") / "data" / "sample" / name))
 
 
 def _parse_capacity(

@@ -201,7 +201,7 @@ def plan_geojson(
                     "properties": {
                         "kind": "stop",
                         "vehicle_id": route.vehicle_id,
-                        **{k: v for k, v in stop.items() if k not in ("lon", "lat")},
+                        **{k: v for k, v in stop.items() if k not in ("lon", "lat", "kind")},
                     },
                 }
             )
