@@ -90,7 +90,7 @@ def test_graph_keeps_coordinates_and_prepares_every_profile(helsinki: RoadNetwor
     # contracted lengths are the sums of the segment lengths
     lengths = graph.seg_len_m[van.chain // 2]
     sums = np.add.reduceat(lengths, van.chain_ptr[:-1])
-    assert np.allclose(van.edge_dist_dm / 10, sums, atol=0.06)
+    assert np.allclose(van.edge_dist / 100, sums, atol=0.006)
 
 
 def test_progress_is_reported_from_zero_to_one(tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_cache_is_written_reused_and_rebuilt_when_stale(tmp_path: Path) -> None:
     assert np.array_equal(first.graph.node_lon, second.graph.node_lon)
     for profile in PROFILES:
         assert np.array_equal(
-            first.graph.profiles[profile].edge_time_cs, second.graph.profiles[profile].edge_time_cs
+            first.graph.profiles[profile].edge_time, second.graph.profiles[profile].edge_time
         )
     # the extract changes (new mtime): the cache is stale and rebuilt
     stat = extract.stat()

@@ -153,12 +153,17 @@ def test_durations_obey_the_triangle_inequality(
 
 
 def liechtenstein_addresses(n: int, seed: int) -> list[Location]:
-    """Random address nodes of the bundled extract: realistic delivery stops."""
+    """Random addresses (nodes and buildings) of the bundled extract: realistic stops."""
     found = []
-    nodes = osmium.FileProcessor(str(default_extract()), osmium.osm.NODE)
-    for obj in nodes.with_filter(osmium.filter.KeyFilter("addr:housenumber")):
+    processor = osmium.FileProcessor(str(default_extract()), osmium.osm.NODE | osmium.osm.WAY)
+    for obj in processor.with_locations().with_filter(osmium.filter.KeyFilter("addr:housenumber")):
         if isinstance(obj, osmium.osm.Node):
             found.append(Location(obj.location.lon, obj.location.lat))
+        elif isinstance(obj, osmium.osm.Way):  # buildings: the mean of their corners
+            corners = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
+            if corners:
+                lon, lat = np.mean(corners, axis=0)
+                found.append(Location(float(lon), float(lat)))
     rng = np.random.default_rng(seed)
     return [found[i] for i in rng.choice(len(found), n, replace=False)]
 

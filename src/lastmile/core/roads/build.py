@@ -37,10 +37,15 @@ from lastmile.core.geo.distance import EARTH_RADIUS_M
 from lastmile.core.model import Profile
 from lastmile.core.roads.profiles import PROFILES, rules_fingerprint, way_rule
 
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
 """Bump when the arrays in the cache change meaning."""
 
 CACHE_SUFFIX = ".roads.npz"
+
+TIME_SCALE = 10
+"""Integer time units per second (deciseconds) for edge weights."""
+DIST_SCALE = 100
+"""Integer distance units per metre (centimetres) for edge weights."""
 
 ProgressCallback = Callable[[float, str], None]
 """``on_progress(fraction, message)``: fraction in 0..1, a short human message."""
@@ -61,16 +66,17 @@ class ProfileGraph:
     Edge ``c`` goes ``edge_from[c] -> edge_to[c]`` and stands for the chain of original
     directed segments ``chain[chain_ptr[c]:chain_ptr[c + 1]]`` (ids ``2 * segment + dir``,
     ``dir`` 0 = along the OSM way, 1 = against it). Weights are integers: time in
-    centiseconds, distance in decimetres, each summed in floating point over the chain and
-    rounded once, so that matrices and paths agree to well under a metre.
+    deciseconds, distance in centimetres, each summed in floating point over the chain and
+    rounded once (:data:`TIME_SCALE`, :data:`DIST_SCALE`), so matrices and paths agree to
+    centimetres.
     """
 
     profile: Profile
     kept_nodes: Int64Array
     edge_from: Int64Array
     edge_to: Int64Array
-    edge_time_cs: Int64Array
-    edge_dist_dm: Int64Array
+    edge_time: Int64Array
+    edge_dist: Int64Array
     chain_ptr: Int64Array
     chain: Int64Array
 
@@ -319,8 +325,8 @@ def prepare_profile(graph: RoadGraph, profile: Profile) -> ProfileGraph:
         kept_nodes=kept_nodes,
         edge_from=renumber[np.array(edge_from, dtype=np.int64)],
         edge_to=renumber[np.array(edge_to, dtype=np.int64)],
-        edge_time_cs=np.rint(np.add.reduceat(time_s, starts) * 100).astype(np.int64),
-        edge_dist_dm=np.rint(np.add.reduceat(length_m, starts) * 10).astype(np.int64),
+        edge_time=np.rint(np.add.reduceat(time_s, starts) * TIME_SCALE).astype(np.int64),
+        edge_dist=np.rint(np.add.reduceat(length_m, starts) * DIST_SCALE).astype(np.int64),
         chain_ptr=ptr,
         chain=ids[local],
     )
@@ -348,8 +354,8 @@ _PROFILE_ARRAYS = (
     "kept_nodes",
     "edge_from",
     "edge_to",
-    "edge_time_cs",
-    "edge_dist_dm",
+    "edge_time",
+    "edge_dist",
     "chain_ptr",
     "chain",
 )
@@ -387,6 +393,7 @@ def write_cache(graph: RoadGraph, cache: Path, stamp: SourceStamp | None) -> Non
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, allow_pickle=False, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a cache is no secret
         os.replace(tmp, cache)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -14,7 +14,7 @@ How a query works
    snapped point on the same edge, so two stops on one street are not routed around the
    block.
 3. **Fastest paths.** One Dijkstra per origin (``scipy.sparse.csgraph.dijkstra`` with
-   ``indices=``) on a single combined weight ``time_cs * 2**27 + dist_dm``. Because every
+   ``indices=``) on a single combined weight ``time_ds * 2**29 + dist_cm``. Because every
    sum stays below 2**53 the float64 sums are exact integers, so this is a lexicographic
    search: it minimises time and, among equally fast paths, distance. Decoding the two
    halves gives duration *and* the distance of that same fastest path, with no predecessor
@@ -44,6 +44,8 @@ from scipy.spatial import cKDTree
 from lastmile.core.geo.distance import EARTH_RADIUS_M, haversine_m
 from lastmile.core.model import Location, Profile, TravelMatrix
 from lastmile.core.roads.build import (
+    DIST_SCALE,
+    TIME_SCALE,
     Float64Array,
     Int64Array,
     ProfileGraph,
@@ -55,11 +57,11 @@ from lastmile.core.roads.build import (
 )
 from lastmile.core.roads.profiles import TOP_SPEED_KMH
 
-DIST_BITS = 27
-"""Low bits of the combined weight hold decimetres: exact up to 13,421 km per path."""
+DIST_BITS = 29
+"""Low bits of the combined weight hold centimetres: exact up to 5,368 km per path."""
 DIST_MASK = (1 << DIST_BITS) - 1
 MAX_EXACT = float(1 << 53)
-"""Above this float64 stops holding every integer: about 186 hours of driving."""
+"""Above this float64 stops holding every integer: 2**24 ds, about 466 hours of travel."""
 
 SAMPLE_SPACING_M = 20.0
 """Distance between the KD-tree sample points along segments (snapping search radius slack)."""
@@ -120,7 +122,7 @@ class _ProfileIndex:
         self.dseg_elem[chain] = np.arange(len(chain))
 
         # base graph: contracted edges, self-loops dropped, parallel edges reduced to the best
-        w = self._combine(pg.edge_time_cs, pg.edge_dist_dm)
+        w = self._combine(pg.edge_time, pg.edge_dist)
         keep = pg.edge_from != pg.edge_to
         rows, cols, w, ids = _dedupe_min(
             pg.edge_from[keep], pg.edge_to[keep], w[keep], np.flatnonzero(keep)
@@ -147,9 +149,9 @@ class _ProfileIndex:
         self.tree = cKDTree(points)
 
     @staticmethod
-    def _combine(time_cs: Int64Array, dist_dm: Int64Array) -> Float64Array:
+    def _combine(time: Int64Array, dist: Int64Array) -> Float64Array:
         """Pack (time, distance) into one exact float64 weight; at least 1 (scipy drops zeros)."""
-        packed = (np.maximum(time_cs, 0) << DIST_BITS) + np.clip(dist_dm, 0, DIST_MASK)
+        packed = (np.maximum(time, 0) << DIST_BITS) + np.clip(dist, 0, DIST_MASK)
         result: Float64Array = np.maximum(packed, 1).astype(np.float64)
         return result
 
@@ -267,8 +269,8 @@ class _ProfileIndex:
         point, elem, t = point[ok], elem[ok], t[ok]
         edge = self.elem_edge[elem]
         pos_time, pos_len = self.position_time_len(elem, t)
-        total_time = self.pg.edge_time_cs[edge] / 100.0
-        total_len = self.pg.edge_dist_dm[edge] / 10.0
+        total_time = self.pg.edge_time[edge] / TIME_SCALE
+        total_len = self.pg.edge_dist[edge] / DIST_SCALE
         virtual = k + point
         start_j = self.pg.chain_ptr[edge]
         end_j = self.pg.chain_ptr[edge + 1] - 1
@@ -303,8 +305,8 @@ class _ProfileIndex:
         v_rows = np.concatenate(rows)
         v_cols = np.concatenate(cols)
         v_w = self._combine(
-            np.rint(np.maximum(np.concatenate(times), 0) * 100).astype(np.int64),
-            np.rint(np.maximum(np.concatenate(lens), 0) * 10).astype(np.int64),
+            np.rint(np.maximum(np.concatenate(times), 0) * TIME_SCALE).astype(np.int64),
+            np.rint(np.maximum(np.concatenate(lens), 0) * DIST_SCALE).astype(np.int64),
         )
         v_pieces = np.concatenate(pieces)
         v_rows, v_cols, v_w, v_ids = _dedupe_min(v_rows, v_cols, v_w, np.arange(len(v_rows)))
@@ -407,29 +409,37 @@ class RoadNetwork:
         return found
 
 
-DistanceFunction = Callable[[csr_matrix, Int64Array], Float64Array]
-"""``(graph, origins) -> weights (len(origins) x nodes)``: the pluggable many-to-many core."""
+DistanceFunction = Callable[[csr_matrix, Int64Array, Int64Array], Float64Array]
+"""``(graph, origins, targets) -> weights[origin, target]``: the pluggable many-to-many core.
+
+Implementations must return the exact shortest-path sums of the (integer-valued) weights.
+"""
 
 
-def scipy_dijkstra(graph: csr_matrix, origins: Int64Array) -> Float64Array:
-    """One scipy Dijkstra per origin (C code, heap-based), in chunks to bound memory."""
+def scipy_dijkstra(graph: csr_matrix, origins: Int64Array, targets: Int64Array) -> Float64Array:
+    """One scipy Dijkstra per origin (C code, binary heap), in chunks to bound memory."""
     parts = [
-        np.asarray(dijkstra(graph, directed=True, indices=origins[i : i + CHUNK]))
+        np.asarray(dijkstra(graph, directed=True, indices=origins[i : i + CHUNK]))[:, targets]
         for i in range(0, len(origins), CHUNK)
     ]
-    return np.concatenate(parts) if parts else np.zeros((0, graph.shape[0]))
+    return np.concatenate(parts) if parts else np.zeros((0, len(targets)))
 
 
-def threaded_dijkstra(workers: int) -> DistanceFunction:
-    """scipy Dijkstra over ``workers`` threads (useful only where scipy releases the GIL)."""
+def threaded_dijkstra(workers: int = 2) -> DistanceFunction:
+    """scipy Dijkstra on ``workers`` threads: scipy releases the GIL inside the search."""
 
-    def run(graph: csr_matrix, origins: Int64Array) -> Float64Array:
+    def run(graph: csr_matrix, origins: Int64Array, targets: Int64Array) -> Float64Array:
         chunks = [origins[i : i + CHUNK] for i in range(0, len(origins), CHUNK)]
+        if len(chunks) <= 1 or workers <= 1:
+            return scipy_dijkstra(graph, origins, targets)
+
+        def one(chunk: Int64Array) -> Float64Array:
+            found: Float64Array = np.asarray(dijkstra(graph, directed=True, indices=chunk))
+            return found[:, targets]
+
         with ThreadPoolExecutor(workers) as pool:
-            parts = list(
-                pool.map(lambda c: np.asarray(dijkstra(graph, directed=True, indices=c)), chunks)
-            )
-        return np.concatenate(parts) if parts else np.zeros((0, graph.shape[0]))
+            parts = list(pool.map(one, chunks))
+        return np.concatenate(parts)
 
     return run
 
@@ -478,14 +488,14 @@ class RoadProvider:
         snaps = index.snap(locations, self.max_snap_m)
         query = index.query_graph(snaps)
         origins = np.arange(n, dtype=np.int64) + query.first_virtual
-        weights = self.distances(query.matrix, origins)[:, query.first_virtual :]
+        weights = self.distances(query.matrix, origins, origins)
         if not np.all(np.isfinite(weights)) or weights.max(initial=0.0) >= MAX_EXACT:
             raise RuntimeError("road engine: unreachable pair inside one component (bug)")
         packed = weights.astype(np.int64)
         leg_m = np.array([s.distance_m for s in snaps], dtype=np.float64)
         leg_s = leg_m / self._leg_speed_ms(profile)
-        durations = (packed >> DIST_BITS) / 100.0 + leg_s[:, None] + leg_s[None, :]
-        distances = (packed & DIST_MASK) / 10.0 + leg_m[:, None] + leg_m[None, :]
+        durations = (packed >> DIST_BITS) / TIME_SCALE + leg_s[:, None] + leg_s[None, :]
+        distances = (packed & DIST_MASK) / DIST_SCALE + leg_m[:, None] + leg_m[None, :]
         same = _same_location(locations)
         durations[same] = 0.0
         distances[same] = 0.0
