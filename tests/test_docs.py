@@ -1,0 +1,43 @@
+"""Docs are a contract: every CLI command and every option of `plan` is documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer.main
+
+from lastmile.cli import app
+
+DOCS = Path(__file__).parents[1] / "docs"
+
+
+def _commands() -> list[tuple[str, list[str]]]:
+    group = typer.main.get_command(app)
+    found: list[tuple[str, list[str]]] = []
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        sub = getattr(command, "commands", None)
+        if sub:
+            for sub_name, sub_command in sub.items():
+                found.append((f"{name} {sub_name}", [o for p in sub_command.params for o in p.opts]))
+        else:
+            found.append((name, [o for p in command.params for o in p.opts]))
+    return found
+
+
+def test_every_command_is_documented() -> None:
+    text = (DOCS / "cli.md").read_text()
+    missing = [name for name, _ in _commands() if f"lastmile {name}" not in text]
+    assert not missing, f"commands missing from docs/cli.md: {missing}"
+
+
+def test_every_plan_option_is_documented() -> None:
+    text = (DOCS / "cli.md").read_text()
+    (options,) = [opts for name, opts in _commands() if name == "plan"]
+    missing = [o for o in options if o.startswith("--") and o not in text]
+    assert not missing, f"plan options missing from docs/cli.md: {missing}"
+
+
+def test_readme_starts_with_the_two_setup_commands() -> None:
+    readme = (DOCS.parent / "README.md").read_text()
+    head = readme[:600]
+    assert "make demo" in head and "make test" in head
