@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import typer.main
 from conftest import HELSINKI, copy_extract
 from typer.testing import CliRunner
 
@@ -108,3 +109,15 @@ def test_matrix_rejects_a_bad_csv_and_writes_nothing(
     assert expected in result.output
     assert not out.exists()
     assert not cache_path_for(extract).exists()  # failed before touching the map
+
+
+def test_every_roads_option_is_documented() -> None:
+    """Docs are a contract: each option of `lastmile roads ...` appears in docs/roads.md."""
+    text = (Path(__file__).parents[3] / "docs" / "roads.md").read_text()
+    group = typer.main.get_command(app)
+    roads = group.commands["roads"]  # type: ignore[attr-defined]
+    for name, command in roads.commands.items():
+        assert f"lastmile roads {name}" in text
+        options = [o for p in command.params for o in p.opts if o.startswith("--")]
+        missing = [o for o in options if o not in text and o != "--help"]
+        assert not missing, f"roads {name}: options missing from docs/roads.md: {missing}"
