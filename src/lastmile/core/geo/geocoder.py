@@ -454,6 +454,16 @@ class Geocoder:
             better_street = [(k, s) for k, s, _ in matches if s >= 1.0 and k != best_hit.key]
         cand_list = tuple(self._candidate(h, p) for h, p in candidates[:8])
 
+        if foreign:
+            # "Bahnhofstrasse 1, 8001 Zürich": a look-alike exists in the map, but the
+            # postcode/town say the address is elsewhere. Show it, never take it.
+            outside = self._outside(parsed, postcode, city_text, hint)
+            return replace(
+                outside,
+                candidates=cand_list,
+                reason=outside.reason + "; a look-alike in the map is listed as a candidate",
+            )
+
         if better_street:
             names = ", ".join(repr(idx.spelling(k)) for k, _ in better_street[:3])
             extra = self._neighbours(better_street[0][0], parsed, postcode, city)

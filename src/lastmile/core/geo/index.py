@@ -48,7 +48,7 @@ __all__ = [
     "load_index",
 ]
 
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 """Bump when the cache layout or what goes into it changes; old caches are rebuilt."""
 
 ProgressCallback = Callable[[float, str], None]

@@ -48,11 +48,13 @@ def fold(text: str) -> str:
     ``"Stoetz"`` folds to the same string, as do ``"Straße"`` and ``"Strasse"``. Only
     letters, digits and single spaces survive; punctuation becomes a space.
     """
-    text = text.casefold().translate(_SPECIAL)
+    text = unicodedata.normalize("NFC", text.casefold()).translate(_SPECIAL)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    for old, new in _UMLAUT_ASCII:
-        text = text.replace(old, new)
+    # Repeat to a fixed point so that folding is idempotent ("aee" -> "ae" -> "a").
+    while any(old in text for old, _ in _UMLAUT_ASCII):
+        for old, new in _UMLAUT_ASCII:
+            text = text.replace(old, new)
     text = re.sub(r"[^0-9a-z]+", " ", text)
     return text.strip()
 
