@@ -184,3 +184,22 @@ def test_liechtenstein_matrix_is_consistent(tmp_path: Path) -> None:
     assert 20 * 60 < matrix.durations_s[north, south] < 60 * 60
     path = provider.path(points[north], points[south], Profile.VAN)
     assert path_length_m(path) == pytest.approx(matrix.distances_m[north, south], abs=2)
+
+
+@pytest.mark.parametrize("profile", [Profile.VAN, Profile.WALKING])
+def test_pruning_dead_end_branches_changes_nothing(
+    provider: RoadProvider, profile: Profile
+) -> None:
+    """The matrix on the pruned query graph equals the one on the whole graph."""
+    points = random_points(60, seed=4)
+    index = provider.network.index(profile)
+    assert not index.core.all()  # there are branches to prune
+    snaps = index.snap(points, provider.max_snap_m)
+    origins = np.arange(len(points)) + index.pg.node_count
+    pruned = index.query_graph(snaps, prune=True)
+    full = index.query_graph(snaps, prune=False)
+    assert pruned.matrix.nnz < full.matrix.nnz
+    assert np.array_equal(
+        provider.distances(pruned.matrix, origins, origins),
+        provider.distances(full.matrix, origins, origins),
+    )
