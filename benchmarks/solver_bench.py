@@ -103,6 +103,65 @@ class Result:
             return None
         return 100.0 * (self.cost - self.bks) / self.bks
 
+    def row(self, set_name: str) -> Row:
+        violations = ([self.error] if self.error else []) + (
+            list(self.verdict.violations[:5]) if self.verdict else []
+        )
+        return Row(
+            instance=self.instance,
+            set=set_name,
+            solver=self.solver,
+            budget_s=self.budget_s,
+            runtime_s=self.runtime_s,
+            cost=self.cost,
+            bks=self.bks,
+            gap_pct=self.gap_pct,
+            vehicles=self.verdict.routes if self.verdict else None,
+            feasible=self.feasible,
+            violations="; ".join(violations),
+        )
+
+
+@dataclass(frozen=True)
+class Row:
+    """A scored result as stored in the CSV; the tables are made from these."""
+
+    instance: str
+    set: str
+    solver: str
+    budget_s: float
+    runtime_s: float
+    cost: float | None
+    bks: float | None
+    gap_pct: float | None
+    vehicles: int | None
+    feasible: bool
+    violations: str
+
+    @staticmethod
+    def fields() -> list[str]:
+        return list(Row.__dataclass_fields__)
+
+    @staticmethod
+    def parse(record: dict[str, str]) -> Row:
+        def number(key: str) -> float | None:
+            return float(record[key]) if record[key] else None
+
+        vehicles = record["vehicles"]
+        return Row(
+            instance=record["instance"],
+            set=record["set"],
+            solver=record["solver"],
+            budget_s=float(record["budget_s"]),
+            runtime_s=float(record["runtime_s"]),
+            cost=number("cost"),
+            bks=number("bks"),
+            gap_pct=number("gap_pct"),
+            vehicles=int(vehicles) if vehicles else None,
+            feasible=record["feasible"] == "True",
+            violations=record["violations"],
+        )
+
 
 # --------------------------------------------------------------------------------------------
 # Solvers. Each takes (instance, budget seconds, seed) and returns routes as customer numbers.
@@ -153,6 +212,13 @@ def run_ortools(instance: Instance, budget: float, seed: int) -> list[list[int]]
     routing.AddDimensionWithVehicleCapacity(
         demand_cb, 0, [instance.meta.capacity] * fleet, True, "Capacity"
     )
+    # Without a way to leave a customer out, PATH_CHEAPEST_ARC finds no first solution at all
+    # on tight-window instances (R101, RC101, RC105 at 10 s). The usual OR-Tools remedy: every
+    # customer may be dropped at a penalty far above any route set's cost, so the search
+    # starts and then puts everyone back. A result that still drops one is infeasible.
+    drop_penalty = int(matrix.max(initial=1)) * (n + 1) * 10
+    for position in range(1, n):
+        routing.AddDisjunction([manager.NodeToIndex(position)], drop_penalty)
     if instance.meta.has_time_windows:
         scale = instance.meta.scale
         # Transit of arc i->j = service at i + travel i->j, so cumul = service start time.
@@ -303,7 +369,7 @@ def fmt_gap(gap: float | None) -> str:
     return "-" if gap is None else f"{gap:+.2f} %"
 
 
-def markdown(results: Sequence[Result], solvers: Sequence[str]) -> str:
+def markdown(results: Sequence[Row], solvers: Sequence[str]) -> str:
     """Per-instance table (cost, gap, vehicles, runtime per solver) and a means table."""
     instances = list(dict.fromkeys(r.instance for r in results))
     by_key = {(r.instance, r.solver): r for r in results}
@@ -317,12 +383,11 @@ def markdown(results: Sequence[Result], solvers: Sequence[str]) -> str:
             if r is None:
                 cells.append("")
             elif r.cost is None:
-                cells.append(f"**failed** ({r.error[:40]})")
+                cells.append(f"**failed** {r.runtime_s:.1f}s ({r.violations[:40]})")
             else:
                 flag = "" if r.feasible else " **INFEASIBLE**"
-                vehicles = r.verdict.routes if r.verdict else 0
                 cells.append(
-                    f"{r.cost:g} ({fmt_gap(r.gap_pct)}) {vehicles}v {r.runtime_s:.1f}s{flag}"
+                    f"{r.cost:g} ({fmt_gap(r.gap_pct)}) {r.vehicles}v {r.runtime_s:.1f}s{flag}"
                 )
         bks = "-" if first.bks is None else f"{first.bks:g}"
         lines.append(f"| {name} | {bks} | " + " | ".join(cells) + " |")
@@ -353,34 +418,27 @@ def markdown(results: Sequence[Result], solvers: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def write_csv(path: Path, results: Sequence[Result], set_name: str) -> None:
+def write_csv(path: Path, rows: Sequence[Row]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "instance", "set", "solver", "budget_s", "runtime_s", "cost", "bks",
-                "gap_pct", "vehicles", "feasible", "violations",
-            ]
-        )  # fmt: skip
-        for r in results:
-            writer.writerow(
-                [
-                    r.instance,
-                    set_name,
-                    r.solver,
-                    r.budget_s,
-                    round(r.runtime_s, 3),
-                    "" if r.cost is None else r.cost,
-                    "" if r.bks is None else r.bks,
-                    "" if r.gap_pct is None else round(r.gap_pct, 4),
-                    r.verdict.routes if r.verdict else "",
-                    r.feasible,
-                    "; ".join(
-                        ([r.error] if r.error else [])
-                        + (list(r.verdict.violations[:5]) if r.verdict else [])
-                    ),
-                ]
-            )
+        writer = csv.DictWriter(handle, fieldnames=Row.fields())
+        writer.writeheader()
+        for row in rows:
+            record = dict(row.__dict__)
+            record["runtime_s"] = round(row.runtime_s, 3)
+            if row.gap_pct is not None:
+                record["gap_pct"] = round(row.gap_pct, 4)
+            writer.writerow({k: "" if v is None else v for k, v in record.items()})
+
+
+def read_csvs(paths: Sequence[Path]) -> list[Row]:
+    """Rows of several result files; a later file's (instance, solver) replaces an earlier."""
+    rows: dict[tuple[str, str], Row] = {}
+    for path in paths:
+        with path.open(newline="", encoding="utf-8") as handle:
+            for record in csv.DictReader(handle):
+                row = Row.parse(record)
+                rows[(row.instance, row.solver)] = row
+    return list(rows.values())
 
 
 def run_one(instance: Instance, solver: str, budget: float, seed: int, bks: float | None) -> Result:
@@ -424,6 +482,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("results.csv"))
     parser.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
+    parser.add_argument(
+        "--combine",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="solve nothing: print the tables for these result CSVs (later files win)",
+    )
     args = parser.parse_args(argv)
     unknown = [s for s in args.solvers.split(",") if s not in SOLVERS]
     if unknown:
@@ -434,6 +499,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console(stderr=True)
+    if args.combine:
+        rows = read_csvs(args.combine)
+        present = {r.solver for r in rows}
+        table = markdown(rows, [s for s in SOLVERS if s in present])
+        print(table)
+        if args.markdown is not None:
+            args.markdown.write_text(table + "\n", encoding="utf-8")
+        return 0
     folder_name, pattern, bks_set = SETS[args.set_name]
     folder = args.data / folder_name
     files = select_instances(folder, pattern, args.instances, args.per_class)
@@ -469,8 +542,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     + (f" {result.error[:120]}" if result.error else "")
                 )
                 progress.advance(task)
-                write_csv(args.out, results, bks_set)
-    table = markdown(results, solvers)
+                write_csv(args.out, [r.row(bks_set) for r in results])
+    table = markdown([r.row(bks_set) for r in results], solvers)
     print(table)
     if args.markdown is not None:
         args.markdown.write_text(table + "\n", encoding="utf-8")
