@@ -48,7 +48,7 @@ __all__ = [
     "load_index",
 ]
 
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 """Bump when the cache layout or what goes into it changes; old caches are rebuilt."""
 
 ProgressCallback = Callable[[float, str], None]
@@ -365,7 +365,7 @@ def _build(path: Path, report: ProgressCallback) -> AddressIndex:
         addresses.append(AddressPoint(*relation_addr[idx], round(lon, 7), round(lat, 7)))
 
     report(0.92, f"{len(addresses):,} addresses, {len(street_lines):,} streets")
-    addresses = _fill_missing_areas(addresses)
+    addresses = _fill_missing_areas(_strip_building_names(addresses, set(street_lines)))
     streets = _locate_streets(addresses, street_lines, street_aliases)
     bounds = _header_bounds(path)
     if bounds is None:
@@ -394,6 +394,25 @@ def _project(
     x = np.radians(lons) * math.cos(math.radians(lat0)) * 6_371_008.8
     y = np.radians(lats) * 6_371_008.8
     return np.column_stack([x, y])
+
+
+def _strip_building_names(
+    addresses: list[AddressPoint], street_names: set[str]
+) -> list[AddressPoint]:
+    """``addr:street="Galleria Esplanad, Aleksanterinkatu"`` -> ``"Aleksanterinkatu"``.
+
+    Some mappers put a building or courtyard name in front of the street. When the part
+    after the last comma is a real street of the extract, that part is the street.
+    """
+    known = street_names | {a.street for a in addresses if "," not in a.street}
+    out: list[AddressPoint] = []
+    for a in addresses:
+        if "," in a.street:
+            last = a.street.rsplit(",", 1)[1].strip()
+            if last in known:
+                a = AddressPoint(last, a.housenumber, a.postcode, a.city, a.lon, a.lat)
+        out.append(a)
+    return out
 
 
 def _fill_missing_areas(addresses: list[AddressPoint]) -> list[AddressPoint]:
