@@ -10,7 +10,7 @@ Why it measures what it measures:
   the points a delivery day really has, not random coordinates in forests.
 * **Whole call.** Matrix times are for :meth:`RoadProvider.matrix` end to end (snapping,
   query graph, the many-to-many search, decoding), best of ``--repeat`` runs.
-* **Algorithms compared on the same query graph** and checked to return identical weights:
+* **Algorithms compared on the same query graph** (after pruning dead-end branches) and checked to return identical weights:
   scipy's Dijkstra (``indices=``), the same on two threads (scipy releases the GIL), igraph
   (C, if installed: ``pip install -e '.[bench]'``), and scipy on the *uncontracted* graph
   (what the engine would cost without degree-2 contraction).
@@ -170,7 +170,8 @@ def run(args: argparse.Namespace) -> str:
             + (" --write`" if args.write else "`")
         )
         say()
-        say(f"Machine: {machine()}.")
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        say(f"Machine: {machine()}; load average {load:.1f} when the run started.")
         say(
             f"Extract: `{extract_source.name}` ({extract_source.stat().st_size / 1e6:.1f} MB), "
             f"{graph.node_count:,} road nodes, {graph.segment_count:,} segments."
@@ -253,10 +254,14 @@ def run(args: argparse.Namespace) -> str:
         for line in agreement:
             say(f"- {line}")
 
+        unpruned_t, _ = best_of(
+            args.repeat,
+            lambda: RoadProvider(loaded, prune=False).matrix(points[:1000], Profile.VAN),
+        )
         per_source, full_nodes = uncontracted_seconds_per_source(loaded, Profile.VAN, 100)
         van = loaded.graph.profiles[Profile.VAN]
         contracted_t, _ = best_of(
-            2,
+            args.repeat,
             lambda: RoadProvider(loaded).matrix(points[:1000], Profile.VAN),
         )
         say()
@@ -264,7 +269,8 @@ def run(args: argparse.Namespace) -> str:
             f"Without contraction: the `van` component has {full_nodes:,} nodes instead of "
             f"{van.node_count:,}; scipy needs {per_source * 1000:.2f} ms per origin there, i.e. "
             f"about {per_source * 1000:.1f} s for 1000 origins "
-            f"(contracted: {contracted_t:.2f} s for the whole 1000x1000 call)."
+            f"(contracted: {contracted_t:.2f} s for the whole 1000x1000 call; contracted but "
+            f"without pruning dead-end branches: {unpruned_t:.2f} s)."
         )
         ratio = van.node_count / full_nodes
         city_nodes = 300_000
@@ -277,8 +283,27 @@ def run(args: argparse.Namespace) -> str:
             f"Extrapolation to a 300k-node city graph: contraction keeps about {ratio:.0%} of the "
             f"nodes (~{contracted_city:,}); Dijkstra grows as V log V, so one origin costs "
             f"~{per_node * contracted_city * scale * 1000:.0f} ms and a 1000x1000 matrix "
-            f"~{city_1000:.0f} s on one core (~{city_1000 / 2:.0f} s on two threads), memory "
-            f"~{contracted_city * 8 * 128 / 1e6:.0f} MB per chunk of 128 origins."
+            f"~{city_1000:.0f} s on one core, memory "
+            f"~{contracted_city * 8 * 128 / 1e6:.0f} MB per chunk of 128 origins. That is fine "
+            "for a nightly plan, slow for interactive use."
+        )
+        say()
+        say(
+            "Choice: plain scipy Dijkstra is the default. igraph and two threads return the same "
+            "numbers in about the same time here (scipy releases the GIL, but with another "
+            "process on the second core, or graphs this small, threads gain little), and scipy "
+            "is already a dependency. What made the difference is the graph: degree-2 "
+            "contraction (~5x fewer nodes) and pruning stop-free dead-end branches (~1.5x)."
+        )
+        say()
+        say(
+            "Beyond one machine / one region: (1) rows of a matrix are independent, so origins "
+            "can be split across processes or worker machines sharing the same `.roads.npz`; "
+            "(2) contraction hierarchies with bucket many-to-many queries (OSRM's `table`) cut "
+            "query time by 100-1000x after minutes of preprocessing; (3) for countries or "
+            "continents, or for turn restrictions and traffic, use the OSRM/Valhalla adapters "
+            "behind the same `TravelTimeProvider`; (4) partition by depot: each depot's service "
+            "area is its own small extract and cache."
         )
     return "\n".join(lines) + "\n"
 
@@ -307,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=[Profile.VAN, Profile.BICYCLE, Profile.WALKING],
     )
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--pairs", type=int, default=100, help="pairs for path/matrix agreement")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--write", action="store_true", help=f"update {DOC.relative_to(ROOT)}")

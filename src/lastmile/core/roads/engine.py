@@ -509,8 +509,10 @@ class RoadProvider:
         max_snap_m: float = DEFAULT_MAX_SNAP_M,
         snap_speed_kmh: float = DEFAULT_SNAP_SPEED_KMH,
         distances: DistanceFunction = scipy_dijkstra,
+        prune: bool = True,
     ) -> None:
         self.network = network
+        self.prune = prune
         self.name = f"roads:{network.name}"
         self.max_snap_m = max_snap_m
         self.snap_speed_kmh = snap_speed_kmh
@@ -541,7 +543,7 @@ class RoadProvider:
             return TravelMatrix(empty, empty.copy()), []
         index = self.network.index(profile)
         snaps = index.snap(locations, self.max_snap_m)
-        query = index.query_graph(snaps)
+        query = index.query_graph(snaps, prune=self.prune)
         origins = np.arange(n, dtype=np.int64) + query.first_virtual
         weights = self.distances(query.matrix, origins, origins)
         if not np.all(np.isfinite(weights)) or weights.max(initial=0.0) >= MAX_EXACT:
