@@ -87,6 +87,14 @@ def test_ambiguous_abbreviation_gives_every_reading() -> None:
         ("Apt 4, 3 Baker Street, London", "Baker Street", "3", None, "London"),
         ("Landstrasse 19, 9490 Vaduz, Liechtenstein", "Landstrasse", "19", "9490", "Vaduz"),
         ("Landstrasse, Vaduz", "Landstrasse", None, None, "Vaduz"),
+        ("Landstrasse 19 Vaduz, Liechtenstein", "Landstrasse", "19", None, "Vaduz"),
+        (
+            "Kaivopiha, Mannerheimintie 3, 00100 Helsinki",
+            "Mannerheimintie",
+            "3",
+            "00100",
+            "Helsinki",
+        ),
     ],
 )
 def test_parse_address_splits_parts_in_any_order(

@@ -70,6 +70,8 @@ def test_resolved_sample_addresses_name_the_true_address(li: Geocoder) -> None:
         ("Spigeelstrasse 24, 9491 Ruggell", Verdict.CORRECTED, "(typo)"),
         ("Landstr. 19/3, FL-9490 Vaduz", Verdict.CORRECTED, "(flat after '/')"),
         ("Malbunstrasse 44, Malbun", Verdict.CORRECTED, "town 'Malbun' -> 'Triesenberg'"),
+        ("Malbunstrasse 44, 9479 Malbun", Verdict.CORRECTED, "postcode '9479' -> '9497'"),
+        ("Landstrasse 174 Triesen, Liechtenstein", Verdict.CORRECTED, "postcode added"),
     ],
 )
 def test_verdicts_and_listed_changes(

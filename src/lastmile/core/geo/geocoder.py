@@ -375,10 +375,9 @@ class Geocoder:
 
         postcode = parsed.postcode
         pc_known = postcode is not None and postcode in idx.postcodes
-        city_unknown = (
-            city_text is not None and city is None and fold(city_text) not in idx.localities
-        )
-        foreign = (postcode is not None and not pc_known and city is None) or (
+        locality = city_text is not None and fold(city_text) in idx.localities
+        city_unknown = city_text is not None and city is None and not locality
+        foreign = (postcode is not None and not pc_known and city is None and not locality) or (
             city_unknown and not pc_known
         )
 

@@ -328,7 +328,14 @@ def parse_address(text: str) -> ParsedAddress:
             expanded.append(f"{match.group(1)} {match.group(2)}")
             expanded.append(f"{match.group(3)} {match.group(4) or ''}".strip())
             continue
-        tail = _INLINE_TOWN_RE.match(part) if len(parts) == 1 else None
+        # "Torkelgass 4 Schaan": only when no other part is a street with a number.
+        others = [p for p in parts if p is not raw]
+        tail = (
+            _INLINE_TOWN_RE.match(part)
+            if _split_street_number(part) is None
+            and not any(_split_street_number(_strip_units(p, [])) for p in others)
+            else None
+        )
         if tail:
             expanded.extend([f"{tail.group(1)} {tail.group(2)}", tail.group(3)])
             continue
