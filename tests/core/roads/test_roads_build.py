@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import osmium
 import pytest
 from conftest import HELSINKI, copy_extract
 
@@ -14,6 +15,7 @@ from lastmile.core.roads.build import cache_path_for, load_or_build, read_cache
 from lastmile.core.roads.profiles import (
     PROFILES,
     TOP_SPEED_KMH,
+    node_blocks,
     parse_maxspeed,
     rules_fingerprint,
     way_rule,
@@ -170,3 +172,40 @@ def test_missing_extract_is_a_clear_error(tmp_path: Path) -> None:
 def test_default_extract_is_the_bundled_liechtenstein_map() -> None:
     path = default_extract()
     assert path.name == "liechtenstein.osm.pbf" and path.is_file()
+
+
+def test_barrier_nodes_stop_the_profiles_they_block() -> None:
+    def blocks(profile: Profile, **tags: str) -> bool:
+        return node_blocks(tags.get, profile)
+
+    assert blocks(Profile.VAN, barrier="bollard") and not blocks(Profile.BICYCLE, barrier="bollard")
+    assert not blocks(Profile.VAN, barrier="lift_gate")
+    assert blocks(Profile.VAN, barrier="gate", access="private")
+    assert not blocks(Profile.VAN, barrier="bollard", motor_vehicle="delivery")
+    assert blocks(Profile.CARGO_BIKE, barrier="cycle_barrier")
+    assert not blocks(Profile.BICYCLE, barrier="cycle_barrier")
+    assert blocks(Profile.WALKING, barrier="fence") and not blocks(Profile.WALKING, barrier="stile")
+    assert not blocks(Profile.CAR, highway="crossing")
+
+
+def test_no_van_segment_passes_a_bollard(helsinki: RoadNetwork) -> None:
+    bollards = [
+        (obj.location.lon, obj.location.lat)
+        for obj in osmium.FileProcessor(str(HELSINKI), osmium.osm.NODE).with_filter(
+            osmium.filter.TagFilter(("barrier", "bollard"))
+        )
+        if isinstance(obj, osmium.osm.Node) and not obj.tags.get("motor_vehicle")
+    ]
+    graph = helsinki.graph
+    coords = {
+        (float(x), float(y)): i
+        for i, (x, y) in enumerate(zip(graph.node_lon, graph.node_lat, strict=True))
+    }
+    on_roads = [coords[b] for b in bollards if b in coords]
+    assert len(on_roads) >= 10  # the others stand beside the ways, not on them
+    van = graph.profiles[Profile.VAN]
+    used = graph.seg_u[van.chain // 2], graph.seg_v[van.chain // 2]
+    assert not set(on_roads) & (set(used[0].tolist()) | set(used[1].tolist()))
+    walking = graph.profiles[Profile.WALKING]
+    walked = set(graph.seg_u[walking.chain // 2].tolist())
+    assert set(on_roads) & walked  # walkers pass them

@@ -35,7 +35,7 @@ from scipy.sparse.csgraph import connected_components
 
 from lastmile.core.geo.distance import EARTH_RADIUS_M
 from lastmile.core.model import Profile
-from lastmile.core.roads.profiles import PROFILES, rules_fingerprint, way_rule
+from lastmile.core.roads.profiles import PROFILES, node_blocks, rules_fingerprint, way_rule
 
 CACHE_FORMAT_VERSION = 2
 """Bump when the arrays in the cache change meaning."""
@@ -166,7 +166,8 @@ def parse_extract(path: Path, on_progress: ProgressCallback = _no_progress) -> R
     """Read the ``highway`` ways of an extract into segments with per-profile speeds.
 
     Ways that reference nodes missing from the extract (cut at its border) are split at the
-    gap. Turn restrictions and barrier nodes are not read (see ``docs/roads.md``).
+    gap. Barrier nodes (``barrier=bollard``, ...) close the segments touching them for the
+    profiles they stop. Turn restrictions are not read (see ``docs/roads.md``).
     """
     on_progress(0.0, f"reading {path.name}")
     node_index: dict[int, int] = {}
@@ -176,13 +177,20 @@ def parse_extract(path: Path, on_progress: ProgressCallback = _no_progress) -> R
     seg_v: list[int] = []
     way_rules: list[list[float]] = []
     way_counts: list[int] = []
+    barriers: dict[int, list[bool]] = {}
     processor = (
         osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
         .with_locations()
-        .with_filter(osmium.filter.KeyFilter("highway"))
+        .with_filter(osmium.filter.KeyFilter("highway", "barrier"))
     )
     ways = 0
     for obj in processor:
+        if isinstance(obj, osmium.osm.Node):
+            node_tags = {tag.k: tag.v for tag in obj.tags}
+            blocks = [node_blocks(node_tags.get, profile) for profile in PROFILES]
+            if any(blocks):
+                barriers[obj.id] = blocks
+            continue
         if not isinstance(obj, osmium.osm.Way):
             continue
         tags = {tag.k: tag.v for tag in obj.tags}
@@ -220,6 +228,13 @@ def parse_extract(path: Path, on_progress: ProgressCallback = _no_progress) -> R
     v = np.array(seg_v, dtype=np.int64)
     per_way = np.array(way_rules, dtype=np.float32).reshape(-1, 2 * len(PROFILES))
     per_seg = np.repeat(per_way, np.array(way_counts, dtype=np.int64), axis=0)
+    blocked = np.zeros((len(lons), len(PROFILES)), dtype=bool)
+    for osm_id, blocks in barriers.items():
+        index = node_index.get(osm_id)
+        if index is not None:
+            blocked[index] = blocks
+    closed = blocked[u] | blocked[v]  # segment x profile
+    per_seg[np.concatenate([closed, closed], axis=1)] = 0.0
     return RoadGraph(
         name=extract_name(path),
         node_lon=node_lon,

@@ -151,6 +151,47 @@ DENIED = frozenset(
     }
 )
 
+MOTOR_PASSABLE_BARRIERS = frozenset(
+    {
+        "gate",
+        "lift_gate",
+        "swing_gate",
+        "sliding_gate",
+        "bump_gate",
+        "hampshire_gate",
+        "cattle_grid",
+        "border_control",
+        "toll_booth",
+        "sally_port",
+        "entrance",
+        "height_restrictor",
+        "kerb",
+        "no",
+    }
+)
+"""Barrier nodes a car or van passes unless an access tag on the node says otherwise;
+every other barrier (bollard, block, chain, cycle_barrier, ...) stops motor traffic."""
+
+BLOCKING_BARRIERS: Mapping[Profile, frozenset[str]] = {
+    Profile.BICYCLE: frozenset(
+        {"stile", "turnstile", "full-height_turnstile", "kissing_gate", "fence", "wall"}
+    ),
+    Profile.CARGO_BIKE: frozenset(
+        {
+            "stile",
+            "turnstile",
+            "full-height_turnstile",
+            "kissing_gate",
+            "fence",
+            "wall",
+            "cycle_barrier",
+            "motorcycle_barrier",
+        }
+    ),
+    Profile.WALKING: frozenset({"fence", "wall"}),
+}
+"""Barriers that stop bikes and walkers (the rest they get past: bollards, gates, ...)."""
+
 IMPLIED_ONEWAY = frozenset({"motorway", "motorway_link"})
 ROUNDABOUTS = frozenset({"roundabout", "circular"})
 
@@ -295,6 +336,23 @@ def _speed_kmh(tags: Tags, highway: str, profile: Profile, granted: bool) -> flo
     return None
 
 
+def node_blocks(tags: Tags, profile: Profile) -> bool:
+    """Whether a barrier node stops ``profile`` (access tags on the node take precedence).
+
+    A blocked node cuts every way through it for that profile, like a bollard that closes a
+    street to cars but not to bikes.
+    """
+    barrier = tags("barrier")
+    if barrier is None:
+        return False
+    explicit = _access(tags, _ACCESS_KEYS[profile])
+    if explicit is not None:
+        return not explicit
+    if profile in (Profile.VAN, Profile.CAR):
+        return barrier not in MOTOR_PASSABLE_BARRIERS
+    return barrier in BLOCKING_BARRIERS[profile]
+
+
 def rules_fingerprint() -> str:
     """A short hash of every table above: part of the cache key, so edits rebuild caches."""
     tables = {
@@ -313,6 +371,8 @@ def rules_fingerprint() -> str:
         "denied": sorted(DENIED),
         "zones": dict(ZONE_SPEEDS_KMH),
         "keys": {p.value: list(k) for p, k in _ACCESS_KEYS.items()},
+        "motor_barriers": sorted(MOTOR_PASSABLE_BARRIERS),
+        "blocking_barriers": {p.value: sorted(b) for p, b in BLOCKING_BARRIERS.items()},
     }
     text = json.dumps(tables, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
