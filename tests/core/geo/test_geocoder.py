@@ -72,6 +72,8 @@ def test_resolved_sample_addresses_name_the_true_address(li: Geocoder) -> None:
         ("Malbunstrasse 44, Malbun", Verdict.CORRECTED, "town 'Malbun' -> 'Triesenberg'"),
         ("Malbunstrasse 44, 9479 Malbun", Verdict.CORRECTED, "postcode '9479' -> '9497'"),
         ("Landstrasse 174 Triesen, Liechtenstein", Verdict.CORRECTED, "postcode added"),
+        # Wrong postcode, right town, and no Gagoz under 9490: the postcode is the mistake.
+        ("Gagoz 39, 9490 Balzers", Verdict.CORRECTED, "postcode '9490' -> '9496'"),
     ],
 )
 def test_verdicts_and_listed_changes(
@@ -97,6 +99,9 @@ def test_verdicts_and_listed_changes(
         "Blumenweg 3, 9494 Schaan",
         "Langstrasse 3, 9490 Vaduz",  # real street of Eschen; Vaduz has Landstrasse 3
         "Haldenweg 5, 9490 Vaduz",  # Haldenweg 5 is in Triesen, not Vaduz
+        "Haldenweg 5, 9490 Triesen",  # 9490 (Vaduz) has a Haldenweg too: which one?
+        "Gagoz 39, 9496 Vaduz",  # a wrong town is never fixed
+        "Landstrasse 19, 9494 Vaduz",  # postcode says Schaan, town says Vaduz
         "Landstrasse 19",  # in three towns
         "Landstrasse, 9490 Vaduz",  # no house number
         "Vaduz",

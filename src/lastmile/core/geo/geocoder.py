@@ -352,7 +352,7 @@ class Geocoder:
                 return name
             if len(tokens) > 1 and all(t in tokens for t in key.split()):
                 return name
-        best = process.extractOne(key, self._city_keys, scorer=fuzz.ratio, score_cutoff=85)
+        best = process.extractOne(key, self._city_keys, scorer=fuzz.ratio, score_cutoff=80)
         if best is not None:
             return self.index.cities[best[0]]
         return None
@@ -653,16 +653,34 @@ class Geocoder:
         pc_known: bool,
         foreign: bool,
     ) -> str:
-        """Why the single best candidate must not be given as an answer ('' if safe)."""
+        """Why the single best candidate must not be given as an answer ('' if safe).
+
+        A wrong postcode with the right town is fixed only when the street name is exact and
+        the given postcode has no street of that name at all: then the postcode is the
+        mistake. A wrong town is never fixed: people misremember postcodes, not towns.
+        """
         if foreign:
             return "the postcode/town is not in this map's area"
+        if hit.pc_match is False and hit.city_match is False:
+            return "the street and number exist, but in another town"
         if hit.city_match is False:
             return "the street and number exist, but in another town"
         if hit.pc_match is False and (pc_known or hit.street_sim < 1.0):
+            if hit.city_match is True and hit.street_sim >= 1.0:
+                if not self._street_has(hit.key, postcode=postcode, city=None):
+                    return ""
             return "the street and number exist, but under another postcode"
         if postcode is None and city is None and hit.street_sim < 0.9:
             return "no postcode or town to confirm a corrected street name"
         return ""
+
+    def _street_has(self, key: str, *, postcode: str | None, city: str | None) -> bool:
+        """Whether the street ``key`` has any address (or way) in that postcode/town."""
+        for i in self.index.by_street.get(key, []):
+            a = self.index.addresses[i]
+            if (postcode is None or a.postcode == postcode) and (city is None or a.city == city):
+                return True
+        return self._street_geometry_in_area(key, postcode, city)
 
     # --- answers ------------------------------------------------------------------------
 
