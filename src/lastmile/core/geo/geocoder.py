@@ -666,9 +666,12 @@ class Geocoder:
         if hit.city_match is False:
             return "the street and number exist, but in another town"
         if hit.pc_match is False and (pc_known or hit.street_sim < 1.0):
-            if hit.city_match is True and hit.street_sim >= 1.0:
-                if not self._street_has(hit.key, postcode=postcode, city=None):
-                    return ""
+            if (
+                hit.city_match is True
+                and hit.street_sim >= 1.0
+                and not self._street_has(hit.key, postcode=postcode, city=None)
+            ):
+                return ""
             return "the street and number exist, but under another postcode"
         if postcode is None and city is None and hit.street_sim < 0.9:
             return "no postcode or town to confirm a corrected street name"
