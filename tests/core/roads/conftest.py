@@ -5,22 +5,12 @@ streets, pedestrian zones and a dense grid in 1.0 x 1.7 km. The graph is built f
 copy in a temporary directory so that its cache never lands in the repository.
 """
 
-import shutil
 from pathlib import Path
 
 import pytest
+from roads_data import HELSINKI, copy_extract
 
 from lastmile.core.roads import RoadNetwork, RoadProvider
-
-DATA = Path(__file__).parents[2] / "data" / "osm"
-HELSINKI = DATA / "helsinki.osm.pbf"
-
-
-def copy_extract(source: Path, directory: Path) -> Path:
-    """A writable copy of an extract (the repository's files are read-only)."""
-    target = directory / source.name
-    shutil.copyfile(source, target)
-    return target
 
 
 @pytest.fixture(scope="session")

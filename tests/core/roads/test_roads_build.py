@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import osmium
 import pytest
-from conftest import HELSINKI, copy_extract
+from roads_data import HELSINKI, copy_extract
 
 from lastmile.core.model import Profile
 from lastmile.core.roads import RoadNetwork, default_extract

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
-from conftest import HELSINKI, copy_extract
+from roads_data import HELSINKI, copy_extract
 from typer.testing import CliRunner
 
 from lastmile.cli import app
