@@ -60,7 +60,12 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {platform.python_version()}"
+    load = (
+        f"; load average {os.getloadavg()[0]:.1f} when the run started"
+        if hasattr(os, "getloadavg")
+        else ""
+    )
+    return f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {platform.python_version()}{load}"
 
 
 Case = tuple[str, list[Location] | None]
