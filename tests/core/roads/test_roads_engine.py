@@ -63,7 +63,7 @@ def test_path_length_equals_the_matrix_distance(provider: RoadProvider, profile:
                 continue
             path = provider.path(points[i], points[j], profile)
             assert path[0] == points[i] and path[-1] == points[j]
-            assert path_length_m(path) == pytest.approx(matrix.distances_m[i, j], abs=1.5)
+            assert path_length_m(path) == pytest.approx(matrix.distances_m[i, j], abs=0.6)
 
 
 def test_a_one_way_street_is_driven_one_way_only(provider: RoadProvider) -> None:
@@ -71,14 +71,14 @@ def test_a_one_way_street_is_driven_one_way_only(provider: RoadProvider) -> None
     b = along(VILHONKATU_EAST, VILHONKATU_WEST, 0.75)  # downstream
     straight = haversine_m(a, b)
     van = provider.matrix([a, b], Profile.VAN)
-    assert van.distances_m[0, 1] == pytest.approx(straight, abs=1.5)
+    assert van.distances_m[0, 1] == pytest.approx(straight, abs=0.6)
     assert van.distances_m[1, 0] > 4 * straight  # around the block
     assert van.durations_s[1, 0] > 4 * van.durations_s[0, 1]
     walking = provider.matrix([a, b], Profile.WALKING)
     assert walking.distances_m[1, 0] == walking.distances_m[0, 1]
     # the path back really goes round: it leaves the street
     back = provider.path(b, a, Profile.VAN)
-    assert path_length_m(back) == pytest.approx(van.distances_m[1, 0], abs=1.5)
+    assert path_length_m(back) == pytest.approx(van.distances_m[1, 0], abs=0.6)
     assert max(p.lat for p in back) - min(p.lat for p in back) > 0.001
 
 
@@ -129,8 +129,8 @@ def test_two_stops_on_one_street_are_not_routed_round_the_block(provider: RoadPr
     a = along(VILHONKATU_EAST, VILHONKATU_WEST, 0.4)
     b = along(VILHONKATU_EAST, VILHONKATU_WEST, 0.6)
     matrix = provider.matrix([a, b], Profile.WALKING)
-    assert matrix.distances_m[0, 1] == pytest.approx(haversine_m(a, b), abs=1.5)
-    assert matrix.distances_m[1, 0] == pytest.approx(haversine_m(a, b), abs=1.5)
+    assert matrix.distances_m[0, 1] == pytest.approx(haversine_m(a, b), abs=0.6)
+    assert matrix.distances_m[1, 0] == pytest.approx(haversine_m(a, b), abs=0.6)
 
 
 @settings(max_examples=25, deadline=None)
@@ -183,7 +183,7 @@ def test_liechtenstein_matrix_is_consistent(tmp_path: Path) -> None:
     south = int(np.argmin([p.lat for p in points]))
     assert 20 * 60 < matrix.durations_s[north, south] < 60 * 60
     path = provider.path(points[north], points[south], Profile.VAN)
-    assert path_length_m(path) == pytest.approx(matrix.distances_m[north, south], abs=2)
+    assert path_length_m(path) == pytest.approx(matrix.distances_m[north, south], abs=0.6)
 
 
 @pytest.mark.parametrize("profile", [Profile.VAN, Profile.WALKING])
