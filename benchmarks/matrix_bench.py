@@ -139,6 +139,22 @@ def uncontracted_seconds_per_source(
     return elapsed / sources, n
 
 
+def synthetic_city(nodes: int) -> tuple[int, float]:
+    """Seconds per Dijkstra origin on a square two-way grid of about ``nodes`` nodes."""
+    side = int(np.sqrt(nodes))
+    ids = np.arange(side * side).reshape(side, side)
+    right = np.column_stack([ids[:, :-1].ravel(), ids[:, 1:].ravel()])
+    down = np.column_stack([ids[:-1, :].ravel(), ids[1:, :].ravel()])
+    pairs = np.concatenate([right, down])
+    edges = np.concatenate([pairs, pairs[:, ::-1]])
+    w = np.random.default_rng(0).uniform(10, 60, len(edges))
+    n = side * side
+    csr = csr_matrix((w, (edges[:, 0], edges[:, 1])), shape=(n, n))
+    origins = np.random.default_rng(1).choice(n, 50, replace=False)
+    elapsed, _ = best_of(2, lambda: dijkstra(csr, indices=origins))
+    return n, elapsed / len(origins)
+
+
 def run(args: argparse.Namespace) -> str:
     lines: list[str] = []
 
@@ -286,6 +302,13 @@ def run(args: argparse.Namespace) -> str:
             f"~{city_1000:.0f} s on one core, memory "
             f"~{contracted_city * 8 * 128 / 1e6:.0f} MB per chunk of 128 origins. That is fine "
             "for a nightly plan, slow for interactive use."
+        )
+        grid_nodes, grid_per_origin = synthetic_city(contracted_city)
+        say(
+            f"Check on a synthetic street grid of {grid_nodes:,} nodes (the contracted size of "
+            f"such a city; two-way streets, random 10-60 s edges): scipy needs "
+            f"{grid_per_origin * 1000:.1f} ms per origin, i.e. ~{grid_per_origin * 1000:.0f} s "
+            "for 1000 origins on one core."
         )
         say()
         say(

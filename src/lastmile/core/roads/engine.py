@@ -12,7 +12,7 @@ How a query works
 2. **Query graph.** Each snapped point becomes a virtual node, joined to the two ends of
    the contracted edge it lies on (in the directions that edge allows), and to the next
    snapped point on the same edge, so two stops on one street are not routed around the
-   block.
+   block. Dead-end branches without a stop are pruned (a fastest path never enters them).
 3. **Fastest paths.** One Dijkstra per origin (``scipy.sparse.csgraph.dijkstra`` with
    ``indices=``) on a single combined weight ``time_ds * 2**29 + dist_cm``. Because every
    sum stays below 2**53 the float64 sums are exact integers, so this is a lexicographic
@@ -58,7 +58,8 @@ from lastmile.core.roads.build import (
 from lastmile.core.roads.profiles import TOP_SPEED_KMH
 
 DIST_BITS = 29
-"""Low bits of the combined weight hold centimetres: exact up to 5,368 km per path."""
+"""Low bits of the combined weight hold centimetres: exact up to 5,368 km per path, far
+beyond any regional extract; continent-sized graphs belong to OSRM/Valhalla anyway."""
 DIST_MASK = (1 << DIST_BITS) - 1
 MAX_EXACT = float(1 << 53)
 """Above this float64 stops holding every integer: 2**24 ds, about 466 hours of travel."""
