@@ -160,8 +160,8 @@ def generated_cases(index: AddressIndex, seed: int, n: int) -> list[Case]:
 def run(repeat: int, generated: int) -> str:
     lines = [SECTION, ""]
     lines.append(
-        "Command: `.venv/bin/python benchmarks/geocode_bench.py --write` "
-        f"(repeat {repeat}, {generated} generated addresses per extract)."
+        "Command: `.venv/bin/python benchmarks/geocode_bench.py --write "
+        f"--repeat {repeat} --generated {generated}`."
     )
     lines.append(f"Machine: {machine()}.")
     lines.append("")

@@ -56,7 +56,6 @@ from lastmile.core.geo.normalize import (
     fold,
     housenumber_key,
     parse_address,
-    split_housenumbers,
     street_keys,
 )
 from lastmile.core.model import Location
@@ -387,26 +386,25 @@ class Geocoder:
         hits: list[_Hit] = []
         in_area_streets: list[tuple[str, float, str]] = []
         for key, sim, note in matches:
-            pts = idx.by_street.get(key, [])
-            street_in_area = any(
-                _agrees(postcode, idx.addresses[i].postcode) is not False
-                and _agrees(city, idx.addresses[i].city) is not False
-                for i in pts
-            ) or (not pts and self._street_geometry_in_area(key, postcode, city))
+            areas = idx.street_areas.get(key)
+            street_in_area = (
+                any(
+                    _agrees(postcode, pc) is not False and _agrees(city, town) is not False
+                    for pc, town in areas
+                )
+                if areas
+                else self._street_geometry_in_area(key, postcode, city)
+            )
             if street_in_area:
                 in_area_streets.append((key, sim, note))
             for number_key, number_change in number_keys:
                 # A building that only *spans* the number ("14-20" for 20) is a weaker
                 # match than one with exactly that number.
+                pts = idx.by_number.get((key, number_key), [])
                 exact = [
                     i for i in pts if housenumber_key(idx.addresses[i].housenumber) == number_key
                 ]
-                spans = [
-                    i
-                    for i in pts
-                    if i not in exact
-                    and number_key in split_housenumbers(idx.addresses[i].housenumber)
-                ]
+                spans = [i for i in pts if i not in exact]
                 if exact:
                     hits.append(_Hit(key, exact, sim, note, None, None, number_change))
                 if spans:
@@ -679,9 +677,8 @@ class Geocoder:
 
     def _street_has(self, key: str, *, postcode: str | None, city: str | None) -> bool:
         """Whether the street ``key`` has any address (or way) in that postcode/town."""
-        for i in self.index.by_street.get(key, []):
-            a = self.index.addresses[i]
-            if (postcode is None or a.postcode == postcode) and (city is None or a.city == city):
+        for pc, town in self.index.street_areas.get(key, ()):
+            if (postcode is None or pc == postcode) and (city is None or town == city):
                 return True
         return self._street_geometry_in_area(key, postcode, city)
 

@@ -126,6 +126,13 @@ class AddressIndex:
     source: str = ""
     by_street: dict[str, list[int]] = field(default_factory=dict, repr=False)
     """Street key -> indices into :attr:`addresses`."""
+    by_number: dict[tuple[str, str], list[int]] = field(default_factory=dict, repr=False)
+    """(street key, house-number key) -> indices into :attr:`addresses`, for every number an
+    address stands for (``"5-7"`` is filed under ``5-7``, ``5`` and ``7``)."""
+    street_areas: dict[str, set[tuple[str | None, str | None]]] = field(
+        default_factory=dict, repr=False
+    )
+    """Street key -> the (postcode, town) pairs its addresses use."""
     street_names: dict[str, Counter[str]] = field(default_factory=dict, repr=False)
     """Street key -> how often each spelling of the data uses it (the most common wins)."""
     aliases: dict[str, set[str]] = field(default_factory=dict, repr=False)
@@ -149,6 +156,9 @@ class AddressIndex:
         for i, point in enumerate(self.addresses):
             key = street_keys(point.street)[0]
             self.by_street.setdefault(key, []).append(i)
+            for number in split_housenumbers(point.housenumber):
+                self.by_number.setdefault((key, number), []).append(i)
+            self.street_areas.setdefault(key, set()).add((point.postcode, point.city))
             self.street_names.setdefault(key, Counter())[point.street] += 1
             if point.postcode:
                 counter = self.postcodes.setdefault(point.postcode, Counter())
@@ -632,8 +642,3 @@ def load_index(
         except OSError:
             tmp.unlink(missing_ok=True)
     return index
-
-
-def housenumbers_of(index: AddressIndex, i: int) -> list[str]:
-    """Comparison keys of the house numbers address ``i`` stands for."""
-    return split_housenumbers(index.addresses[i].housenumber)
