@@ -312,7 +312,11 @@ class Geocoder:
         city: str | None = None,
         hint: Location | None = None,
     ) -> GeocodeResult:
-        """Geocode an address that arrives in separate fields (CSV columns)."""
+        """Geocode an address that arrives in separate fields (CSV columns).
+
+        The fields are trusted as given (a street called "Am Bach" stays a street even
+        though it has no number); only a missing house number falls back to parsing.
+        """
         text = ", ".join(
             p
             for p in (

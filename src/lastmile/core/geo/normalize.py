@@ -25,7 +25,6 @@ __all__ = [
     "ParsedAddress",
     "clean_housenumber",
     "fold",
-    "format_housenumber",
     "housenumber_key",
     "parse_address",
     "split_housenumbers",
@@ -166,11 +165,6 @@ def housenumber_key(number: str) -> str:
     text = number.strip().casefold().replace("\u2013", "-")
     text = re.sub(r"\s*-\s*", "-", text)
     return re.sub(r"\s+", "", text)
-
-
-def format_housenumber(number: str) -> str:
-    """How a house number is shown: the key, with a letter after a bare number kept as is."""
-    return housenumber_key(number)
 
 
 def split_housenumbers(raw: str) -> list[str]:
