@@ -13,6 +13,7 @@ from lastmile.core.geo.normalize import (
     parse_address,
     split_housenumbers,
     street_key,
+    street_key_without_article,
     street_keys,
 )
 
@@ -164,3 +165,10 @@ def test_street_key_ignores_case_and_umlaut_spelling(name: str) -> None:
     )
     assert street_key(name.upper()) == street_key(name)
     assert street_key(ascii_spelling) == street_key(name)
+
+
+def test_street_key_without_article() -> None:
+    assert street_key_without_article("Im Gamander") == "gamander"
+    assert street_key_without_article("In der Egerta") == "egerta"
+    assert street_key_without_article("Landstrasse") is None
+    assert street_key_without_article("Am Au") is None  # too short to stand alone

@@ -72,6 +72,7 @@ def test_resolved_sample_addresses_name_the_true_address(li: Geocoder) -> None:
         ("Malbunstrasse 44, Malbun", Verdict.CORRECTED, "town 'Malbun' -> 'Triesenberg'"),
         ("Malbunstrasse 44, 9479 Malbun", Verdict.CORRECTED, "postcode '9479' -> '9497'"),
         ("Landstrasse 174 Triesen, Liechtenstein", Verdict.CORRECTED, "postcode added"),
+        ("Gamander 14, Schaan", Verdict.CORRECTED, "'Gamander' -> 'Im Gamander'"),
         # Wrong postcode, right town, and no Gagoz under 9490: the postcode is the mistake.
         ("Gagoz 39, 9490 Balzers", Verdict.CORRECTED, "postcode '9490' -> '9496'"),
     ],

@@ -56,6 +56,7 @@ from lastmile.core.geo.normalize import (
     fold,
     housenumber_key,
     parse_address,
+    street_key_without_article,
     street_keys,
 )
 from lastmile.core.model import Location
@@ -294,6 +295,12 @@ class Geocoder:
         self.margin = margin
         self._keys: list[str] = sorted(set(index.by_street) | set(index.streets_by_key))
         self._city_keys: list[str] = sorted(index.cities)
+        # "Gamander" for "Im Gamander": keys without leading article words.
+        self._short: dict[str, set[str]] = {}
+        for key in index.by_street:
+            short = street_key_without_article(index.spelling(key))
+            if short is not None and short != key:
+                self._short.setdefault(short, set()).add(key)
 
     # --- public -------------------------------------------------------------------------
 
@@ -540,6 +547,8 @@ class Geocoder:
                 continue
             if qkey in idx.by_street or qkey in idx.streets_by_key:
                 add(qkey, 1.0, "")
+            for full in sorted(self._short.get(qkey, ())):
+                add(full, 0.95, "leading word added")
             allowed = _allowed_edits(len(qkey)) + 1
             cutoff = 100.0 * (1 - 2 * allowed / (2 * len(qkey) - allowed)) - 1e-6
             for key, _score, _ in process.extract(

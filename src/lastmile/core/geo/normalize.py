@@ -29,6 +29,7 @@ __all__ = [
     "parse_address",
     "split_housenumbers",
     "street_key",
+    "street_key_without_article",
     "street_keys",
 ]
 
@@ -148,6 +149,48 @@ def street_keys(name: str) -> list[str]:
         if key not in keys:
             keys.append(key)
     return keys
+
+
+_ARTICLES = frozenset(
+    {
+        "im",
+        "am",
+        "an",
+        "auf",
+        "in",
+        "zum",
+        "zur",
+        "beim",
+        "bei",
+        "unterm",
+        "unter",
+        "ob",
+        "obere",
+        "der",
+        "die",
+        "das",
+        "dem",
+        "den",
+        "the",
+    }
+)
+"""Leading words people drop from German street names ("Gamander" for "Im Gamander")."""
+
+
+def street_key_without_article(name: str) -> str | None:
+    """The key of a street name without its leading article/preposition words.
+
+    ``"Im Gamander"`` -> ``"gamander"``, ``"An der Halde"`` -> ``"halde"``; ``None`` when the
+    name has no such words or too little would be left to be distinctive.
+    """
+    words = [w for w, _ in _raw_words(name)]
+    i = 0
+    while i < len(words) - 1 and words[i] in _ARTICLES and words[i] != "obere":
+        i += 1
+    if i == 0:
+        return None
+    rest = street_keys(" ".join(words[i:]))[0]
+    return rest if len(rest) >= 4 else None
 
 
 def street_key(name: str) -> str:
