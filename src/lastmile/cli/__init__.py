@@ -32,3 +32,10 @@ app.command("plan")(_plan.plan)
 from lastmile.cli import geocode as _geocode  # noqa: E402
 
 app.command("geocode")(_geocode.geocode)
+
+from lastmile.cli import admin as _admin  # noqa: E402
+from lastmile.cli import server as _server  # noqa: E402
+
+app.command("serve")(_server.serve)
+app.command("worker")(_server.worker)
+app.add_typer(_admin.app, name="admin")

@@ -60,3 +60,35 @@ class ModelError(LastmileError):
     """A problem that is inconsistent as a whole (unknown dimension, unpaired pickup...)."""
 
     code = "invalid_problem"
+
+
+class NotFound(LastmileError):
+    """Also used for rows of another organisation: their existence is not revealed."""
+
+    code = "not_found"
+
+
+class Conflict(LastmileError):
+    code = "conflict"
+
+
+class Forbidden(LastmileError):
+    code = "forbidden"
+
+
+class Unauthorized(LastmileError):
+    code = "unauthorized"
+
+
+class RateLimited(LastmileError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class IllegalTransition(LastmileError):
+    """An order status change the lifecycle does not allow."""
+
+    code = "illegal_transition"

@@ -62,6 +62,7 @@ def route_document(problem: Problem, route: Route, clock: Clock) -> dict[str, An
             order = orders[stop.order_id]
             item.update(
                 {
+                    "external_id": order.external_id,
                     "address": order.address,
                     **_point(order.location),
                     "service_s": order.service_s,
@@ -127,6 +128,7 @@ def plan_document(
         "unassigned": [
             {
                 "order_id": u.order_id,
+                "external_id": problem.order(u.order_id).external_id,
                 "reason": u.reason.value,
                 "message": u.message,
                 "late_s_to_fit": u.late_s_to_fit,

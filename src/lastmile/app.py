@@ -1,0 +1,92 @@
+"""Builds the ASGI app: settings, database, event bus, job runner, routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from lastmile import __version__
+from lastmile.config import Settings, get_settings
+from lastmile.db import create_db_engine, migrate, session_factory
+from lastmile.events import service as events
+from lastmile.events.bus import LocalBus, PostgresBus, psycopg_conninfo
+from lastmile.jobs.runner import InlineRunner, JobRunner
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = create_db_engine(settings.resolved_database_url)
+    migrate(engine)
+    sessions = session_factory(engine)
+    bus: LocalBus = (
+        PostgresBus(psycopg_conninfo(settings.resolved_database_url))
+        if settings.is_postgres
+        else LocalBus()
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        bus.start()
+        runner = _make_runner(settings, sessions, engine)
+        app.state.jobs = runner
+
+        def on_commit(committed: events.Committed) -> None:
+            for org_id, event_id in committed.events:
+                bus.publish(org_id, event_id)
+            for delivery_id in committed.deliveries:
+                runner.enqueue("deliver_webhook", delivery_id=delivery_id)
+
+        remove_listener = events.add_listener(engine, on_commit)
+        from lastmile.plans import service as plans
+
+        if not settings.uses_queue:
+            with sessions() as session:
+                for plan_id in plans.unfinished(session=session):
+                    runner.enqueue("solve_plan", plan_id=plan_id)
+        try:
+            yield
+        finally:
+            remove_listener()
+            runner.shutdown()
+            bus.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="lastmile",
+        version=__version__,
+        summary="Last-mile delivery planning and operations API. Units: seconds, metres, WGS84 [lon, lat].",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = sessions
+    app.state.bus = bus
+
+    from lastmile.common.web import install_error_handlers
+
+    install_error_handlers(app)
+    for router in _routers():
+        app.include_router(router)
+    return app
+
+
+def _make_runner(settings: Settings, sessions: sessionmaker[Session], engine: Engine) -> JobRunner:
+    if settings.uses_queue:
+        from lastmile.jobs.queue import ProcrastinateRunner
+
+        return ProcrastinateRunner(settings, engine)
+    return InlineRunner(settings, sessions)
+
+
+def _routers() -> list[APIRouter]:
+    from lastmile.auth.api import router as auth_router
+    from lastmile.events.api import router as events_router
+    from lastmile.fleet.api import router as fleet_router
+    from lastmile.orders.api import router as orders_router
+    from lastmile.plans.api import router as plans_router
+
+    return [auth_router, orders_router, fleet_router, plans_router, events_router]

@@ -1,0 +1,1 @@
+"""Users, passwords, access tokens, API keys and login rate limiting."""

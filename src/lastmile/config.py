@@ -1,0 +1,95 @@
+"""All settings in one object, read from ``LASTMILE_*`` environment variables (or ``.env``).
+
+Every setting is documented in ``docs/settings.md`` (a test checks it). Outside development
+the settings refuse unsafe defaults (a missing secret key).
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """lastmile's configuration. Environment variable = ``LASTMILE_`` + field name in capitals."""
+
+    model_config = SettingsConfigDict(env_prefix="LASTMILE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    """``production`` refuses unsafe defaults (no secret key)."""
+    data_dir: Path = Path("data")
+    """Where the embedded database, proof-of-delivery files and caches live."""
+    database_url: str | None = None
+    """SQLAlchemy URL; default SQLite in ``data_dir``. PostgreSQL: ``postgresql+psycopg://...``."""
+    secret_key: str | None = None
+    """Signs session cookies and CSRF tokens. Generated and kept in ``data_dir`` in development."""
+    roads_extract: Path | None = None
+    """OpenStreetMap extract (.osm.pbf) for travel times and geocoding; default: the bundled one."""
+    use_roads: bool = True
+    """False: straight-line travel times (faster start-up, e.g. in tests)."""
+    tile_url: str | None = None
+    """Map tile URL template for the dashboard when online; unset = offline vector basemap."""
+    plan_time_limit_s: float = Field(default=10.0, gt=0, le=3600)
+    """Default search time of a plan job."""
+    access_token_ttl_s: int = Field(default=12 * 3600, gt=0)
+    """How long an API access token from ``/auth/token`` stays valid."""
+    login_max_failures: int = Field(default=5, ge=1)
+    """Failed logins per e-mail and client address within ``login_window_s`` before refusing."""
+    login_window_s: int = Field(default=300, ge=1)
+    """The login rate-limit window."""
+    pod_max_bytes: int = Field(default=5_000_000, ge=1)
+    """Largest accepted proof-of-delivery upload."""
+    jobs: Literal["auto", "inline", "queue"] = "auto"
+    """Where background jobs run: ``inline`` in the server process (threads, and a separate
+    process for planning), ``queue`` in procrastinate on PostgreSQL (``lastmile worker``),
+    ``auto`` = queue on PostgreSQL, inline on SQLite."""
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    """Timeout of one webhook delivery attempt."""
+    webhook_max_attempts: int = Field(default=6, ge=1)
+    """Attempts (with exponential backoff) before a webhook delivery is given up."""
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.environment == "production" and not self.secret_key:
+            raise ValueError("LASTMILE_SECRET_KEY must be set when LASTMILE_ENVIRONMENT=production")
+        if self.jobs == "queue" and not self.is_postgres:
+            raise ValueError("LASTMILE_JOBS=queue needs PostgreSQL (LASTMILE_DATABASE_URL)")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'lastmile.db').resolve()}"
+
+    @property
+    def uses_queue(self) -> bool:
+        return self.jobs == "queue" or (self.jobs == "auto" and self.is_postgres)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.resolved_database_url.startswith("postgresql")
+
+    def resolved_secret_key(self) -> str:
+        """The secret key; in development one is generated once and kept in ``data_dir``."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own ``Settings`` instead)."""
+    return Settings()

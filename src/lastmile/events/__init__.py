@@ -1,0 +1,1 @@
+"""The event log, the live event bus (SSE), and outgoing webhooks."""

@@ -1,0 +1,84 @@
+"""Webhook delivery: one attempt per job run, retried with exponential backoff."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import httpx
+
+from lastmile.auth.security import sign
+from lastmile.common.clock import utcnow
+from lastmile.events.models import Event, Webhook, WebhookDelivery
+from lastmile.jobs.context import JobContext
+
+SIGNATURE_HEADER = "X-Lastmile-Signature"
+BASE_DELAY_S = 10
+
+
+def webhook_body(event: Event) -> bytes:
+    """The JSON posted to a webhook (stable key order, so the signature is reproducible)."""
+    body = {
+        "id": event.id,
+        "type": event.type,
+        "created_at": event.created_at.isoformat(),
+        "organisation_id": event.org_id,
+        "data": event.payload,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def signature(secret: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256 of the raw body with the webhook's secret>``."""
+    return "sha256=" + sign(secret, body.decode())
+
+
+def deliver_webhook(context: JobContext, *, delivery_id: str) -> None:
+    """POST one event to one webhook; on failure schedule the next attempt (or give up)."""
+    settings = context.settings
+    with context.sessions() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.status != "pending":
+            return  # already delivered or given up: a duplicate job changes nothing
+        hook = session.get(Webhook, delivery.webhook_id)
+        event = session.get(Event, delivery.event_id)
+        if hook is None or event is None or not hook.active:
+            delivery.status = "failed"
+            delivery.last_error = "webhook removed or disabled"
+            session.commit()
+            return
+        body = webhook_body(event)
+        delivery.attempts += 1
+        try:
+            response = httpx.post(
+                hook.url,
+                content=body,
+                timeout=settings.webhook_timeout_s,
+                headers={
+                    "Content-Type": "application/json",
+                    SIGNATURE_HEADER: signature(hook.secret, body),
+                    "X-Lastmile-Event": event.type,
+                    "X-Lastmile-Delivery": delivery.id,
+                },
+            )
+            delivery.last_status_code = response.status_code
+            ok = 200 <= response.status_code < 300
+            delivery.last_error = None if ok else f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            ok = False
+            delivery.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        if ok:
+            delivery.status = "delivered"
+            delivery.delivered_at = utcnow()
+            delivery.next_attempt_at = None
+            session.commit()
+            return
+        if delivery.attempts >= settings.webhook_max_attempts:
+            delivery.status = "failed"
+            delivery.next_attempt_at = None
+            session.commit()
+            return
+        delay = BASE_DELAY_S * 2 ** (delivery.attempts - 1)
+        delivery.next_attempt_at = utcnow() + timedelta(seconds=delay)
+        session.commit()
+    context.run_later("deliver_webhook", delay_s=delay, delivery_id=delivery_id)

@@ -1,0 +1,1 @@
+"""Depots, vehicles and drivers."""

@@ -1,0 +1,1 @@
+"""Background jobs: an explicit registry, run in-process (embedded) or by procrastinate workers."""

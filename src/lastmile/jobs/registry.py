@@ -1,0 +1,32 @@
+"""Every background job by name. Explicit: importing a module never registers anything.
+
+Job functions take a :class:`JobContext` and keyword arguments that are plain ids and
+numbers (never ORM objects), so they can cross process boundaries and be retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lastmile.jobs.context import JobContext
+
+JobFunction = Callable[..., None]
+
+
+def registry() -> dict[str, JobFunction]:
+    from lastmile.events.jobs import deliver_webhook
+    from lastmile.plans.jobs import solve_plan
+
+    return {
+        "solve_plan": solve_plan,
+        "deliver_webhook": deliver_webhook,
+    }
+
+
+PROCESS_JOBS = frozenset({"solve_plan"})
+"""CPU-heavy jobs the embedded runner runs in a separate process (API stays responsive)."""
+
+
+def run(context: JobContext, name: str, kwargs: dict[str, Any]) -> None:
+    registry()[name](context, **kwargs)

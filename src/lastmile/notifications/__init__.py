@@ -1,0 +1,1 @@
+"""Customer notifications: templates, the message log, caps and quiet hours."""

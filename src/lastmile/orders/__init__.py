@@ -1,0 +1,1 @@
+"""Orders: import, lifecycle (state machine), status history."""

@@ -1,0 +1,1 @@
+"""Organisations (tenants) and who belongs to them."""

@@ -1,0 +1,1 @@
+"""Plans (solver runs), their routes and stops, and dispatch."""

@@ -1,0 +1,114 @@
+"""Plans API: queue a plan, follow its progress, read it, dispatch it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from lastmile.auth.principal import STAFF
+from lastmile.common.web import Caller, DbSession
+from lastmile.plans import service
+from lastmile.plans.models import Plan
+from lastmile.plans.schemas import (
+    DispatchRequest,
+    DispatchResult,
+    PlanCreate,
+    PlanCreated,
+    PlanRead,
+    PlanSummary,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["plans"])
+
+
+def _read(plan: Plan) -> PlanRead:
+    doc = plan.document or {}
+    return PlanRead(
+        id=plan.id,
+        date=plan.date,
+        status=plan.status,
+        progress=plan.progress,
+        error=plan.error,
+        created_at=plan.created_at,
+        finished_at=plan.finished_at,
+        dispatched_at=plan.dispatched_at,
+        routes=doc.get("routes", []),
+        unassigned=doc.get("unassigned", []),
+        totals=doc.get("totals", {}),
+        document=plan.document,
+    )
+
+
+@router.post("/plans", response_model=PlanCreated, status_code=202, operation_id="create_plan")
+def create_plan(
+    body: PlanCreate, request: Request, caller: Caller, session: DbSession
+) -> PlanCreated:
+    """Queue the optimisation of a day; poll ``GET /plans/{id}`` or listen to ``/events``."""
+    caller.require(*STAFF)
+    plan = service.create(
+        session=session,
+        org_id=caller.org_id,
+        date=body.date,
+        order_ids=body.order_ids,
+        vehicle_ids=body.vehicle_ids,
+        time_limit_s=body.time_limit_s,
+        actor=caller.actor,
+    )
+    request.app.state.jobs.enqueue("solve_plan", plan_id=plan.id)
+    return PlanCreated(id=plan.id, status=plan.status)
+
+
+@router.get("/plans", response_model=list[PlanSummary], operation_id="list_plans")
+def list_plans(
+    caller: Caller,
+    session: DbSession,
+    date: dt.date | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[PlanSummary]:
+    """Plans of the organisation, newest first."""
+    caller.require(*STAFF)
+    return [
+        PlanSummary(
+            id=p.id,
+            date=p.date,
+            status=p.status,
+            progress=p.progress,
+            created_at=p.created_at,
+            dispatched_at=p.dispatched_at,
+        )
+        for p in service.list_plans(session=session, org_id=caller.org_id, date=date, limit=limit)
+    ]
+
+
+@router.get("/plans/{plan_id}", response_model=PlanRead, operation_id="get_plan")
+def get_plan(plan_id: str, caller: Caller, session: DbSession) -> PlanRead:
+    """Status, progress, and when done: routes with stops and times, unassigned with reasons."""
+    caller.require(*STAFF)
+    return _read(service.get(session=session, org_id=caller.org_id, plan_id=plan_id))
+
+
+@router.post(
+    "/plans/{plan_id}/dispatch", response_model=DispatchResult, operation_id="dispatch_plan"
+)
+def dispatch_plan(
+    plan_id: str, body: DispatchRequest, caller: Caller, session: DbSession
+) -> DispatchResult:
+    """Assign routes to drivers and mark their orders dispatched."""
+    caller.require(*STAFF)
+    routes, count = service.dispatch(
+        session=session,
+        org_id=caller.org_id,
+        plan_id=plan_id,
+        assignments=body.assignments,
+        actor=caller.actor,
+    )
+    return DispatchResult(
+        plan_id=plan_id,
+        routes=[
+            {"id": r.id, "vehicle_id": r.vehicle_id, "driver_id": r.driver_id, "status": r.status}
+            for r in routes
+        ],
+        orders_dispatched=count,
+    )

@@ -1,0 +1,401 @@
+"""Plans: create (queued), solve (a job), read, dispatch to drivers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from lastmile.common.clock import utcnow
+from lastmile.config import Settings
+from lastmile.core.errors import Conflict, FieldIssue, InputError, NotFound
+from lastmile.core.formats.plan_json import plan_document
+from lastmile.core.model import Location, OrderKind, TimeWindow
+from lastmile.core.model import Order as CoreOrder
+from lastmile.core.planning import SolveProgress, build_problem, check, solve
+from lastmile.events import service as events
+from lastmile.fleet import service as fleet
+from lastmile.fleet.models import Driver, Vehicle
+from lastmile.orders import service as orders
+from lastmile.orders.models import Order
+from lastmile.orgs.models import Organisation
+from lastmile.plans.models import Plan, Route, Stop
+
+PLANNABLE = ("ready", "planned")
+"""Order statuses a new plan may take: ready ones, and planned ones (re-planning the day)."""
+UNFINISHED = ("queued", "running")
+
+
+def create(
+    *,
+    session: Session,
+    org_id: str,
+    date: dt.date,
+    order_ids: Sequence[str] | None,
+    vehicle_ids: Sequence[str] | None,
+    time_limit_s: float | None,
+    actor: str,
+) -> Plan:
+    """Queue a plan for ``date``; the solve job picks it up."""
+    plan = Plan(
+        org_id=org_id,
+        date=date,
+        status="queued",
+        params={
+            "order_ids": list(order_ids) if order_ids is not None else None,
+            "vehicle_ids": list(vehicle_ids) if vehicle_ids is not None else None,
+            "time_limit_s": time_limit_s,
+        },
+        created_by=actor,
+    )
+    session.add(plan)
+    session.flush()
+    events.record(
+        session=session,
+        org_id=org_id,
+        type="plan.queued",
+        payload={"plan_id": plan.id, "date": date.isoformat()},
+    )
+    session.commit()
+    return plan
+
+
+def get(*, session: Session, org_id: str, plan_id: str) -> Plan:
+    plan = session.scalar(select(Plan).where(Plan.org_id == org_id, Plan.id == plan_id))
+    if plan is None:
+        raise NotFound("plan not found")
+    return plan
+
+
+def list_plans(
+    *, session: Session, org_id: str, date: dt.date | None, limit: int = 50
+) -> list[Plan]:
+    query = select(Plan).where(Plan.org_id == org_id)
+    if date is not None:
+        query = query.where(Plan.date == date)
+    return list(session.scalars(query.order_by(Plan.created_at.desc()).limit(limit)))
+
+
+def unfinished(*, session: Session) -> list[str]:
+    """Plans interrupted by a restart of the embedded server (to run again)."""
+    return list(
+        session.scalars(
+            select(Plan.id).where(Plan.status.in_(UNFINISHED)).order_by(Plan.created_at)
+        )
+    )
+
+
+def _core_orders(rows: Sequence[Order], dimensions: tuple[str, ...]) -> list[CoreOrder]:
+    by_external = {o.external_id: o.id for o in rows}
+    result = []
+    for o in rows:
+        assert o.lon is not None and o.lat is not None
+        result.append(
+            CoreOrder(
+                id=o.id,
+                external_id=o.external_id,
+                location=Location(o.lon, o.lat),
+                demand=tuple(float(o.demand.get(d, 0.0)) for d in dimensions),
+                service_s=o.service_s,
+                windows=tuple(sorted(TimeWindow(int(a), int(b)) for a, b in o.windows)),
+                required=o.required,
+                value=o.value,
+                skills=frozenset(o.skills),
+                kind=OrderKind(o.kind),
+                deliver_to=by_external.get(o.deliver_to) if o.deliver_to else None,
+                address=o.address,
+                notes=o.notes,
+            )
+        )
+    return result
+
+
+def _select_orders(session: Session, plan: Plan) -> list[Order]:
+    query = select(Order).where(Order.org_id == plan.org_id)
+    ids = plan.params.get("order_ids")
+    if ids is not None:
+        rows = list(session.scalars(query.where(Order.id.in_(ids))))
+        found = {o.id for o in rows}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise InputError(
+                issues=[
+                    FieldIssue(None, "order_ids", m, "is not an order of this organisation")
+                    for m in missing[:20]
+                ],
+                source="plan",
+            )
+        not_ready = [o.external_id for o in rows if o.status not in PLANNABLE]
+        if not_ready:
+            raise InputError(
+                issues=[
+                    FieldIssue(
+                        None, "order_ids", e, "is not ready to plan (check its address/status)"
+                    )
+                    for e in not_ready[:20]
+                ],
+                source="plan",
+            )
+        return rows
+    return list(
+        session.scalars(
+            query.where(Order.date == plan.date, Order.status.in_(PLANNABLE)).order_by(
+                Order.created_at, Order.external_id
+            )
+        )
+    )
+
+
+def solve_plan(*, sessions: sessionmaker[Session], settings: Settings, plan_id: str) -> None:
+    """The job: solve a queued plan and store routes, stops and the document.
+
+    Idempotent: a plan already done or failed is left alone, so a retried job is harmless.
+    """
+    with sessions() as session:
+        plan = session.get(Plan, plan_id)
+        if plan is None or plan.status in ("done", "failed"):
+            return
+        plan.status = "running"
+        plan.progress = 0.0
+        events.record(
+            session=session, org_id=plan.org_id, type="plan.running", payload={"plan_id": plan.id}
+        )
+        session.commit()
+        org_id = plan.org_id
+        try:
+            document, routed = _solve(session, sessions, settings, plan)
+        except Exception as exc:
+            session.rollback()
+            plan = session.get(Plan, plan_id)
+            assert plan is not None
+            plan.status = "failed"
+            plan.error = str(exc) or type(exc).__name__
+            plan.finished_at = utcnow()
+            events.record(
+                session=session,
+                org_id=org_id,
+                type="plan.failed",
+                payload={"plan_id": plan_id, "error": plan.error},
+            )
+            session.commit()
+            return
+        plan.document = document
+        plan.status = "done"
+        plan.progress = 1.0
+        plan.finished_at = utcnow()
+        events.record(
+            session=session,
+            org_id=org_id,
+            type="plan.done",
+            payload={
+                "plan_id": plan_id,
+                "routes": len(document["routes"]),
+                "unassigned": len(document["unassigned"]),
+                "cost": document["totals"]["cost"],
+            },
+        )
+        session.commit()
+        ready = [
+            oid
+            for oid in routed
+            if (o := session.get(Order, oid)) is not None and o.status == "ready"
+        ]
+        if ready:
+            orders.transition_many(
+                session=session, org_id=org_id, order_ids=ready, to_status="planned", actor="system"
+            )
+
+
+def _solve(
+    session: Session, sessions: sessionmaker[Session], settings: Settings, plan: Plan
+) -> tuple[dict[str, Any], list[str]]:
+    from lastmile.common.travel import provider_for
+
+    org = session.get(Organisation, plan.org_id)
+    assert org is not None
+    vehicles, dimensions = fleet.to_core_vehicles(
+        session=session, org_id=plan.org_id, vehicle_ids=plan.params.get("vehicle_ids")
+    )
+    if not vehicles:
+        raise InputError(
+            issues=[FieldIssue(None, "vehicle_ids", None, "no active vehicles to plan with")],
+            source="plan",
+        )
+    rows = _select_orders(session, plan)
+    if not rows:
+        raise InputError(
+            issues=[FieldIssue(None, "date", plan.date.isoformat(), "has no orders ready to plan")],
+            source="plan",
+        )
+    order_dims = sorted({d for o in rows for d in o.demand})
+    unknown = [d for d in order_dims if d not in dimensions]
+    if unknown:
+        raise InputError(
+            issues=[
+                FieldIssue(None, "demand", d, "no vehicle has a capacity for this dimension")
+                for d in unknown
+            ],
+            source="plan",
+        )
+    provider = provider_for(settings)
+    problem = build_problem(_core_orders(rows, dimensions), vehicles, dimensions, provider)
+    limit = float(plan.params.get("time_limit_s") or settings.plan_time_limit_s)
+    plan_id, org_id = plan.id, plan.org_id
+    last = [0.0]
+
+    def progress(event: SolveProgress) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.5 and event.fraction < 1.0:
+            return
+        last[0] = now
+        with sessions() as s:
+            row = s.get(Plan, plan_id)
+            if row is not None:
+                row.progress = round(min(event.fraction, 0.99), 3)
+                events.record(
+                    session=s,
+                    org_id=org_id,
+                    type="plan.progress",
+                    payload={
+                        "plan_id": plan_id,
+                        "progress": row.progress,
+                        "best_cost": event.best_cost,
+                    },
+                )
+                s.commit()
+
+    result = solve(problem, time_limit=limit, seed=0, on_progress=progress)
+    report = check(result, problem)
+    if not report.ok:
+        raise RuntimeError(f"the plan failed the independent check: {report}")
+    document = plan_document(
+        problem,
+        result,
+        day=plan.date,
+        zone=ZoneInfo(org.timezone),
+        travel_times=provider.name,
+        time_limit_s=limit,
+    )
+    _store_routes(session, plan, result.routes)
+    return document, [oid for r in result.routes for oid in r.order_ids]
+
+
+def _store_routes(session: Session, plan: Plan, routes: Sequence[Any]) -> None:
+    for old in session.scalars(select(Route).where(Route.plan_id == plan.id)):
+        session.delete(old)
+    drivers = {
+        d.vehicle_id: d.id
+        for d in session.scalars(
+            select(Driver).where(Driver.org_id == plan.org_id, Driver.active.is_(True))
+        )
+        if d.vehicle_id
+    }
+    for r in routes:
+        route = Route(
+            org_id=plan.org_id,
+            plan_id=plan.id,
+            vehicle_id=r.vehicle_id,
+            driver_id=drivers.get(r.vehicle_id),
+            date=plan.date,
+            distance_m=r.distance_m,
+            duration_s=r.duration_s,
+            cost=r.cost,
+            start_s=r.start_time,
+            end_s=r.end_time,
+        )
+        session.add(route)
+        session.flush()
+        for sequence, stop in enumerate(r.stops, start=1):
+            session.add(
+                Stop(
+                    org_id=plan.org_id,
+                    route_id=route.id,
+                    order_id=stop.order_id,
+                    sequence=sequence,
+                    kind=stop.kind.value,
+                    arrival_s=stop.arrival,
+                    start_s=stop.start,
+                    departure_s=stop.departure,
+                )
+            )
+
+
+def routes_of(*, session: Session, org_id: str, plan_id: str) -> list[Route]:
+    return list(
+        session.scalars(select(Route).where(Route.org_id == org_id, Route.plan_id == plan_id))
+    )
+
+
+def dispatch(
+    *, session: Session, org_id: str, plan_id: str, assignments: dict[str, str], actor: str
+) -> tuple[list[Route], int]:
+    """Publish a done plan: routes get drivers, their orders become ``dispatched``."""
+    plan = get(session=session, org_id=org_id, plan_id=plan_id)
+    if plan.status != "done":
+        raise Conflict(f"only a finished plan can be dispatched (this one is {plan.status})")
+    if plan.dispatched_at is not None:
+        raise Conflict("this plan is already dispatched")
+    routes = routes_of(session=session, org_id=org_id, plan_id=plan_id)
+    by_vehicle = {r.vehicle_id: r for r in routes}
+    issues = []
+    for vehicle_id, driver_id in assignments.items():
+        if vehicle_id not in by_vehicle:
+            issues.append(
+                FieldIssue(
+                    None,
+                    f"assignments.{vehicle_id}",
+                    vehicle_id,
+                    "is not a vehicle with a route in this plan",
+                )
+            )
+        driver = session.scalar(
+            select(Driver).where(Driver.org_id == org_id, Driver.id == driver_id)
+        )
+        if driver is None:
+            issues.append(
+                FieldIssue(
+                    None,
+                    f"assignments.{vehicle_id}",
+                    driver_id,
+                    "is not a driver of this organisation",
+                )
+            )
+    if issues:
+        raise InputError(issues=issues, source="dispatch")
+    order_ids: list[str] = []
+    for route in routes:
+        route.driver_id = assignments.get(route.vehicle_id, route.driver_id)
+        route.status = "dispatched"
+        order_ids.extend(
+            oid
+            for oid in session.scalars(
+                select(Stop.order_id).where(Stop.route_id == route.id, Stop.order_id.is_not(None))
+            )
+            if oid
+        )
+    plan.dispatched_at = utcnow()
+    for route in routes:
+        vehicle = session.get(Vehicle, route.vehicle_id)
+        events.record(
+            session=session,
+            org_id=org_id,
+            type="route.dispatched",
+            payload={
+                "plan_id": plan_id,
+                "route_id": route.id,
+                "vehicle_id": route.vehicle_id,
+                "vehicle": vehicle.name if vehicle else "",
+                "driver_id": route.driver_id,
+            },
+        )
+    session.commit()
+    if order_ids:
+        orders.transition_many(
+            session=session, org_id=org_id, order_ids=order_ids, to_status="dispatched", actor=actor
+        )
+    return routes, len(order_ids)

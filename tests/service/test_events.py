@@ -1,0 +1,164 @@
+"""Live events over SSE (real HTTP) and signed, retried webhooks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+
+import httpx
+from fastapi.testclient import TestClient
+
+from helpers.live import Receiver, serve_app
+from helpers.service import make_org
+from lastmile.events.jobs import SIGNATURE_HEADER, deliver_webhook
+from lastmile.jobs.context import JobContext
+
+
+def _create_order(
+    client: TestClient, headers: dict[str, str], external_id: str
+) -> dict[str, object]:
+    response = client.post(
+        "/api/v1/orders",
+        json={
+            "external_id": external_id,
+            "date": "2026-11-25",
+            "lon": 9.52,
+            "lat": 47.14,
+            "address": "Städtle 1, Vaduz",
+        },
+        headers=headers,
+    )
+    assert response.status_code in (200, 201), response.text
+    body = response.json()
+    return body[0] if isinstance(body, list) else body
+
+
+def _read_events(
+    url: str,
+    headers: dict[str, str],
+    want: int,
+    found: list[dict[str, object]],
+    ready: threading.Event,
+    params: dict[str, str] | None = None,
+) -> None:
+    with httpx.stream(
+        "GET", f"{url}/api/v1/events", headers=headers, params=params, timeout=20
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith(": connected"):
+                ready.set()
+            if line.startswith("data: "):
+                found.append(json.loads(line[6:]))
+                if len(found) >= want:
+                    return
+
+
+def test_sse_delivers_only_the_callers_organisation_events(client: TestClient) -> None:
+    a = make_org(client, "Alpha")
+    b = make_org(client, "Beta")
+    found: list[dict[str, object]] = []
+    ready = threading.Event()
+    with serve_app(client.app) as url:
+        reader = threading.Thread(target=_read_events, args=(url, a.dispatcher, 2, found, ready))
+        reader.start()
+        assert ready.wait(10)
+        _create_order(client, b.dispatcher, "B-1")  # another organisation: must not arrive
+        _create_order(client, a.dispatcher, "A-1")
+        _create_order(client, a.dispatcher, "A-2")
+        reader.join(timeout=20)
+    assert not reader.is_alive()
+    assert len(found) >= 2
+    texts = json.dumps(found)
+    assert "A-1" in texts and "A-2" in texts and "B-1" not in texts
+    ids = [e["id"] for e in found]
+    assert ids == sorted(ids)
+
+
+def test_sse_replays_after_last_event_id(client: TestClient) -> None:
+    org = make_org(client, "Alpha")
+    _create_order(client, org.dispatcher, "A-1")
+    _create_order(client, org.dispatcher, "A-2")
+    found: list[dict[str, object]] = []
+    ready = threading.Event()
+    with serve_app(client.app) as url:
+        _read_events(url, org.dispatcher, 1, found, ready, params={"last_event_id": "0"})
+    assert "A-1" in json.dumps(found[0])
+
+
+def test_sse_is_staff_only(client: TestClient) -> None:
+    org = make_org(client, "Alpha")
+    assert client.get("/api/v1/events", headers=org.driver).status_code == 403
+    assert client.get("/api/v1/events").status_code == 401
+
+
+def test_webhook_is_signed_and_retried(client: TestClient) -> None:
+    org = make_org(client, "Alpha")
+    with Receiver() as receiver:
+        hook = client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=org.admin)
+        assert hook.status_code == 201
+        secret = hook.json()["secret"]
+        _create_order(client, org.dispatcher, "A-1")
+        receiver.wait_for(1)
+        headers, body = receiver.requests[0]
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        assert headers[SIGNATURE_HEADER.lower()] == expected
+        assert json.loads(body)["organisation_id"] == org.org_id
+
+        receiver.status = 500
+        _create_order(client, org.dispatcher, "A-2")
+        receiver.wait_for(2)
+        deliveries_url = f"/api/v1/webhooks/{hook.json()['id']}/deliveries"
+        deadline = time.monotonic() + 5
+        while True:
+            log = client.get(deliveries_url, headers=org.admin).json()
+            failing = [d for d in log if d["last_status_code"] == 500]
+            if failing or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert failing and failing[0]["status"] == "pending" and failing[0]["attempts"] == 1
+        assert failing[0]["next_attempt_at"] is not None
+        assert any(d["status"] == "delivered" for d in log)
+
+        # The retry (normally after the backoff delay) succeeds once the receiver recovers.
+        receiver.status = 200
+        app = client.app
+        later: list[tuple[str, float]] = []
+        context = JobContext(
+            app.state.settings,
+            app.state.sessions,
+            lambda name, delay_s=0, **kw: later.append((name, delay_s)),
+        )  # type: ignore[attr-defined]
+        deliver_webhook(context, delivery_id=failing[0]["id"])
+        log = client.get(deliveries_url, headers=org.admin).json()
+        retried = next(d for d in log if d["id"] == failing[0]["id"])
+        assert retried["status"] == "delivered" and retried["attempts"] == 2
+        assert len(receiver.requests) == 3
+        # Delivering again changes nothing (idempotent job).
+        deliver_webhook(context, delivery_id=failing[0]["id"])
+        assert len(receiver.requests) == 3
+
+
+def test_webhooks_admin_only_and_private(client: TestClient) -> None:
+    a = make_org(client, "Alpha")
+    b = make_org(client, "Beta")
+    assert (
+        client.post(
+            "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/x"}, headers=a.dispatcher
+        ).status_code
+        == 403
+    )
+    hook = client.post(
+        "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/x"}, headers=a.admin
+    ).json()
+    assert (
+        client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=b.admin).status_code == 404
+    )
+    assert client.delete(f"/api/v1/webhooks/{hook['id']}", headers=b.admin).status_code == 404
+    assert client.get("/api/v1/webhooks", headers=b.admin).json() == []
+    bad = client.post("/api/v1/webhooks", json={"url": "not a url"}, headers=a.admin)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "url"

@@ -1,0 +1,140 @@
+"""Plans through the API: queue, background solve with progress, read, dispatch."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from helpers.service import OrgUsers, make_org
+
+SAMPLE = Path(__file__).parents[2] / "src" / "lastmile" / "data" / "sample"
+DAY = "2026-11-25"
+
+
+def _seed(client: TestClient, org: OrgUsers, orders_csv: str | None = None) -> None:
+    vehicles = (SAMPLE / "sample_vehicles.csv").read_bytes()
+    r = client.post(
+        "/api/v1/vehicles/import",
+        files={"file": ("v.csv", vehicles, "text/csv")},
+        headers=org.dispatcher,
+    )
+    assert r.status_code in (200, 201), r.text
+    data = orders_csv.encode() if orders_csv else (SAMPLE / "sample_day_orders.csv").read_bytes()
+    r = client.post(
+        f"/api/v1/orders/import?date={DAY}",
+        files={"file": ("o.csv", data, "text/csv")},
+        headers=org.dispatcher,
+    )
+    assert r.status_code in (200, 201), r.text
+
+
+def _wait(client: TestClient, org: OrgUsers, plan_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = client.get(f"/api/v1/plans/{plan_id}", headers=org.dispatcher).json()
+        if body["status"] in ("done", "failed"):
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"plan {plan_id} not finished after {timeout} s")
+
+
+def _check_document(doc: dict[str, Any], order_ids: set[str]) -> None:
+    """An independent look at the API's plan: each order once, times in order, windows kept."""
+    seen: list[str] = []
+    for route in doc["routes"]:
+        previous = datetime.fromisoformat(route["start"]["departure"])
+        for stop in route["stops"]:
+            arrival, start, departure = (
+                datetime.fromisoformat(stop[k]) for k in ("arrival", "start", "departure")
+            )
+            assert previous <= arrival <= start <= departure
+            previous = departure
+            if stop["kind"] == "order":
+                seen.append(stop["order_id"])
+                if stop["windows"]:
+                    assert any(
+                        datetime.fromisoformat(a) <= start <= datetime.fromisoformat(b)
+                        for a, b in stop["windows"]
+                    )
+        assert previous <= datetime.fromisoformat(route["end"]["arrival"])
+    seen.extend(u["order_id"] for u in doc["unassigned"])
+    assert sorted(seen) == sorted(order_ids)
+
+
+def test_plan_a_day_then_dispatch(client: TestClient) -> None:
+    org = make_org(client, "Meal kits")
+    _seed(client, org)
+    created = client.post(
+        "/api/v1/plans", json={"date": DAY, "time_limit_s": 1}, headers=org.dispatcher
+    )
+    assert created.status_code == 202
+    plan = _wait(client, org, created.json()["id"])
+    assert plan["status"] == "done", plan["error"]
+    assert plan["progress"] == 1.0
+    orders = client.get(f"/api/v1/orders?date={DAY}&limit=500", headers=org.dispatcher).json()
+    ids = {o["id"] for o in orders["items"]}
+    assert len(ids) == 150
+    _check_document(plan["document"], ids)
+    assert plan["totals"]["orders"] == 150
+    planned = client.get(
+        f"/api/v1/orders?date={DAY}&status=planned&limit=500", headers=org.dispatcher
+    ).json()
+    routed = {s["order_id"] for r in plan["routes"] for s in r["stops"] if s["kind"] == "order"}
+    assert {o["id"] for o in planned["items"]} == routed
+
+    dispatched = client.post(
+        f"/api/v1/plans/{plan['id']}/dispatch", json={}, headers=org.dispatcher
+    )
+    assert dispatched.status_code == 200, dispatched.text
+    assert dispatched.json()["orders_dispatched"] == len(routed)
+    again = client.post(f"/api/v1/plans/{plan['id']}/dispatch", json={}, headers=org.dispatcher)
+    assert again.status_code == 409
+    status = client.get(
+        f"/api/v1/orders?date={DAY}&status=dispatched&limit=500", headers=org.dispatcher
+    ).json()
+    assert status["total"] == len(routed)
+
+
+def test_plan_without_orders_fails_with_a_message(client: TestClient) -> None:
+    org = make_org(client, "Florist")
+    vehicles = (SAMPLE / "sample_vehicles.csv").read_bytes()
+    client.post(
+        "/api/v1/vehicles/import",
+        files={"file": ("v.csv", vehicles, "text/csv")},
+        headers=org.dispatcher,
+    )
+    created = client.post("/api/v1/plans", json={"date": DAY}, headers=org.dispatcher)
+    plan = _wait(client, org, created.json()["id"])
+    assert plan["status"] == "failed" and "no orders ready" in plan["error"]
+
+
+def test_plans_are_private_and_staff_only(client: TestClient) -> None:
+    a = make_org(client, "Alpha")
+    b = make_org(client, "Beta")
+    _seed(client, a, "id,lon,lat,parcels\nA1,9.52,47.14,1\nA2,9.53,47.15,2\n")
+    plan_id = client.post(
+        "/api/v1/plans", json={"date": DAY, "time_limit_s": 0.5}, headers=a.dispatcher
+    ).json()["id"]
+    _wait(client, a, plan_id)
+    assert client.get(f"/api/v1/plans/{plan_id}", headers=b.admin).status_code == 404
+    assert (
+        client.post(f"/api/v1/plans/{plan_id}/dispatch", json={}, headers=b.admin).status_code
+        == 404
+    )
+    assert client.get("/api/v1/plans", headers=b.admin).json() == []
+    assert client.get(f"/api/v1/plans/{plan_id}", headers=a.driver).status_code == 403
+    assert client.post("/api/v1/plans", json={"date": DAY}, headers=a.driver).status_code == 403
+
+
+def test_bad_plan_request_names_the_field(client: TestClient) -> None:
+    org = make_org(client, "Florist")
+    response = client.post(
+        "/api/v1/plans", json={"date": "tomorrow", "time_limit_s": -1}, headers=org.dispatcher
+    )
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert {"date", "time_limit_s"} <= fields
