@@ -8,11 +8,13 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lastmile.core.geo.distance import haversine_m
 from lastmile.core.geo.geocoder import Geocoder, Verdict
 from lastmile.core.geo.index import AddressIndex
-from lastmile.core.geo.normalize import split_housenumbers, street_key
+from lastmile.core.geo.normalize import housenumber_key, split_housenumbers, street_key
 from lastmile.core.model import Location
 
 NOISY = Path(__file__).parents[2] / "data" / "sample_noisy_addresses.csv"
@@ -242,3 +244,22 @@ def test_generated_mistakes_never_give_a_confident_wrong_answer(li: Geocoder) ->
             resolved += 1
     assert wrong == []
     assert resolved / existing > 0.85
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pick=st.integers(min_value=0, max_value=10**6),
+    number=st.from_regex(r"[1-9][0-9]{0,2}( ?[a-dA-D])?", fullmatch=True),
+    with_town=st.booleans(),
+)
+def test_a_resolved_answer_always_has_the_asked_house_number(
+    li: Geocoder, pick: int, number: str, with_town: bool
+) -> None:
+    """Whatever street and number are asked, an exact/corrected answer carries that number
+    (or a building whose range contains it): never a neighbouring one."""
+    point = li.index.addresses[pick % len(li.index.addresses)]
+    text = f"{point.street} {number}" + (f", {point.city}" if with_town and point.city else "")
+    result = li.geocode(text)
+    if result.verdict.resolved:
+        assert result.address is not None and result.address.housenumber is not None
+        assert housenumber_key(number) in split_housenumbers(result.address.housenumber)
