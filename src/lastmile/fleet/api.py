@@ -1,0 +1,252 @@
+"""Fleet endpoints: depots, vehicles (and their CSV import), drivers.
+
+Roles: admin and dispatcher read and write (a dispatcher adds a rental van or changes a shift
+on the day); deleting is admin-only (dispatchers deactivate instead); drivers get 403.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
+
+from lastmile.auth.principal import STAFF, Principal
+from lastmile.common.web import Caller, DbSession
+from lastmile.core.errors import FieldIssue, InputError
+from lastmile.fleet import service
+from lastmile.fleet.schemas import (
+    DepotCreate,
+    DepotPage,
+    DepotRead,
+    DepotUpdate,
+    DriverCreate,
+    DriverPage,
+    DriverRead,
+    DriverUpdate,
+    VehicleCreate,
+    VehicleImportReport,
+    VehiclePage,
+    VehicleRead,
+    VehicleUpdate,
+)
+from lastmile.orgs.models import Role
+
+router = APIRouter(prefix="/api/v1", tags=["fleet"])
+
+
+def staff(caller: Caller) -> Principal:
+    """Admins and dispatchers; checked before the body is read, so a driver gets 403, not 422."""
+    caller.require(*STAFF)
+    return caller
+
+
+def admin(caller: Caller) -> Principal:
+    """Admins only: deleting (dispatchers deactivate instead)."""
+    caller.require(Role.ADMIN)
+    return caller
+
+
+Staff = Annotated[Principal, Depends(staff)]
+Admin = Annotated[Principal, Depends(admin)]
+
+MAX_IMPORT_BYTES = 2_000_000
+"""Largest vehicles CSV accepted (about 10 000 vehicles)."""
+
+Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
+ActiveFilter = Annotated[
+    bool | None, Query(description="Only active (true) or inactive (false) rows.")
+]
+
+
+# --- depots -----------------------------------------------------------------------------
+
+
+@router.get("/depots", response_model=DepotPage, operation_id="list_depots")
+def list_depots(
+    caller: Staff, session: DbSession, limit: Limit = 500, offset: Offset = 0
+) -> DepotPage:
+    """Depots of the organisation, by name."""
+    rows, total = service.list_depots(
+        session=session, org_id=caller.org_id, limit=limit, offset=offset
+    )
+    return DepotPage(items=[DepotRead.of(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.post("/depots", response_model=DepotRead, status_code=201, operation_id="create_depot")
+def create_depot(body: DepotCreate, caller: Staff, session: DbSession) -> DepotRead:
+    """Create a depot."""
+    return DepotRead.of(service.create_depot(session=session, org_id=caller.org_id, depot_in=body))
+
+
+@router.get("/depots/{depot_id}", response_model=DepotRead, operation_id="get_depot")
+def get_depot(depot_id: str, caller: Staff, session: DbSession) -> DepotRead:
+    """One depot."""
+    return DepotRead.of(service.get_depot(session=session, org_id=caller.org_id, depot_id=depot_id))
+
+
+@router.patch("/depots/{depot_id}", response_model=DepotRead, operation_id="update_depot")
+def update_depot(depot_id: str, body: DepotUpdate, caller: Staff, session: DbSession) -> DepotRead:
+    """Change a depot (vehicles keep their own start locations)."""
+    depot = service.update_depot(
+        session=session, org_id=caller.org_id, depot_id=depot_id, depot_in=body
+    )
+    return DepotRead.of(depot)
+
+
+@router.delete("/depots/{depot_id}", status_code=204, operation_id="delete_depot")
+def delete_depot(depot_id: str, caller: Admin, session: DbSession) -> Response:
+    """Delete a depot (admin); its vehicles lose their depot_id, not their locations."""
+    service.delete_depot(session=session, org_id=caller.org_id, depot_id=depot_id)
+    return Response(status_code=204)
+
+
+# --- vehicles ---------------------------------------------------------------------------
+
+
+@router.get("/vehicles", response_model=VehiclePage, operation_id="list_vehicles")
+def list_vehicles(
+    caller: Staff,
+    session: DbSession,
+    active: ActiveFilter = None,
+    depot_id: Annotated[
+        str | None, Query(max_length=32, description="Only this depot's vehicles.")
+    ] = None,
+    limit: Limit = 500,
+    offset: Offset = 0,
+) -> VehiclePage:
+    """Vehicles of the organisation, by external id."""
+    rows, total = service.list_vehicles(
+        session=session,
+        org_id=caller.org_id,
+        active=active,
+        depot_id=depot_id,
+        limit=limit,
+        offset=offset,
+    )
+    return VehiclePage(
+        items=[VehicleRead.of(r) for r in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.post(
+    "/vehicles", response_model=VehicleRead, status_code=201, operation_id="create_vehicle"
+)
+def create_vehicle(body: VehicleCreate, caller: Staff, session: DbSession) -> VehicleRead:
+    """Create a vehicle; 409 if its external_id is taken."""
+    return VehicleRead.of(
+        service.create_vehicle(session=session, org_id=caller.org_id, vehicle_in=body)
+    )
+
+
+@router.post("/vehicles/import", response_model=VehicleImportReport, operation_id="import_vehicles")
+def import_vehicles(
+    caller: Staff,
+    session: DbSession,
+    file: Annotated[UploadFile, File(description="A vehicles CSV (docs/csv-formats.md), UTF-8.")],
+    dry_run: Annotated[bool, Query(description="Report what would change; write nothing.")] = False,
+) -> VehicleImportReport:
+    """Create or update vehicles from a vehicles CSV, matched on its id column; all or nothing."""
+    data = file.file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise InputError(
+            issues=[FieldIssue(None, "file", None, f"is larger than {MAX_IMPORT_BYTES} bytes")],
+            source="vehicles CSV",
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            issues=[
+                FieldIssue(
+                    None,
+                    "file",
+                    None,
+                    f"is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8",
+                )
+            ],
+            source="vehicles CSV",
+        ) from exc
+    return service.import_vehicles(
+        session=session, org_id=caller.org_id, csv_text=text, dry_run=dry_run
+    )
+
+
+@router.get("/vehicles/{vehicle_id}", response_model=VehicleRead, operation_id="get_vehicle")
+def get_vehicle(vehicle_id: str, caller: Staff, session: DbSession) -> VehicleRead:
+    """One vehicle."""
+    return VehicleRead.of(
+        service.get_vehicle(session=session, org_id=caller.org_id, vehicle_id=vehicle_id)
+    )
+
+
+@router.patch("/vehicles/{vehicle_id}", response_model=VehicleRead, operation_id="update_vehicle")
+def update_vehicle(
+    vehicle_id: str, body: VehicleUpdate, caller: Staff, session: DbSession
+) -> VehicleRead:
+    """Change the fields sent; the result is validated as a whole."""
+    vehicle = service.update_vehicle(
+        session=session, org_id=caller.org_id, vehicle_id=vehicle_id, vehicle_in=body
+    )
+    return VehicleRead.of(vehicle)
+
+
+@router.delete("/vehicles/{vehicle_id}", status_code=204, operation_id="delete_vehicle")
+def delete_vehicle(vehicle_id: str, caller: Admin, session: DbSession) -> Response:
+    """Delete a vehicle no plan uses (admin); 409 otherwise: deactivate it instead."""
+    service.delete_vehicle(session=session, org_id=caller.org_id, vehicle_id=vehicle_id)
+    return Response(status_code=204)
+
+
+# --- drivers ----------------------------------------------------------------------------
+
+
+@router.get("/drivers", response_model=DriverPage, operation_id="list_drivers")
+def list_drivers(
+    caller: Staff,
+    session: DbSession,
+    active: ActiveFilter = None,
+    limit: Limit = 500,
+    offset: Offset = 0,
+) -> DriverPage:
+    """Drivers of the organisation, by name."""
+    rows, total = service.list_drivers(
+        session=session, org_id=caller.org_id, active=active, limit=limit, offset=offset
+    )
+    return DriverPage(
+        items=[DriverRead.of(r) for r in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.post("/drivers", response_model=DriverRead, status_code=201, operation_id="create_driver")
+def create_driver(body: DriverCreate, caller: Staff, session: DbSession) -> DriverRead:
+    """Create a driver, optionally linked to a driver login and a usual vehicle."""
+    return DriverRead.of(
+        service.create_driver(session=session, org_id=caller.org_id, driver_in=body)
+    )
+
+
+@router.get("/drivers/{driver_id}", response_model=DriverRead, operation_id="get_driver")
+def get_driver(driver_id: str, caller: Staff, session: DbSession) -> DriverRead:
+    """One driver."""
+    return DriverRead.of(
+        service.get_driver(session=session, org_id=caller.org_id, driver_id=driver_id)
+    )
+
+
+@router.patch("/drivers/{driver_id}", response_model=DriverRead, operation_id="update_driver")
+def update_driver(
+    driver_id: str, body: DriverUpdate, caller: Staff, session: DbSession
+) -> DriverRead:
+    """Change the fields sent."""
+    driver = service.update_driver(
+        session=session, org_id=caller.org_id, driver_id=driver_id, driver_in=body
+    )
+    return DriverRead.of(driver)
+
+
+@router.delete("/drivers/{driver_id}", status_code=204, operation_id="delete_driver")
+def delete_driver(driver_id: str, caller: Admin, session: DbSession) -> Response:
+    """Delete a driver without history (admin); 409 otherwise: deactivate them instead."""
+    service.delete_driver(session=session, org_id=caller.org_id, driver_id=driver_id)
+    return Response(status_code=204)
