@@ -89,6 +89,8 @@ def test_ambiguous_abbreviation_gives_every_reading() -> None:
         ("Landstrasse 19, 9490 Vaduz, Liechtenstein", "Landstrasse", "19", "9490", "Vaduz"),
         ("Landstrasse, Vaduz", "Landstrasse", None, None, "Vaduz"),
         ("Landstrasse 19 Vaduz, Liechtenstein", "Landstrasse", "19", None, "Vaduz"),
+        ("Landstrasse 5 Top 3, 9490 Vaduz", "Landstrasse", "5", "9490", "Vaduz"),
+        ("Am Stock 12, 9490 Vaduz", "Am Stock", "12", "9490", "Vaduz"),  # not a floor
         (
             "Kaivopiha, Mannerheimintie 3, 00100 Helsinki",
             "Mannerheimintie",

@@ -322,10 +322,19 @@ class ParsedAddress:
 
 
 def _strip_units(part: str, units: list[str]) -> str:
-    for match in _UNIT_RE.finditer(part):
-        units.append(match.group(0).strip())
-    cleaned = _UNIT_RE.sub(" ", part)
-    return re.sub(r"\s+", " ", cleaned).strip(" ,;")
+    """Remove floor/flat/door words from one comma-separated part.
+
+    When removing them would destroy the only street-and-number of the part, they were
+    part of the street name ("Am Stock 12") and stay.
+    """
+    found = [m.group(0).strip() for m in _UNIT_RE.finditer(part)]
+    if not found:
+        return part.strip(" ,;")
+    cleaned = re.sub(r"\s+", " ", _UNIT_RE.sub(" ", part)).strip(" ,;")
+    if cleaned and _split_street_number(cleaned) is None and _split_street_number(part):
+        return part.strip(" ,;")
+    units.extend(found)
+    return cleaned
 
 
 def _split_street_number(part: str) -> tuple[str, str] | None:
