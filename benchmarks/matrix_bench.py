@@ -304,6 +304,7 @@ def run(args: argparse.Namespace) -> str:
             "for a nightly plan, slow for interactive use."
         )
         grid_nodes, grid_per_origin = synthetic_city(contracted_city)
+        say()
         say(
             f"Check on a synthetic street grid of {grid_nodes:,} nodes (the contracted size of "
             f"such a city; two-way streets, random 10-60 s edges): scipy needs "
@@ -316,7 +317,9 @@ def run(args: argparse.Namespace) -> str:
             "numbers in about the same time here (scipy releases the GIL, but with another "
             "process on the second core, or graphs this small, threads gain little), and scipy "
             "is already a dependency. What made the difference is the graph: degree-2 "
-            "contraction (~5x fewer nodes) and pruning stop-free dead-end branches (~1.5x)."
+            f"contraction ({full_nodes / van.node_count:.1f}x fewer nodes, "
+            f"{per_source * 1000 / contracted_t:.1f}x faster) and pruning stop-free dead-end "
+            f"branches ({unpruned_t / contracted_t:.1f}x in this run)."
         )
         say()
         say(

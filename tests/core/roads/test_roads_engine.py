@@ -203,3 +203,27 @@ def test_pruning_dead_end_branches_changes_nothing(
         provider.distances(pruned.matrix, origins, origins),
         provider.distances(full.matrix, origins, origins),
     )
+
+
+@pytest.mark.parametrize("profile", [Profile.VAN, Profile.WALKING])
+def test_snapping_finds_the_nearest_segment(provider: RoadProvider, profile: Profile) -> None:
+    """The KD-tree search agrees with a brute-force scan over every usable segment."""
+    index = provider.network.index(profile)
+    graph = provider.network.graph
+    segments = np.unique(index.pg.chain // 2)
+    ux, uy = index.project(
+        graph.node_lon[graph.seg_u[segments]], graph.node_lat[graph.seg_u[segments]]
+    )
+    vx, vy = index.project(
+        graph.node_lon[graph.seg_v[segments]], graph.node_lat[graph.seg_v[segments]]
+    )
+    points = random_points(150, seed=5)
+    for snap in provider.snap_many(points, profile):
+        px, py = index.project(np.array([snap.location.lon]), np.array([snap.location.lat]))
+        dx, dy = vx - ux, vy - uy
+        t = np.clip(((px - ux) * dx + (py - uy) * dy) / np.maximum(dx * dx + dy * dy, 1e-12), 0, 1)
+        brute = np.hypot(ux + t * dx - px, uy + t * dy - py).min()
+        sx, sy = index.project(np.array([snap.snapped.lon]), np.array([snap.snapped.lat]))
+        found = float(np.hypot(sx - px, sy - py)[0])
+        assert found == pytest.approx(brute, abs=0.01)
+        assert snap.distance_m == pytest.approx(found, rel=0.01, abs=0.05)
