@@ -41,3 +41,11 @@ def test_readme_starts_with_the_two_setup_commands() -> None:
     readme = (DOCS.parent / "README.md").read_text()
     head = readme[:600]
     assert "make demo" in head and "make test" in head
+
+
+def test_every_setting_is_documented() -> None:
+    from lastmile.config import Settings
+
+    text = (DOCS / "settings.md").read_text()
+    missing = [name for name in Settings.model_fields if f"LASTMILE_{name.upper()}" not in text]
+    assert not missing, f"settings missing from docs/settings.md: {missing}"

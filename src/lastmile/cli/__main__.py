@@ -1,0 +1,5 @@
+"""``python -m lastmile.cli``: the same as the ``lastmile`` command."""
+
+from lastmile.cli import main
+
+main()
