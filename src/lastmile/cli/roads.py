@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lastmile.core.errors import FieldIssue, InputError
+from lastmile.core.errors import FieldIssue, InputError, LastmileError
 from lastmile.core.model import Location, Profile
 from lastmile.core.roads import RoadNetwork, RoadProvider, default_extract
 from lastmile.core.roads.build import ProgressCallback, cache_path_for
@@ -218,7 +218,10 @@ def matrix(
         raise _fail(f"{extract}: cannot load a road graph: {exc}") from exc
     provider = RoadProvider(network, max_snap_m=max_snap_m)
     started = time.perf_counter()
-    result, snaps = provider.matrix_and_snaps(locations, profile)
+    try:
+        result, snaps = provider.matrix_and_snaps(locations, profile)
+    except LastmileError as exc:
+        raise _fail(exc.message) from exc
     elapsed = time.perf_counter() - started
     far = [i for i, s in enumerate(snaps, start=1) if not s.on_road]
     _write_json_atomically(

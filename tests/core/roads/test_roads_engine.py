@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from lastmile.core.geo import haversine_m, haversine_matrix_m
 from lastmile.core.model import Location, Profile
-from lastmile.core.roads import RoadNetwork, RoadProvider, TravelTimeProvider, default_extract
+from lastmile.core.roads import (
+    NoRoadsError,
+    RoadNetwork,
+    RoadProvider,
+    TravelTimeProvider,
+    default_extract,
+)
+from lastmile.core.roads.build import RoadGraph
 from lastmile.core.roads.engine import path_length_m
 from lastmile.core.roads.profiles import TOP_SPEED_KMH
 
@@ -227,3 +234,14 @@ def test_snapping_finds_the_nearest_segment(provider: RoadProvider, profile: Pro
         found = float(np.hypot(sx - px, sy - py)[0])
         assert found == pytest.approx(brute, abs=0.01)
         assert snap.distance_m == pytest.approx(found, rel=0.01, abs=0.05)
+
+
+def test_a_map_without_usable_roads_is_a_domain_error() -> None:
+    empty_i = np.zeros(0, dtype=np.int64)
+    empty_f = np.zeros(0)
+    speeds = np.zeros((len(Profile), 0), dtype=np.float32)
+    graph = RoadGraph("empty", empty_f, empty_f, empty_i, empty_i, empty_f, speeds, speeds)
+    provider = RoadProvider(RoadNetwork(graph))
+    assert provider.matrix([], Profile.VAN).durations_s.shape == (0, 0)
+    with pytest.raises(NoRoadsError, match="no roads usable by the van profile"):
+        provider.matrix([Location(9.5, 47.1)], Profile.VAN)

@@ -7,7 +7,7 @@
 from importlib.resources import as_file, files
 from pathlib import Path
 
-from lastmile.core.roads.engine import RoadNetwork, RoadProvider, Snap
+from lastmile.core.roads.engine import NoRoadsError, RoadNetwork, RoadProvider, Snap
 from lastmile.core.roads.provider import TravelTimeProvider
 from lastmile.core.roads.straight import StraightLineProvider
 
@@ -26,6 +26,7 @@ def default_extract() -> Path:
 
 
 __all__ = [
+    "NoRoadsError",
     "RoadNetwork",
     "RoadProvider",
     "Snap",

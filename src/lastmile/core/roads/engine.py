@@ -41,6 +41,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from lastmile.core.errors import LastmileError
 from lastmile.core.geo.distance import EARTH_RADIUS_M, haversine_m
 from lastmile.core.model import Location, Profile, TravelMatrix
 from lastmile.core.roads.build import (
@@ -73,6 +74,12 @@ CHUNK = 128
 """Origins per Dijkstra call: bounds memory at CHUNK x nodes float64."""
 
 BoolArray = npt.NDArray[np.bool_]
+
+
+class NoRoadsError(LastmileError):
+    """The extract has no road this profile may use (e.g. a walking-only map for a van)."""
+
+    code = "no_roads"
 
 
 @dataclass(frozen=True)
@@ -203,7 +210,9 @@ class _ProfileIndex:
         if not locations:
             return []
         if self.tree.n == 0:
-            raise ValueError(f"no usable roads for profile {self.pg.profile.value}")
+            raise NoRoadsError(
+                f"{self.graph.name}: no roads usable by the {self.pg.profile.value} profile"
+            )
         g = self.graph
         lon = np.array([p.lon for p in locations], dtype=np.float64)
         lat = np.array([p.lat for p in locations], dtype=np.float64)
