@@ -138,13 +138,14 @@ def list_orders(
 
 
 def history(*, session: Session, org_id: str, order_id: str) -> list[OrderEvent]:
-    """The status history of an order, oldest first."""
+    """The status history of an order in the order it was recorded (``at`` is when each
+    change happened by the reporting device's clock, which may disagree)."""
     get(session=session, org_id=org_id, order_id=order_id)
     return list(
         session.scalars(
             select(OrderEvent)
             .where(OrderEvent.org_id == org_id, OrderEvent.order_id == order_id)
-            .order_by(OrderEvent.at, OrderEvent.created_at, OrderEvent.id)
+            .order_by(OrderEvent.created_at, OrderEvent.id)
         )
     )
 
@@ -394,6 +395,7 @@ def _insert(
     session.add(order)
     session.add(
         OrderEvent(
+            created_at=_stamp(session),
             org_id=org_id,
             order_id=order.id,
             from_status=None,
@@ -702,6 +704,7 @@ def _move(
     order.status = target.value
     session.add(
         OrderEvent(
+            created_at=_stamp(session),
             org_id=order.org_id,
             order_id=order.id,
             from_status=source,
@@ -730,6 +733,20 @@ def _move(
     if lon is not None and lat is not None:
         payload["location"] = [lon, lat]
     events.record(session=session, org_id=order.org_id, type=EVENT_STATUS_CHANGED, payload=payload)
+
+
+_LAST_STAMP = "lastmile_orders_last_stamp"
+
+
+def _stamp(session: Session) -> datetime:
+    """A recording time that increases within a transaction, so that history rows written
+    together (a rescheduling writes two) keep their order on every backend."""
+    now = utcnow()
+    last: datetime | None = session.info.get(_LAST_STAMP)
+    if last is not None and now <= last:
+        now = last + timedelta(microseconds=1)
+    session.info[_LAST_STAMP] = now
+    return now
 
 
 def _locked(session: Session, org_id: str, order_id: str) -> Order:
