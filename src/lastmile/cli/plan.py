@@ -18,13 +18,31 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lastmile.cli.common import fail, load_provider, read_text, write_outputs
+from lastmile.cli.geocoding import (
+    GeocodedOrders,
+    addresses_to_geocode,
+    correction_lines,
+    geocode_orders,
+    unresolved_issues,
+    unresolved_message,
+    unresolved_table,
+)
 from lastmile.core.errors import FieldIssue, InputError, LastmileError
 from lastmile.core.formats.orders_csv import OrdersFile, parse_orders_csv
 from lastmile.core.formats.plan_json import plan_document, plan_geojson
 from lastmile.core.formats.table import parse_windows
 from lastmile.core.formats.vehicles_csv import PROFILE_ALIASES, parse_vehicles_csv
 from lastmile.core.geo.timezone import zone_at
-from lastmile.core.model import Location, Plan, Problem, TimeWindow, Vehicle
+from lastmile.core.model import (
+    Location,
+    Order,
+    Plan,
+    Problem,
+    TimeWindow,
+    Unassigned,
+    UnassignedReason,
+    Vehicle,
+)
 from lastmile.core.planning import SolveProgress, build_problem, check, solve
 from lastmile.core.units import format_clock
 
@@ -272,6 +290,23 @@ def plan(
             "--sample", help="Plan the bundled sample day (Liechtenstein) on its road network."
         ),
     ] = False,
+    skip_unresolved: Annotated[
+        bool,
+        typer.Option(
+            "--skip-unresolved",
+            help="Plan anyway when some addresses cannot be geocoded: those orders are left "
+            "unassigned (address_unresolved) instead of stopping.",
+        ),
+    ] = False,
+    address_cache: Annotated[
+        Path | None,
+        typer.Option(
+            "--address-cache",
+            help="Address index cache for geocoding rows without lon/lat. Default: next to "
+            "the extract (X.osm.addr.json.gz).",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Plan a delivery day: routes for the fleet, and a reason for every order left out."""
     try:
@@ -292,7 +327,7 @@ def plan(
         orders_text = read_text(orders)
         probe: OrdersFile | None = None
         try:
-            probe = parse_orders_csv(orders_text, source=str(orders))
+            probe = parse_orders_csv(orders_text, source=str(orders), require_coordinates=False)
         except InputError:
             probe = None  # re-parsed below with the fleet's dimensions, which reports properly
         fleet, dims = _fleet(
@@ -305,7 +340,14 @@ def plan(
             cost_per_hour,
             probe.dimensions if probe else (),
         )
-        parsed = parse_orders_csv(orders_text, dimensions=dims, source=str(orders))
+        parsed = parse_orders_csv(
+            orders_text, dimensions=dims, source=str(orders), require_coordinates=False
+        )
+        geocoded = _geocode_missing(
+            parsed, orders_text, str(orders), roads, address_cache, skip_unresolved
+        )
+        parsed = geocoded.file
+        skipped = _skipped_orders(geocoded) if geocoded.unresolved else {}
         if parsed.unknown_columns:
             err_console.print(
                 f"[yellow]{orders}: columns not understood (ignored): {', '.join(parsed.unknown_columns)}[/]"
@@ -318,7 +360,9 @@ def plan(
         plan_day = _plan_day(day, parsed)
         provider = load_provider(roads, console=err_console)
         with err_console.status(f"Computing travel times ({provider.name}) ..."):
-            problem = build_problem(parsed.orders, fleet, dims, provider)
+            problem = build_problem(
+                tuple(o for o in parsed.orders if o.id not in skipped), fleet, dims, provider
+            )
         limit = time_limit if time_limit > 0 else 10.0
         result = _solve_with_progress(
             problem, limit, seed, iterations, workers or min(4, os.cpu_count() or 1)
@@ -328,6 +372,12 @@ def plan(
             err_console.print(
                 f"[red]The independent check found problems in the plan:[/]\n{report}"
             )
+        if skipped:
+            # Every input order appears once in plan.json: the skipped ones (no location,
+            # so the map and GeoJSON leave them out) are listed as unassigned.
+            extra = tuple(o for o in parsed.orders if o.id in skipped)
+            problem = replace(problem, orders=(*problem.orders, *extra))
+            result = replace(result, unassigned=(*result.unassigned, *skipped.values()))
         document = plan_document(
             problem, result, day=plan_day, zone=zone, travel_times=provider.name, time_limit_s=limit
         )
@@ -354,6 +404,71 @@ def plan(
         console.print(
             f"Open the map: [link=file://{map_file.resolve()}]file://{map_file.resolve()}[/link]"
         )
+
+
+def _geocode_missing(
+    parsed: OrdersFile,
+    text: str,
+    source: str,
+    roads: Path | None,
+    cache: Path | None,
+    skip_unresolved: bool,
+) -> GeocodedOrders:
+    """Geocode the rows without coordinates; stop (exit 1) on unresolved ones unless skipped."""
+    column, addresses = addresses_to_geocode(text, source=source)
+    if not addresses:
+        return GeocodedOrders(parsed, ())
+    from lastmile.cli.common import bundled_extract
+
+    extract = roads if roads is not None else bundled_extract()
+    geocoded = geocode_orders(parsed, addresses, extract=extract, cache=cache, console=err_console)
+    if geocoded.corrected:
+        err_console.print(f"[cyan]Corrected {len(geocoded.corrected)} address(es):[/]")
+        for line in correction_lines(geocoded.corrected):
+            err_console.print(f"  {line}", markup=False, highlight=False)
+    if geocoded.unresolved:
+        err_console.print(unresolved_table(geocoded.unresolved))
+        if not skip_unresolved:
+            issues = unresolved_issues(geocoded.unresolved, column)
+            issues.append(
+                FieldIssue(
+                    None,
+                    None,
+                    None,
+                    f"{len(issues)} address(es) could not be resolved: fix them, give lon/lat, "
+                    "or pass --skip-unresolved to plan without them",
+                )
+            )
+            raise InputError(issues=issues, source=source)
+        rows = ", ".join(str(r.row) for r in geocoded.unresolved)
+        err_console.print(
+            f"[yellow]{len(geocoded.unresolved)} order(s) left unassigned "
+            f"(address_unresolved): row {rows}[/]"
+        )
+    return geocoded
+
+
+def _skipped_orders(geocoded: GeocodedOrders) -> dict[str, Unassigned]:
+    """Unresolved orders, and the other half of a pickup/delivery pair they belong to."""
+    skipped = {
+        r.order_id: Unassigned(
+            r.order_id, UnassignedReason.ADDRESS_UNRESOLVED, unresolved_message(r)
+        )
+        for r in geocoded.unresolved
+    }
+    orders: tuple[Order, ...] = geocoded.file.orders
+    for order in orders:
+        partner = order.deliver_to
+        if partner is None:
+            continue
+        for a, b in ((order.id, partner), (partner, order.id)):
+            if a in skipped and b not in skipped:
+                skipped[b] = Unassigned(
+                    b,
+                    UnassignedReason.PAIR_UNASSIGNED,
+                    f"the other half of the pair ({a}) has an unresolved address",
+                )
+    return skipped
 
 
 def _profile(name: str) -> Any:

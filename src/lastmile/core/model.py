@@ -239,6 +239,8 @@ class UnassignedReason(StrEnum):
     FLEET_FULL = "fleet_full"
     NOT_WORTH_IT = "not_worth_it"
     PAIR_UNASSIGNED = "pair_unassigned"
+    ADDRESS_UNRESOLVED = "address_unresolved"
+    """The address could not be geocoded (not found, ambiguous, outside the map)."""
 
 
 @dataclass(frozen=True)
