@@ -472,3 +472,19 @@ def test_api_keys_act_with_their_role(client: TestClient) -> None:
     with sessions() as session:
         first = session.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id)).one()
         assert first.actor.startswith("api_key:")
+
+
+def test_every_orders_route_is_documented(client: TestClient) -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "api-orders.md").read_text()
+    schema = client.app.openapi()  # type: ignore[attr-defined]
+    routes = [
+        (method.upper(), path, op["operationId"])
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+        if "orders" in op.get("tags", [])
+    ]
+    assert len(routes) == 8
+    missing = [r for r in routes if f"`{r[0]} {r[1]}` | `{r[2]}`" not in text]
+    assert missing == []
