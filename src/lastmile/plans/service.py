@@ -184,6 +184,20 @@ def solve_plan(*, sessions: sessionmaker[Session], settings: Settings, plan_id: 
             )
             session.commit()
             return
+        ready = [
+            oid
+            for oid in routed
+            if (o := session.get(Order, oid)) is not None and o.status == "ready"
+        ]
+        if ready:
+            orders.transition_many(
+                session=session,
+                org_id=org_id,
+                order_ids=ready,
+                to_status="planned",
+                actor="system",
+                commit=False,
+            )
         plan.document = document
         plan.status = "done"
         plan.progress = 1.0
@@ -200,15 +214,6 @@ def solve_plan(*, sessions: sessionmaker[Session], settings: Settings, plan_id: 
             },
         )
         session.commit()
-        ready = [
-            oid
-            for oid in routed
-            if (o := session.get(Order, oid)) is not None and o.status == "ready"
-        ]
-        if ready:
-            orders.transition_many(
-                session=session, org_id=org_id, order_ids=ready, to_status="planned", actor="system"
-            )
 
 
 def _solve(
@@ -379,6 +384,15 @@ def dispatch(
             if oid
         )
     plan.dispatched_at = utcnow()
+    if order_ids:
+        orders.transition_many(
+            session=session,
+            org_id=org_id,
+            order_ids=order_ids,
+            to_status="dispatched",
+            actor=actor,
+            commit=False,
+        )
     for route in routes:
         vehicle = session.get(Vehicle, route.vehicle_id)
         events.record(
@@ -394,8 +408,4 @@ def dispatch(
             },
         )
     session.commit()
-    if order_ids:
-        orders.transition_many(
-            session=session, org_id=org_id, order_ids=order_ids, to_status="dispatched", actor=actor
-        )
     return routes, len(order_ids)
