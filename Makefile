@@ -27,7 +27,7 @@ $(VENDOR)/.stamp: package.json package-lock.json
 assets: $(VENDOR)/.stamp
 
 demo: $(STAMP) assets
-	$(VENV)/bin/lastmile plan --sample --out $(OUT)/plan.json --map $(OUT)/plan.html --geojson $(OUT)/plan.geojson
+	$(VENV)/bin/lastmile demo --out $(OUT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

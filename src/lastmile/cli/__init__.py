@@ -39,3 +39,7 @@ from lastmile.cli import server as _server  # noqa: E402
 app.command("serve")(_server.serve)
 app.command("worker")(_server.worker)
 app.add_typer(_admin.app, name="admin")
+
+from lastmile.cli import demo as _demo  # noqa: E402
+
+app.command("demo")(_demo.demo)
