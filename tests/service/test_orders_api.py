@@ -488,3 +488,31 @@ def test_every_orders_route_is_documented(client: TestClient) -> None:
     assert len(routes) == 8
     missing = [r for r in routes if f"`{r[0]} {r[1]}` | `{r[2]}`" not in text]
     assert missing == []
+
+
+def test_a_create_racing_another_one_ends_as_one_order(
+    client: TestClient, monkeypatch: Any
+) -> None:
+    from lastmile.orders import service
+    from lastmile.orders.schemas import OrderCreate
+
+    org = make_org(client, "Race Co")
+    first = create(client, org, order())[0]
+    real = service._existing_by_external_id
+    calls: list[int] = []
+
+    def stale_once(*args: Any) -> dict[str, Any]:
+        calls.append(1)
+        return {} if len(calls) == 1 else real(*args)  # the first look misses the other's row
+
+    monkeypatch.setattr(service, "_existing_by_external_id", stale_once)
+    sessions: sessionmaker[Session] = client.app.state.sessions  # type: ignore[attr-defined]
+    with sessions() as session:
+        result = service.create(
+            session=session,
+            org_id=org.org_id,
+            order_in=OrderCreate.model_validate(order()),
+            actor="system",
+        )
+        assert (result.result, result.order.id) == ("unchanged", first["id"])
+    assert client.get(ORDERS, headers=org.dispatcher).json()["total"] == 1

@@ -241,3 +241,15 @@ def test_excel_exports_semicolons_and_windows_1252(client: TestClient) -> None:
         {"start": "08:00", "end": "10:00"},
         {"start": "14:00", "end": "16:00"},
     ]
+
+
+def test_rows_the_api_would_refuse_name_their_column(client: TestClient) -> None:
+    org = make_org(client, "Column Co")
+    text = "id,address,lon,lat,window_start,window_end\nW-1,Street 1,9.5,47.1,10:00,10:00\nW-2,,,,,\nW-3,Street 3,9.5,47.1,,\n"
+    report = _import(client, org, text, date="2026-11-24").json()
+    rows = {r["row"]: r for r in report["rows"]}
+    assert rows[2]["status"] == "invalid" and rows[2]["errors"][0]["field"] == "window_start"
+    assert "before or when it starts" in rows[2]["errors"][0]["message"]
+    assert rows[3]["status"] == "invalid" and rows[3]["errors"][0]["field"] == "address"
+    assert rows[4]["status"] == "created"
+    assert _count(client, org.org_id) == 0

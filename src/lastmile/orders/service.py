@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
@@ -42,7 +43,7 @@ from lastmile.orders.schemas import (
     ImportRow,
     OrderCreate,
     OrderUpdate,
-    Window,
+    format_clock_exact,
 )
 from lastmile.orgs.models import Organisation
 
@@ -242,20 +243,28 @@ def create_many(
         if any(o.date is None for o in orders_in)
         else None
     )
-    prepared = _prepare(session, org_id, orders_in, today)
-    issues = [
-        FieldIssue(None, f"{p.index}.deliver_to", p.desired["deliver_to"], p.missing_target)
-        for p in prepared
-        if p.missing_target
-    ]
-    if issues:
-        raise InputError(issues=issues, source="orders")
-    conflicts = [p.conflict for p in prepared if p.conflict]
-    if conflicts:
-        raise Conflict("; ".join(conflicts))
-    results = _apply(session, org_id, prepared, actor)
-    session.commit()
-    return results
+    for attempt in (1, 2):
+        prepared = _prepare(session, org_id, orders_in, today)
+        issues = [
+            FieldIssue(None, f"{p.index}.deliver_to", p.desired["deliver_to"], p.missing_target)
+            for p in prepared
+            if p.missing_target
+        ]
+        if issues:
+            raise InputError(issues=issues, source="orders")
+        conflicts = [p.conflict for p in prepared if p.conflict]
+        if conflicts:
+            raise Conflict("; ".join(conflicts))
+        try:
+            results = _apply(session, org_id, prepared, actor)
+            session.commit()
+            return results
+        except IntegrityError:
+            # Someone created one of these external ids at the same time: compare again.
+            session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -840,7 +849,10 @@ def import_csv(
             "address": order.address,
             "lon": order.location.lon if has_coordinates else None,
             "lat": order.location.lat if has_coordinates else None,
-            "windows": [Window.from_seconds([w.start, w.end]) for w in order.windows],
+            "windows": [
+                {"start": format_clock_exact(w.start), "end": format_clock_exact(w.end)}
+                for w in order.windows
+            ],
             "service_s": order.service_s,
             "demand": {d: order.demand[parsed.dimensions.index(d)] for d in dims},
             "required": order.required,
@@ -860,8 +872,6 @@ def import_csv(
                 _validation_issue(row.row, error, columns.field_to_column, cells)
                 for error in exc.errors()
             ]
-        except ValueError as exc:  # a window the public format cannot express
-            invalid[row.row] = [FieldIssue(row.row, None, None, str(exc))]
 
     prepared = _prepare(session, org_id, [c for _, c in candidates], today=default_day)
     row_of = {p.index: candidates[p.index][0] for p in prepared}
@@ -882,9 +892,16 @@ def import_csv(
     apply = not dry_run and not rejected
     written: dict[int, Order] = {}
     if apply and valid:
-        for p, result in zip(valid, _apply(session, org_id, valid, actor), strict=True):
-            written[p.index] = result.order
-        session.commit()
+        try:
+            for p, result in zip(valid, _apply(session, org_id, valid, actor), strict=True):
+                written[p.index] = result.order
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            raise Conflict(
+                "some of these orders were created by someone else at the same time; "
+                "nothing was imported: send the file again (imports are idempotent)"
+            ) from None
 
     report_rows: list[ImportRow] = []
     for p in valid:
@@ -985,6 +1002,8 @@ def _validation_issue(
             column = field_to_column.get("service_min")
         if column is None and name == "demand" and len(loc) > 1:
             column = loc[1]
-    value = cells.get(column) if column is not None else None
     message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+    if column is None and "address or coordinates" in message:
+        column = field_to_column.get("address", "address")
+    value = cells.get(column) if column is not None else None
     return FieldIssue(row, column or name, value, message)
