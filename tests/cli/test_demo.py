@@ -38,7 +38,7 @@ def test_seed_is_complete_and_idempotent(tmp_path: Path) -> None:
             == 5
         )
         for login in LOGINS:
-            user, org_id, role = auth.login(
+            _user, org_id, role = auth.login(
                 session=session,
                 email=login.email,
                 password=DEMO_PASSWORD,
