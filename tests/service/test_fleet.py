@@ -130,6 +130,39 @@ def test_deleting_a_depot_keeps_its_vehicles_where_they_are(client: TestClient) 
     assert client.delete(f"{API}/depots/{depot['id']}", headers=org.admin).status_code == 204
     after = client.get(f"{API}/vehicles/{vehicle['id']}", headers=org.admin).json()
     assert after["depot_id"] is None and after["start"] == {"lon": 9.52, "lat": 47.14}
+    # The vehicle's change is on the record like any other.
+    assert event_types(client, org.org_id)[-2:] == ["vehicle.updated", "depot.deleted"]
+
+
+def test_deleting_a_vehicle_clears_it_from_its_drivers(client: TestClient) -> None:
+    org = make_org(client, "Florist")
+    vehicle = create(client, org, "vehicles", vehicle_body())
+    driver = create(client, org, "drivers", {"name": "Anna", "vehicle_id": vehicle["id"]})
+    assert client.delete(f"{API}/vehicles/{vehicle['id']}", headers=org.admin).status_code == 204
+    assert (
+        client.get(f"{API}/drivers/{driver['id']}", headers=org.admin).json()["vehicle_id"] is None
+    )
+    assert event_types(client, org.org_id)[-2:] == ["driver.updated", "vehicle.deleted"]
+
+
+def test_nul_characters_and_huge_numbers_are_refused_not_crashing(client: TestClient) -> None:
+    """PostgreSQL refuses NUL in text and SQLite integers beyond 64 bits: both must be 4xx."""
+    org = make_org(client, "Florist")
+    errors = errors_by_field(
+        client.post(f"{API}/depots", json=depot_body(name="Hub\x00"), headers=org.admin)
+    )
+    assert set(errors) == {"name"} and "NUL" in errors["name"]
+    errors = errors_by_field(
+        client.post(f"{API}/vehicles", json=vehicle_body(skills=["a\x00"]), headers=org.admin)
+    )
+    assert set(errors) == {"skills"}
+    for kind in ("depots", "vehicles", "drivers"):
+        assert client.get(f"{API}/{kind}/dep_%00", headers=org.admin).status_code == 404
+    listed = client.get(f"{API}/vehicles", params={"depot_id": "dep\x00"}, headers=org.admin)
+    assert listed.status_code == 200 and listed.json()["items"] == []
+    assert (
+        client.get(f"{API}/depots", params={"offset": 2**63}, headers=org.admin).status_code == 422
+    )
 
 
 # --- vehicles ---------------------------------------------------------------------------

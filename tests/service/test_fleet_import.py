@@ -186,6 +186,23 @@ def test_import_file_problems(client: TestClient) -> None:
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "file"
 
 
+def test_any_line_ending_is_read(client: TestClient) -> None:
+    org = make_org(client, "Florist")
+    for ending in ("\r\n", "\r"):
+        text = ending.join(SAMPLE.read_text().splitlines()) + ending
+        report = upload(client, org, text.encode())
+        assert report.status_code == 200, report.text
+        assert report.json()["total"] == 5
+    assert sorted(vehicles(client, org)) == SAMPLE_IDS
+
+
+def test_unreadable_csv_is_422(client: TestClient) -> None:
+    org = make_org(client, "Florist")
+    text = "id,start_lon,start_lat,capacity\n" + '"' + "x" * 200_000 + '",9.5,47.1,3\n'
+    response = upload(client, org, text.encode())
+    assert response.status_code == 422 and "not readable as CSV" in response.json()["detail"]
+
+
 def test_imports_are_per_organisation(client: TestClient) -> None:
     org_a = make_org(client, "Florist")
     org_b = make_org(client, "Bakery")

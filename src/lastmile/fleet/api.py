@@ -53,7 +53,7 @@ MAX_IMPORT_BYTES = 2_000_000
 """Largest vehicles CSV accepted (about 10 000 vehicles)."""
 
 Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Rows to skip.")]
 ActiveFilter = Annotated[
     bool | None, Query(description="Only active (true) or inactive (false) rows.")
 ]

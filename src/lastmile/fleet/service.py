@@ -8,11 +8,12 @@ id, so ids of other organisations cannot be probed. Every change records an even
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, exists, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +38,7 @@ from lastmile.fleet.schemas import (
     VehicleImportReport,
     VehicleUpdate,
     format_hhmm,
+    has_nul,
     parse_hhmm,
 )
 from lastmile.orgs.models import Membership, Role
@@ -69,6 +71,8 @@ def _page(
 
 
 def _get(session: Session, model: type[_Row], org_id: str, row_id: str, what: str) -> _Row:
+    if has_nul(row_id):  # no such id can exist, and PostgreSQL would refuse the query
+        raise NotFound(f"{what} not found")
     row = session.scalar(select(model).where(model.id == row_id, model.org_id == org_id))
     if row is None:
         raise NotFound(f"{what} {row_id} not found")
@@ -107,10 +111,10 @@ def _apply(row: object, values: dict[str, Any]) -> None:
         setattr(row, key, value)
 
 
-def _commit(session: Session, conflict: str) -> None:
-    """Commit; a unique constraint another request won in the meantime becomes a 409."""
+def _flush(session: Session, conflict: str) -> None:
+    """Flush; a unique constraint another request won since our check becomes a 409."""
     try:
-        session.commit()
+        session.flush()
     except IntegrityError as exc:
         session.rollback()
         raise Conflict(conflict) from exc
@@ -165,6 +169,18 @@ def delete_depot(*, session: Session, org_id: str, depot_id: str) -> None:
     """Delete a depot; its vehicles keep their start and end locations (``depot_id`` is cleared)."""
     depot = get_depot(session=session, org_id=org_id, depot_id=depot_id)
     payload = {"id": depot.id, "name": depot.name}
+    # The foreign key would clear depot_id too, but silently: detach here so each vehicle
+    # records its change like any other.
+    for vehicle in session.scalars(
+        select(Vehicle).where(Vehicle.org_id == org_id, Vehicle.depot_id == depot.id)
+    ):
+        vehicle.depot_id = None
+        events.record(
+            session=session,
+            org_id=org_id,
+            type="vehicle.updated",
+            payload={"id": vehicle.id, "external_id": vehicle.external_id, "changed": ["depot_id"]},
+        )
     session.delete(depot)
     session.flush()
     events.record(session=session, org_id=org_id, type="depot.deleted", payload=payload)
@@ -188,7 +204,8 @@ def list_vehicles(
     if active is not None:
         filters.append(Vehicle.active.is_(active))
     if depot_id is not None:
-        filters.append(Vehicle.depot_id == depot_id)
+        # An id with NUL matches nothing (and PostgreSQL would refuse to compare it).
+        filters.append(false() if has_nul(depot_id) else Vehicle.depot_id == depot_id)
     return _page(
         session, Vehicle, org_id, filters, [Vehicle.external_id, Vehicle.id], limit, offset
     )
@@ -305,14 +322,14 @@ def create_vehicle(*, session: Session, org_id: str, vehicle_in: VehicleCreate) 
         raise Conflict(_duplicate(vehicle_in.external_id))
     vehicle = Vehicle(org_id=org_id, **values)
     session.add(vehicle)
-    session.flush()
+    _flush(session, _duplicate(vehicle_in.external_id))
     events.record(
         session=session,
         org_id=org_id,
         type="vehicle.created",
         payload={"id": vehicle.id, "external_id": vehicle.external_id},
     )
-    _commit(session, _duplicate(vehicle_in.external_id))
+    session.commit()
     return vehicle
 
 
@@ -330,13 +347,14 @@ def update_vehicle(
     changed = _changes(vehicle, values)
     if changed:
         _apply(vehicle, values)
+        _flush(session, _duplicate(data.external_id))
         events.record(
             session=session,
             org_id=org_id,
             type="vehicle.updated",
             payload={"id": vehicle.id, "external_id": vehicle.external_id, "changed": changed},
         )
-        _commit(session, _duplicate(data.external_id))
+        session.commit()
     return vehicle
 
 
@@ -357,6 +375,16 @@ def delete_vehicle(*, session: Session, org_id: str, vehicle_id: str) -> None:
             f"vehicle {vehicle.external_id} is on {used} planned route(s); deactivate it instead (active: false)"
         )
     payload = {"id": vehicle.id, "external_id": vehicle.external_id}
+    for driver in session.scalars(
+        select(Driver).where(Driver.org_id == org_id, Driver.vehicle_id == vehicle.id)
+    ):
+        driver.vehicle_id = None
+        events.record(
+            session=session,
+            org_id=org_id,
+            type="driver.updated",
+            payload={"id": driver.id, "name": driver.name, "changed": ["vehicle_id"]},
+        )
     session.delete(vehicle)
     session.flush()
     events.record(session=session, org_id=org_id, type="vehicle.deleted", payload=payload)
@@ -429,6 +457,9 @@ _CSV_FIELDS = (
 )  # fmt: skip
 
 
+_RACE = "another request changed these vehicles at the same time; nothing was imported, retry"
+
+
 def import_vehicles(
     *, session: Session, org_id: str, csv_text: str, dry_run: bool
 ) -> VehicleImportReport:
@@ -439,8 +470,16 @@ def import_vehicles(
     one, with its row). Re-importing the same file changes nothing and records no events.
     Fields the CSV format has no column for (``depot_id``, ``active``) are kept on update.
     """
-    parsed = parse_vehicles_csv(csv_text)
-    rows_of = _rows_of_ids(csv_text)
+    # Lone carriage returns (old Mac exports) would stop the csv module mid-file.
+    csv_text = csv_text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        parsed = parse_vehicles_csv(csv_text)
+        rows_of = _rows_of_ids(csv_text)
+    except csv.Error as exc:
+        raise InputError(
+            issues=[FieldIssue(None, None, None, f"is not readable as CSV ({exc})")],
+            source="vehicles CSV",
+        ) from exc
     issues: list[FieldIssue] = []
     planned: list[tuple[int | None, dict[str, Any]]] = []
     for parsed_vehicle in parsed.vehicles:
@@ -472,7 +511,7 @@ def import_vehicles(
             if not dry_run:
                 vehicle = Vehicle(org_id=org_id, **values)
                 session.add(vehicle)
-                session.flush()
+                _flush(session, _RACE)
                 new_id = vehicle.id
                 events.record(
                     session=session,
@@ -489,6 +528,7 @@ def import_vehicles(
         changed = _changes(current, values)
         if changed and not dry_run:
             _apply(current, values)
+            _flush(session, _RACE)
             events.record(
                 session=session,
                 org_id=org_id,
@@ -512,7 +552,7 @@ def import_vehicles(
     if dry_run:
         session.rollback()
     else:
-        _commit(session, "another import or request changed these vehicles at the same time; retry")
+        session.commit()
     return VehicleImportReport(
         dry_run=dry_run,
         total=len(report),
@@ -548,7 +588,7 @@ def to_core_vehicles(
             )
         )
     else:
-        wanted = list(dict.fromkeys(vehicle_ids))
+        wanted = [v for v in dict.fromkeys(vehicle_ids) if not has_nul(v)]
         found = {
             v.id: v
             for v in session.scalars(
