@@ -826,11 +826,17 @@ def import_csv(
     written is written in one transaction. Whole-file problems (no id column, an empty file)
     raise :class:`InputError`.
     """
-    header, raw_rows = read_rows(text, source=IMPORT_SOURCE)
-    columns = match_columns(header, ORDER_ALIASES, source=IMPORT_SOURCE)
+    try:
+        header, raw_rows = read_rows(text, source=IMPORT_SOURCE)
+        columns = match_columns(header, ORDER_ALIASES, source=IMPORT_SOURCE)
+        invalid: dict[int, list[FieldIssue]] = {}
+        parsed = _parse_valid_rows(header, raw_rows, invalid)
+    except csv.Error as exc:  # e.g. a cell larger than the csv module's limit
+        raise InputError(
+            issues=[FieldIssue(None, None, None, f"not a readable CSV file: {exc}")],
+            source=IMPORT_SOURCE,
+        ) from None
     default_day = date or org_today(session=session, org_id=org_id)
-    invalid: dict[int, list[FieldIssue]] = {}
-    parsed = _parse_valid_rows(header, raw_rows, invalid)
     cells_by_row = dict(raw_rows)
     lon_column = columns.field_to_column.get("lon")
     lat_column = columns.field_to_column.get("lat")
