@@ -248,7 +248,7 @@ def test_vehicle_validation_errors_have_field_paths(client: TestClient) -> None:
         speed_factor=0,
         cost_per_km=-0.1,
         open_end="maybe",
-        skills=["has space"],
+        skills=[""],
         wheels=4,
     )
     errors = errors_by_field(client.post(f"{API}/vehicles", json=bad, headers=org.admin))
@@ -272,6 +272,7 @@ def test_vehicle_validation_errors_have_field_paths(client: TestClient) -> None:
     ("overrides", "field", "words"),
     [
         ({"capacity": {}}, "capacity", "at least 1"),
+        ({"capacity": {"Weight": 1}}, "capacity.Weight.[key]", "should match pattern"),
         ({"shift": {"start": "18:00", "end": "08:00"}}, "shift.end", "before the shift start"),
         ({"shift": {"start": "08:00", "end": "49:00"}}, "shift.end", "48:00"),
         ({"break": {"start": "06:00", "end": "07:00", "minutes": 30}}, "break", "inside the shift"),

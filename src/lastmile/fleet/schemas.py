@@ -86,11 +86,11 @@ Clock = Annotated[
         examples=["07:30"],
     ),
 ]
-DimensionName = Annotated[str, StringConstraints(pattern=r"^\w{1,40}$")]
-Skill = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[^\s,;|]+$"),
+# Same rules as the orders' demand names and skills, so every requirement can be met.
+DimensionName = Annotated[
+    str, StringConstraints(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$")
 ]
+Skill = Annotated[str, StringConstraints(min_length=1, max_length=50)]
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 RowId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
