@@ -1,0 +1,98 @@
+"""A real Nominatim server on loopback, over the bundled Liechtenstein extract.
+
+``scripts/nominatim-test-server.sh setup`` installs nominatim-db/nominatim-api into their own
+venv and imports the extract into the database ``lastmile_nominatim`` (both cached under
+``~/.cache/lastmile-nominatim``; about 2 minutes the first time, well under a second after).
+The session then runs ``nominatim serve`` on a free loopback port and stops it at the end.
+
+When that cannot be done (PostGIS or osm2pgsql missing, PostgreSQL down) the tests that need
+the server are **skipped** with the reason, except in CI (``CI=true``) where they **fail**:
+CI installs the system packages (see the script's header) and must exercise the real server.
+``LASTMILE_NOMINATIM_URL`` points the tests at a server that is already running instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).parents[2]
+SCRIPT = ROOT / "scripts" / "nominatim-test-server.sh"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _unavailable(message: str) -> None:
+    text = f"real Nominatim not available: {message}"
+    if _in_ci():
+        pytest.fail(text + " (CI=true: the Nominatim tests must run in CI)", pytrace=False)
+    pytest.skip(text)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            if httpx.get(f"{url}/status", params={"format": "json"}, timeout=2).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture(scope="session")
+def nominatim_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("LASTMILE_NOMINATIM_URL")
+    if given:
+        yield given.rstrip("/")
+        return
+    try:
+        setup = subprocess.run(
+            ["bash", str(SCRIPT), "setup"],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _unavailable(f"{SCRIPT.name} setup did not finish: {exc}")
+    if setup.returncode != 0:
+        tail = "\n".join((setup.stderr or setup.stdout).strip().splitlines()[-8:])
+        _unavailable(f"{SCRIPT.name} setup exited with {setup.returncode}:\n{tail}")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("nominatim") / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            ["bash", str(SCRIPT), "serve", str(port)], stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        if not _wait_ready(url, process, timeout_s=60):
+            _unavailable(f"nominatim serve did not start:\n{log.read_text()[-2000:]}")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
