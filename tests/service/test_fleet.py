@@ -573,9 +573,9 @@ def test_organisations_do_not_see_each_others_fleet(client: TestClient) -> None:
             and listed.json()["items"] == []
             and listed.json()["total"] == 0
         )
-        for method, kwargs in (("GET", {}), ("PATCH", {"json": patches[kind]}), ("DELETE", {})):
+        for method, body in (("GET", None), ("PATCH", patches[kind]), ("DELETE", None)):
             response = client.request(
-                method, f"{API}/{kind}/{row_id}", headers=org_b.admin, **kwargs
+                method, f"{API}/{kind}/{row_id}", headers=org_b.admin, json=body
             )
             assert response.status_code == 404, (kind, method, response.text)
             assert response.json()["code"] == "not_found"

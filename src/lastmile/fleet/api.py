@@ -6,7 +6,7 @@ on the day); deleting is admin-only (dispatchers deactivate instead); drivers ge
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 
@@ -49,6 +49,19 @@ def admin(caller: Caller) -> Principal:
 Staff = Annotated[Principal, Depends(staff)]
 Admin = Annotated[Principal, Depends(admin)]
 
+# Error responses in the OpenAPI document (bodies are problem+json, see docs/api-fleet.md).
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not logged in"},
+    403: {"description": "Role not allowed (drivers; deleting needs admin)"},
+}
+_ONE: dict[int | str, dict[str, Any]] = {
+    **_AUTH,
+    404: {"description": "No such row in the caller's organisation"},
+}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Duplicate external_id / login, or still in use"}
+}
+
 MAX_IMPORT_BYTES = 2_000_000
 """Largest vehicles CSV accepted (about 10 000 vehicles)."""
 
@@ -62,7 +75,7 @@ ActiveFilter = Annotated[
 # --- depots -----------------------------------------------------------------------------
 
 
-@router.get("/depots", response_model=DepotPage, operation_id="list_depots")
+@router.get("/depots", response_model=DepotPage, operation_id="list_depots", responses=_AUTH)
 def list_depots(
     caller: Staff, session: DbSession, limit: Limit = 500, offset: Offset = 0
 ) -> DepotPage:
@@ -73,19 +86,29 @@ def list_depots(
     return DepotPage(items=[DepotRead.of(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
-@router.post("/depots", response_model=DepotRead, status_code=201, operation_id="create_depot")
+@router.post(
+    "/depots",
+    response_model=DepotRead,
+    status_code=201,
+    operation_id="create_depot",
+    responses=_AUTH,
+)
 def create_depot(body: DepotCreate, caller: Staff, session: DbSession) -> DepotRead:
     """Create a depot."""
     return DepotRead.of(service.create_depot(session=session, org_id=caller.org_id, depot_in=body))
 
 
-@router.get("/depots/{depot_id}", response_model=DepotRead, operation_id="get_depot")
+@router.get(
+    "/depots/{depot_id}", response_model=DepotRead, operation_id="get_depot", responses=_ONE
+)
 def get_depot(depot_id: str, caller: Staff, session: DbSession) -> DepotRead:
     """One depot."""
     return DepotRead.of(service.get_depot(session=session, org_id=caller.org_id, depot_id=depot_id))
 
 
-@router.patch("/depots/{depot_id}", response_model=DepotRead, operation_id="update_depot")
+@router.patch(
+    "/depots/{depot_id}", response_model=DepotRead, operation_id="update_depot", responses=_ONE
+)
 def update_depot(depot_id: str, body: DepotUpdate, caller: Staff, session: DbSession) -> DepotRead:
     """Change a depot (vehicles keep their own start locations)."""
     depot = service.update_depot(
@@ -94,7 +117,12 @@ def update_depot(depot_id: str, body: DepotUpdate, caller: Staff, session: DbSes
     return DepotRead.of(depot)
 
 
-@router.delete("/depots/{depot_id}", status_code=204, operation_id="delete_depot")
+@router.delete(
+    "/depots/{depot_id}",
+    status_code=204,
+    operation_id="delete_depot",
+    responses=_ONE,
+)
 def delete_depot(depot_id: str, caller: Admin, session: DbSession) -> Response:
     """Delete a depot (admin); its vehicles lose their depot_id, not their locations."""
     service.delete_depot(session=session, org_id=caller.org_id, depot_id=depot_id)
@@ -104,7 +132,7 @@ def delete_depot(depot_id: str, caller: Admin, session: DbSession) -> Response:
 # --- vehicles ---------------------------------------------------------------------------
 
 
-@router.get("/vehicles", response_model=VehiclePage, operation_id="list_vehicles")
+@router.get("/vehicles", response_model=VehiclePage, operation_id="list_vehicles", responses=_AUTH)
 def list_vehicles(
     caller: Staff,
     session: DbSession,
@@ -139,7 +167,12 @@ def create_vehicle(body: VehicleCreate, caller: Staff, session: DbSession) -> Ve
     )
 
 
-@router.post("/vehicles/import", response_model=VehicleImportReport, operation_id="import_vehicles")
+@router.post(
+    "/vehicles/import",
+    response_model=VehicleImportReport,
+    operation_id="import_vehicles",
+    responses={**_AUTH, **_CONFLICT},
+)
 def import_vehicles(
     caller: Staff,
     session: DbSession,
@@ -172,7 +205,9 @@ def import_vehicles(
     )
 
 
-@router.get("/vehicles/{vehicle_id}", response_model=VehicleRead, operation_id="get_vehicle")
+@router.get(
+    "/vehicles/{vehicle_id}", response_model=VehicleRead, operation_id="get_vehicle", responses=_ONE
+)
 def get_vehicle(vehicle_id: str, caller: Staff, session: DbSession) -> VehicleRead:
     """One vehicle."""
     return VehicleRead.of(
@@ -180,7 +215,12 @@ def get_vehicle(vehicle_id: str, caller: Staff, session: DbSession) -> VehicleRe
     )
 
 
-@router.patch("/vehicles/{vehicle_id}", response_model=VehicleRead, operation_id="update_vehicle")
+@router.patch(
+    "/vehicles/{vehicle_id}",
+    response_model=VehicleRead,
+    operation_id="update_vehicle",
+    responses={**_ONE, **_CONFLICT},
+)
 def update_vehicle(
     vehicle_id: str, body: VehicleUpdate, caller: Staff, session: DbSession
 ) -> VehicleRead:
@@ -191,7 +231,12 @@ def update_vehicle(
     return VehicleRead.of(vehicle)
 
 
-@router.delete("/vehicles/{vehicle_id}", status_code=204, operation_id="delete_vehicle")
+@router.delete(
+    "/vehicles/{vehicle_id}",
+    status_code=204,
+    operation_id="delete_vehicle",
+    responses={**_ONE, **_CONFLICT},
+)
 def delete_vehicle(vehicle_id: str, caller: Admin, session: DbSession) -> Response:
     """Delete a vehicle no plan uses (admin); 409 otherwise: deactivate it instead."""
     service.delete_vehicle(session=session, org_id=caller.org_id, vehicle_id=vehicle_id)
@@ -201,7 +246,7 @@ def delete_vehicle(vehicle_id: str, caller: Admin, session: DbSession) -> Respon
 # --- drivers ----------------------------------------------------------------------------
 
 
-@router.get("/drivers", response_model=DriverPage, operation_id="list_drivers")
+@router.get("/drivers", response_model=DriverPage, operation_id="list_drivers", responses=_AUTH)
 def list_drivers(
     caller: Staff,
     session: DbSession,
@@ -218,7 +263,13 @@ def list_drivers(
     )
 
 
-@router.post("/drivers", response_model=DriverRead, status_code=201, operation_id="create_driver")
+@router.post(
+    "/drivers",
+    response_model=DriverRead,
+    status_code=201,
+    operation_id="create_driver",
+    responses={**_AUTH, **_CONFLICT},
+)
 def create_driver(body: DriverCreate, caller: Staff, session: DbSession) -> DriverRead:
     """Create a driver, optionally linked to a driver login and a usual vehicle."""
     return DriverRead.of(
@@ -226,7 +277,9 @@ def create_driver(body: DriverCreate, caller: Staff, session: DbSession) -> Driv
     )
 
 
-@router.get("/drivers/{driver_id}", response_model=DriverRead, operation_id="get_driver")
+@router.get(
+    "/drivers/{driver_id}", response_model=DriverRead, operation_id="get_driver", responses=_ONE
+)
 def get_driver(driver_id: str, caller: Staff, session: DbSession) -> DriverRead:
     """One driver."""
     return DriverRead.of(
@@ -234,7 +287,12 @@ def get_driver(driver_id: str, caller: Staff, session: DbSession) -> DriverRead:
     )
 
 
-@router.patch("/drivers/{driver_id}", response_model=DriverRead, operation_id="update_driver")
+@router.patch(
+    "/drivers/{driver_id}",
+    response_model=DriverRead,
+    operation_id="update_driver",
+    responses={**_ONE, **_CONFLICT},
+)
 def update_driver(
     driver_id: str, body: DriverUpdate, caller: Staff, session: DbSession
 ) -> DriverRead:
@@ -245,7 +303,12 @@ def update_driver(
     return DriverRead.of(driver)
 
 
-@router.delete("/drivers/{driver_id}", status_code=204, operation_id="delete_driver")
+@router.delete(
+    "/drivers/{driver_id}",
+    status_code=204,
+    operation_id="delete_driver",
+    responses={**_ONE, **_CONFLICT},
+)
 def delete_driver(driver_id: str, caller: Admin, session: DbSession) -> Response:
     """Delete a driver without history (admin); 409 otherwise: deactivate them instead."""
     service.delete_driver(session=session, org_id=caller.org_id, driver_id=driver_id)
