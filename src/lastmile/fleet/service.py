@@ -171,8 +171,10 @@ def delete_depot(*, session: Session, org_id: str, depot_id: str) -> None:
     payload = {"id": depot.id, "name": depot.name}
     # The foreign key would clear depot_id too, but silently: detach here so each vehicle
     # records its change like any other.
-    for vehicle in session.scalars(
-        select(Vehicle).where(Vehicle.org_id == org_id, Vehicle.depot_id == depot.id)
+    for vehicle in list(
+        session.scalars(
+            select(Vehicle).where(Vehicle.org_id == org_id, Vehicle.depot_id == depot.id)
+        )
     ):
         vehicle.depot_id = None
         events.record(
@@ -375,8 +377,10 @@ def delete_vehicle(*, session: Session, org_id: str, vehicle_id: str) -> None:
             f"vehicle {vehicle.external_id} is on {used} planned route(s); deactivate it instead (active: false)"
         )
     payload = {"id": vehicle.id, "external_id": vehicle.external_id}
-    for driver in session.scalars(
-        select(Driver).where(Driver.org_id == org_id, Driver.vehicle_id == vehicle.id)
+    for driver in list(
+        session.scalars(
+            select(Driver).where(Driver.org_id == org_id, Driver.vehicle_id == vehicle.id)
+        )
     ):
         driver.vehicle_id = None
         events.record(
