@@ -516,3 +516,33 @@ def test_a_create_racing_another_one_ends_as_one_order(
         )
         assert (result.result, result.order.id) == ("unchanged", first["id"])
     assert client.get(ORDERS, headers=org.dispatcher).json()["total"] == 1
+
+
+def test_nul_characters_are_refused_not_a_server_error(client: TestClient) -> None:
+    """PostgreSQL cannot store NUL; it must be a 422 or 404 on every backend, never a 500."""
+    org = make_org(client, "Nul Co")
+    created = create(client, org, order())[0]
+    assert client.post(ORDERS, json=order("N\x00-1"), headers=org.dispatcher).status_code == 422
+    assert (
+        client.post(
+            ORDERS, json=order(demand={"parcels": 1}, skills=["a\x00"]), headers=org.dispatcher
+        ).status_code
+        == 422
+    )
+    assert (
+        client.patch(
+            f"{ORDERS}/{created['id']}", json={"notes": "\x00"}, headers=org.dispatcher
+        ).status_code
+        == 422
+    )
+    assert client.get(f"{ORDERS}/ord_%00", headers=org.dispatcher).status_code == 404
+    assert (
+        client.post(
+            f"{ORDERS}/ord_%00/transitions", json={"to": "cancelled"}, headers=org.dispatcher
+        ).status_code
+        == 404
+    )
+    assert client.get(ORDERS, params={"q": "a\x00"}, headers=org.dispatcher).status_code == 422
+    files = {"file": ("o.csv", b"id,address\nX\x00,Street 1\n", "text/csv")}
+    assert client.post(f"{ORDERS}/import", files=files, headers=org.dispatcher).status_code == 422
+    assert client.get(ORDERS, headers=org.dispatcher).json()["total"] == 1

@@ -59,6 +59,30 @@ def _finite(value: float) -> float:
     return value
 
 
+def has_nul(value: object) -> bool:
+    """Whether a string (or a list / dict holding one) contains NUL, which PostgreSQL refuses."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    return False
+
+
+class _Input(BaseModel):
+    """A request body: unknown fields refused, no NUL characters anywhere."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if has_nul(value):
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 Clock = Annotated[str, BeforeValidator(_clock)]
 Lon = Annotated[float, Field(strict=True, ge=-180, le=180, description="Longitude, WGS84 degrees.")]
@@ -75,10 +99,8 @@ Kind = Literal["delivery", "pickup"]
 MAX_WINDOWS = 10
 
 
-class Window(BaseModel):
+class Window(_Input):
     """Service may start between ``start`` and ``end``, local time of the order's date."""
-
-    model_config = ConfigDict(extra="forbid")
 
     start: Clock = Field(examples=["08:00"])
     end: Clock = Field(examples=["12:00"])
@@ -119,10 +141,8 @@ _COMMON_DESCRIPTIONS = {
 }
 
 
-class OrderCreate(BaseModel):
+class OrderCreate(_Input):
     """A new order; sending one whose ``external_id`` exists updates or confirms it."""
-
-    model_config = ConfigDict(extra="forbid")
 
     external_id: ExternalId
     date: IsoDate | None = Field(
@@ -181,10 +201,8 @@ _NOT_NULL = (
 )  # fmt: skip
 
 
-class OrderUpdate(BaseModel):
+class OrderUpdate(_Input):
     """A partial change (PATCH): only the fields sent change. ``lon``/``lat`` null clears them."""
-
-    model_config = ConfigDict(extra="forbid")
 
     date: IsoDate | None = None
     address: str | None = Field(default=None, max_length=500)
@@ -295,9 +313,7 @@ class OrderWriteResponse(BaseModel):
     unchanged: int
 
 
-class TransitionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TransitionRequest(_Input):
     to: OrderStatus
     note: str = Field(default="", max_length=2000)
     reason: str | None = Field(

@@ -44,6 +44,7 @@ from lastmile.orders.schemas import (
     OrderCreate,
     OrderUpdate,
     format_clock_exact,
+    has_nul,
 )
 from lastmile.orgs.models import Organisation
 
@@ -83,6 +84,8 @@ class WriteResult:
 
 
 def get(*, session: Session, org_id: str, order_id: str) -> Order:
+    if has_nul(order_id):  # no such id exists, and PostgreSQL would refuse the query
+        raise NotFound("order not found")
     order = session.scalar(select(Order).where(Order.org_id == org_id, Order.id == order_id))
     if order is None:
         raise NotFound(f"order {order_id!r} not found")
@@ -121,6 +124,11 @@ def list_orders(
         query = query.where(Order.date == date)
     if statuses:
         query = query.where(Order.status.in_([lifecycle.parse_status(s).value for s in statuses]))
+    if q and has_nul(q):
+        raise InputError(
+            issues=[FieldIssue(None, "q", None, "must not contain NUL characters")],
+            source="order list",
+        )
     if q and q.strip():
         text = q.strip().lower()
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -634,7 +642,7 @@ def transition_many(
             source="transition",
         )
     ids = list(dict.fromkeys(order_ids))
-    orders = _locked_many(session, org_id, ids)
+    orders = _locked_many(session, org_id, [i for i in ids if not has_nul(i)])
     missing = [i for i in ids if i not in orders]
     if missing:
         shown = ", ".join(repr(i) for i in missing[:10])
@@ -759,6 +767,8 @@ def _stamp(session: Session) -> datetime:
 
 
 def _locked(session: Session, org_id: str, order_id: str) -> Order:
+    if has_nul(order_id):
+        raise NotFound("order not found")
     order = session.scalar(
         select(Order).where(Order.org_id == org_id, Order.id == order_id).with_for_update()
     )
@@ -795,6 +805,12 @@ _FIELD_TO_CSV = {
 
 def decode_csv(data: bytes) -> str:
     """Text of an uploaded CSV: UTF-8 (with or without BOM), else Windows-1252 (Excel)."""
+    not_text = InputError(
+        issues=[FieldIssue(None, None, None, "the file is not text (UTF-8 or Windows-1252)")],
+        source=IMPORT_SOURCE,
+    )
+    if b"\x00" in data:  # UTF-16 or binary; PostgreSQL would refuse NUL characters too
+        raise not_text
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -802,10 +818,7 @@ def decode_csv(data: bytes) -> str:
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError:
-        raise InputError(
-            issues=[FieldIssue(None, None, None, "the file is not text (UTF-8 or Windows-1252)")],
-            source=IMPORT_SOURCE,
-        ) from None
+        raise not_text from None
 
 
 def import_csv(
