@@ -82,7 +82,12 @@ def match_columns(
 
 
 def read_rows(text: str, *, source: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """Parse CSV text (comma, semicolon or tab separated) into header and numbered rows."""
+    """Parse CSV text (comma, semicolon or tab separated) into header and numbered rows.
+
+    Line endings of any platform are accepted (``\r\n``, ``\n``, a lone ``\r``); a file
+    the csv module cannot read is an :class:`InputError` naming the line.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise InputError(issues=[FieldIssue(None, None, None, "the file is empty")], source=source)
     sample = text[:4096]
@@ -91,21 +96,30 @@ def read_rows(text: str, *, source: str) -> tuple[list[str], list[tuple[int, dic
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
-    header = next(reader)
     rows: list[tuple[int, dict[str, str]]] = []
     issues: list[FieldIssue] = []
-    for line_no, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) > len(header):
-            issues.append(
-                FieldIssue(
-                    line_no, None, None, f"has {len(cells)} cells but the header has {len(header)}"
+    try:
+        header = next(reader)
+        for line_no, cells in enumerate(reader, start=2):
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > len(header):
+                issues.append(
+                    FieldIssue(
+                        line_no,
+                        None,
+                        None,
+                        f"has {len(cells)} cells but the header has {len(header)}",
+                    )
                 )
-            )
-            continue
-        cells = cells + [""] * (len(header) - len(cells))
-        rows.append((line_no, dict(zip(header, (c.strip() for c in cells), strict=True))))
+                continue
+            cells = cells + [""] * (len(header) - len(cells))
+            rows.append((line_no, dict(zip(header, (c.strip() for c in cells), strict=True))))
+    except csv.Error as exc:
+        raise InputError(
+            issues=[FieldIssue(reader.line_num, None, None, f"is not valid CSV: {exc}")],
+            source=source,
+        ) from exc
     if issues:
         raise InputError(issues=issues, source=source)
     return header, rows

@@ -16,7 +16,8 @@ from lastmile.core.model import Location
 def _finder() -> object:
     from timezonefinder import TimezoneFinder
 
-    return TimezoneFinder()
+    # in_memory: no file handles left open at interpreter exit (they warn otherwise).
+    return TimezoneFinder(in_memory=True)
 
 
 def zone_at(location: Location) -> ZoneInfo:
