@@ -55,7 +55,7 @@ def test_malformed_file_exits_with_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "BAD.txt"
     bad.write_text("\n".join(lines), encoding="utf-8")
     result = invoke(str(bad), "--time-limit", "1")
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # as for every input error (docs/cli.md)
     assert "line 12" in result.output
     assert "DEMAND" in result.output
     assert result.stdout.strip() == ""  # no half-made JSON on stdout

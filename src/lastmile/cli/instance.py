@@ -90,7 +90,7 @@ def solve_instance(
         instance = read_instance(file.read_text(encoding="utf-8"), file.stem)
     except LastmileError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(code=2) from exc
+        raise typer.Exit(code=1) from exc
 
     started = time.perf_counter()
     with Progress(
