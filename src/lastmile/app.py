@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in _routers():
         app.include_router(router)
+    static = Path(str(resources.files("lastmile") / "web" / "static"))
+    app.mount("/static", StaticFiles(directory=static), name="static")
     return app
 
 
@@ -89,4 +94,6 @@ def _routers() -> list[APIRouter]:
     from lastmile.orders.api import router as orders_router
     from lastmile.plans.api import router as plans_router
 
-    return [auth_router, orders_router, fleet_router, plans_router, events_router]
+    routers = [auth_router, orders_router, fleet_router, plans_router, events_router]
+    # Driver API and app (issue 5) and dashboard pages (issue 4) register here, one line each.
+    return routers
