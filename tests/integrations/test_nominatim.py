@@ -378,3 +378,14 @@ def test_pin_far_from_the_answer_is_flagged() -> None:
     )
     assert result.verdict is Verdict.EXACT and result.pin_mismatch
     assert result.pin_distance_m is not None and result.pin_distance_m > 150
+
+
+def test_a_double_town_name_made_of_the_hits_areas_counts() -> None:
+    hit = _house("Plattagass", "7", "Bendern", "9487", town_key="village")
+    hit["display_name"] = "7, Plattagass, Bendern, Gamprin, Unterland, 9487, Liechtenstein"
+    result = map_results("Plattagass 7, 9487 Gamprin-Bendern", [hit])
+    assert result.verdict is Verdict.EXACT
+    assert result.address is not None and result.address.city == "Gamprin-Bendern"
+    # A name only partly made of the hit's areas, or another town, is a different town.
+    assert map_results("Plattagass 7, 9487 Gamprin-Ruggell", [hit]).verdict is Verdict.AMBIGUOUS
+    assert map_results("Plattagass 7, 9487 Schaan", [hit]).verdict is Verdict.AMBIGUOUS

@@ -488,13 +488,24 @@ def _street_similarity(typed: str | None, found: str) -> float:
 
 
 def _town_match(typed: str | None, towns: Sequence[str]) -> str | None:
-    """The town of ``towns`` that ``typed`` names (folded, or a part of a double name)."""
+    """The town name that ``typed`` stands for, or ``None`` when no town of the hit fits.
+
+    Exact (folded) names match; so does a double name made of the hit's areas
+    (``Gamprin-Bendern`` for a house in Bendern, Gamprin), which keeps the typed spelling,
+    and a part of one (``Bendern`` for ``Gamprin-Bendern``), which gives the hit's name.
+    """
     if not typed:
         return None
-    key = fold(typed).replace(" ", "")
+    key = fold(typed)
     for town in towns:
-        folded = fold(town)
-        if key == folded.replace(" ", "") or (len(key) >= 4 and key in folded.split()):
+        if key.replace(" ", "") == fold(town).replace(" ", ""):
+            return town
+    tokens = {t for t in key.split() if len(t) >= 4}
+    known = {t for town in towns for t in fold(town).split()}
+    if tokens and tokens <= known:
+        return typed
+    for town in towns:
+        if tokens and tokens <= set(fold(town).split()):
             return town
     return None
 
@@ -639,7 +650,9 @@ def map_results(
         changes.append("postcode added")
     if not parsed.city and best.address.city:
         changes.append("town added")
-    elif parsed.city and not any(_same_text(parsed.city, t) for t in best.towns):
+    elif parsed.city and not any(
+        _same_text(parsed.city, t) for t in (*best.towns, best.address.city)
+    ):
         changes.append(f"town {parsed.city!r} -> {best.address.city!r}")
     confidence = 1.0 if not changes else max(0.55, 0.95 - 0.05 * len(changes))
     confidence = round(confidence * (1.0 if best.street_similarity == 1.0 else 0.9), 3)
