@@ -16,15 +16,17 @@ JobFunction = Callable[..., None]
 
 def registry() -> dict[str, JobFunction]:
     from lastmile.events.jobs import deliver_webhook
+    from lastmile.orders.jobs import geocode_orders
     from lastmile.plans.jobs import solve_plan
 
     return {
         "solve_plan": solve_plan,
         "deliver_webhook": deliver_webhook,
+        "geocode_orders": geocode_orders,
     }
 
 
-PROCESS_JOBS = frozenset({"solve_plan"})
+PROCESS_JOBS = frozenset({"solve_plan", "geocode_orders"})
 """CPU-heavy jobs the embedded runner runs in a separate process (API stays responsive)."""
 
 

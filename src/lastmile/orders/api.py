@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Query, Response, UploadFile
+from fastapi import APIRouter, Body, File, Query, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
@@ -16,9 +16,11 @@ from pydantic import TypeAdapter, ValidationError
 from lastmile.auth.principal import STAFF
 from lastmile.common.web import Caller, DbSession, problem
 from lastmile.core.errors import FieldIssue, InputError
-from lastmile.orders import service
+from lastmile.orders import lifecycle, service
 from lastmile.orders.lifecycle import OrderStatus
+from lastmile.orders.models import Order
 from lastmile.orders.schemas import (
+    GeocodeAnswer,
     ImportReport,
     OrderCreate,
     OrderEventRead,
@@ -89,7 +91,10 @@ def _parse_orders(body: Any) -> list[OrderCreate]:
     openapi_extra=_CREATE_BODY,
 )
 def create_orders(
-    caller: Caller, session: DbSession, body: Annotated[Any, Body(include_in_schema=False)]
+    request: Request,
+    caller: Caller,
+    session: DbSession,
+    body: Annotated[Any, Body(include_in_schema=False)],
 ) -> OrderWriteResponse:
     """Create one order or a list (all or nothing); idempotent on external_id."""
     caller.require(*STAFF)
@@ -97,6 +102,7 @@ def create_orders(
     results = service.create_many(
         session=session, org_id=caller.org_id, orders_in=orders_in, actor=caller.actor
     )
+    _geocode_later(request, caller.org_id, [r.order for r in results])
     items = [
         OrderWriteResult(result=r.result, existed=r.existed, order=OrderRead.of(r.order))
         for r in results
@@ -116,6 +122,7 @@ def create_orders(
     responses={422: {"description": "Invalid rows (nothing written) or an unusable file."}},
 )
 def import_orders(
+    request: Request,
     caller: Caller,
     session: DbSession,
     file: Annotated[UploadFile, File(description="Orders CSV (docs/csv-formats.md).")],
@@ -151,7 +158,46 @@ def import_orders(
             "invalid_rows",
             **report.model_dump(mode="json"),
         )
+    if not dry_run:
+        request.app.state.jobs.enqueue("geocode_orders", org_id=caller.org_id)
     return report
+
+
+def _geocode_later(request: Request, org_id: str, orders: list[Order]) -> None:
+    """Addresses without coordinates are geocoded by a background job (offline index)."""
+    if any(lifecycle.needs_geocoding(status=o.status, lon=o.lon, lat=o.lat) for o in orders):
+        request.app.state.jobs.enqueue("geocode_orders", org_id=org_id)
+
+
+@router.get("/geocode", response_model=GeocodeAnswer, operation_id="geocode_address")
+def geocode_address(
+    request: Request,
+    caller: Caller,
+    q: Annotated[str, Query(min_length=3, max_length=300, description="Address text.")],
+) -> GeocodeAnswer:
+    """Check an address offline: verdict, best match and candidates (to fix an order)."""
+    caller.require(*STAFF)
+    from lastmile.common.geocoding import geocoder_for
+
+    result = geocoder_for(request.app.state.settings).geocode(q)
+    return GeocodeAnswer(
+        input=q,
+        verdict=result.verdict.value,
+        address=result.address.format() if result.address else None,
+        lon=result.location.lon if result.location else None,
+        lat=result.location.lat if result.location else None,
+        confidence=result.confidence,
+        changes=list(result.changes),
+        candidates=[
+            {
+                "address": c.address.format(),
+                "lon": c.location.lon,
+                "lat": c.location.lat,
+                "score": c.score,
+            }
+            for c in result.candidates
+        ],
+    )
 
 
 @router.get("/orders", response_model=OrderPage, operation_id="list_orders")

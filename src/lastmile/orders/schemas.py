@@ -396,3 +396,16 @@ class ImportReport(BaseModel):
     unchanged: int
     invalid: int
     warnings: list[str] = Field(default_factory=list)
+
+
+class GeocodeAnswer(BaseModel):
+    """The offline geocoder's verdict on one address (``GET /api/v1/geocode``)."""
+
+    input: str
+    verdict: str = Field(description="exact, corrected, ambiguous, not_found or outside_area")
+    address: str | None
+    lon: float | None
+    lat: float | None
+    confidence: float
+    changes: list[str]
+    candidates: list[dict[str, Any]]

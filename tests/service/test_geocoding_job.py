@@ -1,0 +1,58 @@
+"""Imported addresses without coordinates are geocoded offline by a background job."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi.testclient import TestClient
+from helpers.service import make_org
+
+CSV = (
+    "id,address,parcels\n"
+    'G1,"Landstr. 19, 9490 Vaduz",1\n'  # abbreviation: corrected
+    'G2,"Foppastrasse 3, 9497 Triesenberg",1\n'  # exact
+    'G3,"Nirgendwostrasse 999, 9490 Vaduz",1\n'  # does not exist
+)
+
+
+def _orders(client: TestClient, headers: dict[str, str]) -> dict[str, dict[str, object]]:
+    items = client.get("/api/v1/orders?date=2026-11-25", headers=headers).json()["items"]
+    return {o["external_id"]: o for o in items}
+
+
+def test_import_then_geocode_in_background(client: TestClient) -> None:
+    org = make_org(client, "Florist")
+    r = client.post(
+        "/api/v1/orders/import?date=2026-11-25",
+        files={"file": ("o.csv", CSV.encode())},
+        headers=org.dispatcher,
+    )
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        orders = _orders(client, org.dispatcher)
+        if all(o["address_verdict"] is not None for o in orders.values()):
+            break
+        time.sleep(0.3)
+    assert orders["G1"]["status"] == "ready" and orders["G1"]["address_verdict"] == "corrected"
+    assert abs(orders["G1"]["lon"] - 9.5174) < 0.001 and abs(orders["G1"]["lat"] - 47.1435) < 0.001  # type: ignore[operator]
+    assert orders["G2"]["status"] == "ready" and orders["G2"]["address_verdict"] == "exact"
+    assert orders["G3"]["status"] == "new" and orders["G3"]["lon"] is None
+    assert orders["G3"]["address_verdict"] in ("not_found", "ambiguous")
+
+
+def test_geocode_endpoint_gives_candidates(client: TestClient) -> None:
+    org = make_org(client, "Florist")
+    answer = client.get(
+        "/api/v1/geocode", params={"q": "Landstr. 19, Vaduz"}, headers=org.dispatcher
+    ).json()
+    assert answer["verdict"] in ("exact", "corrected") and answer["address"].startswith(
+        "Landstrasse 19"
+    )
+    assert (
+        client.get("/api/v1/geocode", params={"q": "x"}, headers=org.dispatcher).status_code == 422
+    )
+    assert (
+        client.get("/api/v1/geocode", params={"q": "Landstr. 19"}, headers=org.driver).status_code
+        == 403
+    )
