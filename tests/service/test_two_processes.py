@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from helpers.live import free_port
 
 SAMPLE = Path(__file__).parents[2] / "src" / "lastmile" / "data" / "sample"
