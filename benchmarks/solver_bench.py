@@ -23,6 +23,7 @@ import argparse
 import csv
 import fnmatch
 import math
+import os
 import re
 import statistics
 import sys
@@ -86,6 +87,10 @@ class Result:
     verdict: Verdict | None = None
     bks: float | None = None
     error: str = ""
+    iterations: int | None = None
+    load1: float | None = None
+    """1-minute load average at the end of the run: the machine is shared, so a high value
+    means the solver got less CPU than the budget suggests."""
 
     @property
     def feasible(self) -> bool:
@@ -119,6 +124,8 @@ class Result:
             vehicles=self.verdict.routes if self.verdict else None,
             feasible=self.feasible,
             violations="; ".join(violations),
+            iterations=self.iterations,
+            load1=self.load1,
         )
 
 
@@ -137,6 +144,8 @@ class Row:
     vehicles: int | None
     feasible: bool
     violations: str
+    iterations: int | None = None
+    load1: float | None = None
 
     @staticmethod
     def fields() -> list[str]:
@@ -160,20 +169,25 @@ class Row:
             vehicles=int(vehicles) if vehicles else None,
             feasible=record["feasible"] == "True",
             violations=record["violations"],
+            iterations=int(record["iterations"]) if record.get("iterations") else None,
+            load1=float(record["load1"]) if record.get("load1") else None,
         )
 
 
 # --------------------------------------------------------------------------------------------
-# Solvers. Each takes (instance, budget seconds, seed) and returns routes as customer numbers.
+# Solvers. Each takes (instance, budget seconds, seed) and returns routes as customer numbers
+# and, where the solver reports it, its iteration count.
+
+Solved = tuple[list[list[int]], int | None]
 
 
-def run_ours(instance: Instance, budget: float, seed: int, workers: int) -> list[list[int]]:
+def run_ours(instance: Instance, budget: float, seed: int, workers: int) -> Solved:
     """Our planner, exactly as the product calls it (strict: every customer is required)."""
     from lastmile.cli.instance import plan_routes
     from lastmile.core.planning import solve
 
     plan = solve(instance.problem, time_limit=budget, seed=seed, workers=workers, strict=True)
-    return plan_routes(plan)
+    return plan_routes(plan), plan.stats.iterations if plan.stats else None
 
 
 def _node_matrix(instance: Instance) -> np.ndarray[Any, np.dtype[np.int64]]:
@@ -191,7 +205,7 @@ def _fleet(instance: Instance) -> int:
     return len(instance.problem.vehicles)
 
 
-def run_ortools(instance: Instance, budget: float, seed: int) -> list[list[int]]:
+def run_ortools(instance: Instance, budget: float, seed: int) -> Solved:
     """OR-Tools routing: PATH_CHEAPEST_ARC + GUIDED_LOCAL_SEARCH, time dimension with windows.
 
     OR-Tools has no seed for this search (it is deterministic given the time limit).
@@ -257,10 +271,10 @@ def run_ortools(instance: Instance, budget: float, seed: int) -> list[list[int]]
             index = solution.Value(routing.NextVar(index))
         if route:
             routes.append(route)
-    return routes
+    return routes, None
 
 
-def run_vroom(instance: Instance, budget: float, seed: int) -> list[list[int]]:
+def run_vroom(instance: Instance, budget: float, seed: int) -> Solved:
     """VROOM through pyvroom: same matrix as durations and costs, exploration level 5.
 
     VROOM has no seed; ``timeout`` caps its search at the budget.
@@ -310,10 +324,10 @@ def run_vroom(instance: Instance, budget: float, seed: int) -> list[list[int]]:
         ]
         if ids:
             routes.append(ids)
-    return routes
+    return routes, None
 
 
-SolverFn = Callable[[Instance, float, int], list[list[int]]]
+SolverFn = Callable[[Instance, float, int], Solved]
 SOLVERS: dict[str, SolverFn] = {
     "ours": lambda inst, budget, seed: run_ours(inst, budget, seed, workers=2),
     "ours_w1": lambda inst, budget, seed: run_ours(inst, budget, seed, workers=1),
@@ -399,8 +413,9 @@ def markdown(results: Sequence[Row], solvers: Sequence[str]) -> str:
     lines += [
         "",
         "| solver | runs | feasible | mean gap (feasible runs) | mean gap (instances all "
-        f"solvers solved feasibly, n={len(all_feasible)}) | max gap | mean runtime |",
-        "|---|---|---|---|---|---|---|",
+        f"solvers solved feasibly, n={len(all_feasible)}) | max gap | mean runtime | "
+        "mean load avg |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for s in solvers:
         runs = [r for r in results if r.solver == s]
@@ -411,9 +426,11 @@ def markdown(results: Sequence[Row], solvers: Sequence[str]) -> str:
         worst = fmt_gap(max(gaps)) if gaps else "-"
         runtime = statistics.fmean(r.runtime_s for r in runs) if runs else 0.0
         feasible = sum(r.feasible for r in runs)
+        loads = [r.load1 for r in runs if r.load1 is not None]
+        load = f"{statistics.fmean(loads):.1f}" if loads else "-"
         lines.append(
             f"| {SOLVER_LABELS[s]} | {len(runs)} | {feasible}/{len(runs)} | {mean} | "
-            f"{mean_common} | {worst} | {runtime:.1f} s |"
+            f"{mean_common} | {worst} | {runtime:.1f} s | {load} |"
         )
     return "\n".join(lines)
 
@@ -444,7 +461,7 @@ def read_csvs(paths: Sequence[Path]) -> list[Row]:
 def run_one(instance: Instance, solver: str, budget: float, seed: int, bks: float | None) -> Result:
     started = time.perf_counter()
     try:
-        routes = SOLVERS[solver](instance, budget, seed)
+        routes, iterations = SOLVERS[solver](instance, budget, seed)
     except Exception as exc:  # a crashing solver is a result too, not the end of the run
         return Result(
             instance=instance.meta.name,
@@ -462,6 +479,8 @@ def run_one(instance: Instance, solver: str, budget: float, seed: int, bks: floa
         runtime_s=runtime,
         routes=routes,
         verdict=verify_routes(instance, routes),
+        iterations=iterations,
+        load1=round(os.getloadavg()[0], 2),
         bks=bks,
     )
 
@@ -515,6 +534,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     bks_table = load_bks(args.data / "bks.csv")
     solvers = args.solvers.split(",")
+    # Import every solver before the clock runs, so the first instance does not pay for it.
+    import importlib
+
+    for module in (
+        "lastmile.core.planning",
+        "lastmile.cli.instance",
+        "ortools.constraint_solver.pywrapcp",
+        "vroom",
+    ):
+        importlib.import_module(module)
+
     results: list[Result] = []
     console.print(
         f"{len(files)} instances x {len(solvers)} solvers at {args.budget:g} s "
@@ -538,7 +568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 status = "ok" if result.feasible else "[red]INFEASIBLE[/red]"
                 progress.console.print(
                     f"{instance.meta.name:>10} {solver:>8}: cost {result.cost} "
-                    f"gap {fmt_gap(result.gap_pct)} {result.runtime_s:.1f}s {status}"
+                    f"gap {fmt_gap(result.gap_pct)} {result.runtime_s:.1f}s {status} "
+                    f"iterations={result.iterations} load={result.load1}"
                     + (f" {result.error[:120]}" if result.error else "")
                 )
                 progress.advance(task)
