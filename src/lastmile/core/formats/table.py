@@ -117,7 +117,7 @@ def read_rows(text: str, *, source: str) -> tuple[list[str], list[tuple[int, dic
             rows.append((line_no, dict(zip(header, (c.strip() for c in cells), strict=True))))
     except csv.Error as exc:
         raise InputError(
-            issues=[FieldIssue(reader.line_num, None, None, f"is not valid CSV: {exc}")],
+            issues=[FieldIssue(reader.line_num, None, None, f"is not readable as CSV: {exc}")],
             source=source,
         ) from exc
     if issues:
