@@ -96,4 +96,7 @@ def _routers() -> list[APIRouter]:
 
     routers = [auth_router, orders_router, fleet_router, plans_router, events_router]
     # Driver API and app (issue 5) and dashboard pages (issue 4) register here, one line each.
+    routers.append(__import__("lastmile.drivers.api", fromlist=["router"]).router)
+    routers.append(__import__("lastmile.drivers.pages", fromlist=["router"]).router)
+    routers.append(__import__("lastmile.web.pages", fromlist=["router"]).router)
     return routers

@@ -1,0 +1,80 @@
+// Shared helpers of the dashboard pages: API calls with the CSRF header, toasts, the map.
+export const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content ?? '';
+
+export async function api(method, url, body) {
+  const init = { method, credentials: 'same-origin', headers: { 'X-CSRF-Token': csrf() } };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(url, init);
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text }; }
+  if (!response.ok) {
+    const error = new Error(problemText(data) || response.statusText);
+    error.data = data; error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+export function problemText(data) {
+  if (!data) return '';
+  const errors = (data.errors || []).map(e => `${e.row ? 'row ' + e.row + ' ' : ''}${e.field ?? ''}: ${e.message}`);
+  return [data.detail, ...errors.slice(0, 5)].filter(Boolean).join(' — ');
+}
+
+export function toast(message, kind = 'info') {
+  const el = document.getElementById('toast');
+  el.textContent = message;
+  el.className = `show ${kind}`;
+  clearTimeout(el._t);
+  el._t = setTimeout(() => { el.className = ''; }, kind === 'error' ? 8000 : 4000);
+}
+
+export const esc = (s) => String(s ?? '').replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+
+export const ATTRIBUTION = '© OpenStreetMap contributors';
+
+// A Leaflet map with tiles when configured, else our own vector basemap of the road network.
+export function makeMap(id, options = {}) {
+  const map = L.map(id, { zoomSnap: 0.25, ...options });
+  const tileUrl = document.querySelector('meta[name="tile-url"]')?.content;
+  if (tileUrl) {
+    L.tileLayer(tileUrl, { maxZoom: 19, attribution: ATTRIBUTION }).addTo(map);
+  } else {
+    map.attributionControl.addAttribution(ATTRIBUTION);
+    const roads = L.geoJSON(null, {
+      interactive: false,
+      style: f => f.properties.class === 'main'
+        ? { color: '#b9b4a8', weight: 2.5, opacity: 1 }
+        : { color: '#d6d2c8', weight: 1.2, opacity: 1 },
+    }).addTo(map);
+    const loaded = new Map();
+    const refresh = async () => {
+      const b = map.getBounds().pad(0.2);
+      const zoom = map.getZoom();
+      const key = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(x => x.toFixed(2)).join(',') + '|' + (zoom >= 14);
+      if (loaded.has(key)) return;
+      try {
+        const url = `/app/api/basemap?bbox=${b.getWest()},${b.getSouth()},${b.getEast()},${b.getNorth()}&zoom=${zoom}`;
+        const data = await api('GET', url);
+        roads.clearLayers(); roads.addData(data); roads.bringToBack();
+        loaded.clear(); loaded.set(key, true);
+      } catch (e) { console.warn('basemap', e); }
+    };
+    map.on('moveend', refresh);
+    map.whenReady(() => setTimeout(refresh, 0));
+  }
+  return map;
+}
+
+export function numberIcon(label, colour, extra = '') {
+  return L.divIcon({
+    className: '',
+    html: `<div class="stop-label ${extra}" style="border-color:${colour};color:${colour}">${esc(label)}</div>`,
+    iconSize: [22, 22], iconAnchor: [11, 11],
+  });
+}

@@ -1,0 +1,77 @@
+import { esc, makeMap } from './common.js';
+
+const DATA = JSON.parse(document.getElementById('live-data').textContent);
+const map = makeMap('map');
+const bounds = [];
+const byVehicle = new Map();
+const byRoute = new Map();
+const orderRoute = new Map();
+for (const r of DATA.routes) {
+  L.polyline(r.line, { color: r.colour, weight: 3, opacity: 0.5, dashArray: '6 6' }).addTo(map);
+  r.line.forEach(p => bounds.push(p));
+  byVehicle.set(r.vehicle_id, r);
+  if (r.route_id) byRoute.set(r.route_id, r);
+  r.orders.forEach(o => orderRoute.set(o, r));
+}
+if (bounds.length) map.fitBounds(bounds, { padding: [20, 20] }); else map.setView([47.14, 9.52], 11);
+
+const markers = new Map();
+const feed = document.getElementById('feed');
+const status = document.getElementById('live-status');
+const hhmm = (iso) => (iso || '').slice(11, 16);
+function addFeed(text) {
+  const li = document.createElement('li');
+  li.innerHTML = text;
+  feed.prepend(li);
+  while (feed.children.length > 200) feed.lastChild.remove();
+}
+function rowOf(r) { return document.querySelector(`#live-routes tr[data-vehicle="${CSS.escape(r.vehicle_id)}"]`); }
+
+function position(d) {
+  const r = (d.route_id && byRoute.get(d.route_id)) || DATA.routes.find(x => x.driver_id && x.driver_id === d.driver_id);
+  const key = d.driver_id || d.route_id;
+  const colour = r ? r.colour : '#333';
+  const label = r ? r.vehicle_name : (DATA.drivers[d.driver_id] || 'driver');
+  const latlng = [d.lat, d.lon];
+  let m = markers.get(key);
+  if (!m) {
+    m = L.marker(latlng, { title: label, icon: L.divIcon({ className: '', html: `<div class="vehicle-dot live-vehicle" style="border-color:${colour}">${esc(label)}</div>`, iconAnchor: [10, 10] }) }).addTo(map);
+    markers.set(key, m);
+  } else m.setLatLng(latlng);
+  if (r) { const cell = rowOf(r)?.querySelector('.last-seen'); if (cell) cell.textContent = `${hhmm(d.recorded_at || d.at) || 'now'} · ${d.lat.toFixed(4)}, ${d.lon.toFixed(4)}`; }
+}
+
+const FAILED = ['failed', 'returned', 'rescheduled'];
+function statusChanged(d) {
+  const r = orderRoute.get(d.order_id);
+  if (!r) return;
+  r.state[d.order_id] = d.to;
+  const states = Object.values(r.state);
+  const done = states.filter(s => s === 'delivered').length;
+  const failed = states.filter(s => FAILED.includes(s)).length;
+  const row = rowOf(r);
+  if (row) {
+    row.querySelector('.delivered').textContent = String(done);
+    row.querySelector('.failed').textContent = String(failed);
+    row.querySelector('.progress > div').style.width = `${((done + failed) / (r.orders.length || 1)) * 100}%`;
+  }
+}
+
+const source = new EventSource('/api/v1/events', { withCredentials: true });
+source.onopen = () => { status.textContent = 'live'; };
+source.onerror = () => { status.textContent = 'reconnecting…'; };
+const handle = (type, fn) => source.addEventListener(type, (e) => {
+  const event = JSON.parse(e.data);
+  fn(event.data);
+  addFeed(`<span class="muted">${hhmm(event.created_at)}</span> <b>${esc(type)}</b> ${esc(summary(type, event.data))}`);
+});
+function summary(type, d) {
+  if (type === 'driver.position') return `${DATA.drivers[d.driver_id] || d.driver_id || ''} at ${Number(d.lat).toFixed(4)}, ${Number(d.lon).toFixed(4)}`;
+  if (type === 'order.status_changed') return `${d.external_id}: ${d.from} → ${d.to}${d.reason ? ' (' + d.reason + ')' : ''}`;
+  return Object.entries(d).slice(0, 4).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' ');
+}
+handle('driver.position', (d) => {
+  for (const p of (d.positions || [d])) position({ ...d, ...p });
+});
+handle('order.status_changed', statusChanged);
+for (const t of ['route.dispatched', 'route.started', 'route.finished', 'plan.done', 'order.created', 'order.updated']) handle(t, () => {});

@@ -1,0 +1,142 @@
+import { api, esc, makeMap, numberIcon, toast } from './common.js';
+
+const DATA = JSON.parse(document.getElementById('plan-data').textContent);
+
+// ---- live progress while the plan is solving: SSE events, with polling as a safety net
+if (DATA.status === 'queued' || DATA.status === 'running') {
+  const bar = document.getElementById('progress');
+  const label = document.getElementById('progress-label');
+  const show = (fraction) => {
+    const pct = Math.round(fraction * 100);
+    bar.firstElementChild.style.width = `${pct}%`;
+    bar.setAttribute('aria-valuenow', String(pct));
+    label.textContent = `Optimising… ${pct} %`;
+  };
+  let finished = false;
+  const finish = () => { if (!finished) { finished = true; location.reload(); } };
+  const source = new EventSource('/api/v1/events?types=plan.progress&types=plan.done&types=plan.failed&types=plan.running', { withCredentials: true });
+  const mine = (e) => { const d = JSON.parse(e.data); return d.data.plan_id === DATA.plan_id ? d.data : null; };
+  source.addEventListener('plan.progress', (e) => { const d = mine(e); if (d) show(d.progress); });
+  source.addEventListener('plan.done', (e) => { if (mine(e)) { show(1); finish(); } });
+  source.addEventListener('plan.failed', (e) => { if (mine(e)) finish(); });
+  const poll = async () => {
+    try {
+      const plan = await api('GET', `/api/v1/plans/${DATA.plan_id}`);
+      show(plan.progress);
+      if (plan.status === 'done' || plan.status === 'failed') { finish(); return; }
+    } catch (e) { console.warn(e); }
+    setTimeout(poll, 1500);
+  };
+  setTimeout(poll, 1500);
+}
+
+// ---- map: routes coloured per vehicle, numbered stops
+if (document.getElementById('map')) {
+  const map = makeMap('map');
+  const bounds = [];
+  const lines = L.layerGroup().addTo(map);
+  for (const r of DATA.routes) {
+    const colour = DATA.colours[r.vehicle_id];
+    const straight = [[r.start[1], r.start[0]], ...r.stops.map(s => [s.lat, s.lon])];
+    straight.forEach(p => bounds.push(p));
+    L.polyline(straight, { color: colour, weight: 4, opacity: 0.85, className: `route-line v-${r.vehicle_id}` })
+      .bindPopup(`<b>${esc(r.vehicle_name)}</b><br>${r.stops.length} stops`).addTo(lines);
+    for (const s of r.stops) {
+      L.marker([s.lat, s.lon], { icon: numberIcon(s.sequence, colour), title: `${r.vehicle_name} stop ${s.sequence}: ${s.external_id}`, keyboard: false })
+        .bindPopup(`<b>${esc(s.external_id)}</b><br>${esc(r.vehicle_name)} stop ${s.sequence}, ETA ${esc(s.eta)}`).addTo(map);
+    }
+    L.circleMarker([r.start[1], r.start[0]], { radius: 6, color: '#222', fillColor: '#fff', fillOpacity: 1 }).bindPopup('Depot').addTo(map);
+  }
+  if (bounds.length) map.fitBounds(bounds, { padding: [20, 20] }); else map.setView([47.14, 9.52], 11);
+  // Road geometry (when the road engine is on) replaces the straight segments.
+  api('GET', `/app/api/plans/${DATA.plan_id}/geometry`).then((geo) => {
+    if (!geo.roads) return;
+    lines.clearLayers();
+    for (const r of DATA.routes) {
+      L.polyline(geo.routes[r.vehicle_id], { color: DATA.colours[r.vehicle_id], weight: 4, opacity: 0.85, className: `route-line v-${r.vehicle_id}` }).addTo(lines);
+    }
+  }).catch(e => console.warn(e));
+}
+
+// ---- dispatch
+const dispatchForm = document.getElementById('dispatch-form');
+dispatchForm?.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const assignments = {};
+  dispatchForm.querySelectorAll('select').forEach(s => { if (s.value) assignments[s.name] = s.value; });
+  if (!confirm('Publish these routes to the drivers?')) return;
+  try {
+    const r = await api('POST', `/api/v1/plans/${DATA.plan_id}/dispatch`, { assignments });
+    toast(`Dispatched: ${r.routes.length} route(s), ${r.orders_dispatched} order(s)`);
+    setTimeout(() => location.reload(), 600);
+  } catch (err) { toast(err.message, 'error'); }
+});
+
+// ---- edit: move a stop (drag and drop, or the Move dialog), checked on the server first
+const dialog = document.getElementById('move-dialog');
+if (dialog) {
+  const vehicleSelect = document.getElementById('move-vehicle');
+  const position = document.getElementById('move-position');
+  const result = document.getElementById('move-result');
+  const confirmBtn = document.getElementById('move-confirm');
+  let move = null;
+  const body = () => ({ order_id: move.order_id, to_vehicle_id: vehicleSelect.value, position: Math.max(0, Number(position.value) - 1) });
+  const check = async () => {
+    confirmBtn.disabled = true;
+    result.innerHTML = '<p class="muted">Checking…</p>';
+    try {
+      const r = await api('POST', `/app/api/plans/${DATA.plan_id}/edit/preview`, body());
+      const delta = r.cost_delta >= 0 ? `+${r.cost_delta.toFixed(2)}` : r.cost_delta.toFixed(2);
+      const km = (r.distance_delta_m / 1000).toFixed(1);
+      result.innerHTML = `<p id="move-delta">Cost ${r.cost_before.toFixed(2)} → ${r.cost_after.toFixed(2)} (<b>${delta}</b>), distance ${km >= 0 ? '+' : ''}${km} km.</p>` +
+        (r.ok ? '<p class="ok" id="move-ok">Feasible: every window, capacity and shift is kept.</p>'
+              : `<div class="error" id="move-warning" role="alert"><p><b>This move breaks ${r.violations.length} rule(s):</b></p><ul>${r.violations.map(v => `<li>${esc(v.message)}</li>`).join('')}</ul><p>You can still confirm it.</p></div>`);
+      confirmBtn.disabled = false;
+    } catch (err) { result.innerHTML = `<p class="error" role="alert">${esc(err.message)}</p>`; }
+  };
+  const open = (orderId, label, toVehicle, pos) => {
+    move = { order_id: orderId };
+    document.getElementById('move-what').textContent = label;
+    vehicleSelect.value = toVehicle; position.value = String(pos + 1);
+    dialog.showModal();
+    check();
+  };
+  document.getElementById('move-check').addEventListener('click', check);
+  vehicleSelect.addEventListener('change', () => { confirmBtn.disabled = true; result.textContent = ''; });
+  position.addEventListener('change', () => { confirmBtn.disabled = true; result.textContent = ''; });
+  confirmBtn.addEventListener('click', async () => {
+    try {
+      await api('POST', `/app/api/plans/${DATA.plan_id}/edit/apply`, body());
+      dialog.close(); toast('Stop moved'); setTimeout(() => location.reload(), 400);
+    } catch (err) { toast(err.message, 'error'); }
+  });
+  document.querySelectorAll('.route li button.move').forEach(b => b.addEventListener('click', () => {
+    const li = b.closest('li');
+    open(li.dataset.order, li.children[1].textContent, li.dataset.vehicle, Number(li.dataset.index));
+  }));
+  // drag and drop in the route lists
+  let dragged = null;
+  document.querySelectorAll('.route li[draggable=true]').forEach(li => {
+    li.addEventListener('dragstart', (e) => { dragged = li; e.dataTransfer.setData('text/plain', li.dataset.order); e.dataTransfer.effectAllowed = 'move'; });
+    li.addEventListener('dragover', (e) => { if (dragged && dragged !== li) { e.preventDefault(); li.classList.add('drop-before'); } });
+    li.addEventListener('dragleave', () => li.classList.remove('drop-before'));
+    li.addEventListener('drop', (e) => {
+      e.preventDefault(); e.stopPropagation(); li.classList.remove('drop-before');
+      if (!dragged || dragged === li) return;
+      let pos = Number(li.dataset.index);
+      if (dragged.dataset.vehicle === li.dataset.vehicle && Number(dragged.dataset.index) < pos) pos -= 1;
+      open(dragged.dataset.order, dragged.children[1].textContent, li.dataset.vehicle, pos);
+    });
+  });
+  document.querySelectorAll('.route ol.stops').forEach(ol => {
+    ol.addEventListener('dragover', (e) => { if (dragged) { e.preventDefault(); ol.classList.add('drop-end'); } });
+    ol.addEventListener('dragleave', () => ol.classList.remove('drop-end'));
+    ol.addEventListener('drop', (e) => {
+      e.preventDefault(); ol.classList.remove('drop-end');
+      if (!dragged) return;
+      let pos = ol.querySelectorAll('li').length;
+      if (dragged.dataset.vehicle === ol.dataset.vehicle) pos -= 1;
+      open(dragged.dataset.order, dragged.children[1].textContent, ol.dataset.vehicle, pos);
+    });
+  });
+}
