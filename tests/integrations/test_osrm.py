@@ -117,6 +117,19 @@ def test_150_addresses_beyond_the_server_table_limit(osrm: OsrmProvider, osrm_ur
         too_big.matrix(SAMPLE, Profile.VAN)
 
 
+def test_far_snaps_are_logged(osrm: OsrmProvider, caplog: pytest.LogCaptureFixture) -> None:
+    # SMP-0024 "Ober Ställ 36" is reached only by a farm track (motor_vehicle=destination),
+    # which OSRM's car.lua never uses: it joins the nearest street, about 500 m away.
+    points = [*TWENTY[:3], SAMPLE[23]]
+    with caplog.at_level("WARNING", logger="lastmile.integrations.matrix.osrm"):
+        osrm.matrix(points, Profile.VAN)
+    gaps = osrm.last_snap_distances_m
+    assert gaps.shape == (4,) and (gaps[:3] < 150).all() and gaps[3] > 400
+    assert "joined 1 location(s) to a road more than 250 m away: #3 (9.545524, 47.176903)" in (
+        caplog.text
+    )
+
+
 def test_path_follows_the_matrix(osrm: OsrmProvider) -> None:
     points = TWENTY[:6]
     m = osrm.matrix(points, Profile.VAN)

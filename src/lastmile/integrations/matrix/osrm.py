@@ -30,6 +30,11 @@ How
   ``driving`` by default). A profile missing from the map is refused, so that a cargo-bike
   plan is never computed with car times by accident; use one provider per server and a
   :class:`~lastmile.integrations.matrix.base.ProfileRouter` for mixed fleets.
+* OSRM joins every location to the nearest road its profile may use, however far (it does
+  not add that gap to durations or distances). ``matrix`` keeps the gaps of its last call in
+  ``last_snap_distances_m`` and logs a warning naming the locations further than
+  ``max_snap_m`` (250 m, as the built-in engine), which are usually a wrong address or a door
+  reached only by a road the profile may not use (a farm track for ``car.lua``).
 * Timeouts, connection failures, 429 and 5xx are retried with exponential back-off, then
   reported as :class:`~lastmile.integrations.matrix.base.RoutingServerUnavailable`
   ("OSRM at URL is not reachable: ...").
@@ -39,6 +44,7 @@ Map data © OpenStreetMap contributors (ODbL 1.0), whichever server answers.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -60,6 +66,8 @@ from lastmile.integrations.matrix.base import (
 )
 
 __all__ = ["DEFAULT_PROFILE_MAP", "OsrmProvider"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PROFILE_MAP: Mapping[Profile, str] = {Profile.VAN: "driving", Profile.CAR: "driving"}
 """lastmile profile -> OSRM profile name in the URL; only motor vehicles by default."""
@@ -88,6 +96,9 @@ class OsrmProvider(Closing):
     max_table_size
         Most sources, and most destinations, per ``/table`` request; keep it at or below the
         server's ``--max-table-size`` (100 by default).
+    max_snap_m
+        Locations further than this from the road OSRM joined them to are logged as a warning
+        after ``matrix`` (see ``last_snap_distances_m``).
     timeout_s
         Per-request timeout (connect and read).
     retries, backoff_s
@@ -103,6 +114,7 @@ class OsrmProvider(Closing):
         *,
         profile_map: Mapping[Profile | str, str] | None = None,
         max_table_size: int = 100,
+        max_snap_m: float = 250.0,
         timeout_s: float = 30.0,
         retries: int = 2,
         backoff_s: float = 0.5,
@@ -114,6 +126,10 @@ class OsrmProvider(Closing):
         given = DEFAULT_PROFILE_MAP if profile_map is None else profile_map
         self.profile_map: dict[Profile, str] = {Profile(k): v for k, v in given.items()}
         self.max_table_size = max_table_size
+        self.max_snap_m = max_snap_m
+        self.last_snap_distances_m: npt.NDArray[np.float64] = np.zeros(0)
+        """Metres from each location of the last ``matrix`` call to where OSRM joined the road
+        (NaN where the server did not say)."""
         self._http = HttpJsonClient(
             "OSRM",
             base_url,
@@ -146,10 +162,13 @@ class OsrmProvider(Closing):
         durations = np.zeros((n, n), dtype=np.int64)
         distances = np.zeros((n, n), dtype=np.int64)
         unreachable: list[tuple[int, int]] = []
+        snap_m = np.full(n, np.nan)
         for rows, cols in block_pairs(n, self.max_table_size):
             if rows == cols and len(rows) == 1:
                 continue  # a location to itself: 0 s, 0 m, no request needed
-            dur, dist = self._table(osrm_profile, locations, rows, cols)
+            dur, dist, snapped = self._table(osrm_profile, locations, rows, cols)
+            for i, gap in snapped.items():
+                snap_m[i] = gap
             bad = np.isnan(dur) | np.isnan(dist)
             for i, j in zip(*np.nonzero(bad), strict=True):
                 unreachable.append((rows[int(i)], cols[int(j)]))
@@ -159,6 +178,21 @@ class OsrmProvider(Closing):
             distances[rows.start : rows.stop, cols.start : cols.stop] = np.rint(
                 np.nan_to_num(dist)
             ).astype(np.int64)
+        self.last_snap_distances_m = snap_m
+        far = [i for i in range(n) if snap_m[i] > self.max_snap_m]
+        if far:
+            shown = ", ".join(
+                f"#{i} ({locations[i].lon:.6f}, {locations[i].lat:.6f}) {snap_m[i]:.0f} m"
+                for i in far[:10]
+            )
+            log.warning(
+                "OSRM at %s joined %d location(s) to a road more than %.0f m away: %s%s",
+                self.base_url,
+                len(far),
+                self.max_snap_m,
+                shown,
+                " ..." if len(far) > 10 else "",
+            )
         if unreachable:
             raise UnreachableError(
                 describe_pairs(f"OSRM at {self.base_url}", sorted(unreachable), locations),
@@ -213,7 +247,8 @@ class OsrmProvider(Closing):
 
     def _table(
         self, osrm_profile: str, locations: Sequence[Location], rows: range, cols: range
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], dict[int, float]]:
+        """Durations and distances of one block, and the snap gaps (global index -> m)."""
         params = {"annotations": "duration,distance", "generate_hints": "false"}
         if rows == cols:
             sent = [locations[i] for i in rows]
@@ -243,7 +278,15 @@ class OsrmProvider(Closing):
                 f"OSRM at {self.base_url} answered a {shape[0]} x {shape[1]} table request "
                 f"with {dur.shape} durations and {dist.shape} distances"
             )
-        return dur, dist
+        snapped: dict[int, float] = {}
+        for key, where in (("sources", rows), ("destinations", cols)):
+            waypoints = body.get(key)
+            if isinstance(waypoints, list) and len(waypoints) == len(where):
+                for i, waypoint in zip(where, waypoints, strict=True):
+                    gap = waypoint.get("distance") if isinstance(waypoint, dict) else None
+                    if isinstance(gap, int | float):
+                        snapped[i] = float(gap)
+        return dur, dist, snapped
 
     def _refused(
         self,
