@@ -15,7 +15,7 @@ A real OSRM (``osrm_url``) works the same way: ``scripts/osrm-test-server.sh`` i
 extract with the car profile (under ``~/.cache/lastmile-osrm``, a few seconds the first time);
 the session runs ``osrm-routed --algorithm ch`` on a free loopback port and stops it at the
 end. Skipped locally when that fails, failed in CI. ``LASTMILE_OSRM_URL`` points the tests at
-a running server instead (it must serve the car profile over the same extract).
+a running server instead (car profile over the same extract, default `--max-table-size`).
 """
 
 from __future__ import annotations
