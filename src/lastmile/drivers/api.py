@@ -1,0 +1,301 @@
+"""Driver API: the driver's route, device events, GPS positions, proof of delivery, live stream.
+
+``/api/v1/driver/*`` is for the role ``driver`` only, acting as the driver record linked to the
+login; staff read the proofs through ``/orders/{id}/pod`` and ``/pod/{id}/file``. The contract
+is ``docs/api-driver.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from lastmile.auth.principal import STAFF, Principal
+from lastmile.common.clock import utcnow
+from lastmile.common.web import AppSettings, Caller, DbSession, problem
+from lastmile.drivers import service
+from lastmile.drivers.models import ProofOfDelivery
+from lastmile.drivers.pod_store import PodStore, store_for
+from lastmile.drivers.schemas import (
+    EventBatch,
+    EventResults,
+    PodKind,
+    PodRead,
+    PositionBatch,
+    PositionResult,
+    RouteResponse,
+)
+from lastmile.events import service as events
+from lastmile.events.bus import LocalBus
+from lastmile.events.models import Event
+from lastmile.fleet.models import Driver
+from lastmile.orgs.models import Role
+
+router = APIRouter(prefix="/api/v1", tags=["drivers"])
+KEEPALIVE_S = 15.0
+
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not logged in"},
+    403: {"description": "Not a driver's login (staff, API keys) or no driver linked to it"},
+}
+
+
+def current_driver(caller: Caller, session: DbSession) -> Driver:
+    """The driver record of the caller; checked before the body is read (staff get 403)."""
+    caller.require(Role.DRIVER)
+    return service.driver_of(session=session, org_id=caller.org_id, user_id=caller.user_id)
+
+
+def staff(caller: Caller) -> Principal:
+    caller.require(*STAFF)
+    return caller
+
+
+def pod_store(settings: AppSettings) -> PodStore:
+    """The POD store (a dependency, so that another store can be swapped in)."""
+    return store_for(settings)
+
+
+CurrentDriver = Annotated[Driver, Depends(current_driver)]
+Staff = Annotated[Principal, Depends(staff)]
+Store = Annotated[PodStore, Depends(pod_store)]
+
+
+@router.get(
+    "/driver/route", response_model=RouteResponse, operation_id="get_driver_route", responses=_AUTH
+)
+def get_route(
+    driver: CurrentDriver,
+    session: DbSession,
+    date: Annotated[
+        dt.date | None,
+        Query(description="Delivery date (default: today in the organisation's time zone)."),
+    ] = None,
+) -> RouteResponse:
+    """The caller's dispatched route of a day with its stops, or ``route: null``."""
+    org_id = driver.org_id
+    day = date or service.today(session=session, org_id=org_id)
+    route = service.route_for_day(session=session, org_id=org_id, driver_id=driver.id, day=day)
+    view = (
+        None if route is None else service.route_view(session=session, org_id=org_id, route=route)
+    )
+    return RouteResponse(server_time=utcnow(), route=view)
+
+
+@router.post(
+    "/driver/events",
+    response_model=EventResults,
+    operation_id="post_driver_events",
+    responses={**_AUTH, 422: {"description": "Not a batch (or more than 500 events)"}},
+)
+def post_events(body: EventBatch, driver: CurrentDriver, session: DbSession) -> EventResults:
+    """Apply device events (idempotent by key, in the order they happened); a result each."""
+    results = service.apply_events(
+        session=session, org_id=driver.org_id, driver=driver, events_in=body.events
+    )
+    return EventResults(results=results)
+
+
+@router.post(
+    "/driver/positions",
+    response_model=PositionResult,
+    operation_id="post_driver_positions",
+    responses={**_AUTH, 409: {"description": "No route in progress (no tracking off duty)"}},
+)
+def post_positions(
+    body: PositionBatch, driver: CurrentDriver, session: DbSession
+) -> PositionResult:
+    """GPS points of the route in progress; invalid points are rejected one by one."""
+    return service.record_positions(
+        session=session, org_id=driver.org_id, driver=driver, positions=body.positions
+    )
+
+
+@router.post(
+    "/driver/pod",
+    response_model=PodRead,
+    status_code=201,
+    operation_id="upload_driver_pod",
+    responses={
+        **_AUTH,
+        200: {"description": "This file was already stored for this event and kind"},
+        409: {"description": "The event is not synced yet: send it first, then retry"},
+        413: {"description": "The file is larger than LASTMILE_POD_MAX_BYTES"},
+        422: {"description": "Not a JPEG, PNG or WebP image, or a bad field"},
+    },
+)
+def upload_pod(
+    driver: CurrentDriver,
+    session: DbSession,
+    settings: AppSettings,
+    store: Store,
+    response: Response,
+    file: Annotated[UploadFile, File(description="The photo or signature (JPEG, PNG, WebP).")],
+    kind: Annotated[PodKind, Form()],
+    event_key: Annotated[str, Form(description="Key of the delivered/failed event.")],
+    recipient: Annotated[str, Form(max_length=200)] = "",
+) -> Any:
+    """Upload a proof of delivery for a synced delivered/failed event (idempotent)."""
+    limit = settings.pod_max_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        return problem(
+            413,
+            "Payload too large",
+            f"the file is larger than {limit} bytes, the largest proof of delivery accepted; "
+            "send a smaller photo",
+            "pod_too_large",
+        )
+    row, created = service.add_pod(
+        session=session,
+        store=store,
+        org_id=driver.org_id,
+        driver=driver,
+        event_key=event_key,
+        kind=kind,
+        data=data,
+        recipient=recipient,
+    )
+    if not created:
+        response.status_code = 200
+    return PodRead.of(row)
+
+
+@router.get(
+    "/orders/{order_id}/pod",
+    response_model=list[PodRead],
+    operation_id="list_order_pods",
+    responses={**_AUTH, 404: {"description": "No such order in the caller's organisation"}},
+)
+def list_order_pods(order_id: str, caller: Staff, session: DbSession) -> list[PodRead]:
+    """Proofs of delivery of an order (staff)."""
+    rows = service.list_pods(session=session, org_id=caller.org_id, order_id=order_id)
+    return [PodRead.of(r) for r in rows]
+
+
+@router.get(
+    "/pod/{pod_id}/file",
+    operation_id="get_pod_file",
+    response_class=Response,
+    responses={
+        **_AUTH,
+        200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
+        404: {"description": "No such proof in the caller's organisation"},
+    },
+)
+def get_pod_file(pod_id: str, caller: Staff, session: DbSession, store: Store) -> Response:
+    """The bytes of a proof of delivery (staff of the same organisation)."""
+    row, data = service.pod_file(session=session, store=store, org_id=caller.org_id, pod_id=pod_id)
+    return Response(
+        content=data,
+        media_type=row.content_type,
+        headers={
+            "Cache-Control": "private, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'inline; filename="{_filename(row)}"',
+        },
+    )
+
+
+def _filename(row: ProofOfDelivery) -> str:
+    ext = row.storage_key.rsplit(".", 1)[-1]
+    return f"{row.kind}-{row.id}.{ext}"
+
+
+def _format(event: Event, data: dict[str, Any]) -> str:
+    body = json.dumps(
+        {
+            "id": event.id,
+            "type": service.EVENT_ROUTE_CHANGED,
+            "created_at": event.created_at.isoformat(),
+            "data": data,
+        },
+        separators=(",", ":"),
+    )
+    return f"id: {event.id}\nevent: {service.EVENT_ROUTE_CHANGED}\ndata: {body}\n\n"
+
+
+@router.get(
+    "/driver/stream",
+    operation_id="stream_driver_events",
+    response_class=StreamingResponse,
+    responses={
+        **_AUTH,
+        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+    },
+)
+async def stream_driver_events(
+    request: Request,
+    caller: Caller,
+    last_event_id: Annotated[
+        int | None,
+        Query(ge=0, description="Replay events after this id (or send the Last-Event-ID header)."),
+    ] = None,
+    last_event_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """``route.changed`` whenever one of the caller's routes changes (reload the route)."""
+    caller.require(Role.DRIVER)
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    bus: LocalBus = request.app.state.bus
+    org_id, user_id = caller.org_id, caller.user_id
+
+    def who() -> service.Interest:
+        with sessions() as session:
+            driver = service.driver_of(session=session, org_id=org_id, user_id=user_id)
+            return service.interest(session=session, org_id=org_id, driver_id=driver.id)
+
+    interest = await run_in_threadpool(who)  # raises 403 before the stream starts
+    start = last_event_id
+    if start is None and last_event_header and last_event_header.isdigit():
+        start = int(last_event_header)
+
+    def fetch(after: int) -> tuple[list[Event], service.Interest | None]:
+        with sessions() as session:
+            rows = events.since(session=session, org_id=org_id, after_id=after)
+            if not any(r.type in service.RELEVANT_TYPES for r in rows):
+                return rows, None
+            fresh = service.interest(session=session, org_id=org_id, driver_id=interest.driver_id)
+            return rows, fresh
+
+    def newest() -> int:
+        with sessions() as session:
+            return events.latest_id(session=session, org_id=org_id)
+
+    async def stream() -> AsyncIterator[str]:
+        nonlocal interest
+        async with bus.subscribe(org_id) as queue:
+            cursor = start if start is not None else await run_in_threadpool(newest)
+            yield f"retry: 2000\n: connected, events after {cursor}\n\n"
+            while True:
+                rows, fresh = await run_in_threadpool(fetch, cursor)
+                if fresh is not None:
+                    interest = fresh
+                for event in rows:
+                    cursor = event.id
+                    data = service.driver_view(event.type, event.payload, interest)
+                    if data is not None:
+                        yield _format(event, data)
+                if len(rows) >= 500:
+                    continue
+                if await request.is_disconnected():
+                    return
+                try:
+                    await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                while not queue.empty():
+                    queue.get_nowait()
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,1116 @@
+"""The driver app's server side: a driver's route, device events, positions, proof of delivery.
+
+The only module that queries or commits for the driver API. Every query is scoped by
+``org_id`` *and* by the calling driver: a driver sees and changes only stops of routes
+dispatched to them.
+
+Device events (``docs/api-driver.md``) come from phones that were offline for a while:
+
+* each event carries a client key and is applied **once**; the answer given the first time is
+  stored with it (``DeviceEvent.response``) and a replay gets that answer again, with the status
+  ``duplicate``. Rejected events are not stored: their key stays free;
+* a batch is applied in the order the events **happened** (``occurred_at``), each in its own
+  savepoint, so a bad event is rejected alone and never blocks the others;
+* an event that arrives after a later one was applied goes into the order's history at its own
+  time, and the status does not go backwards (a late ``arrived`` after ``delivered``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lastmile.common.clock import utcnow
+from lastmile.core.errors import (
+    Conflict,
+    FieldIssue,
+    Forbidden,
+    InputError,
+    LastmileError,
+    NotFound,
+)
+from lastmile.core.formats.plan_json import Clock
+from lastmile.drivers.models import DeviceEvent, Position, ProofOfDelivery
+from lastmile.drivers.pod_store import PodStore, extension, sniff_image
+from lastmile.drivers.schemas import (
+    EVENT_TYPES,
+    FAIL_REASONS,
+    POD_KINDS,
+    DriverEventIn,
+    DriverRoute,
+    DriverStop,
+    EventError,
+    EventResult,
+    Navigation,
+    PositionIn,
+    PositionIssue,
+    PositionResult,
+    RouteEnd,
+    RouteStart,
+    VehicleRef,
+)
+from lastmile.events import service as events
+from lastmile.fleet import service as fleet
+from lastmile.fleet.models import Driver, Vehicle
+from lastmile.orders import lifecycle
+from lastmile.orders import service as orders
+from lastmile.orders.lifecycle import OrderStatus
+from lastmile.orders.models import Order, OrderEvent
+from lastmile.orders.schemas import format_clock_exact, has_nul
+from lastmile.orgs.models import Organisation
+from lastmile.plans.models import Route, Stop
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far in the future a device's timestamp may be (phones' clocks drift)."""
+MAX_EVENT_AGE = timedelta(days=7)
+"""Older events and positions are refused (a phone that kept them that long is broken)."""
+VISIBLE_ROUTES = ("dispatched", "started", "finished")
+"""Route statuses a driver sees (``planned`` routes are not sent to anyone yet)."""
+DEFAULT_POD_POLICY = ("signature",)
+STOP_EVENTS = ("arrived", "delivered", "failed")
+ROUTE_EVENTS = ("route_started", "route_finished")
+MAX_NOTE = 2000
+MAX_RECIPIENT = 200
+MAX_BARCODES = 100
+MAX_BARCODE = 200
+
+EVENT_ROUTE_STARTED = "route.started"
+EVENT_ROUTE_FINISHED = "route.finished"
+EVENT_ROUTE_CHANGED = "route.changed"
+EVENT_POSITION = "driver.position"
+EVENT_POD_ADDED = "order.pod_added"
+EVENT_HISTORY_ADDED = "order.history_added"
+
+_STOP_STATUS = {"pending": "pending", "arrived": "arrived", "done": "delivered", "failed": "failed"}
+_STOP_RANK = {"pending": 0, "arrived": 1, "done": 2, "failed": 2, "skipped": 2}
+_ON_THE_ROAD = (OrderStatus.DISPATCHED, OrderStatus.OUT_FOR_DELIVERY)
+
+
+class NoRouteInProgress(Conflict):
+    code = "no_route_in_progress"
+
+
+class EventNotSynced(Conflict):
+    code = "event_not_synced"
+
+
+def actor_of(driver: Driver) -> str:
+    return f"driver:{driver.id}"
+
+
+def driver_of(*, session: Session, org_id: str, user_id: str | None) -> Driver:
+    """The driver record of the calling login; :class:`Forbidden` if there is none."""
+    if user_id is None:
+        raise Forbidden("the driver API needs a driver's own login, not an API key")
+    try:
+        return fleet.driver_for_user(session=session, org_id=org_id, user_id=user_id)
+    except NotFound:
+        raise Forbidden(
+            "no driver is linked to this login; ask a dispatcher to link it to a driver"
+        ) from None
+
+
+def _org(session: Session, org_id: str) -> Organisation:
+    org = session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound("organisation not found")
+    return org
+
+
+def today(*, session: Session, org_id: str) -> date:
+    return orders.org_today(session=session, org_id=org_id)
+
+
+# --- the route -------------------------------------------------------------------------------
+
+
+def route_for_day(*, session: Session, org_id: str, driver_id: str, day: date) -> Route | None:
+    """The route the app shows for ``day``: the one in progress, else the next dispatched one
+    (earliest start), else the last finished one; ``None`` when nothing was dispatched."""
+    rows = list(
+        session.scalars(
+            select(Route)
+            .where(
+                Route.org_id == org_id,
+                Route.driver_id == driver_id,
+                Route.date == day,
+                Route.status.in_(VISIBLE_ROUTES),
+            )
+            .order_by(Route.start_s, Route.created_at, Route.id)
+        )
+    )
+    for status in ("started", "dispatched"):
+        found = [r for r in rows if r.status == status]
+        if found:
+            return found[0]
+    return rows[-1] if rows else None
+
+
+def pod_policy(org: Organisation) -> list[str]:
+    """Proof kinds a delivery needs: the organisation's ``settings.pod_policy`` (a list of
+    ``photo``/``signature``; ``[]`` = none), default ``["signature"]``."""
+    value = (org.settings or {}).get("pod_policy")
+    if isinstance(value, list) and all(isinstance(v, str) and v in POD_KINDS for v in value):
+        return [k for k in POD_KINDS if k in value]
+    return list(DEFAULT_POD_POLICY)
+
+
+def navigation(lon: float, lat: float) -> Navigation:
+    """Links that open the stop in a map or navigation app."""
+    at = f"{lat:.6f},{lon:.6f}"
+    return Navigation(
+        osm=f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=18/{lat:.6f}/{lon:.6f}",
+        google=f"https://www.google.com/maps/dir/?api=1&destination={quote(at)}&travelmode=driving",
+        apple=f"https://maps.apple.com/?daddr={quote(at)}&dirflg=d",
+        geo=f"geo:{at}?q={at}",
+    )
+
+
+def _stop_status(stop: Stop, order: Order | None) -> str | None:
+    """What the app shows; ``None`` = the order was taken off the route (cancelled, back to
+    ``ready``), so the stop is not shown."""
+    if stop.status in ("done", "failed"):
+        return _STOP_STATUS[stop.status]
+    if order is None:
+        return _STOP_STATUS.get(stop.status, "pending")
+    if order.status == OrderStatus.DELIVERED:
+        return "delivered"
+    if order.status in (OrderStatus.FAILED, OrderStatus.RETURNED):
+        return "failed"
+    if order.status == OrderStatus.ARRIVED or stop.status == "arrived":
+        return "arrived"
+    if order.status in _ON_THE_ROAD:
+        return "pending"
+    return None
+
+
+def route_view(*, session: Session, org_id: str, route: Route) -> DriverRoute:
+    """The route as the driver app gets it (``docs/api-driver.md``)."""
+    org = _org(session, org_id)
+    clock = Clock(route.date, ZoneInfo(org.timezone))
+    vehicle = session.scalar(
+        select(Vehicle).where(Vehicle.org_id == org_id, Vehicle.id == route.vehicle_id)
+    )
+    if vehicle is None:
+        raise NotFound("the route's vehicle no longer exists")
+    policy = pod_policy(org)
+    rows = session.execute(
+        select(Stop, Order)
+        .outerjoin(Order, (Order.id == Stop.order_id) & (Order.org_id == org_id))
+        .where(Stop.org_id == org_id, Stop.route_id == route.id)
+        .order_by(Stop.sequence)
+    ).all()
+    stops: list[DriverStop] = []
+    for stop, order in rows:
+        if stop.kind != "order":
+            stops.append(
+                DriverStop(
+                    id=stop.id,
+                    kind="break",
+                    sequence=stop.sequence,
+                    status="delivered" if stop.status == "done" else "pending",
+                    eta=clock.iso(stop.arrival_s),
+                    service_s=stop.departure_s - stop.start_s,
+                )
+            )
+            continue
+        status = _stop_status(stop, order)
+        if status is None or order is None:
+            continue
+        located = order.lon is not None and order.lat is not None
+        stops.append(
+            DriverStop.model_validate(
+                {
+                    "id": stop.id,
+                    "kind": "order",
+                    "sequence": stop.sequence,
+                    "status": status,
+                    "eta": clock.iso(stop.arrival_s),
+                    "service_s": order.service_s,
+                    "order_id": order.id,
+                    "external_id": order.external_id,
+                    "order_kind": order.kind,
+                    "order_status": order.status,
+                    "address": order.address,
+                    "lon": order.lon,
+                    "lat": order.lat,
+                    "windows": [
+                        (format_clock_exact(a), format_clock_exact(b)) for a, b in order.windows
+                    ],
+                    "notes": order.notes,
+                    "customer": order.customer,
+                    "phone": order.phone,
+                    "items": dict(order.demand),
+                    "pod_required": policy,
+                    "navigation": navigation(order.lon, order.lat)  # type: ignore[arg-type]
+                    if located
+                    else None,
+                }
+            )
+        )
+    if vehicle.open_end:
+        end_lon, end_lat = None, None
+    else:
+        end_lon = vehicle.end_lon if vehicle.end_lon is not None else vehicle.start_lon
+        end_lat = vehicle.end_lat if vehicle.end_lat is not None else vehicle.start_lat
+    return DriverRoute(
+        id=route.id,
+        plan_id=route.plan_id,
+        date=route.date,
+        status=route.status,  # type: ignore[arg-type]
+        vehicle=VehicleRef(id=vehicle.id, name=vehicle.name or vehicle.external_id),
+        start=RouteStart(
+            lon=vehicle.start_lon, lat=vehicle.start_lat, departure=clock.iso(route.start_s)
+        ),
+        end=RouteEnd(lon=end_lon, lat=end_lat, arrival=clock.iso(route.end_s)),
+        stops=stops,
+    )
+
+
+def route_changed(
+    *, session: Session, org_id: str, route_id: str, change: str, **details: Any
+) -> None:
+    """Tell the route's driver app that the route changed (a dispatcher's edit: a stop added,
+    removed or moved). Recorded in the caller's transaction; the caller commits."""
+    route = session.scalar(select(Route).where(Route.org_id == org_id, Route.id == route_id))
+    if route is None:
+        raise NotFound("route not found")
+    events.record(
+        session=session,
+        org_id=org_id,
+        type=EVENT_ROUTE_CHANGED,
+        payload={"route_id": route.id, "driver_id": route.driver_id, "change": change, **details},
+    )
+
+
+# --- device events ---------------------------------------------------------------------------
+
+
+class _Rejected(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def parse_time(value: str, *, now: datetime, field: str) -> datetime:
+    """A device timestamp: ISO 8601 with an offset, not in the future beyond the clock skew,
+    not older than :data:`MAX_EVENT_AGE`. Raises :class:`_Rejected`."""
+    if has_nul(value):
+        raise _Rejected(field, "must not contain NUL characters")
+    try:
+        at = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _Rejected(
+            field, f"{value[:40]!r} is not an ISO 8601 date-time (e.g. 2026-11-24T10:15:00+01:00)"
+        ) from None
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise _Rejected(field, "needs a UTC offset (e.g. +01:00 or Z)")
+    at = at.astimezone(UTC)
+    if at > now + CLOCK_SKEW:
+        raise _Rejected(
+            field,
+            f"is {_minutes(at - now)} in the future (more than {_minutes(CLOCK_SKEW)} ahead of "
+            "the server); check the phone's clock",
+        )
+    if at < now - MAX_EVENT_AGE:
+        raise _Rejected(field, f"is more than {MAX_EVENT_AGE.days} days old")
+    return at
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = delta.total_seconds() / 60
+    return f"{minutes:.0f} minutes" if minutes < 120 else f"{minutes / 60:.1f} hours"
+
+
+def _check_point(lon: float | None, lat: float | None, *, required: bool = False) -> None:
+    if lon is None and lat is None:
+        if required:
+            raise _Rejected("lon", "is required")
+        return
+    if lon is None or lat is None:
+        raise _Rejected("lon" if lon is None else "lat", "lon and lat go together: send both")
+    if not math.isfinite(lon) or not -180 <= lon <= 180:
+        raise _Rejected("lon", f"{lon} is not a longitude (-180 to 180)")
+    if not math.isfinite(lat) or not -90 <= lat <= 90:
+        raise _Rejected("lat", f"{lat} is not a latitude (-90 to 90)")
+
+
+def _check_text(event: DriverEventIn) -> None:
+    key = event.key
+    if has_nul(key) or not 8 <= len(key) <= 100:
+        raise _Rejected("key", "must be 8 to 100 characters without NUL")
+    for name, value in (
+        ("stop_id", event.stop_id),
+        ("route_id", event.route_id),
+        ("reason", event.reason),
+        ("note", event.note),
+        ("recipient", event.recipient),
+        ("barcodes", event.barcodes),
+    ):
+        if has_nul(value):
+            raise _Rejected(name, "must not contain NUL characters")
+    if len(event.note) > MAX_NOTE:
+        raise _Rejected("note", f"is longer than {MAX_NOTE} characters")
+    if len(event.recipient) > MAX_RECIPIENT:
+        raise _Rejected("recipient", f"is longer than {MAX_RECIPIENT} characters")
+    if len(event.barcodes) > MAX_BARCODES or any(len(b) > MAX_BARCODE for b in event.barcodes):
+        raise _Rejected(
+            "barcodes", f"at most {MAX_BARCODES} barcodes of up to {MAX_BARCODE} characters"
+        )
+
+
+@dataclass
+class _Target:
+    route: Route
+    stop: Stop | None = None
+    order: Order | None = None
+
+
+def apply_events(
+    *,
+    session: Session,
+    org_id: str,
+    driver: Driver,
+    events_in: Sequence[DriverEventIn],
+    now: datetime | None = None,
+) -> list[EventResult]:
+    """Apply a batch of device events in the order they happened; results in the order given.
+
+    Each event runs in a savepoint: a rejected or failing event leaves no trace and the others
+    go on. Commits once at the end.
+    """
+    now = now or utcnow()
+    times: list[datetime | None] = []
+    for event in events_in:
+        try:
+            times.append(parse_time(event.occurred_at, now=now, field="occurred_at"))
+        except _Rejected:
+            times.append(None)
+    epoch = datetime.min.replace(tzinfo=UTC)
+    order = sorted(range(len(events_in)), key=lambda i: (times[i] or epoch, i))
+    results: dict[int, EventResult] = {}
+    for i in order:
+        results[i] = _apply_one(session, org_id, driver, events_in[i], now)
+    session.commit()
+    return [results[i] for i in range(len(events_in))]
+
+
+def _replay(stored: DeviceEvent, driver: Driver) -> EventResult:
+    if stored.driver_id != driver.id:
+        return EventResult(
+            key=stored.idempotency_key,
+            status="rejected",
+            error=EventError(field="key", message="this key was already used by another driver"),
+        )
+    first = EventResult.model_validate(stored.response)
+    return first.model_copy(update={"status": "duplicate"})
+
+
+def _stored(session: Session, org_id: str, key: str) -> DeviceEvent | None:
+    return session.scalar(
+        select(DeviceEvent).where(DeviceEvent.org_id == org_id, DeviceEvent.idempotency_key == key)
+    )
+
+
+def _apply_one(
+    session: Session, org_id: str, driver: Driver, event: DriverEventIn, now: datetime
+) -> EventResult:
+    driver_id = driver.id
+    try:
+        _check_text(event)
+        with session.begin_nested():
+            stored = _stored(session, org_id, event.key)
+            if stored is not None:
+                return _replay(stored, driver)
+            at = parse_time(event.occurred_at, now=now, field="occurred_at")
+            if event.type not in EVENT_TYPES:
+                raise _Rejected(
+                    "type", f"unknown event type {event.type!r}; known: {', '.join(EVENT_TYPES)}"
+                )
+            _check_point(event.lon, event.lat)
+            reason = None
+            if event.type == "failed":
+                if event.reason is None:
+                    raise _Rejected("reason", "a failed delivery needs a reason")
+                if event.reason not in FAIL_REASONS:
+                    raise _Rejected(
+                        "reason",
+                        f"unknown reason {event.reason!r}; known: {', '.join(FAIL_REASONS)}",
+                    )
+                reason = event.reason
+            target = _target(session, org_id, driver_id, event, at)
+            if event.type in STOP_EVENTS:
+                order_status = _apply_stop_event(
+                    session, org_id, driver_id, event, at, reason, target
+                )
+            else:
+                order_status = None
+                _apply_route_event(session, org_id, driver_id, event, at, target)
+            response = EventResult(
+                key=event.key, status="applied", error=None, order_status=order_status
+            )
+            payload = event.model_dump()
+            payload.update(
+                {
+                    "occurred_at": at.isoformat(),
+                    "route_id": target.route.id,
+                    "stop_id": target.stop.id if target.stop else None,
+                    "order_id": target.order.id if target.order else None,
+                }
+            )
+            session.add(
+                DeviceEvent(
+                    org_id=org_id,
+                    idempotency_key=event.key,
+                    driver_id=driver_id,
+                    type=event.type,
+                    occurred_at=at,
+                    payload=payload,
+                    response=response.model_dump(mode="json"),
+                )
+            )
+            session.flush()
+            return response
+    except _Rejected as exc:
+        return _rejected(event.key, exc.field, exc.message)
+    except IntegrityError:
+        # Another request stored the same key at the same moment: answer as a replay.
+        stored = _stored(session, org_id, event.key)
+        if stored is None:
+            raise
+        return _replay(stored, driver)
+    except LastmileError as exc:
+        # e.g. an order changed by a dispatcher between our check and the transition.
+        return _rejected(event.key, "type", exc.message)
+
+
+def _rejected(key: str, field: str, message: str) -> EventResult:
+    return EventResult(
+        key=key,
+        status="rejected",
+        error=EventError(field=field, message=message),
+        order_status=None,
+    )
+
+
+def _my_route(session: Session, org_id: str, driver_id: str, route_id: str) -> Route:
+    route = session.scalar(
+        select(Route).where(
+            Route.org_id == org_id,
+            Route.id == route_id,
+            Route.driver_id == driver_id,
+            Route.status.in_(VISIBLE_ROUTES),
+        )
+    )
+    if route is None:
+        raise _Rejected("route_id", f"{route_id!r} is not one of your routes")
+    return route
+
+
+def _target(
+    session: Session, org_id: str, driver_id: str, event: DriverEventIn, at: datetime
+) -> _Target:
+    if event.stop_id is not None:
+        row = session.execute(
+            select(Stop, Route)
+            .join(Route, Route.id == Stop.route_id)
+            .where(
+                Stop.org_id == org_id,
+                Stop.id == event.stop_id,
+                Route.org_id == org_id,
+                Route.driver_id == driver_id,
+                Route.status.in_(VISIBLE_ROUTES),
+            )
+        ).first()
+        if row is None:
+            raise _Rejected("stop_id", f"{event.stop_id!r} is not a stop of your routes")
+        stop, route = row[0], row[1]
+        if event.route_id is not None and event.route_id != route.id:
+            raise _Rejected("route_id", "is not the route of this stop")
+        if event.type not in STOP_EVENTS:
+            return _Target(route=route, stop=stop)
+        if stop.kind != "order" or stop.order_id is None:
+            raise _Rejected("stop_id", "is a break, not a delivery stop")
+        order = session.scalar(
+            select(Order).where(Order.org_id == org_id, Order.id == stop.order_id).with_for_update()
+        )
+        if order is None:
+            raise _Rejected("stop_id", "the order of this stop no longer exists")
+        return _Target(route=route, stop=stop, order=order)
+    if event.type in STOP_EVENTS:
+        raise _Rejected("stop_id", f"a {event.type} event needs the stop_id")
+    if event.route_id is not None:
+        return _Target(route=_my_route(session, org_id, driver_id, event.route_id))
+    if event.type == "route_finished":
+        started = session.scalar(
+            select(Route)
+            .where(
+                Route.org_id == org_id,
+                Route.driver_id == driver_id,
+                Route.status == "started",
+            )
+            .order_by(Route.date.desc(), Route.start_s.desc())
+            .limit(1)
+        )
+        if started is not None:
+            return _Target(route=started)
+    zone = ZoneInfo(_org(session, org_id).timezone)
+    day = at.astimezone(zone).date()
+    of_day = route_for_day(session=session, org_id=org_id, driver_id=driver_id, day=day)
+    if of_day is None:
+        raise _Rejected("route_id", f"you have no dispatched route on {day.isoformat()}")
+    return _Target(route=of_day)
+
+
+def _path(current: OrderStatus, wanted: OrderStatus) -> list[OrderStatus] | None:
+    """The moves from ``current`` to ``wanted``, implied steps included; ``None`` if none."""
+    steps: list[OrderStatus] = []
+    if current == OrderStatus.DISPATCHED:
+        steps.append(OrderStatus.OUT_FOR_DELIVERY)
+        if wanted != OrderStatus.ARRIVED:
+            steps.append(OrderStatus.ARRIVED)
+    steps.append(wanted)
+    previous = current
+    for step in steps:
+        if not lifecycle.is_legal(previous, step):
+            return None
+        previous = step
+    return steps
+
+
+def _note(event: DriverEventIn) -> str:
+    parts = [event.note.strip()] if event.note.strip() else []
+    if event.recipient.strip():
+        parts.append(f"received by {event.recipient.strip()}")
+    if event.barcodes:
+        parts.append("barcodes: " + ", ".join(event.barcodes))
+    return "; ".join(parts)
+
+
+def _apply_stop_event(
+    session: Session,
+    org_id: str,
+    driver_id: str,
+    event: DriverEventIn,
+    at: datetime,
+    reason: str | None,
+    target: _Target,
+) -> str:
+    order, stop = target.order, target.stop
+    assert order is not None and stop is not None
+    actor = f"driver:{driver_id}"
+    wanted = OrderStatus(event.type)
+    current = lifecycle.parse_status(order.status)
+    if current == wanted:
+        # Pressed twice (two keys): nothing more happens.
+        return order.status
+    if current not in (*_ON_THE_ROAD, OrderStatus.ARRIVED) and current not in (
+        OrderStatus.DELIVERED,
+        OrderStatus.FAILED,
+        OrderStatus.RETURNED,
+    ):
+        raise _Rejected(
+            "stop_id",
+            f"order {order.external_id!r} is no longer on your route (it is {current.value}); "
+            "ask your dispatcher",
+        )
+    steps = _path(current, wanted)
+    if steps is not None:
+        for step in steps:
+            last = step == wanted
+            orders.transition(
+                session=session,
+                org_id=org_id,
+                order_id=order.id,
+                to_status=step,
+                actor=actor,
+                at=at,
+                lon=event.lon,
+                lat=event.lat,
+                note=_note(event) if last else f"implied by {event.type}",
+                reason=reason if last else None,
+                commit=False,
+            )
+        _set_stop(stop, event.type)
+        return order.status
+    # The order moved on already (delivered / failed). An event that happened before that
+    # is history; one that happened after it contradicts it.
+    history = list(
+        session.scalars(
+            select(OrderEvent)
+            .where(OrderEvent.org_id == org_id, OrderEvent.order_id == order.id)
+            .order_by(OrderEvent.at, OrderEvent.created_at)
+        )
+    )
+    settled = [h for h in history if h.to_status == order.status]
+    settled_at = settled[-1].at if settled else None
+    if settled_at is None or at > settled_at:
+        raise _Rejected(
+            "type",
+            f"order {order.external_id!r} is already {current.value}; "
+            f"it cannot become {wanted.value}",
+        )
+    before = [h for h in history if h.at <= at]
+    note = _note(event)
+    session.add(
+        OrderEvent(
+            org_id=org_id,
+            order_id=order.id,
+            from_status=before[-1].to_status if before else None,
+            to_status=wanted.value,
+            at=at,
+            actor=actor,
+            lon=event.lon,
+            lat=event.lat,
+            note=("reported late; " + note) if note else "reported late",
+            reason=reason,
+        )
+    )
+    events.record(
+        session=session,
+        org_id=org_id,
+        type=EVENT_HISTORY_ADDED,
+        payload={
+            "order_id": order.id,
+            "external_id": order.external_id,
+            "status": wanted.value,
+            "current_status": order.status,
+            "at": at.isoformat(),
+            "actor": actor,
+            "late": True,
+        },
+    )
+    if stop.status == "pending":
+        _set_stop(stop, event.type)
+    return order.status
+
+
+def _set_stop(stop: Stop, event_type: str) -> None:
+    status = {"arrived": "arrived", "delivered": "done", "failed": "failed"}[event_type]
+    if _STOP_RANK.get(status, 0) >= _STOP_RANK.get(stop.status, 0):
+        stop.status = status
+
+
+def _route_payload(route: Route, driver_id: str, at: datetime) -> dict[str, Any]:
+    return {
+        "route_id": route.id,
+        "plan_id": route.plan_id,
+        "driver_id": driver_id,
+        "vehicle_id": route.vehicle_id,
+        "at": at.isoformat(),
+        "actor": f"driver:{driver_id}",
+    }
+
+
+def _apply_route_event(
+    session: Session,
+    org_id: str,
+    driver_id: str,
+    event: DriverEventIn,
+    at: datetime,
+    target: _Target,
+) -> None:
+    route = target.route
+    if event.type == "route_started":
+        if route.status != "dispatched":
+            return  # started already (another key, another device): nothing more to do
+        route.status = "started"
+        waiting = list(
+            session.scalars(
+                select(Order.id)
+                .join(Stop, Stop.order_id == Order.id)
+                .where(
+                    Stop.org_id == org_id,
+                    Stop.route_id == route.id,
+                    Order.org_id == org_id,
+                    Order.status == OrderStatus.DISPATCHED.value,
+                )
+                .order_by(Stop.sequence)
+            )
+        )
+        if waiting:
+            orders.transition_many(
+                session=session,
+                org_id=org_id,
+                order_ids=waiting,
+                to_status=OrderStatus.OUT_FOR_DELIVERY,
+                actor=f"driver:{driver_id}",
+                at=at,
+                lon=event.lon,
+                lat=event.lat,
+                note="route started",
+                commit=False,
+            )
+        events.record(
+            session=session,
+            org_id=org_id,
+            type=EVENT_ROUTE_STARTED,
+            payload={**_route_payload(route, driver_id, at), "orders": len(waiting)},
+        )
+        return
+    if route.status == "dispatched":
+        raise _Rejected("type", "the route has not been started; send route_started first")
+    if route.status == "finished":
+        return
+    route.status = "finished"
+    events.record(
+        session=session,
+        org_id=org_id,
+        type=EVENT_ROUTE_FINISHED,
+        payload=_route_payload(route, driver_id, at),
+    )
+
+
+# --- positions -------------------------------------------------------------------------------
+
+
+def route_in_progress(*, session: Session, org_id: str, driver_id: str) -> Route | None:
+    return session.scalar(
+        select(Route)
+        .where(Route.org_id == org_id, Route.driver_id == driver_id, Route.status == "started")
+        .order_by(Route.date.desc(), Route.start_s.desc(), Route.created_at.desc())
+        .limit(1)
+    )
+
+
+def _started_at(session: Session, org_id: str, driver_id: str, route_id: str) -> datetime | None:
+    for row in session.scalars(
+        select(DeviceEvent)
+        .where(
+            DeviceEvent.org_id == org_id,
+            DeviceEvent.driver_id == driver_id,
+            DeviceEvent.type == "route_started",
+        )
+        .order_by(DeviceEvent.occurred_at.desc())
+        .limit(50)
+    ):
+        if row.payload.get("route_id") == route_id:
+            return row.occurred_at
+    return None
+
+
+def _check_position(p: PositionIn, now: datetime, started_at: datetime | None) -> datetime:
+    _check_point(p.lon, p.lat, required=True)
+    at = parse_time(p.recorded_at, now=now, field="recorded_at")
+    if started_at is not None and at < started_at:
+        raise _Rejected("recorded_at", "is before your route was started (no tracking off duty)")
+    for name, value, low, high in (
+        ("accuracy_m", p.accuracy_m, 0.0, 100_000.0),
+        ("speed_ms", p.speed_ms, 0.0, 150.0),
+        ("heading", p.heading, 0.0, 360.0),
+    ):
+        if value is not None and (not math.isfinite(value) or not low <= value <= high):
+            raise _Rejected(name, f"{value} is outside {low:g} to {high:g}")
+    return at
+
+
+def record_positions(
+    *,
+    session: Session,
+    org_id: str,
+    driver: Driver,
+    positions: Sequence[PositionIn],
+    now: datetime | None = None,
+) -> PositionResult:
+    """Store GPS points while the driver has a route in progress; one live event per batch.
+
+    A point already stored (same driver, same ``recorded_at``) counts as accepted and is not
+    stored twice, so a re-sent batch is harmless.
+    """
+    now = now or utcnow()
+    route = route_in_progress(session=session, org_id=org_id, driver_id=driver.id)
+    if route is None:
+        raise NoRouteInProgress(
+            "no route in progress: positions are recorded only between starting and finishing "
+            "a route (no tracking off duty)"
+        )
+    started_at = _started_at(session, org_id, driver.id, route.id)
+    rejected: list[PositionIssue] = []
+    valid: list[tuple[datetime, PositionIn]] = []
+    for index, point in enumerate(positions):
+        try:
+            valid.append((_check_position(point, now, started_at), point))
+        except _Rejected as exc:
+            rejected.append(PositionIssue(index=index, field=exc.field, message=exc.message))
+    if valid:
+        low, high = min(at for at, _ in valid), max(at for at, _ in valid)
+        seen = set(
+            session.scalars(
+                select(Position.recorded_at).where(
+                    Position.org_id == org_id,
+                    Position.driver_id == driver.id,
+                    Position.recorded_at >= low,
+                    Position.recorded_at <= high,
+                )
+            )
+        )
+        for at, point in valid:
+            if at in seen:
+                continue
+            seen.add(at)
+            session.add(
+                Position(
+                    org_id=org_id,
+                    driver_id=driver.id,
+                    route_id=route.id,
+                    lon=point.lon,
+                    lat=point.lat,
+                    accuracy_m=point.accuracy_m,
+                    speed_ms=point.speed_ms,
+                    heading=point.heading,
+                    recorded_at=at,
+                )
+            )
+        latest_at, latest = max(valid, key=lambda item: item[0])
+        events.record(
+            session=session,
+            org_id=org_id,
+            type=EVENT_POSITION,
+            payload={
+                "driver_id": driver.id,
+                "route_id": route.id,
+                "vehicle_id": route.vehicle_id,
+                "lon": latest.lon,
+                "lat": latest.lat,
+                "recorded_at": latest_at.isoformat(),
+                "accuracy_m": latest.accuracy_m,
+                "speed_ms": latest.speed_ms,
+                "heading": latest.heading,
+                "points": len(valid),
+            },
+        )
+    session.commit()
+    return PositionResult(accepted=len(valid), rejected=rejected)
+
+
+# --- proof of delivery -----------------------------------------------------------------------
+
+
+def add_pod(
+    *,
+    session: Session,
+    store: PodStore,
+    org_id: str,
+    driver: Driver,
+    event_key: str,
+    kind: str,
+    data: bytes,
+    recipient: str = "",
+) -> tuple[ProofOfDelivery, bool]:
+    """Store a photo or signature for the order of a synced delivered/failed event.
+
+    Returns the row and whether it is new: the same (event, kind, file) again returns the row
+    stored the first time. The event must be synced first (:class:`EventNotSynced`, 409).
+    """
+    issues: list[FieldIssue] = []
+    if kind not in POD_KINDS:
+        issues.append(FieldIssue(None, "kind", kind, f"must be one of {', '.join(POD_KINDS)}"))
+    if has_nul(event_key) or not 8 <= len(event_key) <= 100:
+        issues.append(FieldIssue(None, "event_key", None, "must be 8 to 100 characters"))
+    if has_nul(recipient) or len(recipient) > MAX_RECIPIENT:
+        issues.append(
+            FieldIssue(None, "recipient", None, f"at most {MAX_RECIPIENT} characters, no NUL")
+        )
+    content_type = sniff_image(data)
+    if not data:
+        issues.append(FieldIssue(None, "file", None, "is empty"))
+    elif content_type is None:
+        issues.append(
+            FieldIssue(None, "file", None, "is not a JPEG, PNG or WebP image (by its content)")
+        )
+    if issues:
+        raise InputError(issues=issues, source="proof of delivery")
+    assert content_type is not None
+    event = session.scalar(
+        select(DeviceEvent).where(
+            DeviceEvent.org_id == org_id,
+            DeviceEvent.idempotency_key == event_key,
+            DeviceEvent.driver_id == driver.id,
+        )
+    )
+    if event is None:
+        raise EventNotSynced(
+            f"event {event_key!r} is not synced yet: send it to /api/v1/driver/events first, "
+            "then upload its proof"
+        )
+    order_id = event.payload.get("order_id")
+    if event.type not in ("delivered", "failed") or not isinstance(order_id, str):
+        raise InputError(
+            issues=[
+                FieldIssue(
+                    None,
+                    "event_key",
+                    None,
+                    f"belongs to a {event.type} event; proof goes with a delivered or failed event",
+                )
+            ],
+            source="proof of delivery",
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    existing = session.scalar(
+        select(ProofOfDelivery).where(
+            ProofOfDelivery.org_id == org_id,
+            ProofOfDelivery.event_key == event_key,
+            ProofOfDelivery.kind == kind,
+            ProofOfDelivery.sha256 == digest,
+        )
+    )
+    if existing is not None:
+        return existing, False
+    storage_key = f"{org_id}/{order_id}/{digest}.{extension(content_type)}"
+    store.put(storage_key, data, content_type)
+    row = ProofOfDelivery(
+        org_id=org_id,
+        order_id=order_id,
+        event_key=event_key,
+        kind=kind,
+        storage_key=storage_key,
+        content_type=content_type,
+        size_bytes=len(data),
+        sha256=digest,
+        recipient=recipient.strip(),
+    )
+    session.add(row)
+    session.flush()
+    events.record(
+        session=session,
+        org_id=org_id,
+        type=EVENT_POD_ADDED,
+        payload={
+            "order_id": order_id,
+            "pod_id": row.id,
+            "kind": kind,
+            "event_key": event_key,
+            "driver_id": driver.id,
+        },
+    )
+    session.commit()
+    return row, True
+
+
+def list_pods(*, session: Session, org_id: str, order_id: str) -> list[ProofOfDelivery]:
+    """Proofs of an order of the organisation, oldest first (:class:`NotFound` otherwise)."""
+    orders.get(session=session, org_id=org_id, order_id=order_id)
+    return list(
+        session.scalars(
+            select(ProofOfDelivery)
+            .where(ProofOfDelivery.org_id == org_id, ProofOfDelivery.order_id == order_id)
+            .order_by(ProofOfDelivery.created_at, ProofOfDelivery.id)
+        )
+    )
+
+
+def pod_file(
+    *, session: Session, store: PodStore, org_id: str, pod_id: str
+) -> tuple[ProofOfDelivery, bytes]:
+    if has_nul(pod_id):
+        raise NotFound("proof of delivery not found")
+    row = session.scalar(
+        select(ProofOfDelivery).where(
+            ProofOfDelivery.org_id == org_id, ProofOfDelivery.id == pod_id
+        )
+    )
+    if row is None:
+        raise NotFound("proof of delivery not found")
+    return row, store.get(row.storage_key)
+
+
+# --- the driver's live stream ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interest:
+    """What concerns one driver: their recent routes and the orders on them."""
+
+    driver_id: str
+    route_ids: frozenset[str]
+    order_routes: dict[str, str]
+
+
+def interest(*, session: Session, org_id: str, driver_id: str) -> Interest:
+    since = today(session=session, org_id=org_id) - timedelta(days=1)
+    routes = list(
+        session.scalars(
+            select(Route.id).where(
+                Route.org_id == org_id,
+                Route.driver_id == driver_id,
+                Route.date >= since,
+                Route.status.in_(VISIBLE_ROUTES),
+            )
+        )
+    )
+    order_routes: dict[str, str] = {}
+    if routes:
+        for order_id, route_id in session.execute(
+            select(Stop.order_id, Stop.route_id).where(
+                Stop.org_id == org_id, Stop.route_id.in_(routes), Stop.order_id.is_not(None)
+            )
+        ).all():
+            if order_id is not None:
+                order_routes[order_id] = route_id
+    return Interest(driver_id=driver_id, route_ids=frozenset(routes), order_routes=order_routes)
+
+
+RELEVANT_TYPES = frozenset(
+    {
+        "route.dispatched",
+        EVENT_ROUTE_CHANGED,
+        EVENT_ROUTE_STARTED,
+        EVENT_ROUTE_FINISHED,
+        "stop.added",
+        "stop.removed",
+        orders.EVENT_STATUS_CHANGED,
+    }
+)
+"""Event types that may concern a driver (everything else is never sent to the app)."""
+
+
+def driver_view(event_type: str, payload: dict[str, Any], who: Interest) -> dict[str, Any] | None:
+    """What the driver app is told about an organisation event: a ``route.changed`` payload
+    (``route_id``, ``change``), or ``None`` when it does not concern this driver.
+
+    A route dispatched to the driver, a dispatcher's change to one of their routes, and a status
+    change of an order on their routes made by someone else (a cancellation) all become
+    ``route.changed``: the app reloads its route.
+    """
+    if event_type not in RELEVANT_TYPES:
+        return None
+    route_id = payload.get("route_id")
+    if event_type == "route.dispatched":
+        if payload.get("driver_id") != who.driver_id:
+            return None
+        return {"route_id": route_id, "change": "dispatched", "plan_id": payload.get("plan_id")}
+    if event_type == orders.EVENT_STATUS_CHANGED:
+        order_id = payload.get("order_id")
+        if not isinstance(order_id, str) or order_id not in who.order_routes:
+            return None
+        if payload.get("actor") == f"driver:{who.driver_id}":
+            return None  # the app's own change
+        if payload.get("to") == OrderStatus.DISPATCHED.value:
+            return None  # part of a dispatch, announced by route.dispatched
+        return {
+            "route_id": who.order_routes[order_id],
+            "change": "order_status",
+            "order_id": order_id,
+            "status": payload.get("to"),
+        }
+    if payload.get("driver_id") != who.driver_id and route_id not in who.route_ids:
+        return None
+    change = {
+        EVENT_ROUTE_STARTED: "started",
+        EVENT_ROUTE_FINISHED: "finished",
+        "stop.added": "stop_added",
+        "stop.removed": "stop_removed",
+    }.get(event_type, payload.get("change", "changed"))
+    return {**payload, "route_id": route_id, "change": change}
