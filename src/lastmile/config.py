@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     """OpenStreetMap extract (.osm.pbf) for travel times and geocoding; default: the bundled one."""
     use_roads: bool = True
     """False: straight-line travel times (faster start-up, e.g. in tests)."""
+    geocode_imports: bool = True
+    """Geocode orders that arrive without coordinates in the background (offline index)."""
     tile_url: str | None = None
     """Map tile URL template for the dashboard when online; unset = offline vector basemap."""
     plan_time_limit_s: float = Field(default=10.0, gt=0, le=3600)

@@ -63,6 +63,7 @@ def app_client(
         jobs="inline",
         secret_key="test-secret",
         plan_time_limit_s=1.0,
+        geocode_imports=False,  # tests that want the geocoding job run it themselves
     )
     with TestClient(create_app(settings)) as client:
         yield client

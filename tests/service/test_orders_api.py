@@ -485,7 +485,7 @@ def test_every_orders_route_is_documented(client: TestClient) -> None:
         for method, op in item.items()
         if "orders" in op.get("tags", [])
     ]
-    assert len(routes) == 8
+    assert len(routes) == 9
     missing = [r for r in routes if f"`{r[0]} {r[1]}` | `{r[2]}`" not in text]
     assert missing == []
 

@@ -158,13 +158,15 @@ def import_orders(
             "invalid_rows",
             **report.model_dump(mode="json"),
         )
-    if not dry_run:
+    if not dry_run and request.app.state.settings.geocode_imports:
         request.app.state.jobs.enqueue("geocode_orders", org_id=caller.org_id)
     return report
 
 
 def _geocode_later(request: Request, org_id: str, orders: list[Order]) -> None:
     """Addresses without coordinates are geocoded by a background job (offline index)."""
+    if not request.app.state.settings.geocode_imports:
+        return
     if any(lifecycle.needs_geocoding(status=o.status, lon=o.lon, lat=o.lat) for o in orders):
         request.app.state.jobs.enqueue("geocode_orders", org_id=org_id)
 
