@@ -726,3 +726,19 @@ def test_driver_stream_carries_only_the_drivers_route_changes(
     # The cancelled order's stop is gone from the driver's route.
     route = client.get(f"/api/v1/driver/route?date={day.day}", headers=day.org.driver).json()
     assert mine["id"] not in {s["id"] for s in route["route"]["stops"]}
+
+
+def test_every_driver_route_is_documented(client: TestClient) -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "api-driver.md").read_text()
+    schema = client.app.openapi()  # type: ignore[attr-defined]
+    routes = [
+        (method.upper(), path, op["operationId"])
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+        if path.startswith("/api/v1/driver/") or path.endswith("/pod") or "/pod/" in path
+    ]
+    assert len(routes) == 7
+    missing = [r for r in routes if f"`{r[0]} {r[1]}` | `{r[2]}`" not in text]
+    assert missing == []
