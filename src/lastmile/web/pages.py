@@ -513,12 +513,13 @@ def _network(extract: Path) -> RoadNetwork:
 
 
 @lru_cache(maxsize=256)
-def _basemap_cells(extract: Path, key: tuple[int, int, int, int], detail: bool) -> str:
-    """Road lines inside a bbox (rounded to 0.05°, so neighbouring views share the cache).
+def _basemap_cells(extract: Path, key: tuple[int, int, int, int], level: int) -> str:
+    """Road lines inside a bbox (snapped outwards to 0.05°, so neighbouring views share the
+    cache), as GeoJSON with a ``class`` per line: main, secondary, minor.
 
-    The road graph keeps segments and per-profile speeds, not OSM road classes; the van
-    speed stands in for the class: >= 45 km/h are the main roads drawn at every zoom,
-    the rest only when zoomed in (``detail``).
+    The road graph keeps segments and per-profile speeds, not OSM road classes, so the van's
+    speed stands in for the class: >= 40 km/h main roads (always drawn), >= 30 km/h
+    secondary (``level`` >= 1), the rest a van may use only when zoomed in (``level`` 2).
     """
     graph = _network(extract).graph
     w, s, e, n = (k / 20 for k in key)
@@ -532,13 +533,11 @@ def _basemap_cells(extract: Path, key: tuple[int, int, int, int], detail: bool) 
     )
     p = PROFILES.index(RoadProfile.VAN)
     speed = np.maximum(graph.speed_fwd[p], graph.speed_bwd[p]) * 3.6
-    main = speed >= 45
-    minor = (speed > 0) & ~main
+    classes = [("main", speed >= 40), ("secondary", (speed >= 30) & (speed < 40))]
+    classes.append(("minor", (speed > 0) & (speed < 30)))
     features = []
-    for cls, mask in (("main", inside & main), ("minor", inside & minor if detail else None)):
-        if mask is None:
-            continue
-        idx = np.flatnonzero(mask)
+    for cls, mask in classes[: level + 1]:
+        idx = np.flatnonzero(inside & mask)
         coords = np.stack([lon_u[idx], lat_u[idx], lon_v[idx], lat_v[idx]], axis=1).round(5)
         features.append(
             {
@@ -582,7 +581,7 @@ def basemap(
         empty = {"type": "FeatureCollection", "features": [], "attribution": OSM_ATTRIBUTION}
         return JSONResponse(empty)
     extract = settings.roads_extract or default_extract()
-    body = _basemap_cells(extract, key, zoom >= 14)
+    body = _basemap_cells(extract, key, 2 if zoom >= 14 else (1 if zoom >= 11 else 0))
     return Response(
         body, media_type="application/json", headers={"Cache-Control": "private, max-age=3600"}
     )
@@ -636,9 +635,9 @@ def _timeline(doc: dict[str, Any], colours: dict[str, str]) -> dict[str, Any]:
                 }
             )
             for w0, w1 in s["windows"]:
-                windows.append(
-                    {"x": x(_local_seconds(w0)), "w": x(_local_seconds(w1)) - x(_local_seconds(w0))}
-                )
+                a, b = max(t0, _local_seconds(w0)), min(t1, _local_seconds(w1))
+                if b > a:
+                    windows.append({"x": x(a), "w": x(b) - x(a)})
         rows.append(
             {
                 "y": y,
@@ -650,7 +649,10 @@ def _timeline(doc: dict[str, Any], colours: dict[str, str]) -> dict[str, Any]:
                 "windows": windows[:400],
             }
         )
-    ticks = [{"x": x(t), "label": _clock(t)} for t in range(t0, t1 + 1, 3600)]
+    ticks = [
+        {"x": x(t), "label": _clock(t) if x(t) < width - 40 else ""}
+        for t in range(t0, t1 + 1, 3600)
+    ]
     return {
         "rows": rows,
         "ticks": ticks,

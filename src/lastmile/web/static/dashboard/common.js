@@ -48,15 +48,17 @@ export function makeMap(id, options = {}) {
     map.attributionControl.addAttribution(ATTRIBUTION);
     const roads = L.geoJSON(null, {
       interactive: false,
-      style: f => f.properties.class === 'main'
-        ? { color: '#b9b4a8', weight: 2.5, opacity: 1 }
-        : { color: '#d6d2c8', weight: 1.2, opacity: 1 },
+      style: f => ({
+        main: { color: '#a8a293', weight: 3, opacity: 1 },
+        secondary: { color: '#c4bfb3', weight: 1.8, opacity: 1 },
+        minor: { color: '#d9d5cc', weight: 1, opacity: 1 },
+      }[f.properties.class]),
     }).addTo(map);
     const loaded = new Map();
     const refresh = async () => {
       const b = map.getBounds().pad(0.2);
       const zoom = map.getZoom();
-      const key = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(x => x.toFixed(2)).join(',') + '|' + (zoom >= 14);
+      const key = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(x => x.toFixed(2)).join(',') + '|' + (zoom >= 14 ? 2 : zoom >= 11 ? 1 : 0);
       if (loaded.has(key)) return;
       try {
         const url = `/app/api/basemap?bbox=${b.getWest()},${b.getSouth()},${b.getEast()},${b.getNorth()}&zoom=${zoom}`;

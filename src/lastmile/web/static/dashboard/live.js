@@ -2,18 +2,17 @@ import { esc, makeMap } from './common.js';
 
 const DATA = JSON.parse(document.getElementById('live-data').textContent);
 const map = makeMap('map');
-const bounds = [];
+const bounds = DATA.routes.flatMap(r => r.line);
+if (bounds.length) map.fitBounds(bounds, { padding: [20, 20] }); else map.setView([47.14, 9.52], 11);
 const byVehicle = new Map();
 const byRoute = new Map();
 const orderRoute = new Map();
 for (const r of DATA.routes) {
   L.polyline(r.line, { color: r.colour, weight: 3, opacity: 0.5, dashArray: '6 6' }).addTo(map);
-  r.line.forEach(p => bounds.push(p));
   byVehicle.set(r.vehicle_id, r);
   if (r.route_id) byRoute.set(r.route_id, r);
   r.orders.forEach(o => orderRoute.set(o, r));
 }
-if (bounds.length) map.fitBounds(bounds, { padding: [20, 20] }); else map.setView([47.14, 9.52], 11);
 
 const markers = new Map();
 const feed = document.getElementById('feed');
@@ -35,7 +34,7 @@ function position(d) {
   const latlng = [d.lat, d.lon];
   let m = markers.get(key);
   if (!m) {
-    m = L.marker(latlng, { title: label, icon: L.divIcon({ className: '', html: `<div class="vehicle-dot live-vehicle" style="border-color:${colour}">${esc(label)}</div>`, iconAnchor: [10, 10] }) }).addTo(map);
+    m = L.marker(latlng, { title: label, icon: L.divIcon({ className: '', html: `<div class="vehicle-dot live-vehicle" style="border-color:${colour}">${esc(label)}</div>`, iconSize: null, iconAnchor: [10, 10] }) }).addTo(map);
     markers.set(key, m);
   } else m.setLatLng(latlng);
   if (r) { const cell = rowOf(r)?.querySelector('.last-seen'); if (cell) cell.textContent = `${hhmm(d.recorded_at || d.at) || 'now'} · ${d.lat.toFixed(4)}, ${d.lon.toFixed(4)}`; }
@@ -63,7 +62,7 @@ source.onerror = () => { status.textContent = 'reconnecting…'; };
 const handle = (type, fn) => source.addEventListener(type, (e) => {
   const event = JSON.parse(e.data);
   fn(event.data);
-  addFeed(`<span class="muted">${hhmm(event.created_at)}</span> <b>${esc(type)}</b> ${esc(summary(type, event.data))}`);
+  addFeed(`<span class="muted">${new Date(event.created_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })}</span> <b>${esc(type)}</b> ${esc(summary(type, event.data))}`);
 });
 function summary(type, d) {
   if (type === 'driver.position') return `${DATA.drivers[d.driver_id] || d.driver_id || ''} at ${Number(d.lat).toFixed(4)}, ${Number(d.lon).toFixed(4)}`;

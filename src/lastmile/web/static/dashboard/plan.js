@@ -33,12 +33,13 @@ if (DATA.status === 'queued' || DATA.status === 'running') {
 // ---- map: routes coloured per vehicle, numbered stops
 if (document.getElementById('map')) {
   const map = makeMap('map');
-  const bounds = [];
+  // The view first: Leaflet cannot project lines onto a map without one.
+  const bounds = DATA.routes.flatMap(r => [[r.start[1], r.start[0]], ...r.stops.map(s => [s.lat, s.lon])]);
+  if (bounds.length) map.fitBounds(bounds, { padding: [20, 20] }); else map.setView([47.14, 9.52], 11);
   const lines = L.layerGroup().addTo(map);
   for (const r of DATA.routes) {
     const colour = DATA.colours[r.vehicle_id];
     const straight = [[r.start[1], r.start[0]], ...r.stops.map(s => [s.lat, s.lon])];
-    straight.forEach(p => bounds.push(p));
     L.polyline(straight, { color: colour, weight: 4, opacity: 0.85, className: `route-line v-${r.vehicle_id}` })
       .bindPopup(`<b>${esc(r.vehicle_name)}</b><br>${r.stops.length} stops`).addTo(lines);
     for (const s of r.stops) {
@@ -47,7 +48,6 @@ if (document.getElementById('map')) {
     }
     L.circleMarker([r.start[1], r.start[0]], { radius: 6, color: '#222', fillColor: '#fff', fillOpacity: 1 }).bindPopup('Depot').addTo(map);
   }
-  if (bounds.length) map.fitBounds(bounds, { padding: [20, 20] }); else map.setView([47.14, 9.52], 11);
   // Road geometry (when the road engine is on) replaces the straight segments.
   api('GET', `/app/api/plans/${DATA.plan_id}/geometry`).then((geo) => {
     if (!geo.roads) return;
@@ -116,12 +116,14 @@ if (dialog) {
   }));
   // drag and drop in the route lists
   let dragged = null;
+  const clearDrop = () => document.querySelectorAll('.drop-before, .drop-end').forEach(el => el.classList.remove('drop-before', 'drop-end'));
+  document.addEventListener('dragend', clearDrop);
   document.querySelectorAll('.route li[draggable=true]').forEach(li => {
     li.addEventListener('dragstart', (e) => { dragged = li; e.dataTransfer.setData('text/plain', li.dataset.order); e.dataTransfer.effectAllowed = 'move'; });
     li.addEventListener('dragover', (e) => { if (dragged && dragged !== li) { e.preventDefault(); li.classList.add('drop-before'); } });
     li.addEventListener('dragleave', () => li.classList.remove('drop-before'));
     li.addEventListener('drop', (e) => {
-      e.preventDefault(); e.stopPropagation(); li.classList.remove('drop-before');
+      e.preventDefault(); e.stopPropagation(); clearDrop();
       if (!dragged || dragged === li) return;
       let pos = Number(li.dataset.index);
       if (dragged.dataset.vehicle === li.dataset.vehicle && Number(dragged.dataset.index) < pos) pos -= 1;
@@ -132,7 +134,7 @@ if (dialog) {
     ol.addEventListener('dragover', (e) => { if (dragged) { e.preventDefault(); ol.classList.add('drop-end'); } });
     ol.addEventListener('dragleave', () => ol.classList.remove('drop-end'));
     ol.addEventListener('drop', (e) => {
-      e.preventDefault(); ol.classList.remove('drop-end');
+      e.preventDefault(); clearDrop();
       if (!dragged) return;
       let pos = ol.querySelectorAll('li').length;
       if (dragged.dataset.vehicle === ol.dataset.vehicle) pos -= 1;
