@@ -742,3 +742,38 @@ def test_every_driver_route_is_documented(client: TestClient) -> None:
     assert len(routes) == 7
     missing = [r for r in routes if f"`{r[0]} {r[1]}` | `{r[2]}`" not in text]
     assert missing == []
+
+
+def test_the_same_batch_sent_twice_at_once_is_applied_once(client: TestClient) -> None:
+    """A phone retrying while its first request still runs: both answers are "done"."""
+    day = plan_day(client)
+    batch = [ev("c-start-0001", "route_started", day.at(0))]
+    for i, stop in enumerate(day.stops[:3]):
+        batch.append(ev(f"c-arrive-{i:03d}", "arrived", day.at(10 + i * 10), stop["id"]))
+        batch.append(ev(f"c-deliver-{i:03d}", "delivered", day.at(15 + i * 10), stop["id"]))
+    answers: list[list[dict[str, Any]]] = []
+    errors: list[BaseException] = []
+    go = threading.Barrier(3)
+
+    def post() -> None:
+        try:
+            go.wait(5)
+            answers.append(send(client, day, *batch))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=post) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert len(answers) == 3
+    for i in range(len(batch)):
+        statuses = sorted(a[i]["status"] for a in answers)
+        assert statuses in (["applied", "duplicate", "duplicate"],), (batch[i]["key"], statuses)
+    _, devices = _counts(day)
+    assert devices == len(batch)
+    for stop in day.stops[:3]:
+        steps = [h["to_status"] for h in history(client, day, stop["order_id"])]
+        assert steps.count("arrived") == 1 and steps.count("delivered") == 1, steps

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -391,6 +391,7 @@ def apply_events(
     go on. Commits once at the end.
     """
     now = now or utcnow()
+    _serialise(session, org_id, driver.id)
     times: list[datetime | None] = []
     for event in events_in:
         try:
@@ -404,6 +405,21 @@ def apply_events(
         results[i] = _apply_one(session, org_id, driver, events_in[i], now)
     session.commit()
     return [results[i] for i in range(len(events_in))]
+
+
+def _serialise(session: Session, org_id: str, driver_id: str) -> None:
+    """Take the driver's row lock first: one batch of a driver at a time.
+
+    A phone that retries while its first request still runs sends the same batch twice at
+    once; the second waits here and then finds every key stored (``duplicate``). On SQLite this
+    write also opens the write transaction *before* anything is read, so the savepoints never
+    read a snapshot that another writer makes stale ("database is locked").
+    """
+    session.execute(
+        update(Driver)
+        .where(Driver.org_id == org_id, Driver.id == driver_id)
+        .values(active=Driver.active)
+    )
 
 
 def _replay(stored: DeviceEvent, driver: Driver) -> EventResult:
@@ -450,6 +466,10 @@ def _apply_one(
                     )
                 reason = event.reason
             target = _target(session, org_id, driver_id, event, at)
+            if event.type in ROUTE_EVENTS:
+                # Two syncs of the same batch at once (a retry while the first request still
+                # runs) wait for each other here; the second then sees the first's key.
+                session.refresh(target.route, with_for_update=True)
             if event.type in STOP_EVENTS:
                 order_status = _apply_stop_event(
                     session, org_id, driver_id, event, at, reason, target
@@ -491,7 +511,11 @@ def _apply_one(
             raise
         return _replay(stored, driver)
     except LastmileError as exc:
-        # e.g. an order changed by a dispatcher between our check and the transition.
+        # e.g. an order changed by a dispatcher between our check and the transition, or the
+        # same event applied by a concurrent request.
+        stored = _stored(session, org_id, event.key)
+        if stored is not None:
+            return _replay(stored, driver)
         return _rejected(event.key, "type", exc.message)
 
 
@@ -829,6 +853,7 @@ def record_positions(
     stored twice, so a re-sent batch is harmless.
     """
     now = now or utcnow()
+    _serialise(session, org_id, driver.id)  # a re-sent batch racing the first: stored once
     route = route_in_progress(session=session, org_id=org_id, driver_id=driver.id)
     if route is None:
         raise NoRouteInProgress(
@@ -932,6 +957,7 @@ def add_pod(
     if issues:
         raise InputError(issues=issues, source="proof of delivery")
     assert content_type is not None
+    _serialise(session, org_id, driver.id)  # the same upload retried at once: one row
     event = session.scalar(
         select(DeviceEvent).where(
             DeviceEvent.org_id == org_id,
