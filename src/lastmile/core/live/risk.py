@@ -1,0 +1,108 @@
+"""Late risk of a predicted stop, and the ETA window to promise the customer.
+
+Levels (``deadline`` = the end of the window the predicted service start falls in or after,
+tightened by the promised ETA window's end when one was promised):
+
+* ``late``: the predicted service start is after the deadline; ``late_s`` says by how much.
+* ``at_risk``: on time, but with less than ``margin_s`` to spare (default 10 minutes, the
+  usual error of an ETA half an hour ahead), so a small delay makes it late.
+* ``on_time``: otherwise.
+
+The promise window is centred on the predicted arrival and narrows as the vehicle approaches:
+half-width = a quarter of the time still to go, at least ``PROMISE_MIN_HALF_S`` (5 min) and at
+most ``PROMISE_MAX_HALF_S`` (15 min); so ±15 min an hour or more ahead, ±5 min in the last
+20 minutes. Its ends are rounded outwards to whole 5 minutes, and for a stop that is on time it
+is clipped to the customer's delivery window (never promise outside what they booked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from lastmile.core.model import TimeWindow
+
+AT_RISK_MARGIN_S = 600
+PROMISE_MIN_HALF_S = 300
+PROMISE_MAX_HALF_S = 900
+PROMISE_ROUND_S = 300
+
+
+class RiskLevel(StrEnum):
+    ON_TIME = "on_time"
+    AT_RISK = "at_risk"
+    LATE = "late"
+
+
+@dataclass(frozen=True)
+class Risk:
+    level: RiskLevel
+    late_s: int
+    """Predicted service start past the deadline (0 unless late)."""
+    slack_s: int
+    """Time to spare before the deadline (negative when late; large without any deadline)."""
+    promise: TimeWindow
+    """The ETA window to tell the customer now."""
+
+    @property
+    def minutes_late(self) -> int:
+        return -(-self.late_s // 60)
+
+
+NO_DEADLINE_SLACK = 48 * 3600
+
+
+def deadline(windows: Sequence[TimeWindow], start: int, promised: TimeWindow | None) -> int | None:
+    """The latest acceptable service start for a stop predicted to start at ``start``."""
+    ends = [w.end for w in windows]
+    chosen: int | None = None
+    if ends:
+        later = [e for e in ends if e >= start]
+        chosen = min(later) if later else max(ends)
+    if promised is not None:
+        chosen = promised.end if chosen is None else min(chosen, promised.end)
+    return chosen
+
+
+def promise_window(
+    arrival: int, now: int, windows: Sequence[TimeWindow] = (), *, clip: bool = True
+) -> TimeWindow:
+    """The ETA window to promise for a predicted ``arrival`` as seen at ``now``."""
+    lead = max(0, arrival - now)
+    half = min(PROMISE_MAX_HALF_S, max(PROMISE_MIN_HALF_S, lead // 4))
+    low = (arrival - half) // PROMISE_ROUND_S * PROMISE_ROUND_S
+    high = -(-(arrival + half) // PROMISE_ROUND_S) * PROMISE_ROUND_S
+    low = max(low, now - now % PROMISE_ROUND_S)
+    if clip:
+        for window in windows:
+            if window.start <= arrival <= window.end:
+                low, high = max(low, window.start), min(high, window.end)
+                break
+    return TimeWindow(low, max(low, high))
+
+
+def assess(
+    *,
+    arrival: int,
+    start: int,
+    now: int,
+    windows: Sequence[TimeWindow] = (),
+    promised: TimeWindow | None = None,
+    margin_s: int = AT_RISK_MARGIN_S,
+) -> Risk:
+    """How a stop predicted to arrive at ``arrival`` and start service at ``start`` stands."""
+    limit = deadline(windows, start, promised)
+    slack = NO_DEADLINE_SLACK if limit is None else limit - start
+    if slack < 0:
+        level = RiskLevel.LATE
+    elif slack < margin_s:
+        level = RiskLevel.AT_RISK
+    else:
+        level = RiskLevel.ON_TIME
+    return Risk(
+        level=level,
+        late_s=max(0, -slack),
+        slack_s=slack,
+        promise=promise_window(arrival, now, windows, clip=level is not RiskLevel.LATE),
+    )
