@@ -1,0 +1,795 @@
+// The lastmile driver app: log in, today's route, arrive / deliver / fail with proof of
+// delivery, GPS sharing while the route is started. Offline first: every action is written
+// to IndexedDB (store.js) before it is sent (sync.js); the screen always shows the route with
+// the driver's own unsent actions applied.
+
+import { HttpError, NetworkError, request, setToken } from './api.js';
+import { Tracker } from './gps.js';
+import { Live } from './live.js';
+import { canScan, scanOnce } from './scanner.js';
+import { SignaturePad } from './signature.js';
+import { files, kv, outbox, positions, queueAction } from './store.js';
+import { Sync } from './sync.js';
+import { h, hhmm, isoNow, shrinkPhoto, uuid } from './util.js';
+
+const REASONS = [
+  ['not_home', 'Nobody at home'],
+  ['wrong_address', 'Wrong address'],
+  ['refused', 'Refused by the recipient'],
+  ['access_problem', 'Could not get access'],
+  ['damaged', 'Parcel damaged'],
+  ['other', 'Other reason'],
+];
+const STATUS_LABEL = {
+  pending: 'To do', arrived: 'Arrived', delivered: 'Delivered', failed: 'Not delivered',
+  skipped: 'Skipped', done: 'Delivered',
+};
+const CLOSED = new Set(['delivered', 'failed', 'skipped', 'done']);
+const NAV_LABELS = [
+  ['google', 'Google Maps'], ['apple', 'Apple Maps'], ['osm', 'OpenStreetMap'], ['geo', 'Other map app'],
+];
+
+const S = {
+  session: null,
+  route: null, // the server's route (null: none today)
+  routeKnown: false, // whether S.route is an answer (from the server or the saved copy)
+  fetchedAt: null,
+  savedCopy: false,
+  outbox: [],
+  files: [],
+  sending: false,
+  gpsNote: null,
+  loginNote: null,
+  drafts: new Map(),
+};
+let sync = null;
+let tracker = null;
+let live = null;
+let lastSignature = null;
+
+const $ = (id) => document.getElementById(id);
+const main = () => $('main');
+
+// ---------------------------------------------------------------- derived state
+
+const mine = (row) => S.session && row.user === S.session.user;
+const pendingEvents = () => S.outbox.filter((r) => mine(r) && r.state === 'pending');
+const waitingCount = () => pendingEvents().length + S.files.filter((f) => mine(f) && f.state === 'waiting').length;
+
+/** What an action does to the route, as the server will apply it. */
+function applyEvent(route, event, unsent) {
+  if (!route) return;
+  if (event.type === 'route_started' && route.status !== 'finished') route.status = 'started';
+  else if (event.type === 'route_finished') route.status = 'finished';
+  const stop = route.stops.find((s) => s.id === event.stop_id);
+  if (!stop) return;
+  if (event.type === 'arrived' && !CLOSED.has(stop.status)) stop.status = 'arrived';
+  if (event.type === 'delivered' || event.type === 'failed') stop.status = event.type;
+  if (unsent) stop.unsent = true;
+}
+
+/** The route as the driver sees it: the server's, with the unsent actions applied. */
+function effectiveRoute() {
+  if (!S.route) return null;
+  const route = structuredClone(S.route);
+  for (const { event } of pendingEvents()) applyEvent(route, event, true);
+  return route;
+}
+
+// Accepted actions are applied to the saved route at once (the server did the same), and
+// again to a route answer that was asked for before they were accepted.
+let accepted = 0;
+let acks = [];
+async function onAccepted(rows) {
+  for (const row of rows) {
+    accepted += 1;
+    acks.push({ n: accepted, event: row.event });
+    applyEvent(S.route, row.event, false);
+  }
+  if (S.route && S.session) await kv.set('route', { user: S.session.user, route: S.route, fetched_at: S.fetchedAt });
+}
+
+const orderStops = (route) => route.stops.filter((s) => s.kind !== 'break');
+const nextStop = (route) => orderStops(route).find((s) => !CLOSED.has(s.status)) || null;
+const windowText = (stop) => (stop.windows || []).map(([a, b]) => `${hhmm(a)}–${hhmm(b)}`).join(', ');
+const started = (route) => route && route.status === 'started';
+
+function routeSignature(route) {
+  if (!route) return 'none';
+  return JSON.stringify([route.id, route.status, route.stops.map((s) => [
+    s.id, s.sequence, s.status, s.eta, s.notes, s.address, s.windows, s.phone,
+  ])]);
+}
+
+// ---------------------------------------------------------------- data
+
+async function loadQueue() {
+  [S.outbox, S.files] = await Promise.all([outbox.all(), files.all()]);
+}
+
+async function refreshRoute({ quiet = false } = {}) {
+  if (!S.session?.token) return;
+  const before = routeSignature(effectiveRoute());
+  const wasKnown = S.routeKnown;
+  const wasSaved = S.savedCopy;
+  const asked = accepted;
+  try {
+    const { data, offlineCopy } = await request('/api/v1/driver/route');
+    S.route = data.route;
+    for (const ack of acks) if (ack.n > asked) applyEvent(S.route, ack.event, false);
+    acks = acks.filter((ack) => ack.n > asked);
+    S.routeKnown = true;
+    S.savedCopy = offlineCopy;
+    if (!offlineCopy) {
+      S.fetchedAt = Date.now();
+      await kv.set('route', { user: S.session.user, route: S.route, fetched_at: S.fetchedAt });
+    }
+  } catch (error) {
+    if (error instanceof HttpError && error.status === 401) return authLost();
+    if (error instanceof HttpError && error.status === 403) {
+      S.routeKnown = true;
+      S.route = null;
+      S.loginNote = null;
+      toast(error.message);
+    } else if (!(error instanceof NetworkError)) {
+      toast(`Could not load the route: ${error.message}`);
+    }
+    S.savedCopy = S.routeKnown;
+  }
+  const after = routeSignature(effectiveRoute());
+  if (!quiet && lastSignature !== null && before !== 'none' && before !== after) {
+    toast('Your route was updated by the dispatcher.');
+  }
+  lastSignature = after;
+  followRouteStatus();
+  // Redraw only on a change: a redraw closes what the driver has open (the map choices).
+  if (before !== after || !wasKnown || wasSaved !== S.savedCopy) render();
+  else renderBar();
+}
+
+/** GPS is shared while the route is started, and never otherwise. */
+function followRouteStatus() {
+  if (!tracker) return;
+  if (started(effectiveRoute())) tracker.start();
+  else tracker.stop();
+}
+
+async function act(type, stop, extra = {}, attachments = []) {
+  const here = tracker?.here();
+  const event = { key: uuid(), type, occurred_at: isoNow(), barcodes: [] };
+  if (stop) event.stop_id = stop.id;
+  if (here) Object.assign(event, here);
+  for (const [k, v] of Object.entries(extra)) {
+    if (v !== null && v !== undefined && v !== '') event[k] = v;
+  }
+  const label = stop ? `${actionName(type)} · stop ${stop.sequence}, ${stop.address}` : actionName(type);
+  await queueAction({
+    user: S.session.user,
+    event,
+    label,
+    files: attachments.map((f) => ({ ...f, recipient: extra.recipient || '' })),
+  });
+  await loadQueue();
+  lastSignature = routeSignature(effectiveRoute());
+  followRouteStatus();
+  sync.kick();
+  return event;
+}
+
+function actionName(type) {
+  return {
+    route_started: 'Route started', route_finished: 'Route finished', arrived: 'Arrived',
+    delivered: 'Delivered', failed: 'Not delivered',
+  }[type] || type;
+}
+
+// ---------------------------------------------------------------- session
+
+async function boot() {
+  if ('serviceWorker' in navigator) {
+    navigator.serviceWorker.register('/driver/sw.js', { scope: document.body.dataset.scope })
+      .catch(() => { /* plain http on a LAN address: the app still works, only not offline */ });
+  }
+  $('back').addEventListener('click', () => {
+    const v = view();
+    location.hash = v.name === 'stop' ? '#/' : v.id ? `#/stop/${v.id}` : '#/';
+  });
+  $('menu').addEventListener('click', () => toggleMenu());
+  $('refresh').addEventListener('click', () => { toggleMenu(false); refreshRoute(); });
+  $('sync-now').addEventListener('click', () => { toggleMenu(false); sync?.kick(); });
+  $('logout').addEventListener('click', () => logout());
+  window.addEventListener('hashchange', () => render({ force: true }));
+  window.addEventListener('online', () => { renderBar(); sync?.kick(); live?.reconnect(); refreshRoute(); });
+  window.addEventListener('offline', () => renderBar());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && S.session?.token) { sync?.kick(); refreshRoute(); }
+  });
+  S.session = (await kv.get('session')) || null;
+  await loadQueue();
+  if (S.session?.token && S.session.expires_at && S.session.expires_at < Date.now()) S.session.token = null;
+  if (S.session?.token) await startSession();
+  else render({ force: true });
+}
+
+async function startSession() {
+  setToken(S.session.token);
+  const saved = await kv.get('route');
+  if (saved && saved.user === S.session.user) {
+    S.route = saved.route;
+    S.routeKnown = true;
+    S.savedCopy = true;
+    S.fetchedAt = saved.fetched_at;
+  }
+  sync = new Sync({
+    user: S.session.user,
+    onChange: async (state) => {
+      if (state && 'sending' in state) S.sending = state.sending;
+      const before = waitingCount();
+      await loadQueue();
+      renderBar();
+      renderNotices();
+      if (waitingCount() !== before) rerenderRouteViews();
+    },
+    onAuthLost: () => authLost(),
+    onAccepted,
+    onRejected: (rows) => {
+      refreshRoute({ quiet: true }); // the office knows something the phone does not
+      toast(`The server refused ${rows.length === 1 ? 'an action' : `${rows.length} actions`}: see the top of the screen.`);
+      rerenderRouteViews();
+    },
+  });
+  tracker = new Tracker({
+    onQueued: () => sync.kick(),
+    onStatus: (note) => { S.gpsNote = note; renderNotices(); },
+  });
+  live = new Live({
+    onChange: (type) => { if (type !== 'ping' && type !== 'keepalive') refreshRoute({ quiet: type === 'poll' }); },
+    onAuthLost: () => authLost(),
+  });
+  lastSignature = null;
+  render({ force: true });
+  lastSignature = routeSignature(effectiveRoute());
+  followRouteStatus();
+  sync.kick();
+  refreshRoute({ quiet: true });
+}
+
+function stopSession() {
+  sync?.stop();
+  tracker?.stop();
+  live?.stop();
+  sync = tracker = live = null;
+}
+
+async function authLost() {
+  if (!S.session?.token) return;
+  stopSession();
+  S.session = { ...S.session, token: null };
+  await kv.set('session', S.session);
+  S.loginNote = 'Your login has expired. Log in again to go on.';
+  render({ force: true });
+}
+
+async function login(form) {
+  const email = form.email.value.trim();
+  const body = { email, password: form.password.value };
+  if (form.organisation.value.trim()) body.organisation = form.organisation.value.trim();
+  const error = form.querySelector('.form-error');
+  const button = form.querySelector('button[type=submit]');
+  error.textContent = '';
+  button.disabled = true;
+  button.textContent = 'Logging in…';
+  try {
+    const { data } = await request('/api/v1/auth/token', { method: 'POST', json: body, auth: false });
+    if (data.role !== 'driver') {
+      error.textContent = `This app is for drivers; this login is a ${data.role}. Use the dashboard instead.`;
+      return;
+    }
+    const user = `${data.organisation_id}:${email.toLowerCase()}`;
+    if (S.session?.user && S.session.user !== user) {
+      S.route = null;
+      S.routeKnown = false;
+      await kv.delete('route');
+    }
+    S.session = {
+      token: data.access_token, user, email, org_id: data.organisation_id, role: data.role,
+      expires_at: Date.now() + data.expires_in * 1000,
+    };
+    await kv.set('session', S.session);
+    S.loginNote = null;
+    location.replace('#/');
+    await startSession();
+  } catch (e) {
+    if (e instanceof NetworkError) error.textContent = 'No connection. Logging in needs a signal once; after that the app also works offline.';
+    else if (e instanceof HttpError && e.status === 401) error.textContent = 'Wrong e-mail or password.';
+    else error.textContent = e.message;
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Log in';
+  }
+}
+
+async function logout() {
+  toggleMenu(false);
+  const waiting = waitingCount();
+  const question = waiting
+    ? `${waiting} action(s) are not sent yet. They stay on this phone and are sent when you log in again. Log out?`
+    : 'Log out?';
+  if (!window.confirm(question)) return;
+  stopSession();
+  S.session = { ...S.session, token: null };
+  await kv.set('session', S.session);
+  await kv.delete('route');
+  navigator.serviceWorker?.controller?.postMessage('forget-data');
+  await positions.remove((await positions.batch()).map((p) => p.id));
+  S.route = null;
+  S.routeKnown = false;
+  S.loginNote = null;
+  render({ force: true });
+}
+
+// ---------------------------------------------------------------- views
+
+function view() {
+  const m = location.hash.match(/^#\/stop\/([^/]+)(?:\/(deliver|fail))?$/);
+  if (!m) return { name: 'route' };
+  return { name: m[2] || 'stop', id: decodeURIComponent(m[1]) };
+}
+
+function render({ force = false } = {}) {
+  renderBar();
+  renderNotices();
+  const root = main();
+  if (!S.session?.token) {
+    if (root.dataset.view !== 'login' || force) show(loginView(), 'login', 'lastmile driver');
+    return;
+  }
+  const v = view();
+  const isForm = v.name === 'deliver' || v.name === 'fail';
+  // A form being filled in is never redrawn under the driver's fingers.
+  if (!force && isForm && root.dataset.view === v.name && root.dataset.stop === v.id) {
+    const route = effectiveRoute();
+    root.querySelector('.changed')?.toggleAttribute('hidden', !!route?.stops.find((s) => s.id === v.id));
+    return;
+  }
+  const route = effectiveRoute();
+  if (!S.routeKnown) return show(h('p', { class: 'card loading' }, 'Loading your route…'), 'loading', 'Today');
+  if (!route) return show(noRouteView(), 'none', 'Today');
+  if (v.name === 'route') return show(routeView(route), 'route', 'Today\'s route', null, force);
+  const stop = route.stops.find((s) => s.id === v.id);
+  if (!stop) {
+    return show(h('div', { class: 'card' }, h('h2', { tabindex: -1 }, 'This stop is no longer on your route'),
+      h('p', {}, 'The dispatcher changed your route.'),
+      h('a', { class: 'btn btn-primary', href: '#/' }, 'Back to the route')), 'gone', 'Stop');
+  }
+  const title = `Stop ${stop.sequence}`;
+  if (v.name === 'stop') return show(stopView(route, stop), 'stop', title, stop.id, force);
+  if (v.name === 'deliver') return show(deliverView(stop), 'deliver', `Deliver · stop ${stop.sequence}`, stop.id, true);
+  return show(failView(stop), 'fail', `Not delivered · stop ${stop.sequence}`, stop.id, true);
+}
+
+function rerenderRouteViews() {
+  const name = main().dataset.view;
+  if (name === 'route' || name === 'stop') render();
+}
+
+function show(content, name, title, stopId = null, moveFocus = true) {
+  const root = main();
+  const changedView = root.dataset.view !== name || (root.dataset.stop || null) !== stopId;
+  const scroll = window.scrollY;
+  root.replaceChildren(content);
+  root.dataset.view = name;
+  if (stopId) root.dataset.stop = stopId; else delete root.dataset.stop;
+  $('title').textContent = title;
+  document.title = `${title} · lastmile driver`;
+  $('back').hidden = !S.session?.token || name === 'route' || name === 'none' || name === 'login' || name === 'loading';
+  if (changedView && moveFocus) {
+    window.scrollTo(0, 0);
+    (root.querySelector('h2') || root).focus({ preventScroll: true });
+  } else {
+    window.scrollTo(0, scroll);
+  }
+}
+
+function renderBar() {
+  const bar = $('sync');
+  $('menu').hidden = !S.session?.token;
+  if (!S.session?.token) { bar.textContent = ''; bar.dataset.pending = '0'; return; }
+  const waiting = waitingCount();
+  bar.dataset.pending = String(waiting);
+  bar.className = 'sync';
+  if (!navigator.onLine) {
+    bar.classList.add('sync-offline');
+    bar.textContent = waiting ? `Offline · ${waiting} waiting to send` : 'Offline';
+  } else if (waiting) {
+    bar.classList.add('sync-waiting');
+    bar.textContent = S.sending ? `Sending ${waiting}…` : `${waiting} waiting to send`;
+  } else {
+    bar.classList.add('sync-ok');
+    bar.textContent = 'All sent';
+  }
+  $('who').textContent = S.session.email ? `Logged in as ${S.session.email}` : '';
+}
+
+function renderNotices() {
+  const box = $('notices');
+  const items = [];
+  for (const row of S.outbox.filter((r) => mine(r) && r.state === 'rejected')) {
+    items.push(h('div', { class: 'notice notice-error', role: 'alert' },
+      h('p', {}, h('strong', {}, 'Not accepted by the office: '), row.label),
+      h('p', {}, row.error || ''),
+      h('button', { type: 'button', class: 'btn btn-small', onclick: async () => { await outbox.dismiss(row.seq); await loadQueue(); render(); } }, 'OK')));
+  }
+  for (const row of S.files.filter((f) => mine(f) && f.state === 'refused')) {
+    items.push(h('div', { class: 'notice notice-error', role: 'alert' },
+      h('p', {}, h('strong', {}, `${row.kind === 'photo' ? 'Photo' : 'Signature'} not accepted: `), row.error || ''),
+      h('button', { type: 'button', class: 'btn btn-small', onclick: async () => { await files.remove(row.id); await loadQueue(); render(); } }, 'OK')));
+  }
+  if (S.gpsNote && started(effectiveRoute())) items.push(h('div', { class: 'notice' }, h('p', {}, S.gpsNote)));
+  box.replaceChildren(...items);
+}
+
+let toastTimer = null;
+function toast(text) {
+  const el = $('toast');
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { el.hidden = true; }, 4500);
+}
+
+function toggleMenu(open) {
+  const panel = $('menu-panel');
+  const next = open ?? panel.hidden;
+  panel.hidden = !next;
+  $('menu').setAttribute('aria-expanded', String(next));
+}
+
+function loginView() {
+  const form = h('form', { class: 'card', novalidate: true, onsubmit: (e) => { e.preventDefault(); login(form); } },
+    h('h2', { tabindex: -1 }, 'Log in'),
+    S.loginNote ? h('p', { class: 'notice' }, S.loginNote) : null,
+    waitingCount() ? h('p', { class: 'muted' }, `${waitingCount()} action(s) are saved on this phone and will be sent after you log in.`) : null,
+    h('label', { for: 'email' }, 'E-mail'),
+    h('input', { id: 'email', name: 'email', type: 'email', autocomplete: 'username', required: true, value: S.session?.email || '' }),
+    h('label', { for: 'password' }, 'Password'),
+    h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true }),
+    h('details', { class: 'more' },
+      h('summary', {}, 'Work for several companies?'),
+      h('label', { for: 'organisation' }, 'Company (name or id)'),
+      h('input', { id: 'organisation', name: 'organisation', type: 'text', autocomplete: 'organization' })),
+    h('p', { class: 'form-error', role: 'alert' }),
+    h('button', { type: 'submit', class: 'btn btn-primary btn-big' }, 'Log in'));
+  return form;
+}
+
+function noRouteView() {
+  return h('div', { class: 'card' },
+    h('h2', { tabindex: -1 }, 'No route for you today'),
+    h('p', {}, 'When the dispatcher sends you a route, it appears here by itself.'),
+    savedNote(),
+    h('button', { type: 'button', class: 'btn', onclick: () => refreshRoute() }, 'Check again'));
+}
+
+function savedNote() {
+  if (!S.savedCopy || !S.fetchedAt) return null;
+  const at = new Date(S.fetchedAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return h('p', { class: 'muted saved' }, `Saved copy from ${at}; updates when you have signal.`);
+}
+
+function dateText(iso) {
+  const [y, m, d] = String(iso).split('-').map(Number);
+  if (!y) return iso;
+  return new Date(y, m - 1, d).toLocaleDateString([], { weekday: 'short', day: 'numeric', month: 'short' });
+}
+
+function routeView(route) {
+  const stops = orderStops(route);
+  const closed = stops.filter((s) => CLOSED.has(s.status)).length;
+  const next = nextStop(route);
+  const summary = h('section', { class: 'card summary', 'aria-labelledby': 'route-h' },
+    h('h2', { id: 'route-h', tabindex: -1 }, `${route.vehicle?.name || 'Your route'} · ${dateText(route.date)}`),
+    h('p', { class: 'progress-text' }, `${closed} of ${stops.length} stops done`),
+    h('progress', { max: stops.length || 1, value: closed, 'aria-label': 'Stops done' }),
+    route.status === 'started' ? h('p', { class: 'muted' }, 'Your location is shared with the dispatcher while the route is started.') : null,
+    savedNote());
+  const parts = [summary];
+  if (route.status !== 'started' && route.status !== 'finished') {
+    parts.push(h('button', {
+      type: 'button', class: 'btn btn-primary btn-big', id: 'start-route',
+      onclick: async () => { await act('route_started', null, { route_id: route.id }); toast('Route started. Drive safely!'); render({ force: true }); },
+    }, 'Start route'));
+    parts.push(h('p', { class: 'muted center' }, 'Starting the route shares your location with the dispatcher until you finish it.'));
+  }
+  if (route.status === 'finished') {
+    parts.push(h('div', { class: 'card done' }, h('h3', {}, 'Route finished'), h('p', {}, 'Thank you! Location sharing is off.')));
+  } else if (next) {
+    parts.push(h('section', { class: 'card next', 'aria-labelledby': 'next-h' },
+      h('h3', { id: 'next-h' }, `Next: stop ${next.sequence}`),
+      h('p', { class: 'address' }, next.address || next.customer || next.external_id),
+      stopTimes(next),
+      h('div', { class: 'row' },
+        navigation(next),
+        h('a', { class: 'btn btn-primary', href: `#/stop/${encodeURIComponent(next.id)}` }, 'Open stop'))));
+  }
+  parts.push(h('h3', { class: 'list-h' }, 'All stops'));
+  parts.push(h('ol', { class: 'stops', 'aria-label': 'Stops in order' }, route.stops.map((s) => stopRow(s, next))));
+  if (route.status === 'started') {
+    parts.push(h('button', {
+      type: 'button', class: 'btn btn-big', id: 'finish-route',
+      onclick: async () => {
+        const open = stops.filter((s) => !CLOSED.has(s.status)).length;
+        if (open && !window.confirm(`${open} stop(s) are still open. Finish the route anyway?`)) return;
+        await act('route_finished', null, { route_id: route.id });
+        toast('Route finished. Location sharing is off.');
+        render({ force: true });
+      },
+    }, 'Finish route'));
+  }
+  return h('div', { class: 'stack' }, parts);
+}
+
+function stopTimes(stop) {
+  const bits = [];
+  if (stop.windows?.length) bits.push(h('span', {}, h('span', { class: 'k' }, 'Window '), windowText(stop)));
+  if (stop.eta) bits.push(h('span', {}, h('span', { class: 'k' }, 'ETA '), hhmm(stop.eta)));
+  return bits.length ? h('p', { class: 'times' }, bits) : null;
+}
+
+function stopRow(stop, next) {
+  if (stop.kind === 'break') {
+    return h('li', { class: 'stop-row break' },
+      h('span', { class: 'badge', 'aria-hidden': 'true' }, '☕'),
+      h('span', { class: 'body' }, h('span', { class: 'address' }, 'Break'),
+        h('span', { class: 'times' }, [stop.eta ? `from ${hhmm(stop.eta)}` : '', stop.service_s ? ` · ${Math.round(stop.service_s / 60)} min` : ''].join(''))));
+  }
+  const status = stop.status || 'pending';
+  return h('li', {},
+    h('a', {
+      class: `stop-row status-${status}${next && next.id === stop.id ? ' is-next' : ''}`,
+      href: `#/stop/${encodeURIComponent(stop.id)}`,
+      'data-stop': stop.id,
+    },
+    h('span', { class: 'badge', 'aria-hidden': 'true' }, String(stop.sequence)),
+    h('span', { class: 'body' },
+      h('span', { class: 'address' }, h('span', { class: 'sr-only' }, `Stop ${stop.sequence}: `), stop.address || stop.external_id),
+      h('span', { class: 'times' }, [stop.windows?.length ? windowText(stop) : '', stop.eta ? `ETA ${hhmm(stop.eta)}` : ''].filter(Boolean).join(' · '))),
+    h('span', { class: 'chip' }, STATUS_LABEL[status] || status,
+      stop.unsent ? h('span', { class: 'unsent', title: 'Waiting to be sent' }, ' ⏳', h('span', { class: 'sr-only' }, ' (waiting to be sent)')) : null)));
+}
+
+function navigation(stop) {
+  const links = NAV_LABELS.filter(([k]) => stop.navigation?.[k]);
+  if (!links.length) return null;
+  return h('details', { class: 'nav' },
+    h('summary', { class: 'btn' }, 'Navigate'),
+    h('ul', { class: 'nav-list' }, links.map(([k, label]) => h('li', {},
+      h('a', { class: 'btn', href: stop.navigation[k], target: k === 'geo' ? null : '_blank', rel: 'noopener', 'data-nav': k }, label)))));
+}
+
+function stopView(route, stop) {
+  const status = stop.status || 'pending';
+  const items = Object.entries(stop.items || {}).filter(([, v]) => v !== null && v !== '' && v !== 0);
+  const parts = [
+    h('section', { class: 'card' },
+      h('h2', { class: 'address big', tabindex: -1 }, stop.address || stop.external_id),
+      stop.customer ? h('p', { class: 'customer' }, stop.customer) : null,
+      h('p', { class: `status status-${status}` }, STATUS_LABEL[status] || status, stop.unsent ? ' · waiting to be sent' : ''),
+      stopTimes(stop),
+      stop.service_s ? h('p', { class: 'muted' }, `About ${Math.max(1, Math.round(stop.service_s / 60))} min at the stop`) : null,
+      stop.external_id ? h('p', { class: 'muted' }, `Order ${stop.external_id}`) : null),
+  ];
+  if (stop.notes) parts.push(h('section', { class: 'card notes', 'aria-label': 'Notes' }, h('h3', {}, 'Notes'), h('p', {}, stop.notes)));
+  if (items.length) {
+    parts.push(h('section', { class: 'card', 'aria-label': 'Items' }, h('h3', {}, 'Items'),
+      h('ul', { class: 'items' }, items.map(([k, v]) => h('li', {}, h('span', {}, k.replaceAll('_', ' ')), h('strong', {}, String(v)))))));
+  }
+  const contact = [];
+  if (stop.phone) {
+    contact.push(h('a', { class: 'btn', href: `tel:${stop.phone.replace(/[^+\d]/g, '')}` }, `Call ${stop.phone}`));
+    contact.push(h('a', { class: 'btn', href: `sms:${stop.phone.replace(/[^+\d]/g, '')}` }, 'Send SMS'));
+  }
+  const nav = navigation(stop);
+  if (contact.length || nav) parts.push(h('div', { class: 'row wrap' }, nav, contact));
+  parts.push(actionsFor(route, stop));
+  return h('div', { class: 'stack' }, parts);
+}
+
+function actionsFor(route, stop) {
+  const status = stop.status || 'pending';
+  const box = h('section', { class: 'actions', 'aria-label': 'What happened at this stop' });
+  if (CLOSED.has(status)) {
+    box.append(h('p', { class: 'muted center' }, status === 'failed' ? 'Marked as not delivered.' : 'This stop is done.'));
+    return box;
+  }
+  if (route.status === 'finished') {
+    box.append(h('p', { class: 'muted center' }, 'The route is finished.'));
+    return box;
+  }
+  if (!started(route)) {
+    box.append(h('p', { class: 'muted center' }, 'Start the route first.'),
+      h('button', { type: 'button', class: 'btn btn-primary btn-big', onclick: async () => { await act('route_started', null, { route_id: route.id }); render({ force: true }); } }, 'Start route'));
+    return box;
+  }
+  if (status === 'pending') {
+    box.append(h('button', {
+      type: 'button', class: 'btn btn-primary btn-big', id: 'arrived',
+      onclick: async () => { await act('arrived', stop); render({ force: true }); },
+    }, 'Arrived'));
+  } else {
+    box.append(
+      h('a', { class: 'btn btn-ok btn-big', id: 'delivered', href: `#/stop/${encodeURIComponent(stop.id)}/deliver` }, 'Delivered'),
+      h('a', { class: 'btn btn-danger btn-big', id: 'failed', href: `#/stop/${encodeURIComponent(stop.id)}/fail` }, 'Not delivered'));
+  }
+  return box;
+}
+
+function draftOf(stop) {
+  if (!S.drafts.has(stop.id)) S.drafts.set(stop.id, { barcodes: [], photo: null });
+  return S.drafts.get(stop.id);
+}
+
+function barcodeSection(draft) {
+  const list = h('ul', { class: 'codes', 'aria-label': 'Scanned parcels' });
+  const draw = () => list.replaceChildren(...draft.barcodes.map((code, i) => h('li', {},
+    h('span', { class: 'code' }, code),
+    h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Remove ${code}`, onclick: () => { draft.barcodes.splice(i, 1); draw(); } }, 'Remove'))));
+  draw();
+  const add = (code) => {
+    const value = String(code || '').trim();
+    if (value && !draft.barcodes.includes(value)) draft.barcodes.push(value);
+    draw();
+  };
+  const input = h('input', { id: 'barcode', type: 'text', inputmode: 'text', autocomplete: 'off', autocapitalize: 'characters', placeholder: 'Parcel code' });
+  const manual = h('div', { class: 'row' }, input,
+    h('button', { type: 'button', class: 'btn', id: 'add-barcode', onclick: () => { add(input.value); input.value = ''; input.focus(); } }, 'Add'));
+  input.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); add(input.value); input.value = ''; } });
+  return h('fieldset', { class: 'card' },
+    h('legend', {}, 'Parcels (optional)'),
+    canScan ? h('button', { type: 'button', class: 'btn', id: 'scan', onclick: () => openScanner(add) }, 'Scan barcode') : null,
+    h('label', { for: 'barcode' }, canScan ? 'Or type the code' : 'Type the parcel code'),
+    manual, list);
+}
+
+function openScanner(add) {
+  const video = h('video', { playsinline: true, muted: true, 'aria-label': 'Camera' });
+  const abort = new AbortController();
+  const status = h('p', { role: 'status' }, 'Point the camera at the barcode.');
+  const dialog = h('dialog', { class: 'scanner', 'aria-label': 'Scan a barcode' }, video, status,
+    h('button', { type: 'button', class: 'btn btn-big', onclick: () => abort.abort() }, 'Cancel'));
+  document.body.append(dialog);
+  dialog.showModal();
+  abort.signal.addEventListener('abort', () => { dialog.close(); dialog.remove(); });
+  scanOnce(video, abort.signal).then((code) => {
+    if (code) { add(code); toast(`Scanned ${code}`); }
+    abort.abort();
+  }, (error) => {
+    status.textContent = `The camera could not be used (${error.message}). Type the code instead.`;
+  });
+}
+
+function photoField(draft, { required, id }) {
+  const preview = h('div', { class: 'preview' });
+  const drawPreview = () => {
+    preview.replaceChildren();
+    if (draft.photo) {
+      if (draft.photoUrl) URL.revokeObjectURL(draft.photoUrl);
+      draft.photoUrl = URL.createObjectURL(draft.photo);
+      preview.append(h('img', { src: draft.photoUrl, alt: 'The photo you took' }));
+    }
+    label.textContent = draft.photo ? 'Take the photo again' : 'Take photo';
+  };
+  const input = h('input', {
+    id, class: 'visually-hidden', type: 'file', accept: 'image/*', capture: 'environment',
+    onchange: async () => {
+      const file = input.files && input.files[0];
+      if (!file) return;
+      draft.photo = await shrinkPhoto(file);
+      drawPreview();
+    },
+  });
+  const label = h('label', { for: id, class: 'btn btn-big file-btn' }, 'Take photo');
+  drawPreview();
+  return h('fieldset', { class: 'card' },
+    h('legend', {}, required ? 'Photo (required)' : 'Photo (optional)'),
+    input, label, preview, h('p', { class: 'field-error', role: 'alert', 'data-for': id }));
+}
+
+function changedNotice() {
+  return h('p', { class: 'notice changed', hidden: true }, 'The dispatcher removed this stop from your route.');
+}
+
+function deliverView(stop) {
+  const draft = draftOf(stop);
+  const needs = new Set(stop.pod_required || []);
+  const canvas = h('canvas', { class: 'signature', id: 'signature', 'aria-label': 'Signature: draw with your finger' });
+  let pad = null;
+  const signature = h('fieldset', { class: 'card' },
+    h('legend', {}, needs.has('signature') ? 'Signature (required)' : 'Signature (optional)'),
+    h('p', { class: 'muted', id: 'sig-help' }, 'The recipient signs with a finger in the box.'),
+    canvas,
+    h('button', { type: 'button', class: 'btn btn-small', id: 'clear-signature', onclick: () => pad?.clear() }, 'Clear signature'),
+    h('p', { class: 'field-error', role: 'alert', 'data-for': 'signature' }));
+  const recipient = h('input', { id: 'recipient', name: 'recipient', type: 'text', autocomplete: 'off', value: draft.recipient || '', oninput: (e) => { draft.recipient = e.target.value; } });
+  const note = h('textarea', { id: 'note', name: 'note', rows: 2, value: draft.note || '', oninput: (e) => { draft.note = e.target.value; } });
+  const form = h('form', { class: 'stack', novalidate: true, onsubmit: (e) => { e.preventDefault(); submit(); } },
+    changedNotice(),
+    h('h2', { tabindex: -1, class: 'address' }, stop.address || stop.external_id),
+    photoField(draft, { required: needs.has('photo'), id: 'photo' }),
+    signature,
+    h('div', { class: 'card' },
+      h('label', { for: 'recipient' }, needs.has('signature') ? 'Received by (name, required)' : 'Received by (name)'),
+      recipient,
+      h('p', { class: 'field-error', role: 'alert', 'data-for': 'recipient' }),
+      h('label', { for: 'note' }, 'Note (optional)'),
+      note),
+    barcodeSection(draft),
+    h('button', { type: 'submit', class: 'btn btn-ok btn-big', id: 'confirm-delivered' }, 'Confirm delivery'));
+  // The canvas needs its size on screen, known once it is in the page.
+  requestAnimationFrame(() => { pad = new SignaturePad(canvas); draft.pad = pad; });
+
+  async function submit() {
+    const errors = {};
+    if (needs.has('photo') && !draft.photo) errors.photo = 'Take a photo of the delivered parcel.';
+    if (needs.has('signature') && (!pad || pad.empty)) errors.signature = 'The recipient has to sign.';
+    if (needs.has('signature') && !recipient.value.trim()) errors.recipient = 'Write the name of the person who signed.';
+    for (const el of form.querySelectorAll('.field-error')) el.textContent = errors[el.dataset.for] || '';
+    const first = Object.keys(errors)[0];
+    if (first) { $(first)?.scrollIntoView({ block: 'center' }); return; }
+    const button = form.querySelector('#confirm-delivered');
+    button.disabled = true;
+    const attachments = [];
+    if (draft.photo) attachments.push({ kind: 'photo', blob: draft.photo, name: 'photo.jpg' });
+    if (pad && !pad.empty) attachments.push({ kind: 'signature', blob: await pad.toBlob(), name: 'signature.png' });
+    await act('delivered', stop, {
+      recipient: recipient.value.trim(), note: note.value.trim(), barcodes: [...draft.barcodes],
+    }, attachments);
+    S.drafts.delete(stop.id);
+    toast(`Stop ${stop.sequence} delivered.`);
+    location.replace('#/');
+  }
+  return form;
+}
+
+function failView(stop) {
+  const draft = draftOf(stop);
+  const reasons = h('fieldset', { class: 'card reasons' },
+    h('legend', {}, 'Why could it not be delivered?'),
+    REASONS.map(([code, label]) => h('label', { class: 'choice' },
+      h('input', { type: 'radio', name: 'reason', value: code, checked: draft.reason === code, onchange: () => { draft.reason = code; } }),
+      h('span', {}, label))),
+    h('p', { class: 'field-error', role: 'alert', 'data-for': 'reason' }));
+  const note = h('textarea', { id: 'fail-note', name: 'note', rows: 3, value: draft.note || '', oninput: (e) => { draft.note = e.target.value; } });
+  const form = h('form', { class: 'stack', novalidate: true, onsubmit: (e) => { e.preventDefault(); submit(); } },
+    changedNotice(),
+    h('h2', { tabindex: -1, class: 'address' }, stop.address || stop.external_id),
+    reasons,
+    h('div', { class: 'card' },
+      h('label', { for: 'fail-note' }, 'Note (required for "Other reason")'),
+      note,
+      h('p', { class: 'field-error', role: 'alert', 'data-for': 'fail-note' })),
+    photoField(draft, { required: false, id: 'fail-photo' }),
+    barcodeSection(draft),
+    h('button', { type: 'submit', class: 'btn btn-danger btn-big', id: 'confirm-failed' }, 'Confirm: not delivered'));
+
+  async function submit() {
+    const errors = {};
+    if (!draft.reason) errors.reason = 'Choose a reason.';
+    if (draft.reason === 'other' && !note.value.trim()) errors['fail-note'] = 'Say what happened.';
+    for (const el of form.querySelectorAll('.field-error')) el.textContent = errors[el.dataset.for] || '';
+    if (Object.keys(errors).length) return;
+    form.querySelector('#confirm-failed').disabled = true;
+    const attachments = draft.photo ? [{ kind: 'photo', blob: draft.photo, name: 'photo.jpg' }] : [];
+    await act('failed', stop, { reason: draft.reason, note: note.value.trim(), barcodes: [...draft.barcodes] }, attachments);
+    S.drafts.delete(stop.id);
+    toast(`Stop ${stop.sequence} marked as not delivered.`);
+    location.replace('#/');
+  }
+  return form;
+}
+
+boot().catch((error) => {
+  main().replaceChildren(h('div', { class: 'card', role: 'alert' },
+    h('h2', {}, 'The app could not start'), h('p', {}, String(error.message || error)),
+    h('p', {}, 'Close the app and open it again. If this keeps happening, tell your dispatcher.')));
+});
