@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,6 +83,35 @@ def live_url(web_client: TestClient) -> Iterator[str]:
         yield url
 
 
+CHROMIUM = os.environ.get("LASTMILE_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def dashboard_browser() -> Iterator[Any]:
+    """Debian's chromium through Playwright (never a downloaded browser); skipped without
+    it, except in CI."""
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"chromium not found at {CHROMIUM} (required in CI)")
+        pytest.skip(f"chromium not found at {CHROMIUM}: browser tests skipped")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
 def seed_org(client: TestClient, name: str) -> OrgUsers:
     """An organisation (admin, dispatcher, driver) with the two tight vans."""
     org = make_org(client, name)
@@ -115,8 +146,10 @@ def _orders(client: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
-def page(browser: Any, live_url: str) -> Any:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, base_url=live_url)
+def page(dashboard_browser: Any, live_url: str) -> Any:
+    context = dashboard_browser.new_context(
+        viewport={"width": 1366, "height": 768}, base_url=live_url
+    )
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -326,9 +359,9 @@ def test_dispatcher_day(
     assert page.errors == [], page.errors
 
 
-def test_tablet_layout(browser: Any, live_url: str, dashboard_org: Any) -> None:
+def test_tablet_layout(dashboard_browser: Any, live_url: str, dashboard_org: Any) -> None:
     """The orders page on a tablet: map below the table, nothing wider than the screen."""
-    context = browser.new_context(
+    context = dashboard_browser.new_context(
         viewport={"width": 820, "height": 1180}, base_url=live_url, has_touch=True
     )
     page = context.new_page()

@@ -614,6 +614,7 @@ def _timeline(doc: dict[str, Any], colours: dict[str, str]) -> dict[str, Any]:
     for i, r in enumerate(routes):
         y = 24 + i * row_h
         bars, windows = [], []
+        seen: set[tuple[int, int]] = set()  # the same window shaded once per row
         for s in r["stops"]:
             if s["kind"] != "order":
                 a, b = _local_seconds(s["start"]), _local_seconds(s["departure"])
@@ -636,7 +637,8 @@ def _timeline(doc: dict[str, Any], colours: dict[str, str]) -> dict[str, Any]:
             )
             for w0, w1 in s["windows"]:
                 a, b = max(t0, _local_seconds(w0)), min(t1, _local_seconds(w1))
-                if b > a:
+                if b > a and (a, b) not in seen:
+                    seen.add((a, b))
                     windows.append({"x": x(a), "w": x(b) - x(a)})
         rows.append(
             {
