@@ -210,6 +210,8 @@ def _context(browser: Any) -> Any:
 
 def _shot(page: Any, name: str, *, full: bool = False) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    if full:
+        page.evaluate("window.scrollTo(0, 0)")  # the sticky bar stays at the top of the image
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
 
 
@@ -370,7 +372,7 @@ def test_a_day_with_a_dead_spot(live_app: LiveApp, browser: Any) -> None:
     expect(page.locator("#sync")).to_have_text("Offline")
     _open_stop(page, s3["id"])
     _deliver(page, photo, "Clara Hasler", "PKG-0003", None)
-    expect(page.locator("#sync")).to_have_text("Offline · 4 waiting to send")
+    expect(page.locator("#sync")).to_have_text("Offline · 4 waiting")
 
     # Meanwhile the office settles stop 5 (the customer phoned: picked it up at the depot).
     settled_at = datetime.now(UTC).isoformat()
@@ -388,9 +390,13 @@ def test_a_day_with_a_dead_spot(live_app: LiveApp, browser: Any) -> None:
     _open_stop(page, s4["id"])
     _fail(page, "Refused by the recipient", "Wrong size", None)
     # arrived+delivered(+photo+signature), arrived+failed, arrived+failed
-    expect(page.locator("#sync")).to_have_text("Offline · 8 waiting to send")
+    expect(page.locator("#sync")).to_have_text("Offline · 8 waiting")
     assert _pending(page) == 8
     expect(page.locator(f".stop-row[data-stop='{s3['id']}'] .unsent")).to_have_count(1)
+    chips = [page.locator(f".stop-row[data-stop='{s['id']}'] .chip") for s in day.stops]
+    for chip, text in zip(chips, ["Delivered", "Not delivered", "Delivered"], strict=False):
+        expect(chip).to_contain_text(text)  # what was sent before the dead spot stays done
+    expect(page.locator(".progress-text")).to_have_text("5 of 5 stops done")
     _shot(page, "09-offline-waiting", full=True)
     with _sessions(client)() as session:
         offline_keys = session.scalars(
@@ -527,7 +533,7 @@ def test_opens_offline_with_the_last_route(live_app: LiveApp, browser: Any) -> N
     expect(page.locator("#sync")).to_have_text("Offline")
     expect(page.locator(".saved")).to_contain_text("Saved copy")
     page.locator("#start-route").click()
-    expect(page.locator("#sync")).to_have_text("Offline · 1 waiting to send")
+    expect(page.locator("#sync")).to_have_text("Offline · 1 waiting")
     _shot(page, "12-opened-offline", full=True)
     context.set_offline(False)
     _wait_all_sent(page)

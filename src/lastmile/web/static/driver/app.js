@@ -115,6 +115,9 @@ async function refreshRoute({ quiet = false } = {}) {
   const asked = accepted;
   try {
     const { data, offlineCopy } = await request('/api/v1/driver/route');
+    // The service worker's copy is the last answer it saw; the app's own copy also has the
+    // driver's accepted actions, so the worker's is only for a phone that lost the app's.
+    if (offlineCopy && S.routeKnown) throw new NetworkError('offline');
     S.route = data.route;
     for (const ack of acks) if (ack.n > asked) applyEvent(S.route, ack.event, false);
     acks = acks.filter((ack) => ack.n > asked);
@@ -355,7 +358,7 @@ function render({ force = false } = {}) {
   const route = effectiveRoute();
   if (!S.routeKnown) return show(h('p', { class: 'card loading' }, 'Loading your route…'), 'loading', 'Today');
   if (!route) return show(noRouteView(), 'none', 'Today');
-  if (v.name === 'route') return show(routeView(route), 'route', 'Today\'s route', null, force);
+  if (v.name === 'route') return show(routeView(route), 'route', 'My route', null, force);
   const stop = route.stops.find((s) => s.id === v.id);
   if (!stop) {
     return show(h('div', { class: 'card' }, h('h2', { tabindex: -1 }, 'This stop is no longer on your route'),
@@ -364,8 +367,8 @@ function render({ force = false } = {}) {
   }
   const title = `Stop ${stop.sequence}`;
   if (v.name === 'stop') return show(stopView(route, stop), 'stop', title, stop.id, force);
-  if (v.name === 'deliver') return show(deliverView(stop), 'deliver', `Deliver · stop ${stop.sequence}`, stop.id, true);
-  return show(failView(stop), 'fail', `Not delivered · stop ${stop.sequence}`, stop.id, true);
+  if (v.name === 'deliver') return show(deliverView(stop), 'deliver', title, stop.id, true);
+  return show(failView(stop), 'fail', title, stop.id, true);
 }
 
 function rerenderRouteViews() {
@@ -400,14 +403,15 @@ function renderBar() {
   bar.className = 'sync';
   if (!navigator.onLine) {
     bar.classList.add('sync-offline');
-    bar.textContent = waiting ? `Offline · ${waiting} waiting to send` : 'Offline';
+    bar.textContent = waiting ? `Offline · ${waiting} waiting` : 'Offline';
   } else if (waiting) {
     bar.classList.add('sync-waiting');
-    bar.textContent = S.sending ? `Sending ${waiting}…` : `${waiting} waiting to send`;
+    bar.textContent = S.sending ? `Sending ${waiting}…` : `${waiting} waiting`;
   } else {
     bar.classList.add('sync-ok');
     bar.textContent = 'All sent';
   }
+  bar.title = waiting ? `${waiting} action(s) or file(s) saved on this phone, not yet sent` : '';
   $('who').textContent = S.session.email ? `Logged in as ${S.session.email}` : '';
 }
 
@@ -539,7 +543,7 @@ function stopTimes(stop) {
 function stopRow(stop, next) {
   if (stop.kind === 'break') {
     return h('li', { class: 'stop-row break' },
-      h('span', { class: 'badge', 'aria-hidden': 'true' }, '☕'),
+      h('span', { class: 'badge' }, breakIcon()),
       h('span', { class: 'body' }, h('span', { class: 'address' }, 'Break'),
         h('span', { class: 'times' }, [stop.eta ? `from ${hhmm(stop.eta)}` : '', stop.service_s ? ` · ${Math.round(stop.service_s / 60)} min` : ''].join(''))));
   }
@@ -555,8 +559,24 @@ function stopRow(stop, next) {
       h('span', { class: 'address' }, h('span', { class: 'sr-only' }, `Stop ${stop.sequence}: `), stop.address || stop.external_id),
       h('span', { class: 'times' }, [stop.windows?.length ? windowText(stop) : '', stop.eta ? `ETA ${hhmm(stop.eta)}` : ''].filter(Boolean).join(' · '))),
     h('span', { class: 'chip' }, STATUS_LABEL[status] || status,
-      stop.unsent ? h('span', { class: 'unsent', title: 'Waiting to be sent' }, ' ⏳', h('span', { class: 'sr-only' }, ' (waiting to be sent)')) : null)));
+      stop.unsent ? h('span', { class: 'unsent', title: 'Waiting to be sent' }, clockIcon(), h('span', { class: 'sr-only' }, ' (waiting to be sent)')) : null)));
 }
+
+const SVG = 'http://www.w3.org/2000/svg';
+function icon(paths) {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', 'icon');
+  for (const d of paths) {
+    const path = document.createElementNS(SVG, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
+}
+const clockIcon = () => icon(['M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18z', 'M12 7v5l3 2']);
+const breakIcon = () => icon(['M4 9h13v5a5 5 0 0 1-5 5H9a5 5 0 0 1-5-5z', 'M17 10h1.5a2.5 2.5 0 0 1 0 5H17', 'M8 3v3M12 3v3']);
 
 function navigation(stop) {
   const links = NAV_LABELS.filter(([k]) => stop.navigation?.[k]);
@@ -714,7 +734,8 @@ function deliverView(stop) {
   const note = h('textarea', { id: 'note', name: 'note', rows: 2, value: draft.note || '', oninput: (e) => { draft.note = e.target.value; } });
   const form = h('form', { class: 'stack', novalidate: true, onsubmit: (e) => { e.preventDefault(); submit(); } },
     changedNotice(),
-    h('h2', { tabindex: -1, class: 'address' }, stop.address || stop.external_id),
+    h('div', {}, h('h2', { tabindex: -1 }, 'Delivered: proof of delivery'),
+      h('p', { class: 'address' }, stop.address || stop.external_id)),
     photoField(draft, { required: needs.has('photo'), id: 'photo' }),
     signature,
     h('div', { class: 'card' },
@@ -762,7 +783,8 @@ function failView(stop) {
   const note = h('textarea', { id: 'fail-note', name: 'note', rows: 3, value: draft.note || '', oninput: (e) => { draft.note = e.target.value; } });
   const form = h('form', { class: 'stack', novalidate: true, onsubmit: (e) => { e.preventDefault(); submit(); } },
     changedNotice(),
-    h('h2', { tabindex: -1, class: 'address' }, stop.address || stop.external_id),
+    h('div', {}, h('h2', { tabindex: -1 }, 'Not delivered'),
+      h('p', { class: 'address' }, stop.address || stop.external_id)),
     reasons,
     h('div', { class: 'card' },
       h('label', { for: 'fail-note' }, 'Note (required for "Other reason")'),
