@@ -18,7 +18,9 @@ def _commands() -> list[tuple[str, list[str]]]:
         sub = getattr(command, "commands", None)
         if sub:
             for sub_name, sub_command in sub.items():
-                found.append((f"{name} {sub_name}", [o for p in sub_command.params for o in p.opts]))
+                found.append(
+                    (f"{name} {sub_name}", [o for p in sub_command.params for o in p.opts])
+                )
         else:
             found.append((name, [o for p in command.params for o in p.opts]))
     return found

@@ -46,10 +46,38 @@ def stack(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
         "LASTMILE_PLAN_TIME_LIMIT_S": "1",
     }
     # A clean schema: the session's other PostgreSQL tests share this database.
-    subprocess.run([*LASTMILE, "admin", "create-org", "Two Process", "--admin-email", "ops@two.example", "--password", "two-process-pw", "--timezone", "Europe/Vaduz"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            *LASTMILE,
+            "admin",
+            "create-org",
+            "Two Process",
+            "--admin-email",
+            "ops@two.example",
+            "--password",
+            "two-process-pw",
+            "--timezone",
+            "Europe/Vaduz",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     ports = [free_port(), free_port()]
-    procs = [subprocess.Popen([*LASTMILE, "serve", "--port", str(p)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in ports]
-    procs.append(subprocess.Popen([*LASTMILE, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    procs = [
+        subprocess.Popen(
+            [*LASTMILE, "serve", "--port", str(p)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for p in ports
+    ]
+    procs.append(
+        subprocess.Popen(
+            [*LASTMILE, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    )
     try:
         urls = [f"http://127.0.0.1:{p}" for p in ports]
         for url in urls:
@@ -68,12 +96,22 @@ def stack(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
 @pytest.mark.slow
 def test_plan_via_server_a_solved_by_worker_seen_on_server_b(stack: tuple[str, str]) -> None:
     a, b = stack
-    token = httpx.post(f"{a}/api/v1/auth/token", json={"email": "ops@two.example", "password": "two-process-pw"}).json()["access_token"]
+    token = httpx.post(
+        f"{a}/api/v1/auth/token", json={"email": "ops@two.example", "password": "two-process-pw"}
+    ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     vehicles = (SAMPLE / "sample_vehicles.csv").read_bytes()
-    assert httpx.post(f"{a}/api/v1/vehicles/import", files={"file": ("v.csv", vehicles)}, headers=headers).status_code in (200, 201)
-    orders = b"id,lon,lat,parcels,weight_kg\nT1,9.52,47.14,1,2\nT2,9.53,47.15,2,3\nT3,9.50,47.10,1,1\n"
-    assert httpx.post(f"{a}/api/v1/orders/import?date=2026-11-25", files={"file": ("o.csv", orders)}, headers=headers).status_code in (200, 201)
+    assert httpx.post(
+        f"{a}/api/v1/vehicles/import", files={"file": ("v.csv", vehicles)}, headers=headers
+    ).status_code in (200, 201)
+    orders = (
+        b"id,lon,lat,parcels,weight_kg\nT1,9.52,47.14,1,2\nT2,9.53,47.15,2,3\nT3,9.50,47.10,1,1\n"
+    )
+    assert httpx.post(
+        f"{a}/api/v1/orders/import?date=2026-11-25",
+        files={"file": ("o.csv", orders)},
+        headers=headers,
+    ).status_code in (200, 201)
 
     seen: list[dict[str, object]] = []
     connected = threading.Event()

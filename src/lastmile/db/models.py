@@ -5,16 +5,18 @@ from lastmile.db.base import Base
 from lastmile.drivers.models import DeviceEvent, Position, ProofOfDelivery
 from lastmile.events.models import Event, Webhook, WebhookDelivery
 from lastmile.fleet.models import Depot, Driver, Vehicle
-from lastmile.notifications.models import Notification
+from lastmile.notifications.models import Notification, OrderRecipients
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orgs.models import Membership, Organisation
 from lastmile.plans.models import Plan, Route, Stop
+from lastmile.tracking.models import CustomerInput, TrackingHit, TrackingLink, TrackingView
 
 metadata = Base.metadata
 
 __all__ = [
     "AccessToken",
     "ApiKey",
+    "CustomerInput",
     "Depot",
     "DeviceEvent",
     "Driver",
@@ -24,12 +26,16 @@ __all__ = [
     "Notification",
     "Order",
     "OrderEvent",
+    "OrderRecipients",
     "Organisation",
     "Plan",
     "Position",
     "ProofOfDelivery",
     "Route",
     "Stop",
+    "TrackingHit",
+    "TrackingLink",
+    "TrackingView",
     "User",
     "Vehicle",
     "Webhook",

@@ -20,7 +20,9 @@ class DeviceEvent(OrgScoped, Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("dev"))
     idempotency_key: Mapped[str] = mapped_column(String(100))
-    driver_id: Mapped[str] = mapped_column(String(32), ForeignKey("drivers.id", ondelete="CASCADE"), index=True)
+    driver_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("drivers.id", ondelete="CASCADE"), index=True
+    )
     type: Mapped[str] = mapped_column(String(32))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -34,7 +36,9 @@ class Position(OrgScoped, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     driver_id: Mapped[str] = mapped_column(String(32), ForeignKey("drivers.id", ondelete="CASCADE"))
-    route_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("routes.id", ondelete="SET NULL"), default=None)
+    route_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("routes.id", ondelete="SET NULL"), default=None
+    )
     lon: Mapped[float] = mapped_column(Float)
     lat: Mapped[float] = mapped_column(Float)
     accuracy_m: Mapped[float | None] = mapped_column(Float, default=None)
@@ -49,7 +53,9 @@ class ProofOfDelivery(OrgScoped, Base):
     __tablename__ = "pods"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("pod"))
-    order_id: Mapped[str] = mapped_column(String(32), ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
     event_key: Mapped[str | None] = mapped_column(String(100), default=None)
     kind: Mapped[str] = mapped_column(String(16))
     """photo or signature."""

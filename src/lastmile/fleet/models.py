@@ -28,7 +28,9 @@ class Vehicle(OrgScoped, Base):
     """The id people use (``VAN-1``), unique in the organisation."""
     name: Mapped[str] = mapped_column(String(200), default="")
     profile: Mapped[str] = mapped_column(String(16), default="van")
-    depot_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("depots.id", ondelete="SET NULL"), default=None)
+    depot_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("depots.id", ondelete="SET NULL"), default=None
+    )
     start_lon: Mapped[float] = mapped_column(Float)
     start_lat: Mapped[float] = mapped_column(Float)
     end_lon: Mapped[float | None] = mapped_column(Float, default=None)
@@ -59,8 +61,12 @@ class Driver(OrgScoped, Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("drv"))
     name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str] = mapped_column(String(50), default="")
-    user_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("users.id", ondelete="SET NULL"), default=None, index=True)
+    user_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="SET NULL"), default=None, index=True
+    )
     """The login of the driver app, if the driver has one."""
-    vehicle_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("vehicles.id", ondelete="SET NULL"), default=None)
+    vehicle_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("vehicles.id", ondelete="SET NULL"), default=None
+    )
     """The vehicle this driver usually drives."""
     active: Mapped[bool] = mapped_column(default=True)

@@ -52,7 +52,9 @@ class OrderEvent(OrgScoped, Base):
     __tablename__ = "order_events"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("oev"))
-    order_id: Mapped[str] = mapped_column(String(32), ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
