@@ -290,9 +290,11 @@ async function login(form) {
     }
     const user = `${data.organisation_id}:${email.toLowerCase()}`;
     if (S.session?.user && S.session.user !== user) {
+      // Another driver on this phone: the last one's route and positions are not theirs.
       S.route = null;
       S.routeKnown = false;
       await kv.delete('route');
+      await positions.remove((await positions.batch()).map((p) => p.id));
     }
     S.session = {
       token: data.access_token, user, email, org_id: data.organisation_id, role: data.role,
