@@ -99,4 +99,6 @@ def _routers() -> list[APIRouter]:
     routers.append(__import__("lastmile.drivers.api", fromlist=["router"]).router)
     routers.append(__import__("lastmile.drivers.pages", fromlist=["router"]).router)
     routers.append(__import__("lastmile.web.pages", fromlist=["router"]).router)
+    routers.append(__import__("lastmile.live.api", fromlist=["router"]).router)  # issue 6
+    routers.extend(__import__("lastmile.tracking.api", fromlist=["routers"]).routers)
     return routers

@@ -23,6 +23,7 @@ def registry() -> dict[str, JobFunction]:
         "solve_plan": solve_plan,
         "deliver_webhook": deliver_webhook,
         "geocode_orders": geocode_orders,
+        **__import__("lastmile.notifications.jobs", fromlist=["JOBS"]).JOBS,  # issue 6
     }
 
 

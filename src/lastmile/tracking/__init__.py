@@ -1,0 +1,1 @@
+"""The customer's tracking page: token links, ETA windows, instructions, ratings, views."""

@@ -1,0 +1,567 @@
+"""Tracking links and what the customer's page shows. The only module that queries or commits
+tracking rows.
+
+A link is ``/t/<token>``: 32 random bytes, URL-safe; only its SHA-256 is stored, so a copy of
+the database does not open anyone's page. A link expires ``ttl_days`` after the order's
+delivery date (organisation setting ``tracking.ttl_days``, default 7), long enough to see the
+proof of delivery and rate. A new link can be made at any time; older ones stay valid until
+they expire.
+
+The ETA window (see ``docs/tracking-and-notifications.md``): the planned arrival of the stop,
+shifted by the delay observed at the last stop the driver finished on the same route (actual
+minus planned time; before the first stop: how late the route started; before the start: how
+late it is already), never before now; its width narrows with the stops still before this
+one: +-60 min before the route starts, then +-(10 + 5 x stops before it) minutes, at most 60.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from lastmile.common.clock import utcnow
+from lastmile.core.errors import (
+    Conflict,
+    FieldIssue,
+    InputError,
+    LastmileError,
+    NotFound,
+    RateLimited,
+)
+from lastmile.drivers.models import Position, ProofOfDelivery
+from lastmile.fleet.models import Driver
+from lastmile.orders import service as orders
+from lastmile.orders.lifecycle import OrderStatus
+from lastmile.orders.models import Order, OrderEvent
+from lastmile.orders.schemas import OrderUpdate
+from lastmile.orgs.models import Organisation
+from lastmile.plans.models import Route, Stop
+from lastmile.tracking.models import CustomerInput, TrackingHit, TrackingLink, TrackingView
+
+DEFAULT_TTL_DAYS = 7
+DEFAULT_MAP_STOPS = 3
+WIDE_HALF_S = 60 * 60
+NEAR_HALF_S = 10 * 60
+PER_STOP_S = 5 * 60
+ROUND_S = 5 * 60
+
+INSTRUCTION_KINDS = ("safe_place", "gate_code", "neighbour", "other")
+NOTES_MARK = "Customer instructions:"
+"""The line of ``Order.notes`` the tracking page writes (the driver app shows order notes)."""
+
+ACTIVE_ROUTE_STATUSES = ("dispatched", "started", "finished")
+DONE_STOP_STATUSES = ("arrived", "done", "failed", "skipped")
+
+
+class LinkExpired(LastmileError):
+    """The link was real but has expired (the page says so, and nothing else)."""
+
+    code = "link_expired"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def org_settings(org: Organisation, section: str) -> dict[str, Any]:
+    value = (org.settings or {}).get(section)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _int_setting(values: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    raw = values.get(name, default)
+    try:
+        number = int(raw)
+    except (TypeError, ValueError):
+        return default
+    return min(max(number, low), high)
+
+
+def map_stops(org: Organisation) -> int:
+    """How many stops away the vehicle appears on the customer's map."""
+    return _int_setting(org_settings(org, "tracking"), "map_stops", DEFAULT_MAP_STOPS, 0, 50)
+
+
+def ttl_days(org: Organisation) -> int:
+    return _int_setting(org_settings(org, "tracking"), "ttl_days", DEFAULT_TTL_DAYS, 1, 365)
+
+
+def _org(session: Session, org_id: str) -> Organisation:
+    org = session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound("organisation not found")
+    return org
+
+
+# --- links ---------------------------------------------------------------------------------
+
+
+def create_link(
+    *,
+    session: Session,
+    org_id: str,
+    order_id: str,
+    purpose: str = "staff",
+    now: datetime | None = None,
+    commit: bool = True,
+) -> tuple[TrackingLink, str]:
+    """A new link for an order: the row and the token (shown once, never stored)."""
+    order = orders.get(session=session, org_id=org_id, order_id=order_id)
+    org = _org(session, org_id)
+    now = now or utcnow()
+    zone = ZoneInfo(org.timezone)
+    end_of_day = datetime.combine(order.date + timedelta(days=1), time(0), zone).astimezone(UTC)
+    expires = max(now, end_of_day) + timedelta(days=ttl_days(org))
+    token = secrets.token_urlsafe(32)
+    link = TrackingLink(
+        org_id=org_id,
+        order_id=order.id,
+        token_hash=hash_token(token),
+        expires_at=expires,
+        purpose=purpose[:20],
+    )
+    session.add(link)
+    if commit:
+        session.commit()
+    else:
+        session.flush()
+    return link, token
+
+
+def resolve(*, session: Session, token: str, now: datetime | None = None) -> TrackingLink:
+    """The link of ``token``: :class:`NotFound` if unknown, :class:`LinkExpired` if expired."""
+    if not token or len(token) > 200 or "\x00" in token:
+        raise NotFound("no such tracking link")
+    link = session.scalar(select(TrackingLink).where(TrackingLink.token_hash == hash_token(token)))
+    if link is None:
+        raise NotFound("no such tracking link")
+    if link.expires_at <= (now or utcnow()):
+        raise LinkExpired("this tracking link has expired")
+    return link
+
+
+def check_rate(
+    *, session: Session, client: str, limit: int, window_s: int = 60, now: datetime | None = None
+) -> None:
+    """Count one request of ``client`` to a public tracking URL; refuse over ``limit`` per
+    ``window_s`` (unknown tokens count too, so guessing is slow)."""
+    now = now or utcnow()
+    key = hashlib.sha256(client.encode()).hexdigest()
+    since = now - timedelta(seconds=window_s)
+    count = session.scalar(
+        select(func.count())
+        .select_from(TrackingHit)
+        .where(TrackingHit.client == key, TrackingHit.at > since)
+    )
+    if (count or 0) >= limit:
+        first = session.scalar(
+            select(func.min(TrackingHit.at)).where(
+                TrackingHit.client == key, TrackingHit.at > since
+            )
+        )
+        wait = window_s if first is None else (first - since).total_seconds()
+        raise RateLimited("too many requests; try again in a minute", max(1, math.ceil(wait)))
+    session.add(TrackingHit(client=key, at=now))
+    if secrets.randbelow(100) == 0:  # now and then, forget old requests
+        session.execute(delete(TrackingHit).where(TrackingHit.at < since - timedelta(hours=1)))
+    session.commit()
+
+
+def record_view(*, session: Session, link: TrackingLink) -> None:
+    session.add(TrackingView(org_id=link.org_id, order_id=link.order_id, link_id=link.id))
+    session.commit()
+
+
+# --- what the page shows -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pod:
+    id: str
+    kind: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Everything the customer may see of one order (and nothing else)."""
+
+    order_id: str
+    status: str
+    date: date
+    timezone: str
+    address: str
+    destination: tuple[float, float] | None
+    eta_from: datetime | None = None
+    eta_to: datetime | None = None
+    stops_away: int | None = None
+    delay_s: int = 0
+    route_started: bool = False
+    show_map: bool = False
+    vehicle: tuple[float, float] | None = None
+    driver: str = ""
+    pods: list[Pod] = field(default_factory=list)
+    can_instruct: bool = False
+    can_rate: bool = False
+    instruction_kind: str | None = None
+    instruction_text: str = ""
+    rating: int | None = None
+    comment: str = ""
+
+    def local(self, moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        return moment.astimezone(ZoneInfo(self.timezone)).strftime("%H:%M")
+
+
+def first_name(name: str) -> str:
+    """The driver's first name only (customers never see a full name)."""
+    parts = name.strip().split()
+    return parts[0] if parts else ""
+
+
+def _floor(moment: datetime) -> datetime:
+    seconds = int(moment.timestamp())
+    return datetime.fromtimestamp(seconds - seconds % ROUND_S, UTC)
+
+
+def _ceil(moment: datetime) -> datetime:
+    seconds = math.ceil(moment.timestamp())
+    return datetime.fromtimestamp(seconds + (-seconds) % ROUND_S, UTC)
+
+
+def stop_of(*, session: Session, org_id: str, order: Order) -> tuple[Route, Stop] | None:
+    """The order's stop on its dispatched route of its delivery date, if any."""
+    row = session.execute(
+        select(Route, Stop)
+        .join(Stop, Stop.route_id == Route.id)
+        .where(
+            Stop.org_id == org_id,
+            Stop.order_id == order.id,
+            Route.org_id == org_id,
+            Route.date == order.date,
+            Route.status.in_(ACTIVE_ROUTE_STATUSES),
+        )
+        .order_by(Route.created_at.desc())
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+@dataclass(frozen=True)
+class Eta:
+    eta: datetime
+    eta_from: datetime
+    eta_to: datetime
+    stops_away: int
+    delay_s: int
+    started: bool
+
+
+def eta_of(*, session: Session, org: Organisation, route: Route, stop: Stop, now: datetime) -> Eta:
+    """The ETA window of ``stop`` (see the module docstring)."""
+    zone = ZoneInfo(org.timezone)
+    midnight = datetime.combine(route.date, time(0), zone)
+
+    def planned(seconds: int) -> datetime:
+        return (midnight + timedelta(seconds=seconds)).astimezone(UTC)
+
+    stops = list(
+        session.scalars(
+            select(Stop)
+            .where(Stop.org_id == org.id, Stop.route_id == route.id, Stop.kind == "order")
+            .order_by(Stop.sequence)
+        )
+    )
+    before = [s for s in stops if s.sequence < stop.sequence]
+    stops_away = sum(1 for s in before if s.status == "pending")
+    done = [s for s in stops if s.status in DONE_STOP_STATUSES and s.order_id]
+    delay_s = 0
+    started = route.status in ("started", "finished")
+    if done:
+        last = max(done, key=lambda s: s.sequence)
+        event = session.scalar(
+            select(OrderEvent)
+            .where(
+                OrderEvent.org_id == org.id,
+                OrderEvent.order_id == last.order_id,
+                OrderEvent.to_status.in_(("arrived", "delivered", "failed")),
+            )
+            .order_by(OrderEvent.at.desc())
+            .limit(1)
+        )
+        if event is not None:
+            reference = last.arrival_s if event.to_status == "arrived" else last.departure_s
+            delay_s = int((event.at - planned(reference)).total_seconds())
+            started = True
+    elif started:
+        # On the way to the first stop: late by as much as the driver left late.
+        left = session.scalar(
+            select(func.min(OrderEvent.at)).where(
+                OrderEvent.org_id == org.id,
+                OrderEvent.order_id.in_([s.order_id for s in stops if s.order_id]),
+                OrderEvent.to_status == OrderStatus.OUT_FOR_DELIVERY.value,
+            )
+        )
+        if left is not None:
+            delay_s = int((left - planned(route.start_s)).total_seconds())
+    else:
+        delay_s = max(0, int((now - planned(route.start_s)).total_seconds()))
+    eta = max(planned(stop.arrival_s) + timedelta(seconds=delay_s), now)
+    half = WIDE_HALF_S if not started else min(WIDE_HALF_S, NEAR_HALF_S + PER_STOP_S * stops_away)
+    return Eta(
+        eta=eta,
+        eta_from=_floor(eta - timedelta(seconds=half)),
+        eta_to=_ceil(eta + timedelta(seconds=half)),
+        stops_away=stops_away,
+        delay_s=delay_s,
+        started=started,
+    )
+
+
+def progress(*, session: Session, link: TrackingLink, now: datetime | None = None) -> Progress:
+    """What the page of ``link`` shows: only its own order."""
+    now = now or utcnow()
+    org = _org(session, link.org_id)
+    order = orders.get(session=session, org_id=link.org_id, order_id=link.order_id)
+    feedback = session.get(CustomerInput, order.id)
+    status = order.status
+    destination = (
+        (order.lon, order.lat) if order.lon is not None and order.lat is not None else None
+    )
+    values: dict[str, Any] = {
+        "order_id": order.id,
+        "status": status,
+        "date": order.date,
+        "timezone": org.timezone,
+        "address": order.address,
+        "destination": destination,
+        "can_instruct": status not in _CLOSED,
+        "can_rate": status in (OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED),
+    }
+    if feedback is not None:
+        values.update(
+            instruction_kind=feedback.instruction_kind,
+            instruction_text=feedback.instruction_text,
+            rating=feedback.rating,
+            comment=feedback.comment,
+        )
+    found = stop_of(session=session, org_id=org.id, order=order)
+    if found is not None:
+        route, stop = found
+        if route.driver_id:
+            driver = session.scalar(
+                select(Driver).where(Driver.org_id == org.id, Driver.id == route.driver_id)
+            )
+            values["driver"] = first_name(driver.name) if driver else ""
+        if status in _EN_ROUTE:
+            eta = eta_of(session=session, org=org, route=route, stop=stop, now=now)
+            values.update(
+                eta_from=eta.eta_from,
+                eta_to=eta.eta_to,
+                stops_away=0 if status == OrderStatus.ARRIVED else eta.stops_away,
+                delay_s=eta.delay_s,
+                route_started=eta.started,
+            )
+            near = status == OrderStatus.ARRIVED or eta.stops_away <= map_stops(org)
+            if eta.started and near and status != OrderStatus.DISPATCHED:
+                position = session.scalar(
+                    select(Position)
+                    .where(Position.org_id == org.id, Position.route_id == route.id)
+                    .order_by(Position.recorded_at.desc(), Position.id.desc())
+                    .limit(1)
+                )
+                if position is not None:
+                    values.update(show_map=True, vehicle=(position.lon, position.lat))
+    if status == OrderStatus.DELIVERED:
+        values["pods"] = [
+            Pod(id=p.id, kind=p.kind, content_type=p.content_type)
+            for p in session.scalars(
+                select(ProofOfDelivery)
+                .where(ProofOfDelivery.org_id == org.id, ProofOfDelivery.order_id == order.id)
+                .order_by(ProofOfDelivery.created_at)
+            )
+            if p.kind == "photo"
+        ]
+    return Progress(**values)
+
+
+_EN_ROUTE = (OrderStatus.DISPATCHED, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.ARRIVED)
+_CLOSED = (
+    OrderStatus.DELIVERED,
+    OrderStatus.RETURNED,
+    OrderStatus.CANCELLED,
+    OrderStatus.FAILED,
+)
+
+
+def pod_of(*, session: Session, link: TrackingLink, pod_id: str) -> ProofOfDelivery:
+    """A proof-of-delivery photo of the link's own order, once it is delivered."""
+    order = orders.get(session=session, org_id=link.org_id, order_id=link.order_id)
+    row = session.scalar(
+        select(ProofOfDelivery).where(
+            ProofOfDelivery.org_id == link.org_id,
+            ProofOfDelivery.order_id == link.order_id,
+            ProofOfDelivery.id == pod_id,
+            ProofOfDelivery.kind == "photo",
+        )
+    )
+    if row is None or order.status != OrderStatus.DELIVERED:
+        raise NotFound("no such photo")
+    return row
+
+
+# --- what the customer tells us ------------------------------------------------------------
+
+
+def _input_row(session: Session, link: TrackingLink) -> CustomerInput:
+    row = session.get(CustomerInput, link.order_id)
+    if row is None:
+        row = CustomerInput(org_id=link.org_id, order_id=link.order_id)
+        session.add(row)
+    return row
+
+
+def save_instructions(
+    *, session: Session, link: TrackingLink, kind: str, text: str, now: datetime | None = None
+) -> CustomerInput:
+    """Store the customer's delivery instructions and put them in the order's notes (one
+    marked line, replaced on every change), which the driver app shows."""
+    text = " ".join(text.split())
+    if kind not in INSTRUCTION_KINDS:
+        raise InputError(
+            issues=[
+                FieldIssue(None, "kind", kind, "must be one of " + ", ".join(INSTRUCTION_KINDS))
+            ],
+            source="instructions",
+        )
+    if not text or len(text) > 500 or "\x00" in text:
+        raise InputError(
+            issues=[FieldIssue(None, "text", None, "must be 1 to 500 characters")],
+            source="instructions",
+        )
+    order = orders.get(session=session, org_id=link.org_id, order_id=link.order_id)
+    if order.status in _CLOSED:
+        raise Conflict("this delivery is finished; instructions can no longer change")
+    row = _input_row(session, link)
+    row.instruction_kind = kind
+    row.instruction_text = text
+    row.instructions_at = now or utcnow()
+    label = kind.replace("_", " ")
+    kept = [line for line in order.notes.splitlines() if not line.startswith(NOTES_MARK)]
+    notes = "\n".join([*kept, f"{NOTES_MARK} {label}: {text}"]).strip()[:2000]
+    session.flush()
+    orders.update(
+        session=session,
+        org_id=link.org_id,
+        order_id=order.id,
+        order_in=OrderUpdate(notes=notes),
+        actor="customer:tracking",
+    )  # commits both
+    return row
+
+
+def save_rating(
+    *, session: Session, link: TrackingLink, rating: int, comment: str, now: datetime | None = None
+) -> CustomerInput:
+    """Store the customer's rating (1-5) and comment; sending again replaces them."""
+    if not 1 <= rating <= 5:
+        raise InputError(
+            issues=[FieldIssue(None, "rating", str(rating), "must be 1 to 5")], source="rating"
+        )
+    comment = comment.strip()
+    if len(comment) > 2000 or "\x00" in comment:
+        raise InputError(
+            issues=[FieldIssue(None, "comment", None, "must be at most 2000 characters")],
+            source="rating",
+        )
+    order = orders.get(session=session, org_id=link.org_id, order_id=link.order_id)
+    if order.status not in (OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED):
+        raise Conflict("you can rate the delivery once it has happened")
+    row = _input_row(session, link)
+    row.rating = rating
+    row.comment = comment
+    row.rated_at = now or utcnow()
+    session.commit()
+    return row
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderTracking:
+    views: int
+    links: int
+    instruction_kind: str | None
+    instruction_text: str
+    rating: int | None
+    comment: str
+
+
+def order_tracking(*, session: Session, org_id: str, order_id: str) -> OrderTracking:
+    orders.get(session=session, org_id=org_id, order_id=order_id)
+    views = session.scalar(
+        select(func.count())
+        .select_from(TrackingView)
+        .where(TrackingView.org_id == org_id, TrackingView.order_id == order_id)
+    )
+    links = session.scalar(
+        select(func.count())
+        .select_from(TrackingLink)
+        .where(TrackingLink.org_id == org_id, TrackingLink.order_id == order_id)
+    )
+    row = session.scalar(
+        select(CustomerInput).where(
+            CustomerInput.org_id == org_id, CustomerInput.order_id == order_id
+        )
+    )
+    return OrderTracking(
+        views=int(views or 0),
+        links=int(links or 0),
+        instruction_kind=row.instruction_kind if row else None,
+        instruction_text=row.instruction_text if row else "",
+        rating=row.rating if row else None,
+        comment=row.comment if row else "",
+    )
+
+
+@dataclass(frozen=True)
+class Kpis:
+    views: int
+    orders_viewed: int
+    ratings: int
+    average_rating: float | None
+
+
+def kpis(*, session: Session, org_id: str, day_from: date, day_to: date) -> Kpis:
+    """Tracking views and ratings of the orders with a delivery date in the range."""
+    in_range = select(Order.id).where(
+        Order.org_id == org_id, Order.date >= day_from, Order.date <= day_to
+    )
+    views, viewed = session.execute(
+        select(func.count(), func.count(func.distinct(TrackingView.order_id))).where(
+            TrackingView.org_id == org_id, TrackingView.order_id.in_(in_range)
+        )
+    ).one()
+    ratings, average = session.execute(
+        select(func.count(CustomerInput.rating), func.avg(CustomerInput.rating)).where(
+            CustomerInput.org_id == org_id,
+            CustomerInput.order_id.in_(in_range),
+            CustomerInput.rating.is_not(None),
+        )
+    ).one()
+    return Kpis(
+        views=int(views or 0),
+        orders_viewed=int(viewed or 0),
+        ratings=int(ratings or 0),
+        average_rating=round(float(average), 2) if average is not None else None,
+    )
