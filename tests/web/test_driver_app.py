@@ -102,6 +102,9 @@ def browser() -> Iterator[Any]:
         "--disable-component-update",
         "--disable-sync",
         "--no-first-run",
+        # A fake camera (a test pattern) without a permission prompt, for the scanner.
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
     ]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
@@ -503,6 +506,64 @@ def _assert_drawn(png: bytes) -> None:
     image = Image.open(io.BytesIO(png)).convert("L")
     dark = sum(image.histogram()[:100])
     assert dark > 200, f"only {dark} dark pixels: the signature was not drawn"
+
+
+FAKE_DETECTOR = """
+window.BarcodeDetector = class {
+  static async getSupportedFormats() { return ['qr_code', 'code_128', 'ean_13']; }
+  constructor() { this.calls = 0; }
+  async detect(source) {
+    // Reads the code on the third frame of a playing camera stream.
+    if (!(source instanceof HTMLVideoElement) || !source.srcObject) throw new Error('no video');
+    this.calls += 1;
+    return this.calls >= 3 ? [{ rawValue: 'PKG-SCAN-7', format: 'code_128' }] : [];
+  }
+};
+"""
+
+
+@pytest.mark.browser
+def test_staff_cannot_log_in_and_a_scanned_code_goes_with_the_delivery(
+    live_app: LiveApp, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    client = live_app.client
+    day = _seed(client, "Scan Co")
+    context = _context(browser)
+    context.grant_permissions(["geolocation", "camera"])
+    context.add_init_script(FAKE_DETECTOR)
+    page = context.new_page()
+    page.goto(f"{live_app.url}/driver")
+    page.get_by_label("E-mail").fill("dispatcher@scan-co.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator(".form-error")).to_contain_text("This app is for drivers")
+    page.get_by_label("E-mail").fill(day.email)
+    page.get_by_role("button", name="Log in").click()
+    page.locator("#start-route").click()
+    _open_stop(page, day.stops[0]["id"])
+    page.locator("#arrived").click()
+    page.locator("#delivered").click()
+    page.locator("#scan").click()
+    expect(page.locator(".codes .code")).to_have_text(["PKG-SCAN-7"])
+    expect(page.locator("dialog.scanner")).to_have_count(0)  # closed, camera released
+    page.locator("#photo").set_input_files(
+        files=[{"name": "p.jpg", "mimeType": "image/jpeg", "buffer": _jpeg(page)}]
+    )
+    _sign(page)
+    page.fill("#recipient", "Anna Beck")
+    page.locator("#confirm-delivered").click()
+    page.locator("#finish-route").wait_for()
+    _wait_all_sent(page)
+    context.close()
+    with _sessions(client)() as session:
+        delivered = session.scalars(
+            select(DeviceEvent).where(
+                DeviceEvent.org_id == day.org.org_id, DeviceEvent.type == "delivered"
+            )
+        ).one()
+        assert delivered.payload.get("barcodes") == ["PKG-SCAN-7"]
 
 
 @pytest.mark.browser
