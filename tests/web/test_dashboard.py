@@ -8,6 +8,7 @@ Screenshots of each page go to ``test-artifacts/dashboard/``.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 import shutil
@@ -25,7 +26,6 @@ from helpers.service import PASSWORD, OrgUsers, make_org
 from lastmile.app import create_app
 from lastmile.auth import service as auth
 from lastmile.config import Settings
-from lastmile.events import service as events
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
 
@@ -298,14 +298,22 @@ def test_dispatcher_day(
     unchanged = web_client.get(f"/api/v1/plans/{plan_id}", headers=org.dispatcher).json()
     assert unchanged["routes"] == plan["routes"], "a preview must not change the plan"
 
-    # --- dispatch, then the printable route sheet and exports
+    # --- dispatch (route 1 to the driver who has the app), then route sheet and exports
+    driver = web_client.post(
+        "/api/v1/drivers",
+        json={"name": "Dana Driver", "user_id": org.user_ids[Role.DRIVER]},
+        headers=org.dispatcher,
+    )
+    assert driver.status_code == 201, driver.text
+    vehicle_id = plan["routes"][0]["vehicle_id"]
+    page.reload()
+    page.select_option(f"#dispatch-form select[name='{vehicle_id}']", label="Dana Driver")
     page.once("dialog", lambda d: d.accept())
     page.click("#dispatch-btn")
     page.wait_for_selector("#dispatched-note")
     statuses = {o["external_id"]: o["status"] for o in _orders(web_client, org.dispatcher)}
     assert statuses.pop("X-CANCEL") == "cancelled"
     assert set(statuses.values()) == {"dispatched"}
-    vehicle_id = plan["routes"][0]["vehicle_id"]
     page.goto(f"/app/plans/{plan_id}/sheet/{vehicle_id}")
     assert page.locator("tbody tr").count() >= 6
     page.emulate_media(media="print")
@@ -314,35 +322,41 @@ def test_dispatcher_day(
     gpx = page.request.get(f"/app/plans/{plan_id}/export/{vehicle_id}.gpx")
     assert gpx.ok and gpx.text().count("<rtept") >= 7
 
-    # --- live: a driver position arrives over SSE and moves the vehicle on the map.
-    # The driver API (issue 5) is not there yet, so the test records the event the way
-    # it will: through lastmile.events.service.record.
+    # --- live: the driver starts the route and posts a position through the driver API;
+    # it arrives over SSE and puts the vehicle on the map.
     page.goto(f"/app/live?date={DASHBOARD_DAY}")
     page.wait_for_selector("#live-status:text('live')")
     routes = web_client.get(f"/api/v1/plans/{plan_id}", headers=org.dispatcher).json()
-    with sessions() as session:
-        from lastmile.plans import service as plans
-
-        route_rows = plans.routes_of(session=session, org_id=org.org_id, plan_id=plan_id)
-        route = next(r for r in route_rows if r.vehicle_id == vehicle_id)
-        events.record(
-            session=session,
-            org_id=org.org_id,
-            type="driver.position",
-            payload={
-                "driver_id": route.driver_id,
-                "route_id": route.id,
-                "lon": 9.52,
-                "lat": 47.15,
-                "recorded_at": "2026-11-25T09:00:00+01:00",
-            },
-        )
-        session.commit()
+    mine = web_client.get(f"/api/v1/driver/route?date={DASHBOARD_DAY}", headers=org.driver)
+    assert mine.status_code == 200, mine.text
+    route_id = mine.json()["route"]["id"]
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    started = web_client.post(
+        "/api/v1/driver/events",
+        json={
+            "events": [
+                {
+                    "key": "dash-route-start-1",
+                    "type": "route_started",
+                    "occurred_at": now,
+                    "route_id": route_id,
+                }
+            ]
+        },
+        headers=org.driver,
+    )
+    assert started.json()["results"][0]["status"] == "applied", started.text
+    sent = web_client.post(
+        "/api/v1/driver/positions",
+        json={"positions": [{"lon": 9.52, "lat": 47.15, "recorded_at": now}]},
+        headers=org.driver,
+    )
+    assert sent.status_code == 200 and sent.json()["accepted"] == 1, sent.text
     page.wait_for_selector(".live-vehicle", timeout=10_000)
     assert "47.1500" in page.locator(f"tr[data-vehicle='{vehicle_id}'] .last-seen").inner_text()
     # an order of that route is delivered: the route's progress follows
     order_id = next(s["order_id"] for s in routes["routes"][0]["stops"] if s["kind"] == "order")
-    for to in ("out_for_delivery", "delivered"):
+    for to in ("delivered",):  # route_started already took them out for delivery
         r = web_client.post(
             f"/api/v1/orders/{order_id}/transitions", json={"to": to}, headers=org.dispatcher
         )

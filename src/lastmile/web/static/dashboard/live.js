@@ -17,7 +17,7 @@ for (const r of DATA.routes) {
 const markers = new Map();
 const feed = document.getElementById('feed');
 const status = document.getElementById('live-status');
-const hhmm = (iso) => (iso || '').slice(11, 16);
+const hhmm = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '');
 function addFeed(text) {
   const li = document.createElement('li');
   li.innerHTML = text;
@@ -67,6 +67,10 @@ const handle = (type, fn) => source.addEventListener(type, (e) => {
 function summary(type, d) {
   if (type === 'driver.position') return `${DATA.drivers[d.driver_id] || d.driver_id || ''} at ${Number(d.lat).toFixed(4)}, ${Number(d.lon).toFixed(4)}`;
   if (type === 'order.status_changed') return `${d.external_id}: ${d.from} → ${d.to}${d.reason ? ' (' + d.reason + ')' : ''}`;
+  if (type.startsWith('route.')) {
+    const r = byRoute.get(d.route_id) || byVehicle.get(d.vehicle_id);
+    return `${r ? r.vehicle_name : (d.vehicle || '')}${d.driver_id && DATA.drivers[d.driver_id] ? ' · ' + DATA.drivers[d.driver_id] : ''}`;
+  }
   return Object.entries(d).slice(0, 4).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' ');
 }
 handle('driver.position', (d) => {
