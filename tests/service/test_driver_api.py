@@ -504,6 +504,20 @@ def test_late_arrival_goes_into_history_without_going_backwards(client: TestClie
     )
     assert earlier[0]["order_status"] == "delivered"
     assert [h["to_status"] for h in history(client, day, second["order_id"])].count("failed") == 1
+    # Failed, then rescheduled by the dispatcher: the late arrival is still history.
+    third = day.stops[2]
+    send(client, day, ev("l-fail-00003", "failed", day.at(40), third["id"], reason="refused"))
+    r = client.post(
+        f"/api/v1/orders/{third['order_id']}/transitions",
+        json={"to": "rescheduled"},
+        headers=day.org.dispatcher,
+    )
+    assert r.status_code == 200, r.text
+    late = send(client, day, ev("l-arrive-003", "arrived", day.at(35), third["id"]))
+    assert late[0]["status"] == "applied" and late[0]["order_status"] == "ready"
+    after = send(client, day, ev("l-arrive-004", "arrived", day.at(45), third["id"]))
+    assert after[0]["status"] == "rejected" and after[0]["error"]["field"] == "stop_id"
+    assert "no longer on your route" in after[0]["error"]["message"]
 
 
 def test_delivering_a_dispatched_order_implies_the_steps_before(client: TestClient) -> None:

@@ -591,7 +591,20 @@ def _target(
             return _Target(route=started)
     zone = ZoneInfo(_org(session, org_id).timezone)
     day = at.astimezone(zone).date()
-    of_day = route_for_day(session=session, org_id=org_id, driver_id=driver_id, day=day)
+    of_day = None
+    if event.type == "route_started":  # the next route to start, even if another is running
+        of_day = session.scalar(
+            select(Route)
+            .where(
+                Route.org_id == org_id,
+                Route.driver_id == driver_id,
+                Route.date == day,
+                Route.status == "dispatched",
+            )
+            .order_by(Route.start_s, Route.created_at, Route.id)
+            .limit(1)
+        )
+    of_day = of_day or route_for_day(session=session, org_id=org_id, driver_id=driver_id, day=day)
     if of_day is None:
         raise _Rejected("route_id", f"you have no dispatched route on {day.isoformat()}")
     return _Target(route=of_day)
@@ -639,18 +652,9 @@ def _apply_stop_event(
     if current == wanted:
         # Pressed twice (two keys): nothing more happens.
         return order.status
-    if current not in (*_ON_THE_ROAD, OrderStatus.ARRIVED) and current not in (
-        OrderStatus.DELIVERED,
-        OrderStatus.FAILED,
-        OrderStatus.RETURNED,
-    ):
-        raise _Rejected(
-            "stop_id",
-            f"order {order.external_id!r} is no longer on your route (it is {current.value}); "
-            "ask your dispatcher",
-        )
-    steps = _path(current, wanted)
-    if steps is not None:
+    if current in (*_ON_THE_ROAD, OrderStatus.ARRIVED):
+        steps = _path(current, wanted)
+        assert steps is not None  # from the road every driver outcome is reachable
         for step in steps:
             last = step == wanted
             orders.transition(
@@ -668,8 +672,8 @@ def _apply_stop_event(
             )
         _set_stop(stop, event.type)
         return order.status
-    # The order moved on already (delivered / failed). An event that happened before that
-    # is history; one that happened after it contradicts it.
+    # The order has moved on. An event that happened before its outcome (delivered / failed,
+    # even if it was rescheduled since) is history; anything else contradicts what happened.
     history = list(
         session.scalars(
             select(OrderEvent)
@@ -677,13 +681,18 @@ def _apply_stop_event(
             .order_by(OrderEvent.at, OrderEvent.created_at)
         )
     )
-    settled = [h for h in history if h.to_status == order.status]
-    settled_at = settled[-1].at if settled else None
-    if settled_at is None or at > settled_at:
+    outcomes = [h for h in history if h.to_status in (OrderStatus.DELIVERED, OrderStatus.FAILED)]
+    if not outcomes or at > outcomes[-1].at:
+        if current in (OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED):
+            raise _Rejected(
+                "type",
+                f"order {order.external_id!r} is already {current.value}; "
+                f"it cannot become {wanted.value}",
+            )
         raise _Rejected(
-            "type",
-            f"order {order.external_id!r} is already {current.value}; "
-            f"it cannot become {wanted.value}",
+            "stop_id",
+            f"order {order.external_id!r} is no longer on your route (it is {current.value}); "
+            "ask your dispatcher",
         )
     before = [h for h in history if h.at <= at]
     note = _note(event)
