@@ -791,3 +791,25 @@ def test_the_same_batch_sent_twice_at_once_is_applied_once(client: TestClient) -
     for stop in day.stops[:3]:
         steps = [h["to_status"] for h in history(client, day, stop["order_id"])]
         assert steps.count("arrived") == 1 and steps.count("delivered") == 1, steps
+
+
+def test_pod_store_and_image_sniffing(tmp_path: Any) -> None:
+    from lastmile.core.errors import NotFound
+    from lastmile.drivers.pod_store import FileStore, sniff_image
+
+    assert sniff_image(JPEG) == "image/jpeg"
+    assert sniff_image(png()) == "image/png"
+    assert sniff_image(b"RIFF\x24\x00\x00\x00WEBPVP8 ") == "image/webp"
+    assert sniff_image(b"RIFF\x24\x00\x00\x00WAVEfmt ") is None
+    assert sniff_image(b"GIF89a") is None and sniff_image(b"") is None
+    store = FileStore(tmp_path / "pod")
+    store.put("org_1/ord_1/abc.png", png(), "image/png")
+    assert store.get("org_1/ord_1/abc.png") == png()
+    assert [p.name for p in (tmp_path / "pod" / "org_1" / "ord_1").iterdir()] == ["abc.png"]
+    store.delete("org_1/ord_1/abc.png")
+    store.delete("org_1/ord_1/abc.png")  # gone already: nothing happens
+    with pytest.raises(NotFound):
+        store.get("org_1/ord_1/abc.png")
+    for bad in ("../secret", "org_1//x", "/etc/passwd", "org_1/.hidden", ""):
+        with pytest.raises(ValueError):
+            store.put(bad, b"x", "image/png")
