@@ -389,3 +389,42 @@ def test_tablet_layout(dashboard_browser: Any, live_url: str, dashboard_org: Any
     assert width <= 820, f"page is {width}px wide on an 820px tablet"
     _shot(page, "10-orders-tablet")
     context.close()
+
+
+def test_settings_forms(dashboard_browser: Any, live_url: str, dashboard_org: Any) -> None:
+    """An admin adds a depot, a vehicle at it and an API key through the settings forms."""
+    context = dashboard_browser.new_context(
+        viewport={"width": 1366, "height": 768}, base_url=live_url
+    )
+    page = context.new_page()
+    page.goto("/app/settings")
+    page.fill("#email", "admin@dashboard-co.example")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/app/settings")
+    depot = page.locator("form[data-api='/api/v1/depots']")
+    depot.locator("input[name=name]").fill("Depot Vaduz")
+    depot.locator("input[name=lon]").fill("9.5209")
+    depot.locator("input[name=lat]").fill("47.1410")
+    depot.locator("button").click()
+    page.wait_for_selector("text=Depot Vaduz")
+    vehicle = page.locator("form[data-api='/api/v1/vehicles']")
+    vehicle.locator("input[name=external_id]").fill("BIKE-1")
+    vehicle.locator("input[name=name]").fill("Cargo bike")
+    vehicle.locator("input[name='capacity.parcels']").fill("20")
+    vehicle.locator("button").click()
+    page.wait_for_selector("text=Cargo bike")
+    shown: list[str] = []
+
+    def keep(dialog: Any) -> None:
+        shown.append(dialog.default_value)
+        dialog.accept()
+
+    page.once("dialog", keep)
+    key = page.locator("form[data-api='/api/v1/api-keys']")
+    key.locator("input[name=name]").fill("shop")
+    key.locator("button").click()
+    page.wait_for_selector("text=shop")
+    assert shown and shown[0].startswith("lm")
+    _shot(page, "11-settings-admin")
+    context.close()
