@@ -5,6 +5,7 @@ from lastmile.db.base import Base
 from lastmile.drivers.models import DeviceEvent, Position, ProofOfDelivery
 from lastmile.events.models import Event, Webhook, WebhookDelivery
 from lastmile.fleet.models import Depot, Driver, Vehicle
+from lastmile.live.models import StopEta
 from lastmile.notifications.models import Notification, OrderRecipients
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orgs.models import Membership, Organisation
@@ -33,6 +34,7 @@ __all__ = [
     "ProofOfDelivery",
     "Route",
     "Stop",
+    "StopEta",
     "TrackingHit",
     "TrackingLink",
     "TrackingView",

@@ -13,7 +13,10 @@ Approximations, all on the safe side or caught afterwards:
 * breaks stay where they are in the sequence (the new stop goes right after the previous
   order, before any break taken there), with their window as the limit;
 * capacity: a delivery's goods are on board from the route's (live) start, a pickup's from its
-  stop on; both checked against every load on the way.
+  stop on; both checked against every load on the way;
+* a route that is already behind (a stop predicted late) accepts an insertion that delays
+  none of its late stops and is itself on time (:func:`_no_worse`), so one late stop does not
+  close a whole van to same-day orders.
 
 :func:`best_insertion` then re-simulates the few cheapest candidates exactly
 (:func:`~lastmile.core.planning.timing.simulate`, which also places breaks) and returns the
@@ -252,8 +255,9 @@ def best_insertion(
     found = candidates(problem, routes, order, locked_prefix=locked_prefix)
     ranked = sorted((c for c in found if c.feasible), key=lambda c: (c.added_cost, c.vehicle_id))
     for candidate in ranked[:verify]:
-        exact = _exact(problem, by_vehicle[candidate.vehicle_id], order, candidate.position, by_id)
-        if exact.feasible:
+        route = by_vehicle[candidate.vehicle_id]
+        exact = _exact(problem, route, order, candidate.position, by_id)
+        if exact.feasible or _no_worse(problem, route, order, exact, by_id):
             return InsertResult(exact, None, len(found))
     return InsertResult(None, _explain(problem, by_vehicle, order, found, by_id), len(found))
 
@@ -267,6 +271,25 @@ def _exact(
     timing = simulate(problem, vehicle, sequence, route.start_time)
     cost = route_cost(vehicle, timing.distance_m, timing.start_time, timing.end_time)
     return Insertion(vehicle.id, (position,), timing, round(cost - route.cost, 2))
+
+
+def _no_worse(
+    problem: Problem, route: Route, order: Order, exact: Insertion, by_id: dict[str, Order]
+) -> bool:
+    """On a route that is already late (live: the driver is behind), an insertion is accepted
+    when the new stop is on time and nothing gets later, longer or fuller than it already is."""
+    vehicle = problem.vehicle(route.vehicle_id)
+    base = simulate(problem, vehicle, [by_id[oid] for oid in route.order_ids], route.start_time)
+    if base.feasible:
+        return False
+    new_stop = next(s for s in exact.timing.stops if s.order_id == order.id)
+    on_time = any(w.contains(new_stop.start) for w in order.effective_windows)
+    return (
+        on_time
+        and exact.timing.late_s <= base.late_s
+        and exact.timing.overtime_excess_s <= base.overtime_excess_s
+        and exact.timing.load_excess <= max(0.0, base.load_excess) + 1e-9
+    )
 
 
 def _explain(

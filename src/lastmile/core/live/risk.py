@@ -1,11 +1,13 @@
 """Late risk of a predicted stop, and the ETA window to promise the customer.
 
-Levels (``deadline`` = the end of the window the predicted service start falls in or after,
-tightened by the promised ETA window's end when one was promised):
+Levels (``deadline`` = the end of the delivery window the predicted service start falls in
+or after):
 
 * ``late``: the predicted service start is after the deadline; ``late_s`` says by how much.
 * ``at_risk``: on time, but with less than ``margin_s`` to spare (default 10 minutes, the
-  usual error of an ETA half an hour ahead), so a small delay makes it late.
+  usual error of an ETA half an hour ahead), so a small delay makes it late; or the predicted
+  arrival is after the end of the ETA window promised to the customer (the promise is broken
+  although the booked window still holds).
 * ``on_time``: otherwise.
 
 The promise window is centred on the predicted arrival and narrows as the vehicle approaches:
@@ -53,16 +55,13 @@ class Risk:
 NO_DEADLINE_SLACK = 48 * 3600
 
 
-def deadline(windows: Sequence[TimeWindow], start: int, promised: TimeWindow | None) -> int | None:
+def deadline(windows: Sequence[TimeWindow], start: int) -> int | None:
     """The latest acceptable service start for a stop predicted to start at ``start``."""
     ends = [w.end for w in windows]
-    chosen: int | None = None
-    if ends:
-        later = [e for e in ends if e >= start]
-        chosen = min(later) if later else max(ends)
-    if promised is not None:
-        chosen = promised.end if chosen is None else min(chosen, promised.end)
-    return chosen
+    if not ends:
+        return None
+    later = [e for e in ends if e >= start]
+    return min(later) if later else max(ends)
 
 
 def promise_window(
@@ -92,11 +91,12 @@ def assess(
     margin_s: int = AT_RISK_MARGIN_S,
 ) -> Risk:
     """How a stop predicted to arrive at ``arrival`` and start service at ``start`` stands."""
-    limit = deadline(windows, start, promised)
+    limit = deadline(windows, start)
     slack = NO_DEADLINE_SLACK if limit is None else limit - start
+    broken = promised is not None and arrival > promised.end
     if slack < 0:
         level = RiskLevel.LATE
-    elif slack < margin_s:
+    elif slack < margin_s or broken:
         level = RiskLevel.AT_RISK
     else:
         level = RiskLevel.ON_TIME
