@@ -605,6 +605,64 @@ def test_opens_offline_with_the_last_route(live_app: LiveApp, browser: Any) -> N
 
 
 @pytest.mark.browser
+def test_an_expired_login_keeps_the_queue(live_app: LiveApp, browser: Any) -> None:
+    """The token dies while the phone is offline: the route stays usable, and after the new
+    login the waiting action is sent."""
+    from playwright.sync_api import expect
+
+    client = live_app.client
+    day = _seed(client, "Expired Co")
+    context = _context(browser)
+    page = context.new_page()
+    page.goto(f"{live_app.url}/driver")
+    page.get_by_label("E-mail").fill(day.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.locator("#start-route").click()
+    page.locator("#finish-route").wait_for()
+    _wait_all_sent(page)
+    page.evaluate(
+        """() => navigator.serviceWorker.ready.then(() => navigator.serviceWorker.controller
+          || new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r)))"""
+    )
+    context.set_offline(True)
+    # The server forgets the login (as after LASTMILE_ACCESS_TOKEN_TTL_S): the phone has a
+    # token the server will refuse.
+    page.evaluate(
+        """() => new Promise((resolve, reject) => {
+          const open = indexedDB.open('lastmile-driver');
+          open.onsuccess = () => {
+            const tx = open.result.transaction('kv', 'readwrite');
+            const kv = tx.objectStore('kv');
+            const get = kv.get('session');
+            get.onsuccess = () => kv.put({ ...get.result, token: 'expired-token' }, 'session');
+            tx.oncomplete = () => resolve();
+            tx.onerror = () => reject(tx.error);
+          };
+        })"""
+    )
+    page.reload()
+    _open_stop(page, day.stops[0]["id"])
+    page.locator("#arrived").click()
+    expect(page.locator("#sync")).to_have_text("Offline · 1 waiting")
+    context.set_offline(False)
+    expect(page.locator("form .notice")).to_contain_text("login has expired", timeout=15000)
+    expect(page.locator("form")).to_contain_text("1 action(s) are saved on this phone")
+    _shot(page, "14-login-expired")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    _wait_all_sent(page)
+    context.close()
+    with _sessions(client)() as session:
+        types = session.scalars(
+            select(DeviceEvent.type)
+            .where(DeviceEvent.org_id == day.org.org_id)
+            .order_by(DeviceEvent.occurred_at)
+        ).all()
+        assert types == ["route_started", "arrived"]
+
+
+@pytest.mark.browser
 def test_a_dispatcher_change_appears_without_reload(live_app: LiveApp, browser: Any) -> None:
     from playwright.sync_api import expect
 

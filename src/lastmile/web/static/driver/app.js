@@ -209,7 +209,8 @@ async function boot() {
   });
   S.session = (await kv.get('session')) || null;
   await loadQueue();
-  if (S.session?.token && S.session.expires_at && S.session.expires_at < Date.now()) S.session.token = null;
+  // An expired login is found out by the server (401), not here: without signal the driver
+  // must still see the route and record what happens; the queue waits for the new login.
   if (S.session?.token) await startSession();
   else render({ force: true });
 }
@@ -646,6 +647,12 @@ function actionsFor(route, stop) {
   return box;
 }
 
+/** A code typed but not added with "Add" still counts. */
+function takeTypedCode(form, draft) {
+  const typed = form.querySelector('#barcode')?.value.trim();
+  if (typed && !draft.barcodes.includes(typed)) draft.barcodes.push(typed);
+}
+
 function draftOf(stop) {
   if (!S.drafts.has(stop.id)) S.drafts.set(stop.id, { barcodes: [], photo: null });
   return S.drafts.get(stop.id);
@@ -761,6 +768,7 @@ function deliverView(stop) {
     if (first) { $(first)?.scrollIntoView({ block: 'center' }); return; }
     const button = form.querySelector('#confirm-delivered');
     button.disabled = true;
+    takeTypedCode(form, draft);
     const attachments = [];
     if (draft.photo) attachments.push({ kind: 'photo', blob: draft.photo, name: 'photo.jpg' });
     if (pad && !pad.empty) attachments.push({ kind: 'signature', blob: await pad.toBlob(), name: 'signature.png' });
@@ -803,6 +811,7 @@ function failView(stop) {
     for (const el of form.querySelectorAll('.field-error')) el.textContent = errors[el.dataset.for] || '';
     if (Object.keys(errors).length) return;
     form.querySelector('#confirm-failed').disabled = true;
+    takeTypedCode(form, draft);
     const attachments = draft.photo ? [{ kind: 'photo', blob: draft.photo, name: 'photo.jpg' }] : [];
     await act('failed', stop, { reason: draft.reason, note: note.value.trim(), barcodes: [...draft.barcodes] }, attachments);
     S.drafts.delete(stop.id);
