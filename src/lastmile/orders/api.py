@@ -213,7 +213,7 @@ def list_orders(
         Query(max_length=200, description="Text in external id, address or customer."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> OrderPage:
     """Orders by date and external id, filtered, one page at a time."""
     caller.require(*STAFF)
