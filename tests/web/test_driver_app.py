@@ -675,7 +675,8 @@ def test_a_dispatcher_change_appears_without_reload(live_app: LiveApp, browser: 
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.locator("#start-route").wait_for()
-    page.wait_for_timeout(500)  # the stream is connected
+    expect(page.locator("body")).to_have_attribute("data-live", "stream")
+    expect(page.locator(".stop-row[data-stop]")).to_have_count(5)
     target = day.stops[2]
     r = client.post(
         f"/api/v1/orders/{target['order_id']}/transitions",
@@ -684,6 +685,8 @@ def test_a_dispatcher_change_appears_without_reload(live_app: LiveApp, browser: 
     )
     assert r.status_code == 200, r.text
     expect(page.locator("#toast")).to_contain_text("updated by the dispatcher", timeout=10000)
+    expect(page.locator(".stop-row[data-stop]")).to_have_count(4)
+    expect(page.locator(f".stop-row[data-stop='{target['id']}']")).to_have_count(0)
     _shot(page, "13-dispatcher-change", full=True)
     context.close()
 

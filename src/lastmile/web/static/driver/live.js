@@ -45,6 +45,7 @@ export class Live {
           signal: this.abort.signal,
           onOpen: () => {
             this.connected = true;
+            document.body.dataset.live = 'stream';
             this.failures = 0;
             // Changes may have happened while the stream was down: read the route again.
             if (this.opened) this.onChange('reconnect');
@@ -56,6 +57,7 @@ export class Live {
         if (error instanceof HttpError && error.status === 401) { this.onAuthLost(); return; }
       } finally {
         this.connected = false;
+        document.body.dataset.live = 'polling'; // every 30 s while the stream is down
       }
       if (this.stopped) return;
       const wait = Math.min(60000, 3000 * 2 ** this.failures) * (0.75 + Math.random() * 0.5);
