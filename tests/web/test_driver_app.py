@@ -567,6 +567,34 @@ def test_staff_cannot_log_in_and_a_scanned_code_goes_with_the_delivery(
 
 
 @pytest.mark.browser
+def test_a_login_without_a_driver_or_a_route(live_app: LiveApp, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    client = live_app.client
+    org = make_org(client, "Empty Co", timezone=ZONE)
+    context = _context(browser)
+    page = context.new_page()
+    page.goto(f"{live_app.url}/driver")
+    page.get_by_label("E-mail").fill("driver@empty-co.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#main h2")).to_have_text("No route for you today")
+    expect(page.locator("#main .notice")).to_contain_text("No driver is linked to this login")
+    _shot(page, "15-no-driver-linked")
+    # Linked to a driver, still without a route: the plain message, and a way to ask again.
+    r = client.post(
+        "/api/v1/drivers",
+        json={"name": "Erin", "user_id": org.user_ids[Role.DRIVER]},
+        headers=org.dispatcher,
+    )
+    assert r.status_code == 201, r.text
+    page.get_by_role("button", name="Check again").click()
+    expect(page.locator("#main")).to_contain_text("appears here by itself")
+    expect(page.locator("#main .notice")).to_have_count(0)
+    context.close()
+
+
+@pytest.mark.browser
 def test_opens_offline_with_the_last_route(live_app: LiveApp, browser: Any) -> None:
     """Once opened with signal, the app opens with none: shell from the service worker,
     route and session from IndexedDB."""

@@ -41,6 +41,7 @@ const S = {
   gpsNote: null,
   loginNote: null,
   drafts: new Map(),
+  routeProblem: null,
 };
 let sync = null;
 let tracker = null;
@@ -94,12 +95,14 @@ const nextStop = (route) => orderStops(route).find((s) => !CLOSED.has(s.status))
 const windowText = (stop) => (stop.windows || []).map(([a, b]) => `${hhmm(a)}–${hhmm(b)}`).join(', ');
 const started = (route) => route && route.status === 'started';
 
+/** What the dispatcher can change; ETAs move by themselves and are not news. */
 function routeSignature(route) {
   if (!route) return 'none';
   return JSON.stringify([route.id, route.status, route.stops.map((s) => [
-    s.id, s.sequence, s.status, s.eta, s.notes, s.address, s.windows, s.phone,
+    s.id, s.sequence, s.status, s.notes, s.address, s.windows, s.phone, s.items, s.pod_required,
   ])]);
 }
+const etas = (route) => (route ? route.stops.map((s) => s.eta).join() : '');
 
 // ---------------------------------------------------------------- data
 
@@ -110,6 +113,7 @@ async function loadQueue() {
 async function refreshRoute({ quiet = false } = {}) {
   if (!S.session?.token) return;
   const before = routeSignature(effectiveRoute());
+  const etasBefore = etas(S.route);
   const wasKnown = S.routeKnown;
   const wasSaved = S.savedCopy;
   const asked = accepted;
@@ -122,6 +126,7 @@ async function refreshRoute({ quiet = false } = {}) {
     for (const ack of acks) if (ack.n > asked) applyEvent(S.route, ack.event, false);
     acks = acks.filter((ack) => ack.n > asked);
     S.routeKnown = true;
+    S.routeProblem = null;
     S.savedCopy = offlineCopy;
     if (!offlineCopy) {
       S.fetchedAt = Date.now();
@@ -132,8 +137,7 @@ async function refreshRoute({ quiet = false } = {}) {
     if (error instanceof HttpError && error.status === 403) {
       S.routeKnown = true;
       S.route = null;
-      S.loginNote = null;
-      toast(error.message);
+      S.routeProblem = error.message; // e.g. no driver is linked to this login
     } else if (!(error instanceof NetworkError)) {
       toast(`Could not load the route: ${error.message}`);
     }
@@ -146,7 +150,7 @@ async function refreshRoute({ quiet = false } = {}) {
   lastSignature = after;
   followRouteStatus();
   // Redraw only on a change: a redraw closes what the driver has open (the map choices).
-  if (before !== after || !wasKnown || wasSaved !== S.savedCopy) render();
+  if (before !== after || etasBefore !== etas(S.route) || !wasKnown || wasSaved !== S.savedCopy) render();
   else renderBar();
 }
 
@@ -247,7 +251,7 @@ async function startSession() {
     onStatus: (note) => { S.gpsNote = note; renderNotices(); },
   });
   live = new Live({
-    onChange: (type) => { if (type !== 'ping' && type !== 'keepalive') refreshRoute({ quiet: type === 'poll' }); },
+    onChange: () => refreshRoute(),
     onAuthLost: () => authLost(),
   });
   lastSignature = null;
@@ -473,7 +477,9 @@ function loginView() {
 function noRouteView() {
   return h('div', { class: 'card' },
     h('h2', { tabindex: -1 }, 'No route for you today'),
-    h('p', {}, 'When the dispatcher sends you a route, it appears here by itself.'),
+    S.routeProblem
+      ? h('p', { class: 'notice', role: 'alert' }, S.routeProblem.charAt(0).toUpperCase() + S.routeProblem.slice(1))
+      : h('p', {}, 'When the dispatcher sends you a route, it appears here by itself.'),
     savedNote(),
     h('button', { type: 'button', class: 'btn', onclick: () => refreshRoute() }, 'Check again'));
 }
