@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from lastmile.auth.principal import STAFF
 from lastmile.common.web import AppSettings, Caller, DbSession, problem
@@ -299,10 +300,8 @@ def book_slot(
     offer = answer.offers[0]
     if not offer.available:
         return problem(409, "Does not fit", offer.reason, "slot_unavailable")
-    created = orders.create(
-        session=session,
-        org_id=caller.org_id,
-        order_in=OrderCreate(
+    try:
+        order_in = OrderCreate(
             external_id=body.external_id,
             date=body.date,
             address=body.address or resolved or "",
@@ -315,8 +314,17 @@ def book_slot(
             phone=body.phone,
             email=body.email,
             notes=body.notes,
-        ),
-        actor=caller.actor,
+        )
+    except ValidationError as exc:
+        raise InputError(
+            issues=[
+                FieldIssue(None, ".".join(str(p) for p in e["loc"]), None, e["msg"])
+                for e in exc.errors()
+            ],
+            source="booking",
+        ) from None
+    created = orders.create(
+        session=session, org_id=caller.org_id, order_in=order_in, actor=caller.actor
     ).order
     booked = SlotBooked(
         result="created",

@@ -790,6 +790,38 @@ def nearest_states(
     return sorted(states, key=closeness)[:limit]
 
 
+def nearest_routes(
+    *,
+    session: Session,
+    org_id: str,
+    routes: Sequence[Route],
+    where: core.Location,
+    limit: int = INSERT_ROUTES,
+) -> list[Route]:
+    """The ``limit`` routes whose remaining stops pass nearest to ``where`` (one light query
+    over plain columns: a day of 1000 stops is ranked in milliseconds, and only the chosen
+    routes are loaded in full)."""
+    if len(routes) <= limit:
+        return list(routes)
+    best: dict[str, float] = {}
+    for route_id, lon, lat in session.execute(
+        select(Stop.route_id, Order.lon, Order.lat)
+        .join(Order, Order.id == Stop.order_id)
+        .where(
+            Stop.org_id == org_id,
+            Stop.route_id.in_([r.id for r in routes]),
+            Stop.status.not_in(DONE),
+            Order.lon.is_not(None),
+        )
+    ).all():
+        if lon is None or lat is None:
+            continue
+        d = _distance(core.Location(lon, lat), where)
+        if d < best.get(route_id, math.inf):
+            best[route_id] = d
+    return sorted(routes, key=lambda r: (best.get(r.id, math.inf), r.id))[:limit]
+
+
 def running_routes(*, session: Session, org_id: str, day: dt.date) -> list[Route]:
     return list(
         session.scalars(
@@ -845,14 +877,16 @@ def insert_order(
     routes = running_routes(session=session, org_id=org_id, day=row.date)
     if not routes:
         raise DoesNotFit(f"no running route on {row.date.isoformat()} to insert into")
-    states = load_states(session=session, org_id=org_id, routes=routes)
-    dims = tuple(sorted({d for s in states for d in s.dimensions}))
+    near = nearest_routes(
+        session=session, org_id=org_id, routes=routes, where=core.Location(row.lon, row.lat)
+    )
+    chosen = load_states(session=session, org_id=org_id, routes=near)
+    dims = tuple(sorted({d for s in chosen for d in s.dimensions}))
     unknown = [d for d in row.demand if d not in dims and row.demand[d]]
     if unknown:
         raise DoesNotFit(f"no vehicle has a capacity for {', '.join(sorted(unknown))}")
     new = core_order(row, dims)
     now_s = _now(session, org_id, row.date, now)
-    chosen = nearest_states(states, new.location)
     day = build_live_day(states=chosen, provider=provider, now_s=now_s, extra=[new])
     result = best_insertion(day.problem, day.routes, day.problem.order(new.id))
     if result.insertion is None:
@@ -1168,9 +1202,8 @@ def slot_offers(
         demand=tuple(float(demand.get(d, 0.0)) for d in dims), service_s=service_s,
     )  # fmt: skip
     if routes:
-        states = nearest_states(
-            load_states(session=session, org_id=org_id, routes=routes), location
-        )
+        near = nearest_routes(session=session, org_id=org_id, routes=routes, where=location)
+        states = load_states(session=session, org_id=org_id, routes=near)
         live = build_live_day(states=states, provider=provider, now_s=now_s or 0, extra=[probe])
         wanted = (
             list(slots) if slots is not None else day_slots([s.vehicle for s in states], length)
