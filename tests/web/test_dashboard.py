@@ -247,6 +247,12 @@ def test_dispatcher_day(
         "dragging the pin did not save: " + page.locator("#toast").inner_text()
     )
     assert moved["address_verdict"] == "given"
+    # the keyboard way: type the location
+    page.once("dialog", lambda d: d.accept("47.2111, 9.5299"))
+    page.locator("#orders-table tr", has_text="SMP-0011").locator(".set-location").click()
+    page.wait_for_selector("#orders-table tr:has-text('SMP-0011') >> text=47.2111, 9.5299")
+    typed = {o["external_id"]: o for o in _orders(web_client, org.dispatcher)}["SMP-0011"]
+    assert (typed["lat"], typed["lon"]) == (47.2111, 9.5299)
 
     # --- bulk action: cancel the selected order (and only it)
     page.fill("input[name=q]", "X-CANCEL")

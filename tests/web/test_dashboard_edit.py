@@ -313,3 +313,34 @@ def test_basemap_lines_inside_the_box(web_client: TestClient) -> None:
     assert {f["properties"]["class"] for f in body["features"]} == {"main", "secondary"}
     far = web_client.get("/app/api/basemap?bbox=0,0,10,10", headers=org.dispatcher).json()
     assert far["features"] == []
+
+
+def test_road_geometry_and_edit_with_the_road_engine(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """With ``use_roads`` the map gets road paths, and edits are timed on road matrices."""
+    data_dir = tmp_path_factory.mktemp("dashboard-roads")
+    settings = Settings(
+        database_url=f"sqlite:///{data_dir / 'lastmile.db'}",
+        data_dir=data_dir,
+        use_roads=True,
+        jobs="inline",
+        secret_key="test-secret",
+        plan_time_limit_s=1.0,
+    )
+    with TestClient(create_app(settings)) as client:
+        org = seed_org(client, "Roads Co")
+        plan = _plan(client, org)
+        assert plan["document"]["travel_times"] != "straight-line"
+        geo = client.get(f"/app/api/plans/{plan['id']}/geometry", headers=org.dispatcher).json()
+        assert geo["roads"] is True
+        for route in plan["routes"]:
+            line = geo["routes"][route["vehicle_id"]]
+            # far more points than start + stops + end: the line follows the roads
+            assert len(line) > 3 * (len(route["stops"]) + 2)
+            assert line[0] == [route["start"]["lat"], route["start"]["lon"]]
+        a, b = plan["routes"]
+        answer = _preview(client, org, plan["id"], _stops(a)[0], b["vehicle_id"], 0).json()
+        assert [v["code"] for v in answer["violations"]] == ["capacity"]
+        same = _preview(client, org, plan["id"], _stops(a)[1], a["vehicle_id"], 1).json()
+        assert same["ok"] is True and same["cost_delta"] == 0

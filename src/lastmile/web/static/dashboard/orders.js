@@ -72,6 +72,18 @@ function wireTable() {
     const m = markers.get(b.dataset.id);
     if (m) { map.setView(m.getLatLng(), 16); m.openPopup(); }
   }));
+  // The keyboard way to fix a location: type "lat, lon" (the same PATCH as dragging a pin).
+  document.querySelectorAll('#orders-table .set-location').forEach(b => b.addEventListener('click', async () => {
+    const typed = prompt(`Location of ${b.dataset.ext} as "latitude, longitude"`, b.dataset.value);
+    if (typed === null) return;
+    const parts = typed.split(',').map(x => Number(x.trim()));
+    if (parts.length !== 2 || parts.some(x => !Number.isFinite(x))) { toast('Type two numbers: latitude, longitude', 'error'); return; }
+    try {
+      await api('PATCH', `/api/v1/orders/${encodeURIComponent(b.dataset.id)}`, { lat: parts[0], lon: parts[1] });
+      toast(`${b.dataset.ext}: location saved`);
+      htmx.trigger('#filters', 'submit');
+    } catch (err) { toast(err.message, 'error'); }
+  }));
   drawPins();
 }
 
