@@ -591,6 +591,13 @@ def test_a_login_without_a_driver_or_a_route(live_app: LiveApp, browser: Any) ->
     page.get_by_role("button", name="Check again").click()
     expect(page.locator("#main")).to_contain_text("appears here by itself")
     expect(page.locator("#main .notice")).to_have_count(0)
+    page.get_by_role("button", name="Menu").click()
+    expect(page.locator("#who")).to_have_text("Logged in as driver@empty-co.example")
+    _shot(page, "16-menu")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    expect(page.get_by_role("button", name="Menu")).to_be_hidden()
     context.close()
 
 

@@ -205,6 +205,8 @@ async function boot() {
   $('refresh').addEventListener('click', () => { toggleMenu(false); refreshRoute(); });
   $('sync-now').addEventListener('click', () => { toggleMenu(false); sync?.kick(); });
   $('logout').addEventListener('click', () => logout());
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape') toggleMenu(false); });
+  $('main').addEventListener('click', () => toggleMenu(false));
   window.addEventListener('hashchange', () => render({ force: true }));
   window.addEventListener('online', () => { renderBar(); sync?.kick(); live?.reconnect(); refreshRoute(); });
   window.addEventListener('offline', () => renderBar());
@@ -659,6 +661,12 @@ function takeTypedCode(form, draft) {
   if (typed && !draft.barcodes.includes(typed)) draft.barcodes.push(typed);
 }
 
+function forget(stop) {
+  const draft = S.drafts.get(stop.id);
+  if (draft?.photoUrl) URL.revokeObjectURL(draft.photoUrl);
+  S.drafts.delete(stop.id);
+}
+
 function draftOf(stop) {
   if (!S.drafts.has(stop.id)) S.drafts.set(stop.id, { barcodes: [], photo: null });
   return S.drafts.get(stop.id);
@@ -781,7 +789,7 @@ function deliverView(stop) {
     await act('delivered', stop, {
       recipient: recipient.value.trim(), note: note.value.trim(), barcodes: [...draft.barcodes],
     }, attachments);
-    S.drafts.delete(stop.id);
+    forget(stop);
     toast(`Stop ${stop.sequence} delivered.`);
     location.replace('#/');
   }
@@ -820,7 +828,7 @@ function failView(stop) {
     takeTypedCode(form, draft);
     const attachments = draft.photo ? [{ kind: 'photo', blob: draft.photo, name: 'photo.jpg' }] : [];
     await act('failed', stop, { reason: draft.reason, note: note.value.trim(), barcodes: [...draft.barcodes] }, attachments);
-    S.drafts.delete(stop.id);
+    forget(stop);
     toast(`Stop ${stop.sequence} marked as not delivered.`);
     location.replace('#/');
   }

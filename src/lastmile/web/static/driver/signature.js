@@ -34,9 +34,14 @@ export class SignaturePad {
 
   get empty() { return this.strokes === 0; }
 
+  /** Canvas pixels of a pointer position (right even after the phone is turned). */
   point(e) {
     const box = this.canvas.getBoundingClientRect();
-    return { x: (e.clientX - box.left) * this.ratio, y: (e.clientY - box.top) * this.ratio };
+    this.scale = this.canvas.width / Math.max(1, box.width);
+    return {
+      x: (e.clientX - box.left) * this.scale,
+      y: (e.clientY - box.top) * (this.canvas.height / Math.max(1, box.height)),
+    };
   }
 
   down(e) {
@@ -51,7 +56,7 @@ export class SignaturePad {
     e.preventDefault();
     const ctx = this.canvas.getContext('2d');
     ctx.strokeStyle = '#111111';
-    ctx.lineWidth = 2.5 * this.ratio;
+    ctx.lineWidth = 2.5 * (this.scale || this.ratio);
     ctx.lineCap = 'round';
     ctx.lineJoin = 'round';
     const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
