@@ -408,6 +408,7 @@ def test_a_day_with_a_dead_spot(live_app: LiveApp, browser: Any) -> None:
         assert len(offline_keys) == 5  # started, arrived+delivered, arrived+failed: nothing new
 
     # Back in signal: everything goes out by itself; the refused report is shown.
+    back_online = datetime.now(UTC)
     context.set_offline(False)
     _wait_all_sent(page, timeout=30)
     notice = page.locator(".notice-error")
@@ -449,6 +450,12 @@ def test_a_day_with_a_dead_spot(live_app: LiveApp, browser: Any) -> None:
             ("route_finished", None),
         ], seen
         assert len({r.idempotency_key for r in rows}) == len(rows)
+        # The offline actions carry the time they happened, not the time they were sent.
+        offline_stops = {s3["id"], s4["id"]}
+        for r in rows:
+            if r.payload.get("stop_id") in offline_stops:
+                assert r.occurred_at < back_online, (r.type, r.occurred_at, back_online)
+                assert r.created_at > back_online
         assert all(r.driver_id == day.driver_id for r in rows)
         delivered = {r.payload.get("stop_id"): r for r in rows if r.type == "delivered"}
         assert delivered[s1["id"]].payload.get("recipient") == "Anna Beck"
