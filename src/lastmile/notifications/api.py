@@ -14,7 +14,6 @@ from fastapi import APIRouter, FastAPI, Query
 
 from lastmile.auth.principal import STAFF
 from lastmile.common.web import Caller, DbSession
-from lastmile.events.service import add_listener
 from lastmile.notifications import service
 from lastmile.notifications.schemas import (
     NotificationRead,
@@ -31,7 +30,7 @@ async def _follow_events(app: FastAPI) -> AsyncIterator[None]:
     """Runs inside the app's lifespan (after the job runner exists)."""
     engine = app.state.engine
     runner: Any = app.state.jobs
-    remove = add_listener(engine, service.follow_listener(engine, runner.enqueue))
+    remove = service.follow_events(engine, runner.enqueue)
     try:
         yield
     finally:

@@ -27,11 +27,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
 from lastmile.core.errors import FieldIssue, InputError, NotFound
+from lastmile.db.engine import LastmileSession
 from lastmile.events.models import Event
 from lastmile.integrations.notify.apprise_channel import AppriseChannel
 from lastmile.integrations.notify.base import Channel, NotifySettings, OutgoingMessage, SendError
@@ -288,33 +290,56 @@ def quiet_until(settings: NotificationSettings, zone: ZoneInfo, now: datetime) -
 # --- from events to messages ---------------------------------------------------------------
 
 
-def follow_listener(engine: Engine, enqueue: Callable[..., None]) -> Callable[[Any], None]:
-    """An ``events.service.add_listener`` listener: after a commit with order status changes,
-    enqueue the notification job with their ids (one job per organisation and commit)."""
+_STASH = "lastmile_notify_events"
 
-    def on_commit(committed: Any) -> None:
-        ids: dict[str, list[int]] = {}
-        for org_id, event_id in committed.events:
-            ids.setdefault(org_id, []).append(event_id)
-        if not ids:
+
+def follow_events(engine: Engine, enqueue: Callable[..., None]) -> Callable[[], None]:
+    """After every commit on ``engine`` that changed an order's status, enqueue the
+    notification job with those events' ids (one job per organisation and commit).
+
+    The events are noticed when they are flushed (their type is known then, so no query is
+    needed and other events, such as GPS positions, start no job) and handed over after the
+    commit; a rolled-back transaction hands over nothing. Returns a function that removes the
+    hooks. Works the same on SQLite and PostgreSQL, and with the inline runner or procrastinate
+    (``enqueue`` is the app's runner).
+    """
+
+    def after_flush(session: Session, _: Any) -> None:
+        if session.get_bind() is not engine:
             return
-        try:
-            wanted = {i for group in ids.values() for i in group}
-            with engine.connect() as conn:
-                rows = conn.execute(
-                    select(Event.id).where(
-                        Event.id.in_(sorted(wanted)), Event.type == EVENT_STATUS_CHANGED
-                    )
-                ).all()
-            relevant = {int(r[0]) for r in rows}
-            for org_id, event_ids in ids.items():
-                mine = [i for i in event_ids if i in relevant]
-                if mine:
-                    enqueue(JOB, org_id=org_id, event_ids=mine)
-        except Exception:  # listeners must not raise: the change is committed already
-            log.exception("could not enqueue notifications")
+        for row in session.new:
+            if isinstance(row, Event) and row.type == EVENT_STATUS_CHANGED and row.id is not None:
+                session.info.setdefault(_STASH, []).append((row.org_id, row.id))
 
-    return on_commit
+    def after_commit(session: Session) -> None:
+        found: list[tuple[str, int]] | None = session.info.pop(_STASH, None)
+        if not found:
+            return
+        groups: dict[str, list[int]] = {}
+        for org_id, event_id in found:
+            groups.setdefault(org_id, []).append(event_id)
+        for org_id, event_ids in groups.items():
+            try:
+                enqueue(JOB, org_id=org_id, event_ids=sorted(set(event_ids)))
+            except Exception:  # the change is committed; never fail the caller's request
+                log.exception("could not enqueue notifications for %s", org_id)
+
+    def after_rollback(session: Session) -> None:
+        session.info.pop(_STASH, None)
+
+    hooks: list[tuple[str, Callable[..., None]]] = [
+        ("after_flush", after_flush),
+        ("after_commit", after_commit),
+        ("after_rollback", after_rollback),
+    ]
+    for name, hook in hooks:
+        sa_event.listen(LastmileSession, name, hook)
+
+    def remove() -> None:
+        for name, hook in hooks:
+            sa_event.remove(LastmileSession, name, hook)
+
+    return remove
 
 
 @dataclass(frozen=True)
@@ -334,9 +359,11 @@ def handle_events(
     event_ids: Sequence[int],
     now: datetime | None = None,
     schedule: Callable[[str, float], None] | None = None,
+    missing: list[int] | None = None,
 ) -> list[Notification]:
     """Turn order status changes into messages and send them. Returns the log rows written
-    by this call (claimed ones only: duplicates are skipped)."""
+    by this call (claimed ones only: duplicates are skipped). Ids of events not visible (yet)
+    are appended to ``missing``."""
     now = now or utcnow()
     org = _org(session, org_id)
     settings = settings_of(org)
@@ -349,6 +376,8 @@ def handle_events(
             .order_by(Event.id)
         )
     )
+    if missing is not None:
+        missing.extend(sorted(set(event_ids) - {e.id for e in events}))
     planned: list[Planned] = []
     routes: dict[str, Route] = {}
     for event in events:

@@ -8,6 +8,8 @@ is put in, so ``+41...`` survives query strings.
 from __future__ import annotations
 
 import logging
+import threading
+import warnings
 from urllib.parse import quote
 
 import apprise
@@ -20,12 +22,30 @@ def expand(url_template: str, phone: str) -> str:
     return url_template.replace("{phone}", quote(phone.strip(), safe=""))
 
 
+_loaded = threading.Event()
+_lock = threading.Lock()
+
+
+def _load_plugins() -> None:
+    """Load apprise's plugins once, quietly: some import ``imghdr``, which warns about its
+    removal in Python 3.13 (apprise ships a shim for that)."""
+    if _loaded.is_set():
+        return
+    with _lock, warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="'imghdr' is deprecated", category=DeprecationWarning
+        )
+        apprise.Apprise().add("json://localhost")
+        _loaded.set()
+
+
 class AppriseChannel:
     def __init__(self, name: str, url_template: str) -> None:
         self.name = name
         self._template = url_template
 
     def send(self, message: OutgoingMessage) -> None:
+        _load_plugins()
         notifier = apprise.Apprise()
         if not notifier.add(expand(self._template, message.to)):
             raise SendError(f"{self.name}: the apprise URL is not valid")

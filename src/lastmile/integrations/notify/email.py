@@ -22,9 +22,9 @@ class SmtpChannel:
         mail["From"] = self._settings.smtp_from
         mail["To"] = message.to
         mail["Subject"] = message.subject
-        mail["Content-Language"] = message.language
         mail["Message-ID"] = make_msgid(domain="lastmile")
         mail.set_content(message.body)
+        mail["Content-Language"] = message.language  # after set_content, which resets Content-*
         return mail
 
     def send(self, message: OutgoingMessage) -> None:
