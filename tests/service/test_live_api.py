@@ -508,3 +508,46 @@ def test_unresolved_address_is_422_with_the_verdict(client: TestClient) -> None:
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "address_unresolved"
     assert response.json()["verdict"] in ("not_found", "ambiguous", "outside_area")
+
+
+def test_focused_travel_times_give_the_same_insertion_as_full_matrices(
+    client: TestClient, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(live, "NEAR_STOPS", 4)  # most pairs are then never queried
+    org = make_org(client, "Focus")
+    spec = [[(f"R{r}S{k}", r * 10 + k, None) for k in range(1, 9)] for r in range(3)]
+    day = seed(client, org, spec)
+    with sessions_of(client)() as session:
+        routes = [session.get(Route, rid) for rid in day.route_ids]
+        states = live.load_states(session=session, org_id=org.org_id, routes=routes)  # type: ignore[arg-type]
+        dims = states[0].dimensions
+        for k in (0.5, 4.5, 13.2, 27.9, 40):
+            lon, lat = (round(DEPOT[0] + 0.004 * k, 6), round(DEPOT[1] - 0.003 * k, 6))
+            from lastmile.core.model import Order as CoreOrder
+
+            new = CoreOrder(id="new", location=Location(lon, lat), demand=(1.0,) * len(dims))
+            provider = StraightLineProvider()
+            full = live.build_live_day(
+                states=states, provider=provider, now_s=day.now_s, extra=[new]
+            )
+            focused = live.build_live_day(
+                states=states, provider=provider, now_s=day.now_s, extra=[new], focus=new.location
+            )
+            from lastmile.core.live.insert import best_insertion
+
+            a = best_insertion(full.problem, full.routes, full.problem.order("new")).insertion
+            b = best_insertion(
+                focused.problem, focused.routes, focused.problem.order("new")
+            ).insertion
+            assert a is not None and b is not None
+            assert (a.vehicle_id, a.positions) == (b.vehicle_id, b.positions), k
+            assert abs(a.added_cost - b.added_cost) <= 0.02
+            assert a.timing.end_time == b.timing.end_time
+            # the focused answer, replayed on the full matrices, is feasible
+            route = next(r for r in full.routes if r.vehicle_id == b.vehicle_id)
+            ids = [*route.order_ids[: b.positions[0]], "new", *route.order_ids[b.positions[0] :]]
+            vehicle = full.problem.vehicle(b.vehicle_id)
+            timing = simulate(
+                full.problem, vehicle, [full.problem.order(i) for i in ids], route.start_time
+            )
+            assert timing.feasible

@@ -17,12 +17,14 @@ changed. Without them, :func:`route_etas` computes on read.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -44,6 +46,7 @@ from lastmile.core.live.slots import (
     offers,
 )
 from lastmile.core.planning import build_problem, route_cost, simulate, solve
+from lastmile.core.planning.build import collect_locations, validate_problem
 from lastmile.core.roads.provider import TravelTimeProvider
 from lastmile.drivers.models import Position
 from lastmile.events import service as events
@@ -714,8 +717,14 @@ def build_live_day(
     now_s: int,
     extra: Sequence[core.Order] = (),
     tags: dict[str, frozenset[str]] | None = None,
+    focus: core.Location | None = None,
 ) -> LiveDay:
-    """One problem for the remaining stops of ``states`` (+ ``extra`` orders to place)."""
+    """One problem for the remaining stops of ``states`` (+ ``extra`` orders to place).
+
+    ``focus`` (inserting one order there): travel times are not queried for every pair of the
+    routes' locations but only around ``focus`` (see :func:`_focused_matrices`); without it
+    the problem has full matrices (re-optimising needs every pair).
+    """
     tags = tags or {}
     dims: tuple[str, ...] = tuple(sorted({d for s in states for d in s.dimensions}))
     vehicles: list[core.Vehicle] = []
@@ -738,9 +747,21 @@ def build_live_day(
             )
         )
         orders_.extend(_remaining_orders(state, dims, tag))
-    problem = build_problem([*orders_, *extra], vehicles, dims, provider)
-    routes = []
     by_state = {s.route.id: s for s in states}
+    if focus is None:
+        problem = build_problem([*orders_, *extra], vehicles, dims, provider)
+    else:
+        all_orders = [*orders_, *extra]
+        validate_problem(all_orders, vehicles, dims)
+        locations = collect_locations(all_orders, vehicles)
+        problem = core.Problem(
+            orders=tuple(all_orders),
+            vehicles=tuple(vehicles),
+            dimensions=dims,
+            locations=tuple(locations),
+            matrices=_focused_matrices(locations, vehicles, by_state, origins, provider, focus),
+        )
+    routes = []
     for vehicle in problem.vehicles:
         seq = [
             o
@@ -762,6 +783,108 @@ def build_live_day(
             )
         )
     return LiveDay(problem, routes, by_state, origins, now_s)
+
+
+NEAR_STOPS = 24
+"""Inserting one order: its travel times are queried to and from the remaining stops nearest
+to it (and their neighbours, each vehicle's position and end); positions elsewhere are not
+candidates."""
+_FAR = 10**7
+"""Duration (s) and distance (m) of a pair nobody asked about: never part of a feasible answer."""
+
+
+def _focused_matrices(
+    locations: Sequence[core.Location],
+    vehicles: Sequence[core.Vehicle],
+    states: dict[str, RouteState],
+    origins: dict[str, Origin],
+    provider: TravelTimeProvider,
+    focus: core.Location,
+) -> dict[str, core.TravelMatrix]:
+    """Travel matrices that are exact where an insertion at ``focus`` can look, cheaply.
+
+    The legs between consecutive remaining stops are the plan's own (stored stop times:
+    arrival - departure of the element before; distances unknown, 0, which cancels out of an
+    insertion's added distance since the leg it replaces is always queried). One provider
+    query covers ``focus``, the ``NEAR_STOPS`` stops nearest to it with their neighbours, and
+    every vehicle's origin, first stop and end: a few dozen locations instead of every stop
+    of the routes (the road engine's time grows with the number of locations).
+    """
+    index = {loc: i for i, loc in enumerate(locations)}
+    n = len(locations)
+    chains: list[tuple[core.Vehicle, RouteState, list[tuple[core.Location, Stop | None]]]] = []
+    for vehicle in vehicles:
+        state = states[vehicle.id]
+        chain: list[tuple[core.Location, Stop | None]] = [(origins[vehicle.id].location, None)]
+        for stop in state.remaining:
+            loc = state.location(stop)
+            if stop.kind == "order" and loc is not None:
+                chain.append((loc, stop))
+        if vehicle.end is not None:
+            chain.append((vehicle.end, None))
+        chains.append((vehicle, state, chain))
+    near = sorted(
+        ((_distance(loc, focus), c, i) for c, (_, _, ch) in enumerate(chains)
+         for i, (loc, stop) in enumerate(ch) if stop is not None),
+        key=lambda item: item[0],
+    )[:NEAR_STOPS]  # fmt: skip
+    wanted: dict[core.Location, None] = {focus: None}
+    for _, _, chain in chains:
+        wanted[chain[0][0]] = None
+        if len(chain) > 1:
+            wanted[chain[1][0]] = None
+        wanted[chain[-1][0]] = None
+    for _, c, i in near:
+        chain = chains[c][2]
+        for j in (i - 1, i, i + 1):
+            if 0 <= j < len(chain):
+                wanted[chain[j][0]] = None
+    stored: list[tuple[core.Vehicle, int, int, int]] = []
+    for vehicle, state, chain in chains:
+        for (a, before), (b, target) in itertools.pairwise(chain):
+            leg = _stored_leg(state, before, target)
+            if leg is None:
+                wanted[a] = None
+                wanted[b] = None
+            else:
+                stored.append((vehicle, index[a], index[b], leg))
+    query = list(wanted)
+    q_index = [index[loc] for loc in query]
+    out: dict[str, core.TravelMatrix] = {}
+    for profile in sorted({v.profile for v in vehicles}):
+        durations = np.full((n, n), _FAR, dtype=np.int64)
+        distances = np.full((n, n), _FAR, dtype=np.int64)
+        np.fill_diagonal(durations, 0)
+        np.fill_diagonal(distances, 0)
+        for vehicle, i, j, leg in stored:
+            if vehicle.profile is profile:
+                durations[i, j] = round(leg * vehicle.speed_factor)
+                distances[i, j] = 0
+        fresh = provider.matrix(query, profile)
+        grid = np.ix_(q_index, q_index)
+        durations[grid] = fresh.durations_s
+        distances[grid] = fresh.distances_m
+        out[profile.value] = core.TravelMatrix(durations, distances)
+    return out
+
+
+def _stored_leg(state: RouteState, before: Stop | None, target: Stop | None) -> int | None:
+    """The plan's travel time from ``before`` to ``target`` (``None``: the route's origin or
+    end) when the stored times hold it: the two are consecutive in the stored sequence, with
+    at most breaks between them."""
+    if before is None:
+        return None  # from the origin: always queried
+    stops = state.stops
+    k = stops.index(before) + 1
+    while k < len(stops) and stops[k].kind == "break":
+        k += 1
+    if target is None:
+        if k < len(stops):
+            return None
+        return max(0, state.route.end_s - stops[-1].departure_s)
+    if k >= len(stops) or stops[k] is not target:
+        return None
+    return _leg(state, target)
 
 
 def _distance(a: core.Location, b: core.Location) -> float:
@@ -887,7 +1010,9 @@ def insert_order(
         raise DoesNotFit(f"no vehicle has a capacity for {', '.join(sorted(unknown))}")
     new = core_order(row, dims)
     now_s = _now(session, org_id, row.date, now)
-    day = build_live_day(states=chosen, provider=provider, now_s=now_s, extra=[new])
+    day = build_live_day(
+        states=chosen, provider=provider, now_s=now_s, extra=[new], focus=new.location
+    )
     result = best_insertion(day.problem, day.routes, day.problem.order(new.id))
     if result.insertion is None:
         why = result.unassigned
@@ -1204,7 +1329,9 @@ def slot_offers(
     if routes:
         near = nearest_routes(session=session, org_id=org_id, routes=routes, where=location)
         states = load_states(session=session, org_id=org_id, routes=near)
-        live = build_live_day(states=states, provider=provider, now_s=now_s or 0, extra=[probe])
+        live = build_live_day(
+            states=states, provider=provider, now_s=now_s or 0, extra=[probe], focus=location
+        )
         wanted = (
             list(slots) if slots is not None else day_slots([s.vehicle for s in states], length)
         )
