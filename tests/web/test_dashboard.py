@@ -275,6 +275,7 @@ def test_dispatcher_day(
     page.fill("#time-limit", "1")
     page.click("#run-plan")
     page.wait_for_url("**/app/plans/*")
+    _shot(page, "05a-plan-progress")  # the progress bar, unless the 1 s solve already ended
     page.wait_for_selector("#t-cost", timeout=60_000)
     plan_id = page.url.rsplit("/", 1)[1]
     plan = web_client.get(f"/api/v1/plans/{plan_id}", headers=org.dispatcher).json()

@@ -344,3 +344,27 @@ def test_road_geometry_and_edit_with_the_road_engine(
         assert [v["code"] for v in answer["violations"]] == ["capacity"]
         same = _preview(client, org, plan["id"], _stops(a)[1], a["vehicle_id"], 1).json()
         assert same["ok"] is True and same["cost_delta"] == 0
+
+
+def test_order_text_cannot_break_out_of_the_page(web_client: TestClient) -> None:
+    seed_org(web_client, "Script Co")
+    client = TestClient(web_client.app)
+    _login(client, "dispatcher@script-co.example")
+    evil = "</script><script>window.pwned=1</script>"
+    token = _login(client, "dispatcher@script-co.example")
+    r = client.post(
+        "/api/v1/orders",
+        json={
+            "external_id": "E-1",
+            "date": DASHBOARD_DAY,
+            "address": evil,
+            "lon": 9.52,
+            "lat": 47.14,
+        },
+        headers={"X-CSRF-Token": token},
+    )
+    assert r.status_code == 201, r.text
+    page = client.get(f"/app/orders?date={DASHBOARD_DAY}").text
+    assert evil not in page
+    assert "\\u003c/script\\u003e" in page  # in the pins' JSON
+    assert "&lt;/script&gt;" in page  # in the table

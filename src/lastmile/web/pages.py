@@ -319,6 +319,13 @@ def _order_json(o: Any) -> dict[str, Any]:
     }
 
 
+def _json_script(data: Any) -> str:
+    """JSON for a ``<script type="application/json">`` block: ``<``, ``>`` and ``&`` escaped,
+    so that text from orders (an address with ``</script>``) cannot end the block."""
+    text = json.dumps(data, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _clock(seconds: int) -> str:
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
@@ -362,7 +369,7 @@ def orders_page(
         "q": q,
         "statuses": [s.value for s in OrderStatus],
         "clock": _clock,
-        "pins": json.dumps([_order_json(o) for o in rows if o.lon is not None]),
+        "pins": _json_script([_order_json(o) for o in rows if o.lon is not None]),
     }
     name = (
         "dashboard/_orders_table.html"
@@ -743,7 +750,7 @@ def plan_page(
         driver_id_of={v: r.driver_id or "" for v, r in route_rows.items()},
         editable=plan.status == "done" and plan.dispatched_at is None,
         move_targets=[{"id": v, "name": vehicle_names.get(v, v)} for v in all_vehicles],
-        data=json.dumps(
+        data=_json_script(
             {
                 "plan_id": plan.id,
                 "status": plan.status,
@@ -770,7 +777,7 @@ def plan_page(
                     for r in doc.get("routes", [])
                 ],
             }
-        ).replace("</", "<\\/"),
+        ),
     )
 
 
@@ -1034,9 +1041,7 @@ def live_page(
         nav="live",
         day=day.isoformat(),
         routes=routes,
-        data=json.dumps({"routes": routes, "drivers": {d.id: d.name for d in drivers}}).replace(
-            "</", "<\\/"
-        ),
+        data=_json_script({"routes": routes, "drivers": {d.id: d.name for d in drivers}}),
     )
 
 
