@@ -551,3 +551,19 @@ def test_focused_travel_times_give_the_same_insertion_as_full_matrices(
                 full.problem, vehicle, [full.problem.order(i) for i in ids], route.start_time
             )
             assert timing.feasible
+
+
+def test_every_live_route_is_documented(client: TestClient) -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "live-operations.md").read_text()
+    schema = client.app.openapi()  # type: ignore[attr-defined]
+    routes = [
+        (method.upper(), path, op["operationId"])
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+        if "live" in op.get("tags", [])
+    ]
+    assert len(routes) == 5
+    missing = [r for r in routes if f"`{r[0]} {r[1]}` | `{r[2]}`" not in text]
+    assert missing == []
