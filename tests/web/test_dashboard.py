@@ -272,10 +272,17 @@ def test_dispatcher_day(
     # --- plan: live progress, then the routes on the map, the timeline, totals
     page.goto(f"/app/plan?date={DASHBOARD_DAY}")
     _shot(page, "04-plan-form")
-    page.fill("#time-limit", "1")
+    page.fill("#time-limit", "3")
     page.click("#run-plan")
     page.wait_for_url("**/app/plans/*")
-    _shot(page, "05a-plan-progress")  # the progress bar, unless the 1 s solve already ended
+    # the bar moves while the solver runs (plan.progress events over SSE, polling as backup)
+    page.wait_for_function(
+        "(() => { const b = document.getElementById('progress');"
+        " const v = b && Number(b.getAttribute('aria-valuenow'));"
+        " return v > 0 && v < 100; })()",
+        timeout=20_000,
+    )
+    _shot(page, "05a-plan-progress")
     page.wait_for_selector("#t-cost", timeout=60_000)
     plan_id = page.url.rsplit("/", 1)[1]
     plan = web_client.get(f"/api/v1/plans/{plan_id}", headers=org.dispatcher).json()
