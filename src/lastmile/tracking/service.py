@@ -319,7 +319,7 @@ def eta_of(*, session: Session, org: Organisation, route: Route, stop: Stop, now
     half = WIDE_HALF_S if not started else min(WIDE_HALF_S, NEAR_HALF_S + PER_STOP_S * stops_away)
     return Eta(
         eta=eta,
-        eta_from=_floor(eta - timedelta(seconds=half)),
+        eta_from=_floor(max(eta - timedelta(seconds=half), now)),  # never in the past
         eta_to=_ceil(eta + timedelta(seconds=half)),
         stops_away=stops_away,
         delay_s=delay_s,

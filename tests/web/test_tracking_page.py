@@ -1,0 +1,324 @@
+"""The customer's tracking page in a real browser (Debian's chromium, phone-sized).
+
+A day is seeded, planned, dispatched and driven through the driver API; customers open their
+links. Checked: one link never shows another order; the vehicle's map appears only when the
+driver is near (here: at most one stop before theirs); an expired link gets a clear page;
+instructions and a rating typed into the page are stored. Screenshots go to
+``test-artifacts/tracking/``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from helpers.live import serve_app
+from helpers.service import OrgUsers, make_org
+from lastmile.app import create_app
+from lastmile.config import Settings
+from lastmile.orgs.models import Role
+from lastmile.tracking.models import TrackingLink
+
+pytestmark = pytest.mark.browser
+
+ZONE = ZoneInfo("Europe/Vaduz")
+SHOTS = Path(__file__).parents[2] / "test-artifacts" / "tracking"
+PHONE = {"width": 390, "height": 844}
+VEHICLES = (
+    "id,name,profile,start_lon,start_lat,end_lon,end_lat,shift_start,shift_end,capacity_parcels\n"
+    "VAN-1,Van 1,van,9.5087,47.1657,9.5087,47.1657,00:05,23:55,10\n"
+)
+ORDERS = (
+    "id,address,lon,lat,parcels,customer,phone\n"
+    "T1,Städtle 1 Vaduz,9.5215,47.1410,1,Ann Alder,+423 111\n"
+    "T2,Landstrasse 10 Schaan,9.5095,47.1650,1,Ben Birch,+423 222\n"
+    "T3,Fürst-Johann 7 Triesen,9.5265,47.1196,1,Cy Cedar,+423 333\n"
+    "T4,Essanestrasse 2 Eschen,9.5220,47.2100,1,Di Dogwood,+423 444\n"
+)
+ADDRESSES = {
+    "T1": "Städtle 1 Vaduz",
+    "T2": "Landstrasse 10 Schaan",
+    "T3": "Fürst-Johann 7 Triesen",
+    "T4": "Essanestrasse 2 Eschen",
+}
+
+
+@dataclass
+class LiveApp:
+    client: TestClient
+    url: str
+
+
+@pytest.fixture(scope="module")
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    data_dir = tmp_path_factory.mktemp("tracking-page")
+    settings = Settings(
+        database_url=f"sqlite:///{data_dir / 'lastmile.db'}",
+        data_dir=data_dir,
+        use_roads=False,
+        jobs="inline",
+        secret_key="test-secret",
+        plan_time_limit_s=1.0,
+        geocode_imports=False,
+    )
+    with TestClient(create_app(settings)) as client, serve_app(client.app) as url:
+        yield LiveApp(client=client, url=url)
+
+
+CHROMIUM = os.environ.get("LASTMILE_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium through Playwright (no browser download); skipped without it, except
+    in CI (``CI=true``)."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"chromium not found at {CHROMIUM} (required in CI)")
+        pytest.skip(f"chromium not found at {CHROMIUM}: browser tests skipped")
+    from playwright.sync_api import sync_playwright
+
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, locale="en-GB")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+@dataclass
+class Day:
+    org: OrgUsers
+    stops: list[dict[str, Any]]
+    route_id: str
+    keys: int = 0
+
+    def stop_of(self, external_id: str) -> int:
+        return next(i for i, s in enumerate(self.stops) if s["external_id"] == external_id)
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def seed(client: TestClient, name: str) -> Day:
+    org = make_org(client, name, timezone="Europe/Vaduz")
+    r = client.put(
+        "/api/v1/notifications/settings",
+        json={"tracking": {"map_stops": 1, "ttl_days": 7}},
+        headers=org.admin,
+    )
+    assert r.status_code == 200, r.text
+    day = now().astimezone(ZONE).date()
+    client.post(
+        "/api/v1/vehicles/import",
+        files={"file": ("v.csv", VEHICLES.encode(), "text/csv")},
+        headers=org.dispatcher,
+    )
+    r = client.post(
+        f"/api/v1/orders/import?date={day}",
+        files={"file": ("o.csv", ORDERS.encode(), "text/csv")},
+        headers=org.dispatcher,
+    )
+    assert r.status_code in (200, 201), r.text
+    vehicle = client.get("/api/v1/vehicles", headers=org.dispatcher).json()["items"][0]
+    r = client.post(
+        "/api/v1/drivers",
+        json={
+            "name": "Dana Driverson",
+            "user_id": org.user_ids[Role.DRIVER],
+            "vehicle_id": vehicle["id"],
+        },
+        headers=org.dispatcher,
+    )
+    assert r.status_code == 201, r.text
+    plan_id = client.post(
+        "/api/v1/plans", json={"date": str(day), "time_limit_s": 0.3}, headers=org.dispatcher
+    ).json()["id"]
+    deadline = time.monotonic() + 60
+    while client.get(f"/api/v1/plans/{plan_id}", headers=org.dispatcher).json()["status"] != "done":
+        assert time.monotonic() < deadline, "plan not done"
+        time.sleep(0.1)
+    r = client.post(f"/api/v1/plans/{plan_id}/dispatch", json={}, headers=org.dispatcher)
+    assert r.status_code == 200, r.text
+    route = client.get(f"/api/v1/driver/route?date={day}", headers=org.driver).json()["route"]
+    stops = [s for s in route["stops"] if s["kind"] == "order"]
+    return Day(org=org, stops=stops, route_id=route["id"])
+
+
+def drive(client: TestClient, day: Day, type: str, stop: int | None = None, ago_s: int = 0) -> None:
+    day.keys += 1
+    event: dict[str, Any] = {
+        "key": f"{day.org.org_id}-{day.keys:04d}",
+        "type": type,
+        "occurred_at": (now() - timedelta(seconds=ago_s)).isoformat(),
+        "stop_id": day.stops[stop]["id"] if stop is not None else None,
+    }
+    if type == "route_started":
+        event["route_id"] = day.route_id
+    r = client.post("/api/v1/driver/events", json={"events": [event]}, headers=day.org.driver)
+    assert r.json()["results"][0]["status"] == "applied", r.text
+
+
+def position(client: TestClient, day: Day, lon: float, lat: float, ago_s: int = 0) -> None:
+    at = (now() - timedelta(seconds=ago_s)).isoformat()
+    r = client.post(
+        "/api/v1/driver/positions",
+        json={"positions": [{"lon": lon, "lat": lat, "recorded_at": at}]},
+        headers=day.org.driver,
+    )
+    assert r.json()["accepted"] == 1, r.text
+
+
+def link(client: TestClient, day: Day, external_id: str) -> str:
+    order_id = day.stops[day.stop_of(external_id)]["order_id"]
+    r = client.post(f"/api/v1/orders/{order_id}/tracking-link", headers=day.org.dispatcher)
+    assert r.status_code == 201, r.text
+    return str(r.json()["path"])
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_one_link_one_order_and_the_map_only_when_near(live_app: LiveApp, page: Any) -> None:
+    client = live_app.client
+    day = seed(client, "Tracking Browser")
+    last = day.stops[-1]["external_id"]
+    first = day.stops[0]["external_id"]
+    paths = {ext: link(client, day, ext) for ext in (first, last)}
+
+    # each link shows its own order (address) and none of the others
+    for ext, path in paths.items():
+        page.goto(live_app.url + path)
+        assert page.get_by_test_id("address").inner_text() == ADDRESSES[ext]
+        body = page.inner_text("body")
+        for other, address in ADDRESSES.items():
+            if other != ext:
+                assert address not in body
+        for name in ("Ann", "Ben", "Cy", "Di ", "Driverson"):
+            assert name not in body
+        assert page.get_by_test_id("status").inner_text() == "Scheduled"
+    shot(page, "01-scheduled")
+
+    # the route starts: the last customer is 3 stops away: no map, not even hidden
+    drive(client, day, "route_started", ago_s=60)
+    position(client, day, 9.5087, 47.1657, ago_s=50)
+    page.goto(live_app.url + paths[last])
+    assert page.get_by_test_id("status").inner_text() == "On its way"
+    assert page.get_by_test_id("stops").inner_text() == "3 stops before yours"
+    assert page.locator("#map").count() == 0
+    assert page.locator("script[src*=leaflet]").count() == 0
+    assert page.get_by_test_id("driver").inner_text() == "Your driver: Dana"
+    shot(page, "02-on-its-way-far")
+
+    # two stops done: one stop before theirs -> the map with the vehicle
+    drive(client, day, "delivered", 0, ago_s=40)
+    drive(client, day, "delivered", 1, ago_s=30)
+    lon, lat = day.stops[1]["lon"], day.stops[1]["lat"]
+    position(client, day, lon, lat, ago_s=20)
+    page.goto(live_app.url + paths[last])
+    page.wait_for_selector("#map[data-ready=yes]")
+    assert page.locator(".vehicle-dot").count() == 1
+    assert page.locator(".home-dot").count() == 1
+    assert page.locator("#map").get_attribute("data-vehicle") == f"{lon},{lat}"
+    assert page.get_by_test_id("stops").inner_text() == "1 stop before yours"
+    shot(page, "03-near-with-map")
+
+    # the first customer's page (delivered) has no map and no ETA, and offers a rating
+    page.goto(live_app.url + paths[first])
+    assert page.get_by_test_id("status").inner_text() == "Delivered"
+    assert page.locator("#map").count() == 0 and page.get_by_test_id("eta").count() == 0
+    assert page.get_by_test_id("rating-form").count() == 1
+
+
+def test_expired_and_unknown_links_get_a_clear_page(live_app: LiveApp, page: Any) -> None:
+    client = live_app.client
+    day = seed(client, "Tracking Expired")
+    path = link(client, day, "T1")
+    sessions: sessionmaker[Session] = client.app.state.sessions  # type: ignore[attr-defined]
+    with sessions() as session:
+        session.execute(
+            update(TrackingLink)
+            .where(TrackingLink.org_id == day.org.org_id)
+            .values(expires_at=now() - timedelta(seconds=1))
+        )
+        session.commit()
+    response = page.goto(live_app.url + path)
+    assert response.status == 410
+    assert page.locator("h1").inner_text() == "Link expired"
+    body = page.inner_text("body")
+    assert "has expired" in body
+    for leak in ("Tracking Expired", "Städtle", "Dana", "Scheduled"):
+        assert leak not in body
+    shot(page, "04-expired")
+    response = page.goto(live_app.url + "/t/this-is-not-a-token")
+    assert response.status == 404 and page.locator("h1").inner_text() == "Link not found"
+    shot(page, "05-unknown")
+
+
+def test_instructions_and_rating_typed_into_the_page_are_stored(
+    live_app: LiveApp, page: Any
+) -> None:
+    client = live_app.client
+    day = seed(client, "Tracking Feedback")
+    index = day.stop_of("T2")
+    order_id = day.stops[index]["order_id"]
+    path = link(client, day, "T2")
+    page.goto(live_app.url + path)
+    page.select_option("#kind", "safe_place")
+    page.fill("#text", "Behind the blue garden shed")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_selector("[data-testid=saved]")
+    assert page.get_by_test_id("saved").inner_text() == "Thank you, saved."
+    assert page.input_value("#text") == "Behind the blue garden shed"
+    shot(page, "06-instructions-saved")
+    driver_route = client.get(
+        f"/api/v1/driver/route?date={now().astimezone(ZONE).date()}", headers=day.org.driver
+    ).json()["route"]
+    notes = {s.get("order_id"): s.get("notes") for s in driver_route["stops"]}
+    assert notes[order_id] == "Customer instructions: safe place: Behind the blue garden shed"
+
+    drive(client, day, "route_started", ago_s=30)
+    drive(client, day, "delivered", index, ago_s=10)
+    page.goto(live_app.url + path)
+    assert page.locator("#text").count() == 0  # delivered: no more instructions
+    page.check("input[name=rating][value='4']")
+    page.fill("#comment", "Quick and friendly")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_selector("[data-testid=rating]")
+    assert page.get_by_test_id("rating").inner_text() == "Your rating: ★★★★☆"
+    shot(page, "07-rated")
+    staff = client.get(f"/api/v1/orders/{order_id}/tracking", headers=day.org.dispatcher).json()
+    assert staff["rating"] == 4 and staff["comment"] == "Quick and friendly"
+    assert staff["instruction_text"] == "Behind the blue garden shed"
+    assert staff["views"] >= 3
