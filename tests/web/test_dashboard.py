@@ -442,3 +442,33 @@ def test_settings_forms(dashboard_browser: Any, live_url: str, dashboard_org: An
     assert shown and shown[0].startswith("lm")
     _shot(page, "11-settings-admin")
     context.close()
+
+
+def test_keyboard_only_login_and_menu(
+    dashboard_browser: Any, live_url: str, dashboard_org: Any
+) -> None:
+    """Log in and reach every page of the menu with the keyboard alone."""
+    context = dashboard_browser.new_context(
+        viewport={"width": 1366, "height": 768}, base_url=live_url
+    )
+    page = context.new_page()
+    page.goto("/app/login")
+    assert page.evaluate("document.activeElement.id") == "email"  # autofocus
+    page.keyboard.type("dispatcher@dashboard-co.example")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/app/orders")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    visited = []
+    for name in ("Plan", "Live", "Settings"):
+        for _ in range(12):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.textContent.trim()") == name:
+                break
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        visited.append(page.evaluate("document.querySelector('[aria-current=page]').textContent"))
+    assert visited == ["Plan", "Live", "Settings"]
+    context.close()

@@ -368,3 +368,30 @@ def test_order_text_cannot_break_out_of_the_page(web_client: TestClient) -> None
     assert evil not in page
     assert "\\u003c/script\\u003e" in page  # in the pins' JSON
     assert "&lt;/script&gt;" in page  # in the table
+
+
+def test_a_failed_plan_page_says_why(web_client: TestClient) -> None:
+    from helpers.service import make_org
+
+    org = make_org(web_client, "No Fleet Co")
+    r = web_client.post(
+        f"/api/v1/orders/import?date={DASHBOARD_DAY}",
+        files={"file": ("o.csv", dashboard_orders_csv(2).encode(), "text/csv")},
+        headers=org.dispatcher,
+    )
+    assert r.status_code == 200
+    plan_id = web_client.post(
+        "/api/v1/plans", json={"date": DASHBOARD_DAY}, headers=org.dispatcher
+    ).json()["id"]
+    deadline = time.monotonic() + 30
+    while (
+        web_client.get(f"/api/v1/plans/{plan_id}", headers=org.dispatcher).json()["status"]
+        != "failed"
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    client = TestClient(web_client.app)
+    _login(client, "dispatcher@no-fleet-co.example")
+    page = client.get(f"/app/plans/{plan_id}")
+    assert page.status_code == 200
+    assert "The optimisation failed" in page.text and "no active vehicles" in page.text
