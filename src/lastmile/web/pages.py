@@ -87,6 +87,8 @@ class Viewer:
     org_name: str
     timezone: str
     organisations: list[dict[str, str]]
+    home: str = ""
+    """"lat,lon" to centre an empty map on: the first depot, else the first vehicle's start."""
 
     @property
     def org_id(self) -> str:
@@ -109,7 +111,17 @@ def _viewer(request: Request, session: Session, settings: Settings) -> Viewer | 
     user = session.get(User, principal.user_id)
     memberships = orgs.memberships_of(session=session, user_id=principal.user_id)
     current = next(o for _, o in memberships if o.id == principal.org_id)
+    depots, _ = fleet.list_depots(session=session, org_id=principal.org_id, limit=1)
+    vehicles: list[Any] = (
+        [] if depots else fleet.list_vehicles(session=session, org_id=principal.org_id, limit=1)[0]
+    )
+    home = (
+        f"{depots[0].lat},{depots[0].lon}"
+        if depots
+        else (f"{vehicles[0].start_lat},{vehicles[0].start_lon}" if vehicles else "")
+    )
     return Viewer(
+        home=home,
         principal=principal,
         cookie=cookie,
         csrf=csrf_token(settings, cookie),
@@ -134,6 +146,7 @@ def _render(
     **context: Any,
 ) -> HTMLResponse:
     base = {
+        "home": viewer.home if viewer else "",
         "viewer": viewer,
         "tile_url": settings.tile_url or "",
         "attribution": OSM_ATTRIBUTION,

@@ -36,6 +36,12 @@ export function toast(message, kind = 'info') {
 
 export const esc = (s) => String(s ?? '').replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 
+// Where an empty map looks: the organisation's first depot (or vehicle), else the world.
+export function showHome(map) {
+  const home = document.querySelector('meta[name="home-center"]')?.content;
+  if (home) map.setView(home.split(',').map(Number), 12); else map.setView([20, 0], 2);
+}
+
 export const ATTRIBUTION = '© OpenStreetMap contributors';
 
 // A Leaflet map with tiles when configured, else our own vector basemap of the road network.

@@ -1,9 +1,9 @@
-import { esc, makeMap } from './common.js';
+import { esc, makeMap, showHome } from './common.js';
 
 const DATA = JSON.parse(document.getElementById('live-data').textContent);
 const map = makeMap('map');
 const bounds = DATA.routes.flatMap(r => r.line);
-if (bounds.length) map.fitBounds(bounds, { padding: [20, 20] }); else map.setView([47.14, 9.52], 11);
+if (bounds.length) map.fitBounds(bounds, { padding: [20, 20] }); else showHome(map);
 const byVehicle = new Map();
 const byRoute = new Map();
 const orderRoute = new Map();

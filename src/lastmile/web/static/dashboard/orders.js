@@ -1,4 +1,4 @@
-import { api, esc, makeMap, toast } from './common.js';
+import { api, esc, makeMap, toast, showHome } from './common.js';
 
 const map = makeMap('map');
 const pinLayer = L.layerGroup().addTo(map);
@@ -27,7 +27,7 @@ function drawPins() {
     bounds.push([p.lat, p.lon]);
   }
   if (bounds.length) map.fitBounds(bounds, { padding: [30, 30], maxZoom: 15 });
-  else if (!previewLayer.getLayers().length) map.setView([47.14, 9.52], 11);
+  else if (!previewLayer.getLayers().length) showHome(map);
 }
 
 function selected() {

@@ -1,4 +1,4 @@
-import { api, esc, makeMap, numberIcon, toast } from './common.js';
+import { api, esc, makeMap, numberIcon, toast, showHome } from './common.js';
 
 const DATA = JSON.parse(document.getElementById('plan-data').textContent);
 
@@ -36,7 +36,7 @@ if (document.getElementById('map')) {
   const map = makeMap('map');
   // The view first: Leaflet cannot project lines onto a map without one.
   const bounds = DATA.routes.flatMap(r => [[r.start[1], r.start[0]], ...r.stops.map(s => [s.lat, s.lon])]);
-  if (bounds.length) map.fitBounds(bounds, { padding: [20, 20] }); else map.setView([47.14, 9.52], 11);
+  if (bounds.length) map.fitBounds(bounds, { padding: [20, 20] }); else showHome(map);
   const lines = L.layerGroup().addTo(map);
   for (const r of DATA.routes) {
     const colour = DATA.colours[r.vehicle_id];
