@@ -401,3 +401,43 @@ def test_views_are_counted_per_order_and_in_the_kpis(client: TestClient) -> None
         f"/api/v1/tracking/kpis?from={day.day}&to={day.day}", headers=other.dispatcher
     ).json()
     assert none["views"] == 0
+
+
+def test_a_fresh_live_eta_and_its_promise_win_over_the_plan(client: TestClient) -> None:
+    from lastmile.live.models import StopEta
+
+    day = seed_day(client, "Live Eta")
+    stop = day.stops[2]
+    path = link(client, day, stop["order_id"])
+    drive(client, day, "route_started", ago_s=60)
+    local = now().astimezone(ZONE)
+    seconds = local.hour * 3600 + local.minute * 60
+    promise = (seconds + 40 * 60, seconds + 70 * 60)
+    with day.sessions() as session:
+        row = StopEta(
+            org_id=day.org.org_id,
+            stop_id=stop["id"],
+            route_id=day.route["id"],
+            order_id=stop["order_id"],
+            arrival_s=seconds + 55 * 60,
+            start_s=seconds + 55 * 60,
+            departure_s=seconds + 57 * 60,
+            promise_start_s=promise[0],
+            promise_end_s=promise[1],
+            computed_at=now(),
+        )
+        session.add(row)
+        session.commit()
+
+    def clock(s: int) -> str:
+        return f"{s // 3600 % 24:02d}:{s % 3600 // 60:02d}"
+
+    got = status_of(client, path)
+    if promise[1] < 24 * 3600:  # (not across midnight)
+        assert (got["eta_from"], got["eta_to"]) == (clock(promise[0]), clock(promise[1]))
+    # a stale live ETA is ignored: back to the planned-shift model
+    with day.sessions() as session:
+        session.execute(update(StopEta).values(computed_at=now() - timedelta(hours=1)))
+        session.commit()
+    stale = status_of(client, path)
+    assert (stale["eta_from"], stale["eta_to"]) != (got["eta_from"], got["eta_to"])

@@ -12,6 +12,8 @@ shifted by the delay observed at the last stop the driver finished on the same r
 minus planned time; before the first stop: how late the route started; before the start: how
 late it is already), never before now; its width narrows with the stops still before this
 one: +-60 min before the route starts, then +-(10 + 5 x stops before it) minutes, at most 60.
+Where ``lastmile.live`` has computed an ETA for the stop in the last 15 minutes (its
+``StopEta``: GPS and pace based), that ETA and its promised window are used instead.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from lastmile.core.errors import (
 )
 from lastmile.drivers.models import Position, ProofOfDelivery
 from lastmile.fleet.models import Driver
+from lastmile.live.models import StopEta
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
@@ -52,6 +55,8 @@ WIDE_HALF_S = 60 * 60
 NEAR_HALF_S = 10 * 60
 PER_STOP_S = 5 * 60
 ROUND_S = 5 * 60
+LIVE_FRESH_S = 15 * 60
+"""A live ETA (``lastmile.live``) older than this is not used."""
 
 INSTRUCTION_KINDS = ("safe_place", "gate_code", "neighbour", "other")
 NOTES_MARK = "Customer instructions:"
@@ -317,10 +322,29 @@ def eta_of(*, session: Session, org: Organisation, route: Route, stop: Stop, now
         delay_s = max(0, int((now - planned(route.start_s)).total_seconds()))
     eta = max(planned(stop.arrival_s) + timedelta(seconds=delay_s), now)
     half = WIDE_HALF_S if not started else min(WIDE_HALF_S, NEAR_HALF_S + PER_STOP_S * stops_away)
+    eta_from = _floor(max(eta - timedelta(seconds=half), now))  # never in the past
+    eta_to = _ceil(max(eta + timedelta(seconds=half), now + timedelta(seconds=ROUND_S)))
+    live = session.scalar(
+        select(StopEta).where(
+            StopEta.org_id == org.id,
+            StopEta.stop_id == stop.id,
+            StopEta.computed_at >= now - timedelta(seconds=LIVE_FRESH_S),
+        )
+    )
+    if live is not None:
+        # lastmile.live's prediction (pace-learning, GPS-based) beats the planned-shift model;
+        # its promised window is what the customer was told, so it is shown as it is.
+        eta = max(planned(live.arrival_s), now)
+        delay_s = live.arrival_s - stop.arrival_s
+        if live.promise_start_s is not None and live.promise_end_s is not None:
+            eta_from, eta_to = planned(live.promise_start_s), planned(live.promise_end_s)
+        else:
+            eta_from = _floor(max(eta - timedelta(seconds=half), now))
+            eta_to = _ceil(eta + timedelta(seconds=half))
     return Eta(
         eta=eta,
-        eta_from=_floor(max(eta - timedelta(seconds=half), now)),  # never in the past
-        eta_to=_ceil(eta + timedelta(seconds=half)),
+        eta_from=eta_from,
+        eta_to=eta_to,
         stops_away=stops_away,
         delay_s=delay_s,
         started=started,
