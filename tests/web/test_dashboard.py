@@ -402,6 +402,12 @@ def test_tablet_layout(dashboard_browser: Any, live_url: str, dashboard_org: Any
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 820, f"page is {width}px wide on an 820px tablet"
     _shot(page, "10-orders-tablet")
+    page.goto("/app/plan")
+    page.locator("table.grid a").first.click()
+    page.wait_for_selector("#timeline")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 820, f"the plan page is {width}px wide on an 820px tablet"
+    _shot(page, "10b-plan-tablet")
     context.close()
 
 
