@@ -441,3 +441,32 @@ def test_a_fresh_live_eta_and_its_promise_win_over_the_plan(client: TestClient) 
         session.commit()
     stale = status_of(client, path)
     assert (stale["eta_from"], stale["eta_to"]) != (got["eta_from"], got["eta_to"])
+
+
+def test_every_route_and_server_setting_is_documented(client: TestClient) -> None:
+    from pathlib import Path
+
+    from lastmile.integrations.notify.base import NotifySettings
+
+    text = (Path(__file__).parents[2] / "docs" / "tracking-and-notifications.md").read_text()
+    schema = client.app.openapi()  # type: ignore[attr-defined]
+    routes = [
+        (method.upper(), path, op["operationId"])
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+        if set(op.get("tags", [])) & {"tracking", "notifications"}
+    ]
+    assert len(routes) == 9
+    missing = [r for r in routes if f"`{r[0]} {r[1]}` | `{r[2]}`" not in text]
+    assert missing == []
+    from lastmile.tracking.pages import router as pages
+
+    public = [
+        (method, route.path)  # type: ignore[attr-defined]
+        for route in pages.routes
+        for method in sorted(route.methods - {"HEAD"})  # type: ignore[attr-defined]
+    ]
+    assert len(public) == 5
+    assert [p for p in public if f"`{p[0]} {p[1]}`" not in text] == []
+    settings = [f"LASTMILE_{name.upper()}" for name in NotifySettings.model_fields]
+    assert [s for s in settings if s not in text] == []
