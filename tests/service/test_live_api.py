@@ -567,3 +567,36 @@ def test_every_live_route_is_documented(client: TestClient) -> None:
     assert len(routes) == 5
     missing = [r for r in routes if f"`{r[0]} {r[1]}` | `{r[2]}`" not in text]
     assert missing == []
+
+
+def test_two_inserts_at_once_into_one_route_both_land(client: TestClient) -> None:
+    import threading
+
+    org = make_org(client, "Rush")
+    day = seed(client, org, [[("A", 1, None), ("B", 3, None), ("C", 5, None)]])
+    first = _ready(client, org, day, "N1", 2)
+    second = _ready(client, org, day, "N2", 4)
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    errors: list[BaseException] = []
+
+    def insert(order_id: str) -> None:
+        try:
+            with sessions_of(client)() as session:
+                live.insert_order(
+                    session=session, settings=settings, org_id=org.org_id, order_id=order_id,
+                    actor="test",
+                )  # fmt: skip
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=insert, args=(i,)) for i in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    stops = stops_of(client, day.route_ids[0])
+    ids = [s[0] for s in stops]
+    assert sorted(ids) == sorted([*day.orders.values(), first, second])
+    assert len({s[1] for s in stops}) == len(stops)  # sequence numbers stay unique
+    assert ids == [day.orders["A"], first, day.orders["B"], second, day.orders["C"]]

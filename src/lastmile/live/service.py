@@ -25,7 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
@@ -945,6 +945,28 @@ def nearest_routes(
     return sorted(routes, key=lambda r: (best.get(r.id, math.inf), r.id))[:limit]
 
 
+def _serialise(session: Session, org_id: str) -> None:
+    """One change of an organisation's running routes at a time, taken before anything is
+    read: a no-op write on its running routes. PostgreSQL: their row locks; SQLite: the write
+    transaction opens here, so nothing read afterwards can be made stale by another writer
+    (two inserts into one route land one after the other, not one over the other)."""
+    session.execute(
+        update(Route)
+        .where(Route.org_id == org_id, Route.status.in_(RUNNING))
+        .values(status=Route.status)
+    )
+
+
+def _locked(session: Session, routes: Sequence[Route]) -> list[Route]:
+    """Lock the routes about to change (PostgreSQL ``FOR UPDATE``; SQLite has one writer), so
+    two inserts into the same route are applied one after the other, each on the other's
+    result. Returns them in the given order, refreshed."""
+    ids = [r.id for r in routes]
+    query = select(Route).where(Route.id.in_(ids)).order_by(Route.id).with_for_update()
+    rows = {r.id: r for r in session.scalars(query.execution_options(populate_existing=True))}
+    return [rows[i] for i in ids if i in rows]
+
+
 def running_routes(*, session: Session, org_id: str, day: dt.date) -> list[Route]:
     return list(
         session.scalars(
@@ -987,6 +1009,7 @@ def insert_order(
     """
     from lastmile.common.travel import provider_for
 
+    _serialise(session, org_id)
     row = orders.get(session=session, org_id=org_id, order_id=order_id)
     if row.status != OrderStatus.READY.value:
         raise Conflict(
@@ -1003,7 +1026,7 @@ def insert_order(
     near = nearest_routes(
         session=session, org_id=org_id, routes=routes, where=core.Location(row.lon, row.lat)
     )
-    chosen = load_states(session=session, org_id=org_id, routes=near)
+    chosen = load_states(session=session, org_id=org_id, routes=_locked(session, near))
     dims = tuple(sorted({d for s in chosen for d in s.dimensions}))
     unknown = [d for d in row.demand if d not in dims and row.demand[d]]
     if unknown:
@@ -1158,6 +1181,7 @@ def reoptimise(
     """
     from lastmile.common.travel import provider_for
 
+    _serialise(session, org_id)
     plan = session.scalar(select(Plan).where(Plan.org_id == org_id, Plan.id == plan_id))
     if plan is None:
         raise NotFound("plan not found")
@@ -1182,7 +1206,7 @@ def reoptimise(
             )
     if not routes:
         raise Conflict("the plan has no running route to re-optimise")
-    states = load_states(session=session, org_id=org_id, routes=routes)
+    states = load_states(session=session, org_id=org_id, routes=_locked(session, routes))
     tags = {
         s.route.id: frozenset(
             {f"live:{s.route.id}" if s.route.status == "started" else f"live:{s.route.status}"}
