@@ -734,16 +734,15 @@ def plan_page(
         for r in plans.routes_of(session=session, org_id=viewer.org_id, plan_id=plan.id)
     }
     driver_names = {d.id: d.name for d in drivers}
-    all_vehicles = (
-        [
-            v.id
-            for v in fleet.to_core_vehicles(
+    all_vehicles: list[str] = []
+    if plan.status == "done" and plan.dispatched_at is None:
+        try:
+            core_vehicles, _ = fleet.to_core_vehicles(
                 session=session, org_id=viewer.org_id, vehicle_ids=plan.params.get("vehicle_ids")
-            )[0]
-        ]
-        if plan.status == "done" and plan.dispatched_at is None
-        else []
-    )
+            )
+            all_vehicles = [v.id for v in core_vehicles]
+        except LastmileError:  # a vehicle of the plan was deactivated: no moves offered
+            all_vehicles = []
     vehicle_names = {
         v.id: (v.name or v.external_id)
         for v in fleet.list_vehicles(session=session, org_id=viewer.org_id)[0]
