@@ -445,7 +445,15 @@ def test_settings_forms(dashboard_browser: Any, live_url: str, dashboard_org: An
     key.locator("input[name=name]").fill("shop")
     key.locator("button").click()
     page.wait_for_selector("text=shop")
-    assert shown and shown[0].startswith("lm")
+    assert shown and shown[0].startswith("lmk_")
+    page.once("dialog", keep)
+    hook = page.locator("form[data-api='/api/v1/webhooks']")
+    hook.locator("input[name=url]").fill("https://example.com/lastmile-hook")
+    hook.locator("input[name=event_types]").fill("order.status_changed, plan.done")
+    hook.locator("button").click()
+    page.wait_for_selector("text=https://example.com/lastmile-hook")
+    assert len(shown) == 2 and shown[1]  # the signing secret, shown once
+    assert "order.status_changed, plan.done" in page.locator("#hooks-h + table").inner_text()
     _shot(page, "11-settings-admin")
     context.close()
 
