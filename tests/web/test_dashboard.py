@@ -380,6 +380,11 @@ def test_dispatcher_day(
     )
     assert page.locator("#feed li").count() >= 3
     _shot(page, "08-live")
+    # opened later, the page replays the recent events: last position and counts are back
+    page.reload()
+    page.wait_for_selector(".live-vehicle", timeout=10_000)
+    assert "47.1500" in page.locator(f"tr[data-vehicle='{vehicle_id}'] .last-seen").inner_text()
+    assert page.locator(f"tr[data-vehicle='{vehicle_id}'] .delivered").inner_text() == "1"
 
     page.goto("/app/settings")
     assert page.locator("#vehicles-h").is_visible()

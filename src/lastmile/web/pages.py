@@ -65,6 +65,8 @@ from lastmile.web.planmap import PALETTE
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(str(resources.files("lastmile.web") / "templates"))))
 PAGE_SIZE = 50
+LIVE_REPLAY = 5000
+"""How many event ids back the live page's stream starts (last positions, recent feed)."""
 BULK_ACTIONS = {
     "cancel": OrderStatus.CANCELLED,
     "ready": OrderStatus.READY,
@@ -1053,7 +1055,17 @@ def live_page(
         nav="live",
         day=day.isoformat(),
         routes=routes,
-        data=_json_script({"routes": routes, "drivers": {d.id: d.name for d in drivers}}),
+        data=_json_script(
+            {
+                "routes": routes,
+                "drivers": {d.id: d.name for d in drivers},
+                # The stream replays from here, so vehicles show their last known position and
+                # the feed its recent history (event ids are server-wide, hence a window).
+                "replay_from": max(
+                    0, events.latest_id(session=session, org_id=viewer.org_id) - LIVE_REPLAY
+                ),
+            }
+        ),
     )
 
 

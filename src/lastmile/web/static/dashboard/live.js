@@ -56,7 +56,7 @@ function statusChanged(d) {
   }
 }
 
-const source = new EventSource('/api/v1/events', { withCredentials: true });
+const source = new EventSource(`/api/v1/events?last_event_id=${DATA.replay_from}`, { withCredentials: true });
 source.onopen = () => { status.textContent = 'live'; };
 source.onerror = () => { status.textContent = 'reconnecting…'; };
 const handle = (type, fn) => source.addEventListener(type, (e) => {
