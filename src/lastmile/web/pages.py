@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -35,6 +36,7 @@ from lastmile.auth.api import client_address
 from lastmile.auth.models import User
 from lastmile.auth.principal import STAFF, Principal
 from lastmile.auth.security import same
+from lastmile.common.travel import provider_for
 from lastmile.common.web import (
     SESSION_COOKIE,
     AppSettings,
@@ -43,7 +45,7 @@ from lastmile.common.web import (
     csrf_token,
 )
 from lastmile.config import Settings
-from lastmile.core.errors import FieldIssue, InputError, LastmileError, RateLimited
+from lastmile.core.errors import FieldIssue, InputError, LastmileError, NotFound, RateLimited
 from lastmile.core.formats.orders_csv import ORDER_ALIASES
 from lastmile.core.formats.plan_json import OSM_ATTRIBUTION
 from lastmile.core.formats.table import match_columns, read_rows
@@ -802,8 +804,6 @@ def _route_doc(
     for route in (plan.document or {}).get("routes", []):
         if route["vehicle_id"] == vehicle_id:
             return plan, route
-    from lastmile.core.errors import NotFound
-
     raise NotFound("no route for that vehicle in this plan")
 
 
@@ -818,8 +818,6 @@ def plan_geometry(
     result: dict[str, Any] = {}
     provider = None
     if settings.use_roads:
-        from lastmile.common.travel import provider_for
-
         provider = provider_for(settings)
     for r in (plan.document or {}).get("routes", []):
         points = [Location(r["start"]["lon"], r["start"]["lat"])]
@@ -915,8 +913,6 @@ def route_gpx(plan_id: str, vehicle_id: str, caller: Caller, session: DbSession)
     """A route as GPX: the stops as a route (rtept) in visiting order."""
     caller.require(*STAFF)
     _, route = _route_doc(session, caller.org_id, plan_id, vehicle_id)
-    from xml.sax.saxutils import escape
-
     points = [
         f'  <rtept lat="{route["start"]["lat"]}" lon="{route["start"]["lon"]}"><name>Start</name>'
         f"<time>{route['start']['departure']}</time></rtept>"
