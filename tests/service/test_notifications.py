@@ -535,5 +535,5 @@ def test_settings_are_validated_and_admin_only(client: TestClient) -> None:
     denied = client.put("/api/v1/notifications/settings", json={}, headers=day.org.dispatcher)
     assert denied.status_code == 403
     got = client.get("/api/v1/notifications/settings", headers=day.org.dispatcher).json()
-    assert got["tracking"] == {"map_stops": 3, "ttl_days": 7}
+    assert got["tracking"] == {"map_stops": 3, "ttl_days": 7, "reschedule": False}
     assert got["notifications"]["email"] is False

@@ -466,7 +466,63 @@ def test_every_route_and_server_setting_is_documented(client: TestClient) -> Non
         for route in pages.routes
         for method in sorted(route.methods - {"HEAD"})  # type: ignore[attr-defined]
     ]
-    assert len(public) == 5
+    assert len(public) == 6
     assert [p for p in public if f"`{p[0]} {p[1]}`" not in text] == []
     settings = [f"LASTMILE_{name.upper()}" for name in NotifySettings.model_fields]
     assert [s for s in settings if s not in text] == []
+
+
+def test_after_a_failed_delivery_the_customer_books_a_new_window(client: TestClient) -> None:
+    import re
+
+    day = seed_day(
+        client, "Rebook", settings={"tracking": {"map_stops": 3, "ttl_days": 7, "reschedule": True}}
+    )
+    order_id = day.order_ids()[0]
+    path = link(client, day, order_id)
+    assert 'name="slot"' not in client.get(path).text  # not failed: nothing to choose
+    drive(client, day, "route_started", ago_s=30)
+    drive(client, day, "failed", 0, reason="not_home")
+    html = client.get(path).text
+    assert "Choose a new delivery time" in html
+    keys = re.findall(r'name="slot" value="([^"]+)"', html)
+    tomorrow = (day.day + timedelta(days=1)).isoformat()
+    assert keys and all(k.startswith(tomorrow + "/") for k in keys)
+    # a made-up window is refused and changes nothing
+    bad = client.post(
+        path + "/reschedule", data={"slot": f"{tomorrow}/1-2"}, follow_redirects=False
+    )
+    assert bad.headers["location"].endswith("error=reschedule")
+    assert client.get(f"/api/v1/orders/{order_id}", headers=day.org.dispatcher).json()[
+        "status"
+    ] == ("failed")
+    ok = client.post(path + "/reschedule", data={"slot": keys[-1]}, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"].endswith("saved=reschedule")
+    order = client.get(f"/api/v1/orders/{order_id}", headers=day.org.dispatcher).json()
+    start_s, end_s = (int(x) for x in keys[-1].split("/")[1].split("-"))
+    assert order["status"] == "ready" and order["date"] == tomorrow
+    assert [(w["start"], w["end"]) for w in order["windows"]] == [
+        (
+            f"{start_s // 3600:02d}:{start_s % 3600 // 60:02d}",
+            f"{end_s // 3600:02d}:{end_s % 3600 // 60:02d}",
+        )
+    ]
+    history = client.get(f"/api/v1/orders/{order_id}/events", headers=day.org.dispatcher).json()
+    assert [h["to_status"] for h in history[-2:]] == ["rescheduled", "ready"]
+    assert history[-2]["actor"] == "customer:tracking"
+    page = client.get(path + "?saved=reschedule").text
+    assert "New delivery booked" in page and tomorrow in page
+    assert (
+        client.post(path + "/reschedule", data={"slot": keys[0]}, follow_redirects=False)
+        .headers["location"]
+        .endswith("error=reschedule")
+    )  # only once, only after a failure
+
+
+def test_without_permission_a_failed_order_offers_no_new_window(client: TestClient) -> None:
+    day = seed_day(client, "No Rebook")
+    path = link(client, day, day.order_ids()[0])
+    drive(client, day, "route_started", ago_s=30)
+    drive(client, day, "failed", 0, reason="not_home")
+    html = client.get(path).text
+    assert 'name="slot"' not in html and "Please contact the shop" in html

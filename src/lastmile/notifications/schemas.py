@@ -55,6 +55,9 @@ class TrackingSettings(BaseModel):
     before theirs (0: only when the driver is on the way to them)."""
     ttl_days: int = Field(default=7, ge=1, le=365)
     """Tracking links expire this many days after the delivery date."""
+    reschedule: bool = False
+    """After a failed delivery the customer may pick a window of the next day on the page
+    (from ``lastmile.live``'s bookable slots)."""
 
 
 class NotificationSettings(BaseModel):

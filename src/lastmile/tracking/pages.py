@@ -74,7 +74,12 @@ TEXT: dict[str, dict[str, str]] = {
         "send": "Send",
         "your_rating": "Your rating",
         "failed_help": "Please contact the shop to arrange a new delivery.",
-        "reschedule_note": "Choosing another time here is not available yet.",
+        "reschedule_title": "Choose a new delivery time",
+        "reschedule_pick": "Choose",
+        "reschedule_none": "There is no free time tomorrow; please contact the shop.",
+        "rescheduled": "Thank you: your new delivery time is booked.",
+        "rescheduled_error": "That time is no longer free; please choose another.",
+        "status_ready": "New delivery booked",
         "not_found_title": "Link not found",
         "not_found": "This tracking link does not exist. Please check the link in your message.",
         "expired_title": "Link expired",
@@ -113,7 +118,12 @@ TEXT: dict[str, dict[str, str]] = {
         "send": "Senden",
         "your_rating": "Ihre Bewertung",
         "failed_help": "Bitte wenden Sie sich an den Shop für eine neue Zustellung.",
-        "reschedule_note": "Eine neue Zeit hier zu wählen ist noch nicht möglich.",
+        "reschedule_title": "Neue Lieferzeit wählen",
+        "reschedule_pick": "Wählen",
+        "reschedule_none": "Morgen ist keine Zeit mehr frei; bitte wenden Sie sich an den Shop.",
+        "rescheduled": "Danke: Ihre neue Lieferzeit ist gebucht.",
+        "rescheduled_error": "Diese Zeit ist nicht mehr frei; bitte wählen Sie eine andere.",
+        "status_ready": "Neue Lieferung gebucht",
         "not_found_title": "Link nicht gefunden",
         "not_found": "Diesen Sendungslink gibt es nicht. Bitte prüfen Sie den Link in Ihrer Nachricht.",
         "expired_title": "Link abgelaufen",
@@ -213,6 +223,7 @@ def tracking_page(
     progress = service.progress(session=session, link=link)
     lang = _language_of(session, link, request)
     org = session.get(Organisation, link.org_id)
+    offers = service.reschedule_offers(session=session, settings=settings, link=link)
     return _page(
         "page.html",
         200,
@@ -225,6 +236,7 @@ def tracking_page(
         tile_url=settings.tile_url or "",
         kinds=service.INSTRUCTION_KINDS,
         status_json=_status_json(progress),
+        offers=offers,
     )
 
 
@@ -276,6 +288,26 @@ def save_rating(
         session.rollback()
         return RedirectResponse(f"/t/{token}?error=rating", status_code=303, headers=HEADERS)
     return RedirectResponse(f"/t/{token}?saved=rating", status_code=303, headers=HEADERS)
+
+
+@router.post("/t/{token}/reschedule")
+def reschedule(
+    token: str,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    slot: Annotated[str, Form(max_length=40)],
+) -> Response:
+    """Book another delivery window after a failed delivery (where the organisation allows)."""
+    link = _open(request, session, token)
+    if isinstance(link, HTMLResponse):
+        return link
+    try:
+        service.reschedule(session=session, settings=settings, link=link, key=slot)
+    except (InputError, Conflict):
+        session.rollback()
+        return RedirectResponse(f"/t/{token}?error=reschedule", status_code=303, headers=HEADERS)
+    return RedirectResponse(f"/t/{token}?saved=reschedule", status_code=303, headers=HEADERS)
 
 
 @router.get("/t/{token}/pod/{pod_id}")

@@ -30,6 +30,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
+from lastmile.config import Settings
 from lastmile.core.errors import (
     Conflict,
     FieldIssue,
@@ -44,7 +45,7 @@ from lastmile.live.models import StopEta
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
-from lastmile.orders.schemas import OrderUpdate
+from lastmile.orders.schemas import OrderUpdate, format_clock_exact
 from lastmile.orgs.models import Organisation
 from lastmile.plans.models import Route, Stop
 from lastmile.tracking.models import CustomerInput, TrackingHit, TrackingLink, TrackingView
@@ -59,6 +60,8 @@ LIVE_FRESH_S = 15 * 60
 """A live ETA (``lastmile.live``) older than this is not used."""
 
 INSTRUCTION_KINDS = ("safe_place", "gate_code", "neighbour", "other")
+CUSTOMER = "customer:tracking"
+"""The actor of changes the customer makes on the tracking page."""
 NOTES_MARK = "Customer instructions:"
 """The line of ``Order.notes`` the tracking page writes (the driver app shows order notes)."""
 
@@ -216,6 +219,7 @@ class Progress:
     pods: list[Pod] = field(default_factory=list)
     can_instruct: bool = False
     can_rate: bool = False
+    can_reschedule: bool = False
     instruction_kind: str | None = None
     instruction_text: str = ""
     rating: int | None = None
@@ -370,6 +374,7 @@ def progress(*, session: Session, link: TrackingLink, now: datetime | None = Non
         "destination": destination,
         "can_instruct": status not in _CLOSED,
         "can_rate": status in (OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED),
+        "can_reschedule": may_reschedule(org, order),
     }
     if feedback is not None:
         values.update(
@@ -488,7 +493,7 @@ def save_instructions(
         org_id=link.org_id,
         order_id=order.id,
         order_in=OrderUpdate(notes=notes),
-        actor="customer:tracking",
+        actor=CUSTOMER,
     )  # commits both
     return row
 
@@ -516,6 +521,108 @@ def save_rating(
     row.rated_at = now or utcnow()
     session.commit()
     return row
+
+
+# --- another delivery window (lastmile.live's slots) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Slot:
+    day: date
+    start_s: int
+    end_s: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.day.isoformat()}/{self.start_s}-{self.end_s}"
+
+    @property
+    def label(self) -> str:
+        return f"{format_clock_exact(self.start_s)}-{format_clock_exact(self.end_s)}"
+
+
+def may_reschedule(org: Organisation, order: Order) -> bool:
+    """The customer may pick another window: the organisation allows it
+    (``tracking.reschedule``), the delivery failed, and the address has coordinates."""
+    allowed = bool(org_settings(org, "tracking").get("reschedule", False))
+    return allowed and order.status == OrderStatus.FAILED and order.lon is not None
+
+
+def reschedule_offers(
+    *, session: Session, settings: Settings, link: TrackingLink, now: datetime | None = None
+) -> list[Slot]:
+    """The windows of the next delivery day that ``lastmile.live`` says can still be kept."""
+    from lastmile.core.model import Location
+    from lastmile.live import service as live
+
+    now = now or utcnow()
+    org = _org(session, link.org_id)
+    order = orders.get(session=session, org_id=link.org_id, order_id=link.order_id)
+    if not may_reschedule(org, order) or order.lat is None or order.lon is None:
+        return []
+    today = now.astimezone(ZoneInfo(org.timezone)).date()
+    day = max(order.date, today) + timedelta(days=1)
+    answer = live.slot_offers(
+        session=session,
+        settings=settings,
+        org_id=org.id,
+        day=day,
+        location=Location(order.lon, order.lat),
+        demand=dict(order.demand),
+        service_s=order.service_s,
+        now=now,
+    )
+    return [
+        Slot(day, offer.window.start, offer.window.end)
+        for offer in answer.offers
+        if offer.available
+    ]
+
+
+def reschedule(
+    *,
+    session: Session,
+    settings: Settings,
+    link: TrackingLink,
+    key: str,
+    now: datetime | None = None,
+) -> Slot:
+    """Book the slot ``key`` (from :func:`reschedule_offers`, checked again now): the order is
+    rescheduled to that day (it goes back to ``ready`` for planning) with the slot as its
+    only window."""
+    offers = {
+        s.key: s for s in reschedule_offers(session=session, settings=settings, link=link, now=now)
+    }
+    slot = offers.get(key)
+    if slot is None:
+        raise Conflict("this delivery window is no longer available; please choose another")
+    orders.transition(
+        session=session,
+        org_id=link.org_id,
+        order_id=link.order_id,
+        to_status=OrderStatus.RESCHEDULED,
+        actor=CUSTOMER,
+        new_date=slot.day,
+        note=f"customer chose {slot.day.isoformat()} {slot.label} on the tracking page",
+        commit=False,
+    )
+    orders.update(
+        session=session,
+        org_id=link.org_id,
+        order_id=link.order_id,
+        order_in=OrderUpdate.model_validate(
+            {
+                "windows": [
+                    {
+                        "start": format_clock_exact(slot.start_s),
+                        "end": format_clock_exact(slot.end_s),
+                    }
+                ]
+            }
+        ),
+        actor=CUSTOMER,
+    )  # commits both
+    return slot
 
 
 # --- staff ---------------------------------------------------------------------------------
