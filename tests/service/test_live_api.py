@@ -600,3 +600,40 @@ def test_two_inserts_at_once_into_one_route_both_land(client: TestClient) -> Non
     assert sorted(ids) == sorted([*day.orders.values(), first, second])
     assert len({s[1] for s in stops}) == len(stops)  # sequence numbers stay unique
     assert ids == [day.orders["A"], first, day.orders["B"], second, day.orders["C"]]
+
+
+def _route_orders(client: TestClient, route_id: str) -> set[str | None]:
+    return {s[0] for s in stops_of(client, route_id)}
+
+
+def test_reoptimise_keeps_goods_in_started_vans_and_moves_the_others(client: TestClient) -> None:
+    spec = [[("A1", 1, None), ("A2", 20, None)], [("B1", 19, None), ("B2", 2, None)]]
+    for started in (True, False):
+        org = make_org(client, f"Swap {started}")
+        day = seed(client, org, spec, started=started)
+        before = [_route_orders(client, r) for r in day.route_ids]
+        body = client.post(
+            f"/api/v1/plans/{day.plan_id}/reoptimise",
+            json={"time_limit_s": 0.5},
+            headers=org.dispatcher,
+        ).json()
+        after = [_route_orders(client, r) for r in day.route_ids]
+        if started:
+            assert after == before, body  # each van keeps what it carries
+            assert body["orders_moved"] == 0
+        else:
+            assert body["changed"] and body["orders_moved"] >= 2, body
+            near = {day.orders["A1"], day.orders["B2"]}
+            assert any(near <= orders_ for orders_ in after)  # the near stops share a route
+
+
+def test_reoptimise_refuses_routes_of_another_plan(client: TestClient) -> None:
+    org = make_org(client, "Picky")
+    day = seed(client, org, [[("A", 1, None)]])
+    response = client.post(
+        f"/api/v1/plans/{day.plan_id}/reoptimise",
+        json={"route_ids": ["rte_nope"]},
+        headers=org.dispatcher,
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "route_ids"

@@ -1258,7 +1258,9 @@ def reoptimise(
         state.route.distance_m = max(0, state.route.distance_m - base.distance_m + distance)
         if new is not None:
             state.route.end_s = new.end_time
-            state.route.cost = round(state.route.cost - base.cost + new.cost, 2)
+        state.route.cost = round(
+            max(0.0, state.route.cost - base.cost + (new.cost if new else 0)), 2
+        )
         state.route.duration_s = state.route.end_s - state.route.start_s
         changed.append(rid)
         events.record(
