@@ -221,10 +221,9 @@ def bench_service(runs: int, roads: bool) -> None:
         zone = ZoneInfo("Europe/Vaduz")
         now = utcnow().astimezone(zone).replace(hour=10, minute=0, second=0, microsecond=0)
         day = now.date()
-        provider = StraightLineProvider() if not roads else None
         from lastmile.common.travel import provider_for
 
-        provider = provider or provider_for(settings)
+        provider: TravelTimeProvider = provider_for(settings)
         problem, routes, news, _ = core_day(provider, 50, 1000, runs)
         with sessions() as session:
             org = orgs.create(session=session, name="Bench", timezone="Europe/Vaduz")

@@ -5,6 +5,7 @@ placed around the real current time, since the API reads the clock."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,7 @@ class Day:
     """external id -> order id"""
 
 
-def point(k: int) -> tuple[float, float]:
+def point(k: float) -> tuple[float, float]:
     """Stop ``k``: a few hundred metres apart going south-east of the depot."""
     return (round(DEPOT[0] + 0.004 * k, 6), round(DEPOT[1] - 0.003 * k, 6))
 
@@ -57,7 +58,7 @@ def point(k: int) -> tuple[float, float]:
 def seed(
     client: TestClient,
     org: OrgUsers,
-    routes: list[list[tuple[str, int, list[list[int]] | None]]],
+    routes: Sequence[Sequence[tuple[str, float, list[list[int]] | None]]],
     *,
     started: bool = True,
     capacity: float = 20,
@@ -411,7 +412,7 @@ def test_reoptimise_untangles_the_rest_and_keeps_what_is_done(client: TestClient
     after = stops_of(client, route_id)
     assert after[0][0] == day.orders["A"] and after[0][4] == "done"
     remaining = [s[0] for s in after[1:]]
-    assert sorted(remaining) == sorted(day.orders[x] for x in "BCDE")
+    assert sorted(remaining, key=str) == sorted(day.orders[x] for x in "BCDE")
     assert remaining != [day.orders[x] for x in "BCDE"]
     assert events_of(client, org, "route.changed")[-1]["change"] == "reoptimised"
     again = client.post(
@@ -597,7 +598,7 @@ def test_two_inserts_at_once_into_one_route_both_land(client: TestClient) -> Non
     assert errors == []
     stops = stops_of(client, day.route_ids[0])
     ids = [s[0] for s in stops]
-    assert sorted(ids) == sorted([*day.orders.values(), first, second])
+    assert sorted(ids, key=str) == sorted([*day.orders.values(), first, second])
     assert len({s[1] for s in stops}) == len(stops)  # sequence numbers stay unique
     assert ids == [day.orders["A"], first, day.orders["B"], second, day.orders["C"]]
 
