@@ -184,6 +184,8 @@ def drive(client: TestClient, day: Day, type: str, stop: int | None = None, ago_
     }
     if type == "route_started":
         event["route_id"] = day.route_id
+    if type == "failed":
+        event["reason"] = "not_home"
     r = client.post("/api/v1/driver/events", json={"events": [event]}, headers=day.org.driver)
     assert r.json()["results"][0]["status"] == "applied", r.text
 
@@ -322,3 +324,71 @@ def test_instructions_and_rating_typed_into_the_page_are_stored(
     assert staff["rating"] == 4 and staff["comment"] == "Quick and friendly"
     assert staff["instruction_text"] == "Behind the blue garden shed"
     assert staff["views"] >= 3
+
+
+JPEG = bytes.fromhex(
+    "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b"
+    "0b0c1912130f141d1a1f1e1d1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e3334"
+    "32ffc0000b080001000101011100ffc4001f0000010501010101010100000000000000000102030405060708"
+    "090a0bffc400b5100002010303020403050504040000017d01020300041105122131410613516107227114"
+    "328191a1082342b1c11552d1f02433627282090a161718191a25262728292a3435363738393a434445464748"
+    "494a535455565758595a636465666768696a737475767778797a838485868788898a92939495969798999a"
+    "a2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7"
+    "e8e9eaf1f2f3f4f5f6f7f8f9faffda0008010100003f00fbd3ffd9"
+)
+
+
+def test_german_page_with_proof_of_delivery_and_a_new_window_after_a_failure(
+    live_app: LiveApp, browser: Any
+) -> None:
+    client = live_app.client
+    day = seed(client, "Tracking Rebook")
+    r = client.put(
+        "/api/v1/notifications/settings",
+        json={"tracking": {"map_stops": 1, "ttl_days": 7, "reschedule": True}},
+        headers=day.org.admin,
+    )
+    assert r.status_code == 200, r.text
+    delivered, failed = day.stops[0]["external_id"], day.stops[1]["external_id"]
+    paths = {ext: link(client, day, ext) for ext in (delivered, failed)}
+    drive(client, day, "route_started", ago_s=60)
+    drive(client, day, "delivered", 0, ago_s=40)
+    pod = client.post(
+        "/api/v1/driver/pod",
+        data={"kind": "photo", "event_key": f"{day.org.org_id}-{day.keys:04d}"},
+        files={"file": ("p.jpg", JPEG, "image/jpeg")},
+        headers=day.org.driver,
+    )
+    assert pod.status_code == 201, pod.text
+    drive(client, day, "failed", 1, ago_s=20)
+
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, locale="de-DE")
+    page = context.new_page()
+    try:
+        page.goto(live_app.url + paths[delivered])
+        assert page.get_by_test_id("status").inner_text() == "Zugestellt"
+        photo = page.locator("[data-testid=pod] img")
+        assert photo.count() == 1
+        assert page.evaluate("img => img.complete && img.naturalWidth > 0", photo.element_handle())
+        shot(page, "08-de-delivered-with-photo")
+
+        page.goto(live_app.url + paths[failed])
+        assert page.get_by_test_id("status").inner_text() == "Zustellung nicht möglich"
+        buttons = page.locator("form.slots button")
+        assert buttons.count() >= 1
+        chosen = buttons.nth(buttons.count() - 1).inner_text()
+        shot(page, "09-de-failed-choose-window")
+        buttons.nth(buttons.count() - 1).click()
+        page.wait_for_selector("[data-testid=saved]")
+        assert (
+            page.get_by_test_id("saved").inner_text() == "Danke: Ihre neue Lieferzeit ist gebucht."
+        )
+        assert page.get_by_test_id("status").inner_text() == "Neue Lieferung gebucht"
+        shot(page, "10-de-new-window-booked")
+    finally:
+        context.close()
+    order_id = day.stops[1]["order_id"]
+    order = client.get(f"/api/v1/orders/{order_id}", headers=day.org.dispatcher).json()
+    assert order["status"] == "ready"
+    window = order["windows"][0]
+    assert chosen.endswith(f"{window['start']}-{window['end']}"), (chosen, window)
