@@ -309,6 +309,19 @@ def test_dispatcher_day(
     assert page.locator("#move-delta").is_visible()
     _shot(page, "06-edit-warning")
     page.click("#move-cancel")
+    # the same from the timeline: drag the first bar of row 1 onto row 2
+    bar = page.locator("#timeline g.tl-row").nth(0).locator("rect.tl-bar[data-order]").first
+    row2 = page.locator("#timeline g.tl-row").nth(1).locator("rect.tl-bar[data-order]").first
+    start, end = bar.bounding_box(), row2.bounding_box()
+    assert start is not None and end is not None
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] - 2, end["y"] + end["height"] / 2, steps=6)
+    page.mouse.up()
+    page.wait_for_selector("#move-warning")
+    assert page.locator("#move-vehicle").input_value() == plan["routes"][1]["vehicle_id"]
+    assert page.locator("#move-position").input_value() == "1"
+    page.click("#move-cancel")
     unchanged = web_client.get(f"/api/v1/plans/{plan_id}", headers=org.dispatcher).json()
     assert unchanged["routes"] == plan["routes"], "a preview must not change the plan"
 

@@ -115,6 +115,35 @@ if (dialog) {
     const li = b.closest('li');
     open(li.dataset.order, li.children[1].textContent, li.dataset.vehicle, Number(li.dataset.index));
   }));
+  // drag a stop's bar on the timeline: to another row (route), between other bars (place)
+  const svg = document.getElementById('timeline');
+  let grab = null;
+  svg?.querySelectorAll('rect.tl-bar[data-order]').forEach(bar => {
+    bar.style.cursor = 'grab';
+    bar.addEventListener('pointerdown', (e) => {
+      grab = { bar, x: e.clientX, y: e.clientY };
+      bar.setPointerCapture(e.pointerId);
+    });
+  });
+  svg?.addEventListener('pointermove', (e) => {
+    if (grab) grab.bar.setAttribute('transform', `translate(${e.clientX - grab.x},${e.clientY - grab.y})`);
+  });
+  svg?.addEventListener('pointerup', (e) => {
+    if (!grab) return;
+    const { bar, x, y } = grab;
+    grab = null;
+    bar.removeAttribute('transform');
+    if (Math.abs(e.clientX - x) + Math.abs(e.clientY - y) < 4) return;  // a click, not a drag
+    const point = svg.createSVGPoint();
+    point.x = e.clientX; point.y = e.clientY;
+    const p = point.matrixTransform(svg.getScreenCTM().inverse());
+    const row = [...svg.querySelectorAll('g.tl-row')].find(g => p.y >= Number(g.dataset.y) && p.y < Number(g.dataset.y) + 34);
+    if (!row) return;
+    const others = [...row.querySelectorAll('rect.tl-bar[data-order]')].filter(b => b !== bar);
+    const pos = others.filter(b => Number(b.getAttribute('x')) + Number(b.getAttribute('width')) / 2 < p.x).length;
+    open(bar.dataset.order, bar.dataset.label.split(' ')[1], row.dataset.vehicle, pos);
+  });
+
   // drag and drop in the route lists
   let dragged = null;
   const clearDrop = () => document.querySelectorAll('.drop-before, .drop-end').forEach(el => el.classList.remove('drop-before', 'drop-end'));
