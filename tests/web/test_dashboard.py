@@ -325,6 +325,20 @@ def test_dispatcher_day(
     unchanged = web_client.get(f"/api/v1/plans/{plan_id}", headers=org.dispatcher).json()
     assert unchanged["routes"] == plan["routes"], "a preview must not change the plan"
 
+    # a move the dispatcher confirms (keyboard way: the Move button): first stop goes last
+    first_id = next(s for s in plan["routes"][0]["stops"] if s["kind"] == "order")["order_id"]
+    page.locator(".route").nth(0).locator("button.move").first.click()
+    page.select_option("#move-vehicle", plan["routes"][0]["vehicle_id"])
+    page.fill("#move-position", "6")
+    page.click("#move-check")
+    page.wait_for_selector("#move-delta")
+    with page.expect_navigation():
+        page.click("#move-confirm")
+    assert "edited" in page.locator("#plan-status").inner_text()
+    plan = web_client.get(f"/api/v1/plans/{plan_id}", headers=org.dispatcher).json()
+    last = [s for s in plan["routes"][0]["stops"] if s["kind"] == "order"][-1]
+    assert last["order_id"] == first_id
+
     # --- dispatch (route 1 to the driver who has the app), then route sheet and exports
     driver = web_client.post(
         "/api/v1/drivers",
