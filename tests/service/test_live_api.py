@@ -638,3 +638,34 @@ def test_reoptimise_refuses_routes_of_another_plan(client: TestClient) -> None:
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "route_ids"
+
+
+def test_an_arrived_stop_is_locked_and_the_van_leaves_after_its_service(
+    client: TestClient,
+) -> None:
+    org = make_org(client, "Arrived")
+    day = seed(client, org, [[("A", 1, None), ("B", 2, None), ("C", 3, None)]])
+    route_id = day.route_ids[0]
+    with sessions_of(client)() as session:
+        oid = day.orders["A"]
+        orders.transition(
+            session=session, org_id=org.org_id, order_id=oid, to_status="arrived",
+            actor="test", at=at_seconds(day, day.now_s - 30), commit=False,
+        )  # fmt: skip
+        stop = session.scalar(select(Stop).where(Stop.order_id == oid))
+        assert stop is not None
+        stop.status = "arrived"
+        session.commit()
+    body = client.get(f"/api/v1/routes/{route_id}/etas", headers=org.dispatcher).json()
+    assert body["origin"] == "arrived"
+    a, b = body["stops"][0], body["stops"][1]
+    assert a["external_id"] == "A" and a["status"] == "arrived"
+    left = dt.datetime.fromisoformat(a["departure"])
+    assert left == at_seconds(day, day.now_s - 30 + 120)  # 120 s of service from arrival
+    assert dt.datetime.fromisoformat(b["eta"]) > left
+    before = stops_of(client, route_id)[0]
+    new_id = _ready(client, org, day, "NEW", 0.5)  # between the depot and A: still after A
+    assert client.post(f"/api/v1/orders/{new_id}/insert", headers=org.dispatcher).status_code == 200
+    after = stops_of(client, route_id)
+    assert after[0] == before
+    assert [s[0] for s in after[1:]] == [day.orders["B"], day.orders["C"], new_id]

@@ -106,9 +106,9 @@ class RouteState:
     def __post_init__(self) -> None:
         self.done = [s for s in self.stops if s.status in DONE]
         pending = [s for s in self.stops if s.status not in DONE]
-        if pending and pending[0].status == "arrived":
-            self.arrived = pending[0]
-            pending = pending[1:]
+        arrived = [s for s in pending if s.status == "arrived"]
+        # Normally at most one; if the app reported two, the driver is at the later one.
+        self.arrived = arrived[-1] if arrived else None
         self.remaining = [s for s in pending if s.status != "arrived"]
 
     def seconds(self, at: dt.datetime) -> int:
@@ -1125,7 +1125,7 @@ def _rewrite_remaining(
     for stop in state.remaining:
         if stop.kind != "order":
             session.delete(stop)
-    locked = [*state.done, *([state.arrived] if state.arrived else [])]
+    locked = [s for s in state.stops if s not in state.remaining]
     sequence = max((s.sequence for s in locked), default=0)
     for item in timed:
         sequence += 1
