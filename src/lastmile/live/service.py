@@ -67,6 +67,8 @@ stops and position), at most this many: travel times are then needed for a few h
 locations, not the whole day's."""
 ETA_CHANGE_S = 60
 """An ETA that moved less than this is not announced again (``eta.updated``)."""
+STORE_EVERY = dt.timedelta(seconds=60)
+"""An unchanged prediction is written again (fresh ``computed_at``) at most this often."""
 EVENT_ETA_UPDATED = "eta.updated"
 EVENT_LATE_RISK = "late_risk"
 EVENT_ROUTE_CHANGED = "route.changed"
@@ -510,6 +512,8 @@ def refresh(
             )
             old_level = old.level
             level_changed = old.level != row.level
+            if not (moved or level_changed) and old.computed_at > when - STORE_EVERY:
+                continue  # nothing worth a write (a dashboard polling does not rewrite rows)
         old.order_id = row.order_id
         old.arrival_s, old.start_s, old.departure_s = row.arrival_s, row.start_s, row.departure_s
         old.level, old.late_s = row.level, row.late_s
