@@ -101,4 +101,5 @@ def _routers() -> list[APIRouter]:
     routers.append(__import__("lastmile.web.pages", fromlist=["router"]).router)
     routers.append(__import__("lastmile.live.api", fromlist=["router"]).router)  # issue 6
     routers.extend(__import__("lastmile.tracking.api", fromlist=["routers"]).routers)
+    routers.append(__import__("lastmile.analytics.api", fromlist=["router"]).router)  # issue 7
     return routers

@@ -1,0 +1,1 @@
+"""KPIs and reports over stored events (issue 7); formulas in ``lastmile.core.kpi``."""

@@ -1,0 +1,306 @@
+"""KPIs from stored rows: order history, route events, GPS, messages, proofs, tracking.
+
+Every figure is recomputed from what was stored (``lastmile.core.kpi`` does the arithmetic),
+so the API, the CSV export and ``lastmile simulate`` always agree. "Where is my order"
+contacts are logged as ``order.contact`` events in the event log (no table of their own).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lastmile.common.clock import utcnow
+from lastmile.core import kpi
+from lastmile.core.errors import FieldIssue, InputError
+from lastmile.drivers.models import Position, ProofOfDelivery
+from lastmile.events import service as events
+from lastmile.events.models import Event
+from lastmile.fleet.models import Vehicle
+from lastmile.notifications.models import Notification
+from lastmile.orders import service as orders
+from lastmile.orders.models import Order, OrderEvent
+from lastmile.orgs.models import Organisation
+from lastmile.plans.models import Route, Stop
+from lastmile.tracking.models import CustomerInput, TrackingView
+
+EVENT_CONTACT = "order.contact"
+LIVE_ROUTES = ("dispatched", "started", "finished")
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date
+    end: date
+    driver_id: str | None = None
+    vehicle_id: str | None = None
+    depot_id: str | None = None
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.driver_id or self.vehicle_id or self.depot_id)
+
+
+def _zone(session: Session, org_id: str) -> ZoneInfo:
+    org = session.get(Organisation, org_id)
+    return ZoneInfo(org.timezone if org else "UTC")
+
+
+def _local(day: date, seconds: float, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), zone) + timedelta(seconds=seconds)
+
+
+def filters(
+    *,
+    session: Session,
+    org_id: str,
+    start: date | None,
+    end: date | None,
+    driver_id: str | None = None,
+    vehicle_id: str | None = None,
+    depot_id: str | None = None,
+) -> Filters:
+    """The filters with defaults filled in: one day, today in the organisation's zone."""
+    today = orders.org_today(session=session, org_id=org_id)
+    start = start or end or today
+    end = end or start
+    if end < start:
+        raise InputError([FieldIssue(None, "to", str(end), "is before 'from'")], "query")
+    if (end - start).days >= MAX_DAYS:
+        raise InputError(
+            [FieldIssue(None, "to", str(end), f"at most {MAX_DAYS} days after 'from'")], "query"
+        )
+    return Filters(start, end, driver_id, vehicle_id, depot_id)
+
+
+def _chunks(ids: list[str], size: int = 500) -> Iterable[list[str]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def records(
+    *, session: Session, org_id: str, f: Filters
+) -> tuple[list[kpi.OrderRecord], list[kpi.RouteRecord], list[kpi.Message]]:
+    """The plain records of the orders (delivery dates in range) and routes in scope."""
+    zone = _zone(session, org_id)
+    route_query = (
+        select(Route, Vehicle)
+        .join(Vehicle, Vehicle.id == Route.vehicle_id)
+        .where(
+            Route.org_id == org_id,
+            Route.date >= f.start,
+            Route.date <= f.end,
+            Route.status.in_(LIVE_ROUTES),
+        )
+    )
+    if f.driver_id:
+        route_query = route_query.where(Route.driver_id == f.driver_id)
+    if f.vehicle_id:
+        route_query = route_query.where(Route.vehicle_id == f.vehicle_id)
+    if f.depot_id:
+        route_query = route_query.where(Vehicle.depot_id == f.depot_id)
+    routes = {r.id: (r, v) for r, v in session.execute(route_query)}
+
+    # Which route carried each order: its latest live route in range.
+    stop_of: dict[str, tuple[Stop, Route]] = {}
+    for ids in _chunks(sorted(routes)):
+        for stop in session.scalars(
+            select(Stop).where(
+                Stop.org_id == org_id, Stop.route_id.in_(ids), Stop.order_id.isnot(None)
+            )
+        ):
+            route = routes[stop.route_id][0]
+            assert stop.order_id is not None
+            known = stop_of.get(stop.order_id)
+            if known is None or known[1].created_at <= route.created_at:
+                stop_of[stop.order_id] = (stop, route)
+
+    order_query = select(Order).where(
+        Order.org_id == org_id, Order.date >= f.start, Order.date <= f.end
+    )
+    rows = [o for o in session.scalars(order_query) if not f.narrowed or o.id in stop_of]
+    ids = [o.id for o in rows]
+    history: dict[str, list[kpi.StatusEvent]] = {}
+    with_pod: set[str] = set()
+    views: dict[str, int] = {}
+    rating: dict[str, int] = {}
+    messages: list[kpi.Message] = []
+    for chunk in _chunks(ids):
+        for e in session.scalars(
+            select(OrderEvent).where(OrderEvent.org_id == org_id, OrderEvent.order_id.in_(chunk))
+        ):
+            history.setdefault(e.order_id, []).append(
+                kpi.StatusEvent(e.to_status, e.at, e.lon, e.lat, e.reason)
+            )
+        with_pod.update(
+            session.scalars(
+                select(ProofOfDelivery.order_id).where(
+                    ProofOfDelivery.org_id == org_id, ProofOfDelivery.order_id.in_(chunk)
+                )
+            )
+        )
+        for order_id, count in session.execute(
+            select(TrackingView.order_id, func.count())
+            .where(TrackingView.org_id == org_id, TrackingView.order_id.in_(chunk))
+            .group_by(TrackingView.order_id)
+        ):
+            views[order_id] = int(count)
+        for order_id, stars in session.execute(
+            select(CustomerInput.order_id, CustomerInput.rating).where(
+                CustomerInput.org_id == org_id,
+                CustomerInput.order_id.in_(chunk),
+                CustomerInput.rating.isnot(None),
+            )
+        ):
+            if stars is not None:
+                rating[order_id] = int(stars)
+        messages.extend(
+            kpi.Message(n.order_id, n.cost, n.status)
+            for n in session.scalars(
+                select(Notification).where(
+                    Notification.org_id == org_id, Notification.order_id.in_(chunk)
+                )
+            )
+        )
+    wanted = set(ids)
+    contacts: dict[str, int] = {}
+    route_times: dict[str, dict[str, datetime]] = {}
+    # Route events are logged when synced (up to a week late) and never before the day.
+    since = datetime.combine(max(f.start, date(1970, 1, 8)) - timedelta(days=7), time(0), zone)
+    for event in session.scalars(
+        select(Event).where(
+            Event.org_id == org_id,
+            Event.type.in_((EVENT_CONTACT, "route.started", "route.finished")),
+            Event.created_at >= since,
+        )
+    ):
+        payload: dict[str, Any] = event.payload
+        if event.type == EVENT_CONTACT:
+            if payload.get("order_id") in wanted:
+                contacts[payload["order_id"]] = contacts.get(payload["order_id"], 0) + 1
+        elif payload.get("route_id") in routes:
+            kind = "started" if event.type == "route.started" else "finished"
+            route_times.setdefault(payload["route_id"], {}).setdefault(
+                kind, datetime.fromisoformat(payload["at"])
+            )
+
+    order_records = []
+    for o in rows:
+        found = stop_of.get(o.id)
+        on_stop: Stop | None = found[0] if found else None
+        on_route: Route | None = found[1] if found else None
+        order_records.append(
+            kpi.OrderRecord(
+                id=o.id,
+                created_at=o.created_at,
+                lon=o.lon,
+                lat=o.lat,
+                windows=tuple(
+                    (_local(o.date, a, zone), _local(o.date, b, zone)) for a, b in o.windows
+                ),
+                events=tuple(history.get(o.id, ())),
+                driver_id=on_route.driver_id if on_route else None,
+                route_id=on_route.id if on_route else None,
+                planned_arrival=(
+                    _local(on_route.date, on_stop.arrival_s, zone) if on_route and on_stop else None
+                ),
+                has_pod=o.id in with_pod,
+                tracking_views=views.get(o.id, 0),
+                contacts=contacts.get(o.id, 0),
+                rating=rating.get(o.id),
+            )
+        )
+
+    route_records = []
+    for route_id, (route, vehicle) in sorted(routes.items()):
+        track = tuple(
+            (p.lon, p.lat)
+            for p in session.scalars(
+                select(Position)
+                .where(Position.org_id == org_id, Position.route_id == route_id)
+                .order_by(Position.recorded_at)
+            )
+        )
+        times = route_times.get(route_id, {})
+        route_records.append(
+            kpi.RouteRecord(
+                id=route.id,
+                driver_id=route.driver_id,
+                vehicle_id=route.vehicle_id,
+                planned_distance_m=route.distance_m,
+                planned_duration_s=route.duration_s,
+                started_at=times.get("started"),
+                finished_at=times.get("finished"),
+                track=track,
+                shift_end=_local(route.date, vehicle.shift_end_s, zone),
+                cost_per_hour=vehicle.cost_per_hour,
+                overtime_cost_per_hour=vehicle.overtime_cost_per_hour,
+                cost_per_km=vehicle.cost_per_km,
+                fixed_cost=vehicle.fixed_cost,
+            )
+        )
+    return order_records, route_records, messages
+
+
+def compute(*, session: Session, org_id: str, f: Filters) -> kpi.Kpis:
+    """Every KPI of the organisation's orders and routes in scope."""
+    order_records, route_records, messages = records(session=session, org_id=org_id, f=f)
+    return kpi.compute(order_records, route_records, messages)
+
+
+def to_csv(result: kpi.Kpis) -> str:
+    """The KPIs as CSV: ``scope,metric,value`` (scope ``all`` or a driver id)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["scope", "metric", "value"])
+
+    def value(v: object) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, float):
+            return f"{v:.6g}"
+        return str(v)
+
+    for name, v in vars(result).items():
+        if name == "drivers":
+            continue
+        if name == "cost":
+            for part, amount in vars(v).items():
+                writer.writerow(["all", f"cost_{part}", value(amount)])
+        elif name == "failure_reasons":
+            for reason, count in v.items():
+                writer.writerow(["all", f"failed_{reason}", value(count)])
+        else:
+            writer.writerow(["all", name, value(v)])
+    for card in result.drivers:
+        for name, v in vars(card).items():
+            if name != "driver_id":
+                writer.writerow([f"driver:{card.driver_id}", name, value(v)])
+    return out.getvalue()
+
+
+def log_contact(
+    *, session: Session, org_id: str, order_id: str, channel: str, note: str, actor: str
+) -> dict[str, Any]:
+    """Log a "where is my order" contact with a customer as an ``order.contact`` event."""
+    order = orders.get(session=session, org_id=org_id, order_id=order_id)
+    payload: dict[str, Any] = {
+        "order_id": order.id,
+        "external_id": order.external_id,
+        "channel": channel,
+        "note": note,
+        "at": utcnow().isoformat(),
+        "actor": actor,
+    }
+    events.record(session=session, org_id=org_id, type=EVENT_CONTACT, payload=payload)
+    session.commit()
+    return payload
