@@ -328,10 +328,15 @@ def test_dispatcher_day(
     # a move the dispatcher confirms (keyboard way: the Move button): first stop goes last
     first_id = next(s for s in plan["routes"][0]["stops"] if s["kind"] == "order")["order_id"]
     page.locator(".route").nth(0).locator("button.move").first.click()
+    page.wait_for_selector("#move-delta")  # opening the dialog checks the current choice
     page.select_option("#move-vehicle", plan["routes"][0]["vehicle_id"])
     page.fill("#move-position", "6")
     page.click("#move-check")
-    page.wait_for_selector("#move-delta")
+    try:
+        page.wait_for_selector("#move-delta", timeout=15_000)
+    except Exception:
+        _shot(page, "zz-move-failure")
+        raise AssertionError(page.locator("#move-result").inner_text()) from None
     with page.expect_navigation():
         page.click("#move-confirm")
     assert "edited" in page.locator("#plan-status").inner_text()
