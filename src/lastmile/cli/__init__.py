@@ -43,3 +43,7 @@ app.add_typer(_admin.app, name="admin")
 from lastmile.cli import demo as _demo  # noqa: E402
 
 app.command("demo")(_demo.demo)
+
+from lastmile.cli import simulate as _simulate  # noqa: E402
+
+app.command("simulate")(_simulate.simulate)
