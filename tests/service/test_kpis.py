@@ -148,3 +148,18 @@ def test_kpis_are_staff_only_and_scoped(client: TestClient) -> None:
         "/api/v1/kpis", params={"from": "2026-11-24", "to": "2026-11-20"}, headers=day.org.admin
     )
     assert bad.status_code == 422
+
+
+def test_every_analytics_route_is_documented(client: TestClient) -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "kpis.md").read_text()
+    schema = client.app.openapi()  # type: ignore[attr-defined]
+    routes = [
+        (method.upper(), path, op["operationId"])
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+        if "analytics" in op.get("tags", [])
+    ]
+    assert len(routes) == 3
+    assert [r for r in routes if f"`{r[0]} {r[1]}` | `{r[2]}`" not in text] == []
