@@ -650,6 +650,11 @@ def test_positions_only_on_duty(client: TestClient) -> None:
             )
         )
     assert len(live) == 2  # one per batch
+    with day.sessions() as session:
+        from lastmile.live.models import StopEta
+
+        etas = list(session.scalars(select(StopEta).where(StopEta.route_id == day.route["id"])))
+    assert etas, "a position must recompute the route's ETAs (live.service.on_position)"
     latest = live[0].payload
     assert latest["lat"] == 47.17 and latest["route_id"] == day.route["id"]
     assert latest["vehicle_id"] == day.vehicle_ids["VAN-1"] and latest["driver_id"] == day.driver_id

@@ -111,12 +111,31 @@ def post_events(body: EventBatch, driver: CurrentDriver, session: DbSession) -> 
     responses={**_AUTH, 409: {"description": "No route in progress (no tracking off duty)"}},
 )
 def post_positions(
-    body: PositionBatch, driver: CurrentDriver, session: DbSession
+    body: PositionBatch, driver: CurrentDriver, session: DbSession, settings: AppSettings
 ) -> PositionResult:
-    """GPS points of the route in progress; invalid points are rejected one by one."""
-    return service.record_positions(
+    """GPS points of the route in progress; invalid points are rejected one by one.
+
+    The route's ETAs are recomputed from the newest point (``live.service.on_position``).
+    """
+    result = service.record_positions(
         session=session, org_id=driver.org_id, driver=driver, positions=body.positions
     )
+    if result.accepted:
+        from lastmile.live import service as live
+
+        newest = service.latest_position(session=session, org_id=driver.org_id, driver_id=driver.id)
+        if newest is not None and newest.route_id is not None:
+            live.on_position(
+                session=session,
+                settings=settings,
+                org_id=driver.org_id,
+                route_id=newest.route_id,
+                lon=newest.lon,
+                lat=newest.lat,
+                at=newest.recorded_at,
+            )
+            session.commit()
+    return result
 
 
 @router.post(

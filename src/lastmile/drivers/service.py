@@ -928,6 +928,16 @@ def record_positions(
     return PositionResult(accepted=len(valid), rejected=rejected)
 
 
+def latest_position(*, session: Session, org_id: str, driver_id: str) -> Position | None:
+    """The driver's newest stored GPS point."""
+    return session.scalar(
+        select(Position)
+        .where(Position.org_id == org_id, Position.driver_id == driver_id)
+        .order_by(Position.recorded_at.desc())
+        .limit(1)
+    )
+
+
 # --- proof of delivery -----------------------------------------------------------------------
 
 

@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lastmile.core.model import Order, Problem, Route, Unassigned, UnassignedReason, Vehicle
+from lastmile.core.model import (
+    Location,
+    Order,
+    Problem,
+    Route,
+    Unassigned,
+    UnassignedReason,
+    Vehicle,
+)
 from lastmile.core.planning.timing import RouteTiming, route_cost, shipment_amount, simulate
 from lastmile.core.units import format_clock
 
@@ -126,6 +134,10 @@ def _screen_unit(problem: Problem, unit: list[Order]) -> Unassigned | None:
     )
 
 
+EXPLAIN_POSITIONS = 6
+"""Positions per route tried when explaining a dropped order (the nearest by detour)."""
+
+
 @dataclass(frozen=True)
 class Insertion:
     """Putting an order (or pickup+delivery pair) into a route, and what it costs."""
@@ -164,11 +176,15 @@ def insertions(
     order: Order,
     *,
     locked_prefix: dict[str, int] | None = None,
+    nearest_positions: int | None = None,
 ) -> list[Insertion]:
     """Every way of putting ``order`` (with its paired delivery) into the routes.
 
     Vehicles without a route are tried with an empty one. ``locked_prefix`` maps a vehicle
     id to the number of leading stops that must stay in place (already served).
+    ``nearest_positions`` limits a single order to that many positions per route, those with
+    the smallest detour in distance: each try re-simulates the whole route, and explaining
+    hundreds of dropped orders on long routes would otherwise take minutes.
     """
     unit = _unit(order, problem)
     needed = frozenset().union(*(o.skills for o in unit))
@@ -183,7 +199,10 @@ def insertions(
         start = route.start_time if route else None
         old_cost = route.cost if route else 0.0
         frozen = (locked_prefix or {}).get(vehicle.id, 0)
-        for positions, seq in _sequences(base, unit):
+        options = _sequences(base, unit)
+        if nearest_positions is not None and len(unit) == 1:
+            options = _nearest(problem, vehicle, base, unit[0], options, nearest_positions)
+        for positions, seq in options:
             if positions[0] < frozen:
                 continue
             begin = start if start is not None else _just_in_time_start(problem, vehicle, seq[0])
@@ -191,6 +210,30 @@ def insertions(
             cost = route_cost(vehicle, timing.distance_m, timing.start_time, timing.end_time)
             result.append(Insertion(vehicle.id, positions, timing, round(cost - old_cost, 2)))
     return result
+
+
+def _nearest(
+    problem: Problem,
+    vehicle: Vehicle,
+    base: Sequence[Order],
+    order: Order,
+    options: list[tuple[tuple[int, ...], list[Order]]],
+    keep: int,
+) -> list[tuple[tuple[int, ...], list[Order]]]:
+    """The ``keep`` positions with the smallest added distance (one O(n) pass)."""
+    stops: list[Location] = [vehicle.start, *(o.location for o in base)]
+
+    def detour(position: int) -> int:
+        before = stops[position]
+        after = stops[position + 1] if position + 1 < len(stops) else vehicle.end
+        into = problem.travel(vehicle, before, order.location)[1]
+        if after is None:  # open route: the new stop may become the last
+            return into
+        out = problem.travel(vehicle, order.location, after)[1]
+        return into + out - problem.travel(vehicle, before, after)[1]
+
+    ranked = sorted(options, key=lambda option: detour(option[0][0]))
+    return ranked[:keep]
 
 
 def explain_dropped(
@@ -210,7 +253,7 @@ def explain_dropped(
                 )
             )
             continue
-        options = insertions(problem, routes, order)
+        options = insertions(problem, routes, order, nearest_positions=EXPLAIN_POSITIONS)
         feasible = [o for o in options if o.feasible]
         if feasible and not order.required:
             cheapest = min(feasible, key=lambda o: o.added_cost)
