@@ -44,6 +44,8 @@ GPS_NOISE_DEG = 0.00005
 """About 5 m of GPS noise."""
 DRIVE_FACTOR = (0.85, 1.25)
 SERVICE_FACTOR = (0.6, 1.6)
+ORDER_BATCH = 1000
+"""Orders per ``POST /orders`` (the API's limit)."""
 DEPOT = (9.5087, 47.1657)
 """Where vehicles the simulation creates start (the sample day's depot in Schaan)."""
 
@@ -466,11 +468,16 @@ def _run(
     bodies = make_orders(when, order_count, rng)
     parcels = sum(b["demand"]["parcels"] for b in bodies)
     vehicle_ids = ensure_fleet(staff, team, capacity=math.ceil(parcels * 1.2 / len(team)) + 1)
-    created = _check(staff.post("/api/v1/orders", json=bodies), "create orders")
-    order_ids = [item["order"]["id"] for item in created["items"]]
+    order_ids: list[str] = []
+    fresh = 0
+    for i in range(0, len(bodies), ORDER_BATCH):
+        created = _check(
+            staff.post("/api/v1/orders", json=bodies[i : i + ORDER_BATCH]), "create orders"
+        )
+        order_ids.extend(item["order"]["id"] for item in created["items"])
+        fresh += created["created"]
     console.print(
-        f"{when}: {created['created']} orders created, "
-        f"{len(order_ids) - created['created']} already there; planning…"
+        f"{when}: {fresh} orders created, {len(order_ids) - fresh} already there; planning…"
     )
     plan_id = _check(
         staff.post(
