@@ -101,4 +101,4 @@ def test_simulate_a_tiny_day(tmp_path: Path) -> None:
         with sessions() as session:
             routes = list(session.scalars(select(Route).where(Route.org_id == org.org_id)))
             assert len(routes) == 2 and all(r.status == "finished" for r in routes)
-            assert session.scalar(select(func.count()).select_from(Position)) > 10
+            assert (session.scalar(select(func.count()).select_from(Position)) or 0) > 10
