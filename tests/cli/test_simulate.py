@@ -64,6 +64,10 @@ def test_simulate_a_tiny_day(tmp_path: Path) -> None:
                 session=session, email="driver2@sim.example", password=PASSWORD, name="Two"
             )
             orgs.add_member(session=session, org_id=org.org_id, user_id=second.id, role=Role.DRIVER)
+        key = client.post(
+            "/api/v1/api-keys", json={"name": "sim", "role": "dispatcher"}, headers=org.admin
+        )
+        assert key.status_code == 201, key.text
         with serve_app(client.app) as url:
             began = time.monotonic()
             result = CliRunner().invoke(
@@ -71,8 +75,7 @@ def test_simulate_a_tiny_day(tmp_path: Path) -> None:
                 [
                     "simulate",
                     "--server", url,
-                    "--email", "dispatcher@sim.example",
-                    "--password", PASSWORD,
+                    "--api-key", key.json()["key"],
                     "--driver", f"driver@sim.example:{PASSWORD}",
                     "--driver", f"driver2@sim.example:{PASSWORD}",
                     "--drivers", "2",
@@ -98,6 +101,19 @@ def test_simulate_a_tiny_day(tmp_path: Path) -> None:
         cards = kpis["drivers"]
         assert sum(c["stops"] for c in cards) == 10
         assert all(c["avg_distance_from_stop_m"] < 1 for c in cards if c["delivered"])
+        # A second run of the same day has nothing left to plan, and says so.
+        with serve_app(client.app) as url:
+            again = CliRunner().invoke(
+                cli,
+                [
+                    "simulate", "--server", url,
+                    "--email", "dispatcher@sim.example", "--password", PASSWORD,
+                    "--driver", f"driver@sim.example:{PASSWORD}",
+                    "--orders", "10", "--seed", "7",
+                ],
+            )  # fmt: skip
+        assert again.exit_code == 1, again.output
+        assert "none of the 10 orders" in " ".join(again.output.split())
         with sessions() as session:
             routes = list(session.scalars(select(Route).where(Route.org_id == org.org_id)))
             assert len(routes) == 2 and all(r.status == "finished" for r in routes)

@@ -474,11 +474,16 @@ def _run(
         created = _check(
             staff.post("/api/v1/orders", json=bodies[i : i + ORDER_BATCH]), "create orders"
         )
-        order_ids.extend(item["order"]["id"] for item in created["items"])
+        order_ids.extend(
+            item["order"]["id"] for item in created["items"] if item["order"]["status"] == "ready"
+        )
         fresh += created["created"]
-    console.print(
-        f"{when}: {fresh} orders created, {len(order_ids) - fresh} already there; planning…"
-    )
+    if not order_ids:
+        raise SimulationError(
+            f"none of the {len(bodies)} orders of {when} is ready to plan (already planned or "
+            "driven by an earlier run?): simulate another --date"
+        )
+    console.print(f"{when}: {fresh} orders created, {len(order_ids)} ready to plan; planning…")
     plan_id = _check(
         staff.post(
             "/api/v1/plans",
