@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from test_driver_api import Day, ev, plan_day, send
+from test_driver_api import JPEG, Day, ev, plan_day, send
 
 from helpers.service import make_org
+from lastmile.tracking.models import CustomerInput
 
 # Three GPS points 0.01 degrees of latitude apart: 2 x 1111.95 m.
 TRACK = [(9.5087, 47.1657), (9.5087, 47.1757), (9.5087, 47.1857)]
@@ -81,6 +82,20 @@ def test_kpis_of_a_driven_day(client: TestClient) -> None:
         headers=day.org.dispatcher,
     )
     assert contact.status_code == 201, contact.text
+    assert contact.json()["channel"] == "phone"
+    # A photo for the first delivery; the customer of the first stop rated it 4 stars.
+    pod = client.post(
+        "/api/v1/driver/pod",
+        data={"kind": "photo", "event_key": "del-00001"},
+        files={"file": ("p.jpg", JPEG, "image/jpeg")},
+        headers=day.org.driver,
+    )
+    assert pod.status_code == 201, pod.text
+    with day.sessions() as session:
+        session.add(
+            CustomerInput(org_id=day.org.org_id, order_id=day.stops[0]["order_id"], rating=4)
+        )
+        session.commit()
 
     k = kpis(client, day)
     assert k["filters"]["from"] == day.day.isoformat()
@@ -106,7 +121,8 @@ def test_kpis_of_a_driven_day(client: TestClient) -> None:
     assert cards[day.other_driver_id]["stops"] == 0  # dispatched, never driven
     card = cards[day.driver_id]
     assert card["stops"] == want["stops"] and card["failed"] == 1
-    assert card["pod_compliance"] == 0.0  # no proof uploaded
+    assert card["pod_compliance"] == pytest.approx(1 / want["delivered"])  # one photo
+    assert (k["avg_rating"], k["ratings"]) == (4.0, 1)
     # The first delivery was at the door, the others ~100 m off.
     expected = 100.08 * want["rest"] / want["delivered"]
     assert card["avg_distance_from_stop_m"] == pytest.approx(expected, abs=1.0)
