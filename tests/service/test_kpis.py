@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from fastapi.testclient import TestClient
 from test_driver_api import JPEG, Day, ev, plan_day, send
 
 from helpers.service import make_org
-from lastmile.tracking.models import CustomerInput
+from lastmile.tracking.models import CustomerInput, TrackingLink, TrackingView
 
 # Three GPS points 0.01 degrees of latitude apart: 2 x 1111.95 m.
 TRACK = [(9.5087, 47.1657), (9.5087, 47.1757), (9.5087, 47.1857)]
@@ -92,9 +93,18 @@ def test_kpis_of_a_driven_day(client: TestClient) -> None:
     )
     assert pod.status_code == 201, pod.text
     with day.sessions() as session:
-        session.add(
-            CustomerInput(org_id=day.org.org_id, order_id=day.stops[0]["order_id"], rating=4)
+        first_order = day.stops[0]["order_id"]
+        session.add(CustomerInput(org_id=day.org.org_id, order_id=first_order, rating=4))
+        link = TrackingLink(
+            org_id=day.org.org_id,
+            order_id=first_order,
+            token_hash="0" * 64,
+            expires_at=day.base + timedelta(days=1),
         )
+        session.add(link)
+        session.flush()
+        for _ in range(2):  # the customer opened the tracking page twice
+            session.add(TrackingView(org_id=day.org.org_id, order_id=first_order, link_id=link.id))
         session.commit()
 
     k = kpis(client, day)
@@ -114,6 +124,7 @@ def test_kpis_of_a_driven_day(client: TestClient) -> None:
     assert k["cost"]["total"] == pytest.approx(total, rel=1e-3)
     assert k["cost"]["per_delivery"] == pytest.approx(total / want["delivered"], rel=1e-3)
     assert k["contacts_per_order"] == pytest.approx(1 / 6)
+    assert k["tracking_views_per_order"] == pytest.approx(2 / 6)
     assert k["planned_km"] > 0 and k["avg_arrival_error_s"] is not None
     assert k["avg_delivery_time_s"] > 0 and k["p90_delivery_time_s"] >= k["avg_delivery_time_s"]
     cards = {c["driver_id"]: c for c in k["drivers"]}
