@@ -37,6 +37,12 @@ def test_seed_is_complete_and_idempotent(tmp_path: Path) -> None:
             session.scalar(select(func.count()).select_from(Driver).where(Driver.org_id == org.id))
             == 5
         )
+        demo_driver = session.scalar(
+            select(Driver).where(Driver.org_id == org.id, Driver.user_id.is_not(None))
+        )
+        assert demo_driver is not None
+        vehicle = session.get(Vehicle, demo_driver.vehicle_id)
+        assert vehicle is not None and vehicle.external_id == "VAN-1"  # a vehicle the plan uses
         for login in LOGINS:
             _user, org_id, role = auth.login(
                 session=session,

@@ -92,6 +92,9 @@ def seed(session: Session) -> tuple[Organisation, int]:
     existing = {
         d.vehicle_id for d in session.scalars(select(Driver).where(Driver.org_id == org.id))
     }
+    # The demo driver login drives the first van: a vehicle the sample plan always uses.
+    vans = [v for v in vehicles if v.profile == "van"][:1]
+    vehicles = vans + [v for v in vehicles if v not in vans]
     for number, vehicle in enumerate(vehicles, start=1):
         if vehicle.id in existing:
             continue
