@@ -162,3 +162,18 @@ def test_webhooks_admin_only_and_private(client: TestClient) -> None:
     assert client.get("/api/v1/webhooks", headers=b.admin).json() == []
     bad = client.post("/api/v1/webhooks", json={"url": "not a url"}, headers=a.admin)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "url"
+
+
+def test_a_delivery_not_visible_yet_is_looked_up_again(client: TestClient) -> None:
+    app = client.app
+    later: list[tuple[str, float, dict[str, object]]] = []
+    context = JobContext(
+        app.state.settings,  # type: ignore[attr-defined]
+        app.state.sessions,  # type: ignore[attr-defined]
+        lambda name, delay_s=0, **kw: later.append((name, delay_s, kw)),
+    )
+    deliver_webhook(context, delivery_id="whd_not_committed_yet")
+    assert later == [("deliver_webhook", 0.5, {"delivery_id": "whd_not_committed_yet", "lookups": 1})]
+    later.clear()
+    deliver_webhook(context, delivery_id="whd_not_committed_yet", lookups=5)
+    assert later == []  # gives up after a few looks: the row does not exist

@@ -33,12 +33,27 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + sign(secret, body.decode())
 
 
-def deliver_webhook(context: JobContext, *, delivery_id: str) -> None:
+NOT_VISIBLE_RETRIES = 5
+"""Times to look again for a delivery row the job cannot see yet (see below)."""
+
+
+def deliver_webhook(context: JobContext, *, delivery_id: str, lookups: int = 0) -> None:
     """POST one event to one webhook; on failure schedule the next attempt (or give up)."""
     settings = context.settings
     with context.sessions() as session:
         delivery = session.get(WebhookDelivery, delivery_id)
-        if delivery is None or delivery.status != "pending":
+        if delivery is None:
+            # The job is queued right after the commit that created the row; on SQLite a
+            # connection opened at that instant may not see it yet. Look again shortly.
+            if lookups < NOT_VISIBLE_RETRIES:
+                context.run_later(
+                    "deliver_webhook",
+                    delay_s=0.5 * (lookups + 1),
+                    delivery_id=delivery_id,
+                    lookups=lookups + 1,
+                )
+            return
+        if delivery.status != "pending":
             return  # already delivered or given up: a duplicate job changes nothing
         hook = session.get(Webhook, delivery.webhook_id)
         event = session.get(Event, delivery.event_id)
