@@ -55,6 +55,21 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=6, ge=1)
     """Attempts (with exponential backoff) before a webhook delivery is given up."""
 
+    public_url: str = "http://localhost:8000"
+    """Where customers reach this server: tracking links in messages start with it."""
+    smtp_host: str | None = None
+    """SMTP server for e-mail; unset = e-mail is not sent (logged as failed)."""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "lastmile <noreply@localhost>"
+    """The From address of customer e-mails."""
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    """``starttls`` (port 587), ``ssl`` (implicit TLS, port 465) or ``none`` (loopback relays)."""
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    tracking_rate_per_minute: int = Field(default=60, ge=1)
+    """Requests per minute one client address may make to public tracking pages."""
+
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.environment == "production" and not self.secret_key:
