@@ -173,7 +173,9 @@ def test_a_delivery_not_visible_yet_is_looked_up_again(client: TestClient) -> No
         lambda name, delay_s=0, **kw: later.append((name, delay_s, kw)),
     )
     deliver_webhook(context, delivery_id="whd_not_committed_yet")
-    assert later == [("deliver_webhook", 0.5, {"delivery_id": "whd_not_committed_yet", "lookups": 1})]
+    assert later == [
+        ("deliver_webhook", 0.5, {"delivery_id": "whd_not_committed_yet", "lookups": 1})
+    ]
     later.clear()
     deliver_webhook(context, delivery_id="whd_not_committed_yet", lookups=5)
     assert later == []  # gives up after a few looks: the row does not exist
