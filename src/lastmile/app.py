@@ -88,18 +88,31 @@ def _make_runner(settings: Settings, sessions: sessionmaker[Session], engine: En
 
 
 def _routers() -> list[APIRouter]:
+    """Every router, explicitly (importing a module registers nothing by itself)."""
+    from lastmile.analytics.api import router as analytics_router
     from lastmile.auth.api import router as auth_router
+    from lastmile.drivers.api import router as drivers_router
+    from lastmile.drivers.pages import router as driver_app_router
     from lastmile.events.api import router as events_router
     from lastmile.fleet.api import router as fleet_router
+    from lastmile.live.api import router as live_router
     from lastmile.orders.api import router as orders_router
+    from lastmile.orgs.api import router as members_router
     from lastmile.plans.api import router as plans_router
+    from lastmile.tracking.api import routers as tracking_routers
+    from lastmile.web.pages import router as dashboard_router
 
-    routers = [auth_router, orders_router, fleet_router, plans_router, events_router]
-    # Driver API and app (issue 5) and dashboard pages (issue 4) register here, one line each.
-    routers.append(__import__("lastmile.drivers.api", fromlist=["router"]).router)
-    routers.append(__import__("lastmile.drivers.pages", fromlist=["router"]).router)
-    routers.append(__import__("lastmile.web.pages", fromlist=["router"]).router)
-    routers.append(__import__("lastmile.live.api", fromlist=["router"]).router)  # issue 6
-    routers.extend(__import__("lastmile.tracking.api", fromlist=["routers"]).routers)
-    routers.append(__import__("lastmile.analytics.api", fromlist=["router"]).router)  # issue 7
-    return routers
+    return [
+        auth_router,
+        members_router,
+        orders_router,
+        fleet_router,
+        plans_router,
+        events_router,
+        drivers_router,
+        live_router,
+        *tracking_routers,
+        analytics_router,
+        driver_app_router,
+        dashboard_router,
+    ]

@@ -63,3 +63,31 @@ def memberships_of(*, session: Session, user_id: str) -> list[tuple[Membership, 
         .order_by(Membership.created_at, Organisation.name)
     ).all()
     return [(m, o) for m, o in rows]
+
+
+def list_members(*, session: Session, org_id: str) -> list[tuple[Membership, str, str]]:
+    """Members of an organisation: (membership, e-mail, name), by e-mail."""
+    from lastmile.auth.models import User
+
+    rows = session.execute(
+        select(Membership, User.email, User.name)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.org_id == org_id)
+        .order_by(User.email)
+    ).all()
+    return [(m, email, name) for m, email, name in rows]
+
+
+def remove_member(
+    *, session: Session, org_id: str, membership_id: str, acting_user_id: str | None
+) -> None:
+    """Take a user out of the organisation (not yourself: an organisation keeps its admin)."""
+    membership = session.scalar(
+        select(Membership).where(Membership.org_id == org_id, Membership.id == membership_id)
+    )
+    if membership is None:
+        raise NotFound("member not found")
+    if membership.user_id == acting_user_id:
+        raise Conflict("you cannot remove yourself; ask another admin")
+    session.delete(membership)
+    session.commit()

@@ -1079,6 +1079,14 @@ def settings_page(request: Request, session: DbSession, settings: AppSettings) -
     drivers, _ = fleet.list_drivers(session=session, org_id=viewer.org_id)
     keys = auth.list_api_keys(session=session, org_id=viewer.org_id) if viewer.is_admin else []
     hooks = events.list_webhooks(session=session, org_id=viewer.org_id) if viewer.is_admin else []
+    members = (
+        [
+            {"id": m.id, "user_id": m.user_id, "email": email, "name": name, "role": m.role}
+            for m, email, name in orgs.list_members(session=session, org_id=viewer.org_id)
+        ]
+        if viewer.is_admin
+        else []
+    )
     return _render(
         request,
         "dashboard/settings.html",
@@ -1090,6 +1098,7 @@ def settings_page(request: Request, session: DbSession, settings: AppSettings) -
         drivers=drivers,
         keys=keys,
         hooks=hooks,
+        members=members,
         vehicle_names={v.id: v.name or v.external_id for v in vehicles},
         clock=_clock,
         roles=[r.value for r in Role],
