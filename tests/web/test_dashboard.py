@@ -491,6 +491,13 @@ def test_settings_forms(dashboard_browser: Any, live_url: str, dashboard_org: An
     page.wait_for_selector("text=https://example.com/lastmile-hook")
     assert len(shown) == 2 and shown[1]  # the signing secret, shown once
     assert "order.status_changed, plan.done" in page.locator("#hooks-h + table").inner_text()
+    member = page.locator("form[data-api='/api/v1/members']")
+    member.locator("input[name=email]").fill("newdriver@dashboard-co.example")
+    member.locator("select[name=role]").select_option("driver")
+    member.locator("input[name=password]").fill("a-driver-password")
+    member.locator("button").click()
+    page.wait_for_selector("text=newdriver@dashboard-co.example")
+    assert "driver" in page.locator("tr", has_text="newdriver@dashboard-co.example").inner_text()
     _shot(page, "11-settings-admin")
     context.close()
 
