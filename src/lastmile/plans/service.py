@@ -90,7 +90,8 @@ def unfinished(*, session: Session) -> list[str]:
     )
 
 
-def _core_orders(rows: Sequence[Order], dimensions: tuple[str, ...]) -> list[CoreOrder]:
+def core_orders(rows: Sequence[Order], dimensions: tuple[str, ...]) -> list[CoreOrder]:
+    """Order rows as the planner's orders (the solve job and the dashboard's plan edits)."""
     by_external = {o.external_id: o.id for o in rows}
     result = []
     for o in rows:
@@ -248,7 +249,7 @@ def _solve(
             source="plan",
         )
     provider = provider_for(settings)
-    problem = build_problem(_core_orders(rows, dimensions), vehicles, dimensions, provider)
+    problem = build_problem(core_orders(rows, dimensions), vehicles, dimensions, provider)
     limit = float(plan.params.get("time_limit_s") or settings.plan_time_limit_s)
     plan_id, org_id = plan.id, plan.org_id
     last = [0.0]
@@ -286,11 +287,12 @@ def _solve(
         travel_times=provider.name,
         time_limit_s=limit,
     )
-    _store_routes(session, plan, result.routes)
+    store_routes(session, plan, result.routes)
     return document, [oid for r in result.routes for oid in r.order_ids]
 
 
-def _store_routes(session: Session, plan: Plan, routes: Sequence[Any]) -> None:
+def store_routes(session: Session, plan: Plan, routes: Sequence[Any]) -> None:
+    """Replace a plan's Route and Stop rows by ``routes`` (the caller commits)."""
     for old in session.scalars(select(Route).where(Route.plan_id == plan.id)):
         session.delete(old)
     drivers = {

@@ -100,7 +100,7 @@ def problem_for(session: Session, settings: Settings, plan: Plan) -> Problem:
     lost = [r["vehicle_id"] for r in doc.get("routes", []) if r["vehicle_id"] not in known]
     if lost:
         raise Conflict(f"vehicle(s) {', '.join(lost)} are no longer active; plan again")
-    core_orders = plans._core_orders(rows, dimensions)
+    core_orders = plans.core_orders(rows, dimensions)
     return build_problem(core_orders, vehicles, dimensions, provider_for(settings))
 
 
@@ -286,7 +286,7 @@ def apply(
     plan = plans.get(session=session, org_id=org_id, plan_id=plan_id)
     plan.document = outcome.document
     # Reuses the plan service's writer so route/stop rows have one shape (dispatch reads them).
-    plans._store_routes(session, plan, outcome.core_plan.routes)
+    plans.store_routes(session, plan, outcome.core_plan.routes)
     events.record(
         session=session,
         org_id=org_id,
