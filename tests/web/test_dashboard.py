@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from helpers.browser import chromium
 from helpers.live import serve_app
 from helpers.service import PASSWORD, OrgUsers, make_org
 from lastmile.app import create_app
@@ -83,33 +82,11 @@ def live_url(web_client: TestClient) -> Iterator[str]:
         yield url
 
 
-CHROMIUM = os.environ.get("LASTMILE_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
 @pytest.fixture(scope="module")
 def dashboard_browser() -> Iterator[Any]:
-    """Debian's chromium through Playwright (never a downloaded browser); skipped without
-    it, except in CI."""
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"chromium not found at {CHROMIUM} (required in CI)")
-        pytest.skip(f"chromium not found at {CHROMIUM}: browser tests skipped")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
+    """Debian's chromium (tests/helpers/browser.py)."""
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def seed_org(client: TestClient, name: str) -> OrgUsers:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from helpers.browser import chromium
 from helpers.live import serve_app
 from helpers.service import PASSWORD, OrgUsers, make_org
 from lastmile.app import create_app
@@ -82,34 +82,12 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         yield LiveApp(client=client, url=url, settings=settings)
 
 
-CHROMIUM = os.environ.get("LASTMILE_TEST_CHROMIUM", "/usr/bin/chromium")
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium through Playwright (no browser download); skipped without it, except
-    in CI (``CI=true``)."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"chromium not found at {CHROMIUM} (required in CI)")
-        pytest.skip(f"chromium not found at {CHROMIUM}: browser tests skipped")
-    from playwright.sync_api import sync_playwright
-
-    args = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        # A fake camera (a test pattern) without a permission prompt, for the scanner.
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-    ]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
-        yield browser
-        browser.close()
+    """Debian's chromium, with a fake camera (a test pattern, no permission prompt) for the
+    scanner."""
+    with chromium(["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]) as b:
+        yield b
 
 
 @dataclass

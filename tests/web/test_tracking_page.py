@@ -9,7 +9,6 @@ instructions and a rating typed into the page are stored. Screenshots go to
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from helpers.browser import chromium
 from helpers.live import serve_app
 from helpers.service import OrgUsers, make_org
 from lastmile.app import create_app
@@ -76,31 +76,11 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         yield LiveApp(client=client, url=url)
 
 
-CHROMIUM = os.environ.get("LASTMILE_TEST_CHROMIUM", "/usr/bin/chromium")
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium through Playwright (no browser download); skipped without it, except
-    in CI (``CI=true``)."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"chromium not found at {CHROMIUM} (required in CI)")
-        pytest.skip(f"chromium not found at {CHROMIUM}: browser tests skipped")
-    from playwright.sync_api import sync_playwright
-
-    args = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
-        yield browser
-        browser.close()
+    """Debian's chromium (tests/helpers/browser.py)."""
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture
