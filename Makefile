@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
-# Leaflet comes from the npm registry (pinned in package.json / package-lock.json) and is
+# Leaflet, htmx and Chart.js come from the npm registry (pinned in package.json /
+# package-lock.json) and are
 # served by lastmile itself; nothing is loaded from a CDN at run time.
 $(VENDOR)/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
@@ -24,6 +25,8 @@ $(VENDOR)/.stamp: package.json package-lock.json
 	cp node_modules/leaflet/LICENSE $(VENDOR)/leaflet/LICENSE
 	mkdir -p $(VENDOR)/htmx
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx.org/LICENSE $(VENDOR)/htmx/
+	mkdir -p $(VENDOR)/chartjs
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/LICENSE.md $(VENDOR)/chartjs/
 	touch $(VENDOR)/.stamp
 
 assets: $(VENDOR)/.stamp

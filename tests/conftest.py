@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
 from argon2 import PasswordHasher
 
 import lastmile.auth.security as security
+from lastmile.common import clock
 
 # Real argon2, with the cheapest parameters: the suite creates hundreds of users, and the
 # production cost (about 50 ms each here) would dominate its run time.
 security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture
+def daytime() -> Iterator[datetime]:
+    """The service's clock moved to 10:00 in Vaduz (today there), for tests whose days are
+    built around "now" (shifts, windows, booking cut-offs): at 23:00 a day has no hours left,
+    and the suite must pass whatever hour CI runs it at. Yields the shifted now."""
+    zone = ZoneInfo("Europe/Vaduz")
+    real = datetime.now(UTC)
+    ten = datetime.combine(real.astimezone(zone).date(), time(10), zone)
+    with clock.shifted(ten - real):
+        yield clock.utcnow()

@@ -90,6 +90,7 @@ def _make_runner(settings: Settings, sessions: sessionmaker[Session], engine: En
 def _routers() -> list[APIRouter]:
     """Every router, explicitly (importing a module registers nothing by itself)."""
     from lastmile.analytics.api import router as analytics_router
+    from lastmile.analytics.pages import router as kpi_pages_router
     from lastmile.auth.api import router as auth_router
     from lastmile.drivers.api import router as drivers_router
     from lastmile.drivers.pages import router as driver_app_router
@@ -114,5 +115,6 @@ def _routers() -> list[APIRouter]:
         *tracking_routers,
         analytics_router,
         driver_app_router,
+        kpi_pages_router,
         dashboard_router,
     ]

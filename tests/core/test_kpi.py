@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lastmile.core import kpi
 from lastmile.core.kpi import Message, OrderRecord, RouteRecord, StatusEvent
@@ -136,3 +139,106 @@ def test_p90_is_nearest_rank() -> None:
     assert kpi.p90([float(v) for v in range(1, 11)]) == 9
     assert kpi.p90([5.0]) == 5
     assert kpi.p90([1.0, 2.0]) == 2
+
+
+def test_pod_compliance_over_delivered_orders() -> None:
+    # A (delivered, with a proof) and B (delivered, none): 1 of 2.
+    assert kpi.compute(ORDERS, [ROUTE], MESSAGES).pod_compliance == 0.5
+
+
+# --- trends ----------------------------------------------------------------------------------
+
+MONDAY = date(2026, 11, 23)
+
+
+def test_periods_are_days_or_clipped_iso_weeks() -> None:
+    assert kpi.periods(MONDAY, MONDAY, "day") == [(MONDAY, MONDAY)]
+    wednesday, next_tuesday = MONDAY + timedelta(days=2), MONDAY + timedelta(days=8)
+    assert kpi.periods(wednesday, next_tuesday, "week") == [
+        (wednesday, MONDAY + timedelta(days=6)),
+        (MONDAY + timedelta(days=7), next_tuesday),
+    ]
+    assert len(kpi.periods(MONDAY, MONDAY + timedelta(days=27), "day")) == 28
+    assert kpi.periods(MONDAY, MONDAY - timedelta(days=1), "week") == []
+
+
+@given(
+    days=st.lists(st.integers(min_value=0, max_value=20), min_size=1, max_size=12),
+    bucket=st.sampled_from(["day", "week"]),
+)
+def test_series_equals_compute_on_each_period_alone(days: list[int], bucket: kpi.Bucket) -> None:
+    """Every order lands in exactly one period, and each period is its own compute()."""
+    orders = [
+        replace(ORDERS[i % 3], id=f"O{i}", day=MONDAY + timedelta(days=d))
+        for i, d in enumerate(days)
+    ]
+    messages = [Message(o.id, 0.1) for o in orders]
+    end = MONDAY + timedelta(days=20)
+    points = kpi.series(orders, [], messages, start=MONDAY, end=end, bucket=bucket)
+    assert sum(p.kpis.orders for p in points) == len(orders)
+    assert points[0].start == MONDAY and points[-1].end == end
+    for p in points:
+        mine = [o for o in orders if o.day is not None and p.start <= o.day <= p.end]
+        alone = kpi.compute(mine, [], [m for m in messages if m.order_id in {o.id for o in mine}])
+        assert p.kpis == alone
+
+
+def test_series_leaves_out_records_outside_the_range() -> None:
+    inside = replace(ORDERS[0], day=MONDAY)
+    outside = replace(ORDERS[1], day=MONDAY + timedelta(days=9))
+    route = replace(ROUTE, day=MONDAY - timedelta(days=1))
+    (point,) = kpi.series([inside, outside], [route], [], start=MONDAY, end=MONDAY, bucket="day")
+    assert point.kpis.orders == 1 and point.kpis.actual_km == 0
+
+
+# --- baseline vs pilot -----------------------------------------------------------------------
+
+
+def _kpis(on_time: float | None, cost: float | None) -> kpi.Kpis:
+    base = kpi.compute([], [], [])
+    return replace(base, on_time_rate=on_time, cost=replace(base.cost, per_delivery=cost))
+
+
+def test_objectives_absolute_and_relative() -> None:
+    baseline, pilot = _kpis(0.80, 5.0), _kpis(0.96, 4.25)  # cost exactly -15 %
+    objectives = [
+        kpi.Objective("on_time_rate", "at_least", 0.95),
+        kpi.Objective("cost_per_delivery", "at_most", -0.15, relative=True),
+        kpi.Objective("cost_per_delivery", "at_most", -0.20, relative=True),
+        kpi.Objective("avg_rating", "at_least", 4.5),
+    ]
+    result = kpi.compare(baseline, pilot, objectives)
+    verdicts = [(r.met, r.actual) for r in result.objectives]
+    assert verdicts[0] == (True, 0.96)
+    assert verdicts[1][0] is True and verdicts[1][1] == pytest.approx(-0.15)
+    assert verdicts[2][0] is False
+    assert verdicts[3] == (None, None)
+    assert result.all_met is False
+    changes = {c.metric.name: c for c in result.changes}
+    assert changes["on_time_rate"].improved is True
+    assert changes["cost_per_delivery"].improved is True  # lower is better
+    assert changes["cost_per_delivery"].change == pytest.approx(-0.75)
+    assert changes["tracking_views_per_order"].improved is None  # no better direction
+    assert kpi.compare(baseline, pilot, objectives[:2]).all_met is True
+    assert kpi.compare(baseline, pilot, objectives[3:]).all_met is None
+
+
+def test_relative_objective_without_a_baseline_cannot_be_judged() -> None:
+    zero = kpi.compare(_kpis(0.0, 0.0), _kpis(0.5, 3.0), [
+        kpi.Objective("cost_per_delivery", "at_most", -0.1, relative=True),
+        kpi.Objective("on_time_rate", "at_least", 0.1, relative=True),
+    ])  # fmt: skip
+    assert [r.met for r in zero.objectives] == [None, None]
+    worse = kpi.compare(_kpis(0.9, 4.0), _kpis(0.8, 5.0), [])
+    changes = {c.metric.name: c for c in worse.changes}
+    assert changes["on_time_rate"].improved is False
+    assert changes["cost_per_delivery"].change_rate == pytest.approx(0.25)
+
+
+def test_every_catalogue_metric_reads_a_result() -> None:
+    k = kpi.compute(ORDERS, [ROUTE], MESSAGES)
+    values = kpi.values(k)
+    assert set(values) == {m.name for m in kpi.METRICS}
+    assert values["cost_per_delivery"] == k.cost.per_delivery
+    assert values["delivered"] == 2.0 and values["on_time_rate"] == k.on_time_rate
+    assert {m.indicator for m in kpi.METRICS} == {"leading", "lagging"}

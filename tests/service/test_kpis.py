@@ -188,5 +188,5 @@ def test_every_analytics_route_is_documented(client: TestClient) -> None:
         for method, op in item.items()
         if "analytics" in op.get("tags", [])
     ]
-    assert len(routes) == 3
+    assert len(routes) == 10
     assert [r for r in routes if f"`{r[0]} {r[1]}` | `{r[2]}`" not in text] == []

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +30,8 @@ from lastmile.orders.models import Order
 from lastmile.orders.schemas import OrderCreate
 from lastmile.plans.models import Plan as PlanRow
 from lastmile.plans.models import Route, Stop
+
+pytestmark = pytest.mark.usefixtures("daytime")  # days are built around now
 
 DEPOT = (9.5209, 47.1410)
 H = 3600

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from helpers.service import OrgUsers, make_org
+from lastmile.common.clock import utcnow
 from lastmile.orgs.models import Role
 from lastmile.tracking.models import TrackingHit, TrackingLink
+
+pytestmark = pytest.mark.usefixtures("daytime")  # days are built around now
 
 ZONE = ZoneInfo("Europe/Vaduz")
 VEHICLES = (
@@ -47,7 +51,7 @@ JPEG = bytes.fromhex(
 
 
 def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    return utcnow().replace(microsecond=0)
 
 
 @dataclass

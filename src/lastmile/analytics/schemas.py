@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from lastmile.core.kpi import BY_NAME, METRICS
 
 
 class _Out(BaseModel):
@@ -66,6 +68,7 @@ class KpiRead(_Out):
     ratings: int
     tracking_views_per_order: float | None
     contacts_per_order: float | None
+    pod_compliance: float | None
     drivers: list[ScorecardRead]
 
 
@@ -82,3 +85,120 @@ class ContactRead(BaseModel):
     note: str
     at: dt.datetime
     actor: str
+
+
+class MetricInfo(BaseModel):
+    """A KPI of the catalogue: what trends, tiles and objectives can name."""
+
+    name: str
+    label: str
+    unit: str = Field(
+        description="rate (0-1), money, seconds, km, hours, per_hour, count, stars or ratio."
+    )
+    better: Literal["higher", "lower"] | None
+    indicator: Literal["leading", "lagging"]
+
+
+class SeriesPoint(BaseModel):
+    from_: dt.date = Field(alias="from", serialization_alias="from")
+    to: dt.date
+    orders: int
+    values: dict[str, float | None] = Field(description="Every catalogue metric of the period.")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class KpiSeriesRead(BaseModel):
+    filters: KpiFilters
+    bucket: Literal["day", "week"]
+    metrics: list[MetricInfo]
+    points: list[SeriesPoint]
+
+
+class ScopeIn(BaseModel):
+    """A set of delivery days (and optionally one depot, driver or vehicle)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: dt.date = Field(alias="from")
+    to: dt.date | None = Field(default=None, description="Last day (default: from).")
+    depot_id: str | None = Field(default=None, max_length=64)
+    driver_id: str | None = Field(default=None, max_length=64)
+    vehicle_id: str | None = Field(default=None, max_length=64)
+
+    def as_scope(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "from": self.from_.isoformat(),
+            "to": (self.to or self.from_).isoformat(),
+        }
+        for key in ("depot_id", "driver_id", "vehicle_id"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        return out
+
+
+class ObjectiveIn(BaseModel):
+    """``on_time_rate`` ``at_least`` 0.95, or ``cost_per_delivery`` ``at_most`` -0.15
+    ``relative`` (the change against the baseline, as a fraction)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = Field(json_schema_extra={"enum": [m.name for m in METRICS]})
+    op: Literal["at_least", "at_most"]
+    target: float = Field(allow_inf_nan=False, ge=-1e12, le=1e12)
+    relative: bool = False
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in BY_NAME:
+            raise ValueError(
+                f"{value!r} is not a KPI of the catalogue (one of: {', '.join(BY_NAME)})"
+            )
+        return value
+
+
+class ComparisonCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")
+    baseline: ScopeIn
+    pilot: ScopeIn
+    objectives: list[ObjectiveIn] = Field(default_factory=list, max_length=50)
+
+
+class ComparisonRead(BaseModel):
+    id: str
+    name: str
+    baseline: dict[str, str]
+    pilot: dict[str, str]
+    objectives: list[ObjectiveIn]
+    created_at: dt.datetime
+    created_by: str
+
+
+class MetricChangeRead(BaseModel):
+    metric: MetricInfo
+    baseline: float | None
+    pilot: float | None
+    change: float | None = Field(description="pilot - baseline.")
+    change_rate: float | None = Field(description="(pilot - baseline) / |baseline|.")
+    improved: bool | None
+
+
+class ObjectiveResultRead(BaseModel):
+    objective: ObjectiveIn
+    label: str = Field(description="The objective in words, e.g. 'On time at least 95 %'.")
+    actual: float | None = Field(
+        description="The pilot's value, or its change rate for a relative objective."
+    )
+    met: bool | None = Field(description="null when there is no data to judge.")
+
+
+class ComparisonReport(BaseModel):
+    comparison: ComparisonRead
+    all_met: bool | None
+    objectives: list[ObjectiveResultRead]
+    changes: list[MetricChangeRead]
+    baseline_orders: int
+    pilot_orders: int

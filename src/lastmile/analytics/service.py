@@ -18,13 +18,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lastmile.analytics.models import Comparison
 from lastmile.common.clock import utcnow
 from lastmile.core import kpi
-from lastmile.core.errors import FieldIssue, InputError
+from lastmile.core.errors import FieldIssue, InputError, NotFound
 from lastmile.drivers.models import Position, ProofOfDelivery
 from lastmile.events import service as events
 from lastmile.events.models import Event
-from lastmile.fleet.models import Vehicle
+from lastmile.fleet.models import Depot, Driver, Vehicle
 from lastmile.notifications.models import Notification
 from lastmile.orders import service as orders
 from lastmile.orders.models import Order, OrderEvent
@@ -217,6 +218,7 @@ def records(
                 tracking_views=views.get(o.id, 0),
                 contacts=contacts.get(o.id, 0),
                 rating=rating.get(o.id),
+                day=o.date,
             )
         )
 
@@ -246,6 +248,7 @@ def records(
                 overtime_cost_per_hour=vehicle.overtime_cost_per_hour,
                 cost_per_km=vehicle.cost_per_km,
                 fixed_cost=vehicle.fixed_cost,
+                day=route.date,
             )
         )
     return order_records, route_records, messages
@@ -255,6 +258,14 @@ def compute(*, session: Session, org_id: str, f: Filters) -> kpi.Kpis:
     """Every KPI of the organisation's orders and routes in scope."""
     order_records, route_records, messages = records(session=session, org_id=org_id, f=f)
     return kpi.compute(order_records, route_records, messages)
+
+
+def series(*, session: Session, org_id: str, f: Filters, bucket: kpi.Bucket) -> list[kpi.Period]:
+    """The KPIs per day or ISO week of the range (each period computed like :func:`compute`)."""
+    order_records, route_records, messages = records(session=session, org_id=org_id, f=f)
+    return kpi.series(
+        order_records, route_records, messages, start=f.start, end=f.end, bucket=bucket
+    )
 
 
 def to_csv(result: kpi.Kpis) -> str:
@@ -304,3 +315,173 @@ def log_contact(
     events.record(session=session, org_id=org_id, type=EVENT_CONTACT, payload=payload)
     session.commit()
     return payload
+
+
+# --- baseline vs pilot -----------------------------------------------------------------------
+
+SCOPE_REFS: dict[str, type[Depot] | type[Driver] | type[Vehicle]] = {
+    "depot_id": Depot,
+    "driver_id": Driver,
+    "vehicle_id": Vehicle,
+}
+
+
+def scope_filters(*, session: Session, org_id: str, scope: dict[str, Any], name: str) -> Filters:
+    """A stored scope (``from``, ``to``, optional depot/driver/vehicle) as KPI filters, checked:
+    the range as for ``GET /kpis``, and every id must be one of the organisation's rows (an
+    unknown id would silently select nothing). Issues name ``<name>.<field>``."""
+    try:
+        start = date.fromisoformat(str(scope.get("from")))
+        end = date.fromisoformat(str(scope.get("to", scope.get("from"))))
+    except ValueError as exc:
+        raise InputError([FieldIssue(None, f"{name}.from", None, str(exc))], "comparison") from exc
+    try:
+        f = filters(
+            session=session,
+            org_id=org_id,
+            start=start,
+            end=end,
+            **{k: scope.get(k) or None for k in SCOPE_REFS},
+        )
+    except InputError as exc:
+        raise InputError(
+            [FieldIssue(i.row, f"{name}.{i.field}", i.value, i.message) for i in exc.issues],
+            "comparison",
+        ) from exc
+    issues = []
+    for field_name, table in SCOPE_REFS.items():
+        wanted = getattr(f, field_name)
+        if wanted is None:
+            continue
+        found = session.scalar(select(table.id).where(table.id == wanted, table.org_id == org_id))
+        if found is None:
+            issues.append(
+                FieldIssue(None, f"{name}.{field_name}", wanted, "no such row in this organisation")
+            )
+    if issues:
+        raise InputError(issues, "comparison")
+    return f
+
+
+def scope_of(f: Filters) -> dict[str, Any]:
+    """Filters as the JSON a comparison stores (``None`` ids left out)."""
+    out: dict[str, Any] = {"from": f.start.isoformat(), "to": f.end.isoformat()}
+    for key in SCOPE_REFS:
+        if getattr(f, key):
+            out[key] = getattr(f, key)
+    return out
+
+
+def create_comparison(
+    *,
+    session: Session,
+    org_id: str,
+    name: str,
+    baseline: dict[str, Any],
+    pilot: dict[str, Any],
+    objectives: list[kpi.Objective],
+    actor: str,
+) -> Comparison:
+    """Store a baseline-vs-pilot comparison after checking both scopes and every objective."""
+    before = scope_filters(session=session, org_id=org_id, scope=baseline, name="baseline")
+    after = scope_filters(session=session, org_id=org_id, scope=pilot, name="pilot")
+    issues = [
+        FieldIssue(None, f"objectives[{i}].metric", o.metric, "not a KPI of the catalogue")
+        for i, o in enumerate(objectives)
+        if o.metric not in kpi.BY_NAME
+    ]
+    if issues:
+        raise InputError(issues, "comparison")
+    row = Comparison(
+        org_id=org_id,
+        name=name,
+        baseline=scope_of(before),
+        pilot=scope_of(after),
+        objectives=[
+            {"metric": o.metric, "op": o.op, "target": o.target, "relative": o.relative}
+            for o in objectives
+        ],
+        created_by=actor,
+    )
+    session.add(row)
+    session.commit()
+    return row
+
+
+def list_comparisons(*, session: Session, org_id: str) -> list[Comparison]:
+    return list(
+        session.scalars(
+            select(Comparison)
+            .where(Comparison.org_id == org_id)
+            .order_by(Comparison.created_at.desc(), Comparison.id)
+        )
+    )
+
+
+def get_comparison(*, session: Session, org_id: str, comparison_id: str) -> Comparison:
+    row = session.get(Comparison, comparison_id)
+    if row is None or row.org_id != org_id:
+        raise NotFound("no such comparison")
+    return row
+
+
+def delete_comparison(*, session: Session, org_id: str, comparison_id: str) -> None:
+    session.delete(get_comparison(session=session, org_id=org_id, comparison_id=comparison_id))
+    session.commit()
+
+
+def objectives_of(row: Comparison) -> list[kpi.Objective]:
+    return [
+        kpi.Objective(
+            metric=str(o["metric"]),
+            op="at_least" if o["op"] == "at_least" else "at_most",
+            target=float(o["target"]),
+            relative=bool(o.get("relative", False)),
+        )
+        for o in row.objectives
+    ]
+
+
+@dataclass(frozen=True)
+class Report:
+    """A comparison with both scopes' KPIs recomputed now, and every objective judged."""
+
+    comparison: Comparison
+    baseline: Filters
+    pilot: Filters
+    result: kpi.Comparison
+
+
+def report(*, session: Session, org_id: str, comparison_id: str) -> Report:
+    """Recompute the baseline's and the pilot's KPIs and judge the objectives.
+
+    A scope whose depot, driver or vehicle was deleted since is reported as 404 of that row
+    rather than silently widened.
+    """
+    row = get_comparison(session=session, org_id=org_id, comparison_id=comparison_id)
+    try:
+        before = scope_filters(session=session, org_id=org_id, scope=row.baseline, name="baseline")
+        after = scope_filters(session=session, org_id=org_id, scope=row.pilot, name="pilot")
+    except InputError as exc:
+        raise NotFound(f"the comparison's scope no longer exists: {exc.message}") from exc
+    result = kpi.compare(
+        compute(session=session, org_id=org_id, f=before),
+        compute(session=session, org_id=org_id, f=after),
+        objectives_of(row),
+    )
+    return Report(row, before, after, result)
+
+
+def scope_names(*, session: Session, org_id: str, scopes: list[Filters]) -> dict[str, str]:
+    """Names of the depots, drivers and vehicles the scopes name, by id (for reports)."""
+    names: dict[str, str] = {}
+    for f in scopes:
+        for key, table in SCOPE_REFS.items():
+            wanted = getattr(f, key)
+            if wanted and wanted not in names:
+                found = session.scalar(
+                    select(table.name).where(table.id == wanted, table.org_id == org_id)
+                )
+                if found:
+                    names[wanted] = str(found)
+    return names

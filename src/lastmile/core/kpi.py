@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from itertools import pairwise
+from typing import Literal
 
 from lastmile.core.geo import haversine_m
 from lastmile.core.model import Location
@@ -49,6 +51,8 @@ class OrderRecord:
     tracking_views: int = 0
     contacts: int = 0
     rating: int | None = None
+    day: date | None = None
+    """The delivery date (groups orders into periods for :func:`series`)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class RouteRecord:
     overtime_cost_per_hour: float = 0.0
     cost_per_km: float = 0.0
     fixed_cost: float = 0.0
+    day: date | None = None
+    """The route's date (groups routes into periods for :func:`series`)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ class Kpis:
     ratings: int
     tracking_views_per_order: float | None
     contacts_per_order: float | None
+    pod_compliance: float | None = None
     drivers: list[Scorecard] = field(default_factory=list)
 
 
@@ -307,5 +314,243 @@ def compute(orders: list[OrderRecord], routes: list[RouteRecord], messages: list
         ratings=len(ratings),
         tracking_views_per_order=ratio(sum(o.tracking_views for o in orders), len(orders)),
         contacts_per_order=ratio(sum(o.contacts for o in orders), len(orders)),
+        pod_compliance=ratio(sum(1 for o in delivered if o.has_pod), len(delivered)),
         drivers=[scorecard(d, by_driver[d]) for d in sorted(by_driver)],
     )
+
+
+# --- the metric catalogue: what trends, tiles and objectives can name -------------------------
+
+Unit = Literal["rate", "money", "seconds", "km", "hours", "per_hour", "count", "stars", "ratio"]
+Better = Literal["higher", "lower"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One scalar KPI with what a reader needs to judge it.
+
+    ``indicator`` follows the usual split: *lagging* indicators are the outcomes a business is
+    judged on (cost, success, punctuality, ratings); *leading* ones move first and predict
+    them (how well the plan matches the road, how often customers have to ask).
+    """
+
+    name: str
+    label: str
+    unit: Unit
+    better: Better | None
+    indicator: Literal["leading", "lagging"]
+    read: Callable[[Kpis], float | None]
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("cost_per_delivery", "Cost per delivery", "money", "lower", "lagging",
+           lambda k: k.cost.per_delivery),
+    Metric("first_attempt_success_rate", "First-attempt success", "rate", "higher", "lagging",
+           lambda k: k.first_attempt_success_rate),
+    Metric("on_time_rate", "On time", "rate", "higher", "lagging", lambda k: k.on_time_rate),
+    Metric("avg_delivery_time_s", "Average delivery time", "seconds", "lower", "lagging",
+           lambda k: k.avg_delivery_time_s),
+    Metric("p90_delivery_time_s", "p90 delivery time", "seconds", "lower", "lagging",
+           lambda k: k.p90_delivery_time_s),
+    Metric("avg_rating", "Customer rating", "stars", "higher", "lagging", lambda k: k.avg_rating),
+    Metric("cost_total", "Total cost", "money", "lower", "lagging", lambda k: k.cost.total),
+    Metric("delivered", "Delivered", "count", "higher", "lagging", lambda k: float(k.delivered)),
+    Metric("failed_attempts", "Failed attempts", "count", "lower", "lagging",
+           lambda k: float(k.failed_attempts)),
+    Metric("stops_per_hour", "Stops per hour", "per_hour", "higher", "leading",
+           lambda k: k.stops_per_hour),
+    Metric("km_per_stop", "km per stop", "km", "lower", "leading", lambda k: k.km_per_stop),
+    Metric("avg_arrival_error_s", "Arrival vs plan (mean error)", "seconds", "lower", "leading",
+           lambda k: k.avg_arrival_error_s),
+    Metric("pod_compliance", "Proof-of-delivery compliance", "rate", "higher", "leading",
+           lambda k: k.pod_compliance),
+    Metric("tracking_views_per_order", "Tracking views per order", "ratio", None, "leading",
+           lambda k: k.tracking_views_per_order),
+    Metric("contacts_per_order", "\"Where is my order\" contacts per order", "ratio", "lower",
+           "leading", lambda k: k.contacts_per_order),
+    Metric("actual_km", "Distance driven", "km", "lower", "lagging", lambda k: k.actual_km),
+    Metric("actual_hours", "Hours on the road", "hours", "lower", "lagging",
+           lambda k: k.actual_hours),
+)  # fmt: skip
+BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
+
+
+def values(result: Kpis) -> dict[str, float | None]:
+    """Every catalogue metric of a KPI result, by name."""
+    return {m.name: m.read(result) for m in METRICS}
+
+
+# --- trends: the same KPIs per day or week ---------------------------------------------------
+
+Bucket = Literal["day", "week"]
+
+
+@dataclass(frozen=True)
+class Period:
+    """One point of a trend: the KPIs of the delivery dates ``start`` .. ``end`` (inclusive)."""
+
+    start: date
+    end: date
+    kpis: Kpis
+
+
+def periods(start: date, end: date, bucket: Bucket) -> list[tuple[date, date]]:
+    """The periods covering ``start`` .. ``end``: days, or ISO weeks (Monday to Sunday) clipped
+    to the range, so that the first and last week may be short."""
+    if end < start:
+        return []
+    if bucket == "day":
+        return [
+            (start + timedelta(days=i), start + timedelta(days=i))
+            for i in range((end - start).days + 1)
+        ]
+    out: list[tuple[date, date]] = []
+    monday = start - timedelta(days=start.weekday())
+    while monday <= end:
+        out.append((max(monday, start), min(monday + timedelta(days=6), end)))
+        monday += timedelta(days=7)
+    return out
+
+
+def series(
+    orders: list[OrderRecord],
+    routes: list[RouteRecord],
+    messages: list[Message],
+    *,
+    start: date,
+    end: date,
+    bucket: Bucket,
+) -> list[Period]:
+    """The KPIs of every period of the range (empty periods included, so gaps show as gaps).
+
+    Orders and routes are placed by their ``day``; a message belongs to its order's period.
+    Each period is computed by :func:`compute` on its own records, so a one-day period equals
+    the KPIs of that day asked for directly.
+    """
+    spans = periods(start, end, bucket)
+    starts = [a for a, _ in spans]
+
+    def index(day: date | None) -> int | None:
+        if day is None or day < start or day > end:
+            return None
+        lo, hi = 0, len(starts) - 1
+        while lo < hi:  # the last period starting on or before ``day``
+            mid = (lo + hi + 1) // 2
+            if starts[mid] <= day:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    order_groups: list[list[OrderRecord]] = [[] for _ in spans]
+    route_groups: list[list[RouteRecord]] = [[] for _ in spans]
+    message_groups: list[list[Message]] = [[] for _ in spans]
+    where: dict[str, int] = {}
+    for o in orders:
+        i = index(o.day)
+        if i is not None:
+            order_groups[i].append(o)
+            where[o.id] = i
+    for r in routes:
+        i = index(r.day)
+        if i is not None:
+            route_groups[i].append(r)
+    for m in messages:
+        i = where.get(m.order_id or "")
+        if i is not None:
+            message_groups[i].append(m)
+    return [
+        Period(a, b, compute(order_groups[i], route_groups[i], message_groups[i]))
+        for i, (a, b) in enumerate(spans)
+    ]
+
+
+# --- baseline vs pilot -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A target for the pilot, e.g. cost per delivery -15 % (``relative``: the change against
+    the baseline, as a fraction) or on time ≥ 0.95 (an absolute value in the metric's unit)."""
+
+    metric: str
+    op: Literal["at_least", "at_most"]
+    target: float
+    relative: bool = False
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    metric: Metric
+    baseline: float | None
+    pilot: float | None
+    change: float | None
+    """``pilot - baseline``."""
+    change_rate: float | None
+    """``(pilot - baseline) / |baseline|``; ``None`` when the baseline is 0 or missing."""
+    improved: bool | None
+    """Whether the change goes the metric's better way; ``None`` if it has none or no change."""
+
+
+@dataclass(frozen=True)
+class ObjectiveResult:
+    objective: Objective
+    metric: Metric
+    actual: float | None
+    """What the target is compared with: the pilot's value, or its change rate if relative."""
+    met: bool | None
+    """``None`` when there is no data to judge (a rate with nothing to divide by)."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline: Kpis
+    pilot: Kpis
+    changes: list[MetricChange]
+    objectives: list[ObjectiveResult]
+
+    @property
+    def all_met(self) -> bool | None:
+        """Every objective met (``None`` if some cannot be judged and none failed)."""
+        verdicts = [r.met for r in self.objectives]
+        if any(v is False for v in verdicts):
+            return False
+        if any(v is None for v in verdicts):
+            return None
+        return True
+
+
+def change_of(metric: Metric, baseline: float | None, pilot: float | None) -> MetricChange:
+    if baseline is None or pilot is None:
+        return MetricChange(metric, baseline, pilot, None, None, None)
+    delta = pilot - baseline
+    rate = delta / abs(baseline) if baseline else None
+    improved = None
+    if metric.better is not None and delta != 0:
+        improved = (delta > 0) == (metric.better == "higher")
+    return MetricChange(metric, baseline, pilot, delta, rate, improved)
+
+
+def judge(objective: Objective, change: MetricChange) -> ObjectiveResult:
+    actual = change.change_rate if objective.relative else change.pilot
+    met = None
+    if actual is not None:
+        # A tiny tolerance, so that "-15 %" is met by a change that prints as -15.0 %.
+        eps = 1e-9 * max(1.0, abs(objective.target))
+        met = (
+            actual >= objective.target - eps
+            if objective.op == "at_least"
+            else actual <= objective.target + eps
+        )
+    return ObjectiveResult(objective, change.metric, actual, met)
+
+
+def compare(baseline: Kpis, pilot: Kpis, objectives: list[Objective]) -> Comparison:
+    """Every catalogue metric of the two periods side by side, and each objective judged.
+
+    Raises ``KeyError`` for an objective naming no catalogue metric (callers validate first).
+    """
+    before, after = values(baseline), values(pilot)
+    changes = [change_of(m, before[m.name], after[m.name]) for m in METRICS]
+    by_name = {c.metric.name: c for c in changes}
+    return Comparison(baseline, pilot, changes, [judge(o, by_name[o.metric]) for o in objectives])

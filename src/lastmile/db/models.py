@@ -1,5 +1,6 @@
 """Every table, imported explicitly so the metadata (and migrations) see them all."""
 
+from lastmile.analytics.models import Comparison
 from lastmile.auth.models import AccessToken, ApiKey, LoginAttempt, User
 from lastmile.db.base import Base
 from lastmile.drivers.models import DeviceEvent, Position, ProofOfDelivery
@@ -17,6 +18,7 @@ metadata = Base.metadata
 __all__ = [
     "AccessToken",
     "ApiKey",
+    "Comparison",
     "CustomerInput",
     "Depot",
     "DeviceEvent",

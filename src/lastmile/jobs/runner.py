@@ -11,10 +11,12 @@ import logging
 import multiprocessing
 import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from lastmile.common import clock
 from lastmile.config import Settings
 from lastmile.jobs.context import JobContext
 from lastmile.jobs.registry import PROCESS_JOBS
@@ -28,9 +30,17 @@ class JobRunner(Protocol):
     def shutdown(self) -> None: ...
 
 
-def _run_in_child(settings_json: str, name: str, kwargs: dict[str, Any]) -> None:
-    """Entry point of a job in a fresh process: its own engine and sessions. Follow-up jobs
-    it schedules run inline in that process (there are none for planning today)."""
+def _run_in_child(
+    settings_json: str, name: str, kwargs: dict[str, Any], clock_offset_s: float = 0.0
+) -> None:
+    """Entry point of a job in a fresh process: its own engine and sessions, and the
+    server's clock (``clock.shifted`` reaches the child too). Follow-up jobs it schedules run
+    inline in that process (there are none for planning today)."""
+    with clock.shifted(timedelta(seconds=clock_offset_s) - clock.offset()):
+        _run_job_here(settings_json, name, kwargs)
+
+
+def _run_job_here(settings_json: str, name: str, kwargs: dict[str, Any]) -> None:
     from lastmile.db import create_db_engine, session_factory
     from lastmile.events.service import Committed, add_listener
     from lastmile.jobs.registry import run
@@ -79,7 +89,11 @@ class InlineRunner:
 
         if name in PROCESS_JOBS:
             future: Future[None] = self._processes.submit(
-                _run_in_child, self._settings_json, name, kwargs
+                _run_in_child,
+                self._settings_json,
+                name,
+                kwargs,
+                clock.offset().total_seconds(),
             )
         else:
             future = self._threads.submit(run, self._context, name, kwargs)

@@ -36,6 +36,7 @@ from lastmile.auth.api import client_address
 from lastmile.auth.models import User
 from lastmile.auth.principal import STAFF, Principal
 from lastmile.auth.security import same
+from lastmile.common.clock import utcnow
 from lastmile.common.travel import provider_for
 from lastmile.common.web import (
     SESSION_COOKIE,
@@ -141,7 +142,7 @@ def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/app/login?next={quote(target)}", status_code=303)
 
 
-def _render(
+def render(
     request: Request,
     name: str,
     viewer: Viewer | None,
@@ -159,14 +160,14 @@ def _render(
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
 
 
-def _staff_page(
+def staff_page(
     request: Request, session: Session, settings: Settings
 ) -> Viewer | HTMLResponse | RedirectResponse:
     viewer = _viewer(request, session, settings)
     if viewer is None:
         return _to_login(request)
     if viewer.principal.role not in STAFF:
-        return _render(
+        return render(
             request,
             "dashboard/forbidden.html",
             viewer,
@@ -194,8 +195,8 @@ def _set_session(response: Response, request: Request, token: str, settings: Set
     )
 
 
-def _org_today(viewer: Viewer) -> dt.date:
-    return dt.datetime.now(ZoneInfo(viewer.timezone)).date()
+def org_today(viewer: Viewer) -> dt.date:
+    return utcnow().astimezone(ZoneInfo(viewer.timezone)).date()
 
 
 # --------------------------------------------------------------------------- login, orgs
@@ -219,7 +220,7 @@ def login_page(
     """The login form (already logged in: straight on)."""
     if _viewer(request, session, settings) is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
-    return _render(request, "dashboard/login.html", None, settings, next=_safe_next(next))
+    return render(request, "dashboard/login.html", None, settings, next=_safe_next(next))
 
 
 @router.post("/app/login", response_model=None)
@@ -245,7 +246,7 @@ def login_submit(
         )
     except LastmileError as exc:
         status = 429 if isinstance(exc, RateLimited) else 401
-        return _render(
+        return render(
             request,
             "dashboard/login.html",
             None,
@@ -336,7 +337,7 @@ def _order_json(o: Any) -> dict[str, Any]:
     }
 
 
-def _json_script(data: Any) -> str:
+def json_script(data: Any) -> str:
     """JSON for a ``<script type="application/json">`` block: ``<``, ``>`` and ``&`` escaped,
     so that text from orders (an address with ``</script>``) cannot end the block."""
     text = json.dumps(data, ensure_ascii=False)
@@ -358,12 +359,12 @@ def orders_page(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     """Orders of a day: filters, pagination, bulk actions, map with draggable pins, import."""
-    viewer = _staff_page(request, session, settings)
+    viewer = staff_page(request, session, settings)
     if not isinstance(viewer, Viewer):
         return viewer
     day = _parse_day(date) if date != "all" else None
     if date == "":
-        day = _org_today(viewer)
+        day = org_today(viewer)
     statuses = [status] if status in {s.value for s in OrderStatus} else []
     rows, total = orders.list_orders(
         session=session,
@@ -386,14 +387,14 @@ def orders_page(
         "q": q,
         "statuses": [s.value for s in OrderStatus],
         "clock": _clock,
-        "pins": _json_script([_order_json(o) for o in rows if o.lon is not None]),
+        "pins": json_script([_order_json(o) for o in rows if o.lon is not None]),
     }
     name = (
         "dashboard/_orders_table.html"
         if request.headers.get("hx-request") and request.headers.get("hx-target") == "orders-list"
         else "dashboard/orders.html"
     )
-    return _render(request, name, viewer, settings, **context)
+    return render(request, name, viewer, settings, **context)
 
 
 def _parse_day(text: str) -> dt.date | None:
@@ -697,16 +698,16 @@ def plan_form(
     request: Request, session: DbSession, settings: AppSettings, date: str = ""
 ) -> Response:
     """Pick a day, vehicles and a time limit; start the optimisation; recent plans."""
-    viewer = _staff_page(request, session, settings)
+    viewer = staff_page(request, session, settings)
     if not isinstance(viewer, Viewer):
         return viewer
-    day = _parse_day(date) or _org_today(viewer)
+    day = _parse_day(date) or org_today(viewer)
     vehicles, _ = fleet.list_vehicles(session=session, org_id=viewer.org_id, active=True)
     ready = orders.list_orders(
         session=session, org_id=viewer.org_id, date=day, statuses=["ready"], limit=1
     )[1]
     recent = plans.list_plans(session=session, org_id=viewer.org_id, date=None, limit=15)
-    return _render(
+    return render(
         request,
         "dashboard/plan_new.html",
         viewer,
@@ -726,7 +727,7 @@ def plan_page(
 ) -> Response:
     """A plan: live progress while solving; then map, timeline, totals, unassigned, edit,
     dispatch."""
-    viewer = _staff_page(request, session, settings)
+    viewer = staff_page(request, session, settings)
     if not isinstance(viewer, Viewer):
         return viewer
     plan = plans.get(session=session, org_id=viewer.org_id, plan_id=plan_id)
@@ -751,7 +752,7 @@ def plan_page(
         v.id: (v.name or v.external_id)
         for v in fleet.list_vehicles(session=session, org_id=viewer.org_id)[0]
     }
-    return _render(
+    return render(
         request,
         "dashboard/plan.html",
         viewer,
@@ -766,7 +767,7 @@ def plan_page(
         driver_id_of={v: r.driver_id or "" for v, r in route_rows.items()},
         editable=plan.status == "done" and plan.dispatched_at is None,
         move_targets=[{"id": v, "name": vehicle_names.get(v, v)} for v in all_vehicles],
-        data=_json_script(
+        data=json_script(
             {
                 "plan_id": plan.id,
                 "status": plan.status,
@@ -884,7 +885,7 @@ def route_sheet(
     request: Request, plan_id: str, vehicle_id: str, session: DbSession, settings: AppSettings
 ) -> Response:
     """A printable route sheet for the driver."""
-    viewer = _staff_page(request, session, settings)
+    viewer = staff_page(request, session, settings)
     if not isinstance(viewer, Viewer):
         return viewer
     plan, route = _route_doc(session, viewer.org_id, plan_id, vehicle_id)
@@ -897,7 +898,7 @@ def route_sheet(
         driver = fleet.get_driver(
             session=session, org_id=viewer.org_id, driver_id=drivers[vehicle_id] or ""
         ).name
-    return _render(
+    return render(
         request,
         "dashboard/route_sheet.html",
         viewer,
@@ -995,10 +996,10 @@ def live_page(
     request: Request, session: DbSession, settings: AppSettings, date: str = ""
 ) -> Response:
     """Dispatched routes of a day: vehicle positions, per-route progress, events feed."""
-    viewer = _staff_page(request, session, settings)
+    viewer = staff_page(request, session, settings)
     if not isinstance(viewer, Viewer):
         return viewer
-    day = _parse_day(date) or _org_today(viewer)
+    day = _parse_day(date) or org_today(viewer)
     dispatched = [
         p
         for p in plans.list_plans(session=session, org_id=viewer.org_id, date=day, limit=20)
@@ -1043,7 +1044,7 @@ def live_page(
     for i, r in enumerate(routes):
         r["colour"] = PALETTE[i % len(PALETTE)]
     drivers, _ = fleet.list_drivers(session=session, org_id=viewer.org_id)
-    return _render(
+    return render(
         request,
         "dashboard/live.html",
         viewer,
@@ -1051,7 +1052,7 @@ def live_page(
         nav="live",
         day=day.isoformat(),
         routes=routes,
-        data=_json_script(
+        data=json_script(
             {
                 "routes": routes,
                 "drivers": {d.id: d.name for d in drivers},
@@ -1071,7 +1072,7 @@ def live_page(
 @router.get("/app/settings", response_model=None)
 def settings_page(request: Request, session: DbSession, settings: AppSettings) -> Response:
     """Depots, vehicles, drivers, members, API keys and webhooks: forms over the JSON API."""
-    viewer = _staff_page(request, session, settings)
+    viewer = staff_page(request, session, settings)
     if not isinstance(viewer, Viewer):
         return viewer
     depots, _ = fleet.list_depots(session=session, org_id=viewer.org_id)
@@ -1087,7 +1088,7 @@ def settings_page(request: Request, session: DbSession, settings: AppSettings) -
         if viewer.is_admin
         else []
     )
-    return _render(
+    return render(
         request,
         "dashboard/settings.html",
         viewer,

@@ -84,8 +84,28 @@ function wireTable() {
       htmx.trigger('#filters', 'submit');
     } catch (err) { toast(err.message, 'error'); }
   }));
+  document.querySelectorAll('#orders-table .log-contact').forEach(b => b.addEventListener('click', () => {
+    contact.dataset.id = b.dataset.id;
+    contact.dataset.ext = b.dataset.ext;
+    document.getElementById('contact-order').textContent = b.dataset.ext;
+    document.getElementById('contact-note').value = '';
+    contact.showModal();
+  }));
   drawPins();
 }
+
+// A customer asked where their order is: log it (the contacts KPI counts these).
+const contact = document.getElementById('contact-dialog');
+document.getElementById('contact-cancel').addEventListener('click', () => contact.close());
+document.getElementById('contact-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const body = { channel: document.getElementById('contact-channel').value, note: document.getElementById('contact-note').value };
+  try {
+    await api('POST', `/api/v1/orders/${encodeURIComponent(contact.dataset.id)}/contacts`, body);
+    contact.close();
+    toast(`${contact.dataset.ext}: contact logged`);
+  } catch (err) { toast(err.message, 'error'); }
+});
 
 document.body.addEventListener('htmx:afterSettle', () => wireTable());
 wireTable();
