@@ -195,6 +195,9 @@ def figure(report: Report, *, width_in: float = 7.5) -> Figure:
             ax.axhline(line * scale, color=GOOD if met else BAD, linestyle="--", linewidth=1)
         ax.set_title(change.metric.label, fontsize=9)
         ax.tick_params(labelsize=8)
+        lines = [line * scale for line, _ in targets.get(change.metric.name, [])]
+        if max(abs(v) for v in [*heights, *lines]) == 0:
+            ax.set_ylim(0, 1)  # all zero: an empty axis, not one scaled to 1e-17
         ax.margins(y=0.2)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
@@ -259,7 +262,7 @@ def to_pdf(report: Report, names: dict[str, str]) -> bytes:
                 cellText=rows,
                 colLabels=["Objective", "Baseline", "Pilot", "Verdict"],
                 colWidths=[0.55, 0.15, 0.15, 0.15],
-                loc="upper left",
+                bbox=(0.0, 0.0, 1.0, 1.0),
                 cellLoc="left",
             )
             table.auto_set_font_size(False)
@@ -292,7 +295,7 @@ def to_pdf(report: Report, names: dict[str, str]) -> bytes:
                 cellText=[[m["label"], m["baseline"], m["pilot"], m["change"]] for m in metrics],
                 colLabels=["KPI", "Baseline", "Pilot", "Change"],
                 colWidths=[0.46, 0.18, 0.18, 0.18],
-                loc="upper left",
+                bbox=(0.0, 0.0, 1.0, 1.0),
                 cellLoc="left",
             )
             table.auto_set_font_size(False)
