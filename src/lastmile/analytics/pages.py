@@ -86,8 +86,7 @@ def kpis_page(
         chosen = "day" if bucket == "day" else "week"
     else:
         chosen = "week" if (f.end - f.start).days >= WEEKLY_AFTER_DAYS else "day"
-    result = service.compute(session=session, org_id=viewer.org_id, f=f)
-    points = service.series(session=session, org_id=viewer.org_id, f=f, bucket=chosen)
+    result, points = service.overview(session=session, org_id=viewer.org_id, f=f, bucket=chosen)
     values = kpi.values(result)
     depots, _ = fleet.list_depots(session=session, org_id=viewer.org_id)
     drivers, _ = fleet.list_drivers(session=session, org_id=viewer.org_id)

@@ -223,6 +223,7 @@ def to_pdf(report: Report, names: dict[str, str]) -> bytes:
     """The same report as an A4 PDF: objectives and chart on page 1, every KPI on page 2."""
     from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.figure import Figure
+    from matplotlib.transforms import Bbox
 
     ctx = context(report, names)
     out = io.BytesIO()
@@ -262,7 +263,7 @@ def to_pdf(report: Report, names: dict[str, str]) -> bytes:
                 cellText=rows,
                 colLabels=["Objective", "Baseline", "Pilot", "Verdict"],
                 colWidths=[0.55, 0.15, 0.15, 0.15],
-                bbox=(0.0, 0.0, 1.0, 1.0),
+                bbox=Bbox.from_bounds(0, 0, 1, 1),
                 cellLoc="left",
             )
             table.auto_set_font_size(False)
@@ -295,7 +296,7 @@ def to_pdf(report: Report, names: dict[str, str]) -> bytes:
                 cellText=[[m["label"], m["baseline"], m["pilot"], m["change"]] for m in metrics],
                 colLabels=["KPI", "Baseline", "Pilot", "Change"],
                 colWidths=[0.46, 0.18, 0.18, 0.18],
-                bbox=(0.0, 0.0, 1.0, 1.0),
+                bbox=Bbox.from_bounds(0, 0, 1, 1),
                 cellLoc="left",
             )
             table.auto_set_font_size(False)

@@ -222,16 +222,17 @@ def records(
             )
         )
 
+    tracks: dict[str, list[tuple[float, float]]] = {}
+    for chunk in _chunks(sorted(routes)):  # a few queries for all routes, not one per route
+        for route_id, lon, lat in session.execute(
+            select(Position.route_id, Position.lon, Position.lat)
+            .where(Position.org_id == org_id, Position.route_id.in_(chunk))
+            .order_by(Position.route_id, Position.recorded_at)
+        ):
+            tracks.setdefault(str(route_id), []).append((lon, lat))
     route_records = []
     for route_id, (route, vehicle) in sorted(routes.items()):
-        track = tuple(
-            (p.lon, p.lat)
-            for p in session.scalars(
-                select(Position)
-                .where(Position.org_id == org_id, Position.route_id == route_id)
-                .order_by(Position.recorded_at)
-            )
-        )
+        track = tuple(tracks.get(route_id, ()))
         times = route_times.get(route_id, {})
         route_records.append(
             kpi.RouteRecord(
@@ -262,8 +263,15 @@ def compute(*, session: Session, org_id: str, f: Filters) -> kpi.Kpis:
 
 def series(*, session: Session, org_id: str, f: Filters, bucket: kpi.Bucket) -> list[kpi.Period]:
     """The KPIs per day or ISO week of the range (each period computed like :func:`compute`)."""
+    return overview(session=session, org_id=org_id, f=f, bucket=bucket)[1]
+
+
+def overview(
+    *, session: Session, org_id: str, f: Filters, bucket: kpi.Bucket
+) -> tuple[kpi.Kpis, list[kpi.Period]]:
+    """The range's KPIs and their trend from one read of the stored rows (the KPI page)."""
     order_records, route_records, messages = records(session=session, org_id=org_id, f=f)
-    return kpi.series(
+    return kpi.compute(order_records, route_records, messages), kpi.series(
         order_records, route_records, messages, start=f.start, end=f.end, bucket=bucket
     )
 
