@@ -148,3 +148,32 @@ def test_a_day_already_driven_is_reported_and_nothing_breaks(tmp_path: Path) -> 
         text = " ".join(out.getvalue().split())
         assert "today's orders were already driven" in text, text
         assert "The server keeps running" in text
+
+
+def test_a_whole_demo_day_then_a_second_run_of_the_same_day(tmp_path: Path) -> None:
+    """The day runs to its end (KPIs printed); run again, it says the day was driven."""
+    with TestClient(create_app(_settings(tmp_path))) as client:
+        sessions: sessionmaker[Session] = client.app.state.sessions  # type: ignore[attr-defined]
+        with sessions() as session:
+            seed(session)
+        out = io.StringIO()
+        with serve_app(client.app) as url:
+            began = time.monotonic()
+            thread = simulate_today(
+                url, speed=20_000, plan_time_limit=1.0, out=Console(file=out, width=200)
+            )
+            thread.join(timeout=55)
+            took = time.monotonic() - began
+            assert not thread.is_alive(), out.getvalue()
+            first = " ".join(out.getvalue().split())
+            assert "KPIs of" in first and "the simulated day is over" in first, first
+            with sessions() as session:
+                statuses = set(session.scalars(select(Order.status)))
+            assert statuses <= {"delivered", "failed", "ready"}, statuses  # ready: same-day
+            out2 = io.StringIO()
+            again = simulate_today(url, speed=20_000, out=Console(file=out2, width=200))
+            again.join(timeout=30)
+        second = " ".join(out2.getvalue().split())
+        assert "today's orders were already driven" in second, second
+        assert "routes of" in second and "are finished" in second, second
+        assert took < 55

@@ -210,6 +210,7 @@ def simulate_today(
             speed=speed,
             seed=seed,
             plan_time_limit=plan_time_limit,
+            plan_leftovers=False,
             progress=False,
             stop=halt,
             say=say,

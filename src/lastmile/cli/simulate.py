@@ -868,6 +868,9 @@ class Options:
     seed: int = 1
     same_day: int | None = None
     plan_time_limit: float = 2.0
+    plan_leftovers: bool = True
+    """False: a day whose drivers' routes are all finished was driven, even if some of its
+    orders are still ready (unassigned or same-day orders that did not fit); the demo."""
     progress: bool = True
     stop: threading.Event | None = None
     say: Callable[[str], None] = console.print
@@ -945,8 +948,11 @@ def _prepare(
     return order_ids, sum(b["demand"]["parcels"] for b in bodies)
 
 
-def _routes_of(team: list[Driver], day: date) -> list[tuple[Driver, dict[str, Any]]]:
-    """Each driver's dispatched or started route of the day."""
+def _routes_of(
+    team: list[Driver], day: date, statuses: tuple[str, ...] = ("dispatched", "started")
+) -> list[tuple[Driver, dict[str, Any]]]:
+    """Each driver's route of the day as the app shows it (the one in progress, else the next
+    dispatched one, else the last finished one), when its status is one of ``statuses``."""
     routes = []
     for member in team:
         body = _check(
@@ -954,7 +960,7 @@ def _routes_of(team: list[Driver], day: date) -> list[tuple[Driver, dict[str, An
             f"read the route of {member.email}",
         )
         route = body["route"]
-        if route is not None and route["status"] in ("dispatched", "started"):
+        if route is not None and route["status"] in statuses:
             routes.append((member, route))
     return routes
 
@@ -966,6 +972,13 @@ def _run(staff: httpx.Client, team: list[Driver], options: Options, roads: Roads
         day = date.fromisoformat(_check(staff.get("/api/v1/kpis"), "today")["filters"]["from"])
     order_ids, parcels = _prepare(staff, team, options, day, rng)
     ensure_fleet(staff, team, capacity=math.ceil(parcels * 1.2 / len(team)) + 1)
+    if not options.plan_leftovers:
+        shown = _routes_of(team, day, ("dispatched", "started", "finished"))
+        if shown and all(r["status"] == "finished" for _, r in shown):
+            raise NothingToDrive(
+                f"the {len(shown)} routes of {day} are finished"
+                + (f"; {len(order_ids)} orders were left over" if order_ids else "")
+            )
     resumed = False
     if order_ids:
         plan_id = _check(
