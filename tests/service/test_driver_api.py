@@ -12,7 +12,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from helpers.live import serve_app
 from helpers.service import OrgUsers, make_org
+from lastmile.common.clock import utcnow
 from lastmile.drivers.models import DeviceEvent, Position
 from lastmile.events.models import Event
 from lastmile.orgs.models import Organisation, Role
@@ -85,7 +86,8 @@ def png(width: int = 3, height: int = 2) -> bytes:
 
 
 def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    """The service's clock (which tests of time-of-day behaviour may shift)."""
+    return utcnow().replace(microsecond=0)
 
 
 @dataclass
