@@ -31,6 +31,7 @@ from lastmile.db import create_db_engine, migrate, session_factory
 from lastmile.drivers.models import Position
 from lastmile.fleet.models import Driver, Vehicle
 from lastmile.orders.models import Order
+from lastmile.plans.models import Route
 
 
 def test_seed_is_complete_and_idempotent(tmp_path: Path) -> None:
@@ -99,8 +100,9 @@ def _settings(tmp_path: Path) -> Settings:
     )
 
 
-def test_the_demo_day_moves_vehicles_within_seconds(tmp_path: Path) -> None:
-    """The background simulation plans today's 150 orders and vans start moving."""
+def test_the_demo_day_moves_vehicles_within_seconds_and_resumes(tmp_path: Path) -> None:
+    """The background simulation plans today's 150 orders and vans start moving; stopped
+    (Ctrl+C), the next run of the day drives on to the end; the one after says it was driven."""
     with TestClient(create_app(_settings(tmp_path))) as client:
         sessions: sessionmaker[Session] = client.app.state.sessions  # type: ignore[attr-defined]
         with sessions() as session:
@@ -124,12 +126,31 @@ def test_the_demo_day_moves_vehicles_within_seconds(tmp_path: Path) -> None:
             took = time.monotonic() - began
             stop.set()
             thread.join(timeout=30)
-        assert not thread.is_alive()
-        assert moved, out.getvalue()
-        assert took < 45, out.getvalue()
-        text = out.getvalue()
-        assert "planning 150 orders on 5 vehicles" in text
-        assert "driving" in text and "same-day orders" in text
+            assert not thread.is_alive()
+            assert moved, out.getvalue()
+            assert took < 45, out.getvalue()
+            text = out.getvalue()
+            assert "planning 150 orders on 5 vehicles" in text
+            assert "driving" in text and "same-day orders" in text
+            # Interrupted (Ctrl+C), the next demo of the day drives on the unfinished routes.
+            out2 = io.StringIO()
+            again = simulate_today(url, speed=20_000, out=Console(file=out2, width=200))
+            again.join(timeout=45)
+            assert not again.is_alive()
+            second = " ".join(out2.getvalue().split())
+            assert "resuming" in second and "the simulated day is over" in second, second
+            assert "KPIs of" in second
+            with sessions() as session:
+                assert set(session.scalars(select(Route.status))) == {"finished"}
+                statuses = set(session.scalars(select(Order.status)))
+                assert statuses <= {"delivered", "failed", "ready"}, statuses  # ready: same-day
+            # Run once more the same day: it was driven, and the demo says so.
+            out3 = io.StringIO()
+            third = simulate_today(url, speed=20_000, out=Console(file=out3, width=200))
+            third.join(timeout=30)
+        text = " ".join(out3.getvalue().split())
+        assert "today's orders were already driven" in text, text
+        assert "routes of" in text and "are finished" in text, text
 
 
 def test_a_day_already_driven_is_reported_and_nothing_breaks(tmp_path: Path) -> None:
@@ -148,32 +169,3 @@ def test_a_day_already_driven_is_reported_and_nothing_breaks(tmp_path: Path) -> 
         text = " ".join(out.getvalue().split())
         assert "today's orders were already driven" in text, text
         assert "The server keeps running" in text
-
-
-def test_a_whole_demo_day_then_a_second_run_of_the_same_day(tmp_path: Path) -> None:
-    """The day runs to its end (KPIs printed); run again, it says the day was driven."""
-    with TestClient(create_app(_settings(tmp_path))) as client:
-        sessions: sessionmaker[Session] = client.app.state.sessions  # type: ignore[attr-defined]
-        with sessions() as session:
-            seed(session)
-        out = io.StringIO()
-        with serve_app(client.app) as url:
-            began = time.monotonic()
-            thread = simulate_today(
-                url, speed=20_000, plan_time_limit=1.0, out=Console(file=out, width=200)
-            )
-            thread.join(timeout=55)
-            took = time.monotonic() - began
-            assert not thread.is_alive(), out.getvalue()
-            first = " ".join(out.getvalue().split())
-            assert "KPIs of" in first and "the simulated day is over" in first, first
-            with sessions() as session:
-                statuses = set(session.scalars(select(Order.status)))
-            assert statuses <= {"delivered", "failed", "ready"}, statuses  # ready: same-day
-            out2 = io.StringIO()
-            again = simulate_today(url, speed=20_000, out=Console(file=out2, width=200))
-            again.join(timeout=30)
-        second = " ".join(out2.getvalue().split())
-        assert "today's orders were already driven" in second, second
-        assert "routes of" in second and "are finished" in second, second
-        assert took < 55

@@ -979,6 +979,8 @@ def _run(staff: httpx.Client, team: list[Driver], options: Options, roads: Roads
                 f"the {len(shown)} routes of {day} are finished"
                 + (f"; {len(order_ids)} orders were left over" if order_ids else "")
             )
+        if shown:  # the day was planned: drive on what is left of it, plan nothing more
+            order_ids = []
     resumed = False
     if order_ids:
         plan_id = _check(
