@@ -357,5 +357,27 @@ def test_simulate_a_day_on_the_roads(tmp_path: Path) -> None:
             )  # fmt: skip
         assert again.exit_code == 1, again.output
         assert "none of the 12 orders" in " ".join(again.output.split())
+        # Missing driver logins are created by an admin's login (not a dispatcher's).
+        with serve_app(client.app) as url:
+            base = ["simulate", "--server", url, "--password", PASSWORD, "--orders", "12"]
+            other_seed = CliRunner().invoke(
+                cli, [*base, "--email", "dispatcher@sim.example", "--seed", "8", "--driver",
+                      f"driver@sim.example:{PASSWORD}"],
+            )  # fmt: skip
+            base += ["--seed", "7"]
+            refused = CliRunner().invoke(
+                cli,
+                [*base, "--email", "dispatcher@sim.example", "--driver-password", "sim-pass-1"],
+            )
+            created = CliRunner().invoke(
+                cli, [*base, "--email", "admin@sim.example", "--driver-password", "sim-pass-1"]
+            )
+        assert other_seed.exit_code == 1 and "another --seed" in " ".join(other_seed.output.split())
+        assert refused.exit_code == 1 and "needs an admin" in " ".join(refused.output.split())
+        assert created.exit_code == 1, created.output  # logged in, then: nothing left to drive
+        assert "none of the 12 orders" in " ".join(created.output.split())
+        members = client.get("/api/v1/members", headers=org.admin).json()
+        sims = [m for m in members if m["email"].startswith("sim-driver-1.")]
+        assert len(sims) == 1 and sims[0]["role"] == "driver"
         with sessions() as session:
             assert (session.scalar(select(func.count()).select_from(Route)) or 0) == len(routes)

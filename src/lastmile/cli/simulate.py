@@ -49,7 +49,7 @@ from rich.table import Table
 
 from lastmile.cli.common import bundled_extract, load_provider
 from lastmile.cli.plan import sample_path
-from lastmile.core.errors import LastmileError
+from lastmile.core.errors import InputError
 from lastmile.core.geo.distance import haversine_m
 from lastmile.core.model import Location, Profile
 from lastmile.core.roads import NoRoadsError, RoadProvider, StraightLineProvider
@@ -937,9 +937,14 @@ def _prepare(
     order_ids: list[str] = []
     fresh = 0
     for i in range(0, len(bodies), ORDER_BATCH):
-        created = _check(
-            staff.post("/api/v1/orders", json=bodies[i : i + ORDER_BATCH]), "create orders"
-        )
+        response = staff.post("/api/v1/orders", json=bodies[i : i + ORDER_BATCH])
+        if response.status_code == 409:  # same external ids, other addresses: another seed
+            raise SimulationError(
+                f"the orders SIM-{day.isoformat()}-… of an earlier run can no longer change "
+                "(a run with another --seed?): use that run's --seed, or another --date. "
+                f"The server said: {response.json().get('detail', response.text[:300])}"
+            )
+        created = _check(response, "create orders")
         order_ids.extend(
             item["order"]["id"] for item in created["items"] if item["order"]["status"] == "ready"
         )
@@ -1296,9 +1301,9 @@ def simulate(
         raise typer.Exit(2)
     try:
         network = load_roads(roads, enabled=not no_roads)
-    except LastmileError as exc:
-        issues = getattr(exc, "issues", None) or ()
-        console.print(f"[red]error:[/] {'; '.join(i.describe() for i in issues) or exc.message}")
+    except InputError as exc:
+        text = "; ".join(f"{i.field} {i.value}: {i.message}" for i in exc.issues)
+        console.print(f"[red]error:[/] {text or exc.message}", markup=True, highlight=False)
         raise typer.Exit(2) from exc
     options = Options(
         server=server,
