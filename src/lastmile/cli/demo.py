@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -219,13 +220,13 @@ def simulate_today(
             outcome = run_simulation(options, roads or _demo_roads())
         except NothingToDrive as exc:
             say(
-                f"today's orders were already driven ({exc}). The server keeps running: look "
-                "at the day on /app/live and its KPIs, or drive another day with "
-                "`lastmile simulate --date`."
+                f"today's orders were already driven ({escape(str(exc))}). The server keeps "
+                "running: look at the day on /app/live and its KPIs, or drive another day "
+                "with `lastmile simulate --date`."
             )
             return
         except (SimulationError, httpx.HTTPError) as exc:
-            say(f"[red]the simulated day stopped:[/] {exc}. The server keeps running.")
+            say(f"[red]the simulated day stopped:[/] {escape(str(exc))}. The server keeps running.")
             return
         if outcome.stopped:
             return

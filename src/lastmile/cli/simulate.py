@@ -44,6 +44,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -763,7 +764,7 @@ class Simulation:
         if result["status"] == "rejected":
             message = f"{type_} of {phone.member.email} rejected: {result['error']}"
             self.counts.rejected.append(message)
-            self.say(f"[yellow]{message}[/]")
+            self.say(f"[yellow]{escape(message)}[/]")
             return None
         self.counts.events[type_] += 1
         if type_ in ("delivered", "failed") and self.progress is not None:
@@ -792,7 +793,11 @@ class Simulation:
             if all(p.finished for p in self.phones):
                 self.counts.same_day_skipped += len(orders) - i
                 return
-            created = _check(self.staff.post("/api/v1/orders", json=[body]), "create an order")
+            response = self.staff.post("/api/v1/orders", json=[body])
+            if response.status_code == 409:  # an earlier run's order that can no longer change
+                self.counts.same_day_skipped += 1
+                continue
+            created = _check(response, "create an order")
             order = created["items"][0]["order"]
             if order["status"] != "ready":
                 self.counts.same_day_skipped += 1
@@ -806,7 +811,7 @@ class Simulation:
                 self.counts.same_day_not_fitting[reason] += 1
                 self.say(
                     f"same-day order {body['external_id']} at {_clock(t)} does not fit "
-                    f"({reason}): {why.get('detail', '')}"
+                    f"({escape(reason)}): {escape(str(why.get('detail', '')))}"
                 )
                 continue
             inserted = _check(response, f"insert {body['external_id']}")
@@ -1286,7 +1291,7 @@ def simulate(
         factor = parse_speed(speed)
         when = date.fromisoformat(day) if day else None
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     if roads is not None and no_roads:
         console.print("[red]error:[/] --roads and --no-roads exclude each other")
@@ -1303,7 +1308,7 @@ def simulate(
         network = load_roads(roads, enabled=not no_roads)
     except InputError as exc:
         text = "; ".join(f"{i.field} {i.value}: {i.message}" for i in exc.issues)
-        console.print(f"[red]error:[/] {text or exc.message}", markup=True, highlight=False)
+        console.print(f"[red]error:[/] {escape(text or exc.message)}", highlight=False)
         raise typer.Exit(2) from exc
     options = Options(
         server=server,
@@ -1324,6 +1329,6 @@ def simulate(
     try:
         outcome = run_simulation(options, network)
     except (SimulationError, httpx.HTTPError) as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     print_outcome(outcome)
