@@ -27,16 +27,6 @@ from helpers.service import PASSWORD, OrgUsers, make_org
 from lastmile.app import create_app
 from lastmile.auth import service as auth
 from lastmile.cli import app as cli
-from lastmile.cli.simulate import (
-    Jam,
-    Roads,
-    default_same_day,
-    make_jams,
-    make_orders,
-    parse_speed,
-    proof_png,
-    slowdown,
-)
 from lastmile.config import Settings
 from lastmile.core.geo.distance import haversine_m
 from lastmile.core.model import Location, Profile
@@ -48,6 +38,16 @@ from lastmile.orders.models import Order
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
 from lastmile.plans.models import Route
+from lastmile.simulation.legs import Roads
+from lastmile.simulation.proofs import proof_png
+from lastmile.simulation.scenario import (
+    Jam,
+    default_same_day,
+    make_jams,
+    make_orders,
+    parse_speed,
+    slowdown,
+)
 
 SCHAAN = Location(9.5087, 47.1657)
 TRIESEN = Location(9.5265427, 47.1196385)

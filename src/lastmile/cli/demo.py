@@ -28,15 +28,6 @@ from sqlalchemy.orm import Session
 from lastmile.auth import service as auth
 from lastmile.cli.plan import plan as plan_command
 from lastmile.cli.plan import sample_path
-from lastmile.cli.simulate import (
-    NothingToDrive,
-    Options,
-    Roads,
-    SimulationError,
-    parse_speed,
-    print_outcome,
-    run_simulation,
-)
 from lastmile.config import get_settings
 from lastmile.core.errors import NotFound
 from lastmile.db import create_db_engine, migrate, session_factory
@@ -46,6 +37,11 @@ from lastmile.fleet.schemas import DepotCreate, DriverCreate, DriverUpdate
 from lastmile.orders import service as orders
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Organisation, Role
+from lastmile.simulation.client import NothingToDrive, SimulationError
+from lastmile.simulation.legs import Roads
+from lastmile.simulation.report import print_outcome
+from lastmile.simulation.run import Options, run_simulation
+from lastmile.simulation.scenario import parse_speed
 
 DEMO_ORG = "Demo Deliveries"
 DEMO_TZ = "Europe/Vaduz"
