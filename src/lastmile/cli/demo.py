@@ -3,7 +3,7 @@
 Plans the bundled sample day to files (map, plan.json), seeds a demo organisation with users,
 fleet, a login per driver and today's orders in the embedded database, starts the server and,
 once it answers, a simulated day of today's orders in a background thread
-(:mod:`lastmile.cli.simulate`, over HTTP like any client), so that vehicles move on
+(:mod:`lastmile.simulation`, over HTTP like any client), so that vehicles move on
 ``/app/live`` within seconds.
 """
 
