@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VENDOR := src/lastmile/web/static/vendor
 OUT ?= out
 
-.PHONY: demo test lint typecheck unit bench assets clean
+.PHONY: demo test lint typecheck unit bench bench-load assets clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(PY) benchmarks/solver_bench.py $(BENCH_ARGS)
+
+# Load benchmark on PostgreSQL (docs/benchmarks.md, Load): needs wrk and a PostgreSQL server
+# (LOAD_ARGS, e.g. --pg postgresql://postgres@127.0.0.1:5432/postgres --write).
+bench-load: $(STAMP)
+	$(PY) benchmarks/load_bench.py $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) $(OUT) .mypy_cache .pytest_cache .ruff_cache
