@@ -22,7 +22,12 @@ from lastmile.jobs.runner import InlineRunner, JobRunner
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = create_db_engine(settings.resolved_database_url)
+    pool = (
+        {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size}
+        if settings.is_postgres
+        else {}
+    )
+    engine = create_db_engine(settings.resolved_database_url, **pool)
     migrate(engine)
     sessions = session_factory(engine)
     bus: LocalBus = (

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     """Where background jobs run: ``inline`` in the server process (threads, and a separate
     process for planning), ``queue`` in procrastinate on PostgreSQL (``lastmile worker``),
     ``auto`` = queue on PostgreSQL, inline on SQLite."""
+    eta_gps_refresh_s: float = Field(default=10.0, ge=0, le=3600)
+    """GPS batches recompute a route's ETAs at most this often, by the points' own time (per
+    server process; stop events always recompute). 0 = on every batch."""
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    """Database connections each process keeps open (PostgreSQL); as many again may be opened
+    for bursts."""
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     """Timeout of one webhook delivery attempt."""
     webhook_max_attempts: int = Field(default=6, ge=1)

@@ -27,6 +27,7 @@ from helpers.service import OrgUsers, make_org
 from lastmile.common.clock import utcnow
 from lastmile.drivers.models import DeviceEvent, Position
 from lastmile.events.models import Event
+from lastmile.live.models import StopEta
 from lastmile.orgs.models import Organisation, Role
 from lastmile.plans.models import Stop
 
@@ -820,3 +821,35 @@ def test_pod_store_and_image_sniffing(tmp_path: Any) -> None:
     for bad in ("../secret", "org_1//x", "/etc/passwd", "org_1/.hidden", ""):
         with pytest.raises(ValueError):
             store.put(bad, b"x", "image/png")
+
+
+def test_gps_batches_recompute_etas_at_most_every_few_seconds(client: TestClient) -> None:
+    """Phones send a batch every few seconds; the route's ETAs follow the GPS at most every
+    ``eta_gps_refresh_s`` (10 s) of the points' own time, which keeps batches cheap."""
+    day = plan_day(client)
+    t0 = now()
+    send(client, day, ev("g-start-0001", "route_started", (t0 - timedelta(minutes=5)).isoformat()))
+
+    def batch(seconds_ago: float) -> None:
+        at = (t0 - timedelta(seconds=seconds_ago)).isoformat()
+        r = client.post(
+            "/api/v1/driver/positions",
+            json={"positions": [{"lon": 9.51, "lat": 47.16, "recorded_at": at}]},
+            headers=day.org.driver,
+        )
+        assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+
+    def computed() -> datetime:
+        with day.sessions() as session:
+            latest = session.scalar(
+                select(func.max(StopEta.computed_at)).where(StopEta.route_id == day.route["id"])
+            )
+        assert latest is not None
+        return latest
+
+    batch(60)
+    first = computed()
+    batch(57)  # 3 s later by the phone's clock: the ETAs stay as they are
+    assert computed() == first
+    batch(45)  # 15 s after the last recompute
+    assert computed() > first

@@ -7,12 +7,16 @@ import hmac
 import json
 import threading
 import time
+from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from helpers.live import Receiver, serve_app
 from helpers.service import make_org
+from lastmile.events import service as events
 from lastmile.events.jobs import SIGNATURE_HEADER, deliver_webhook
 from lastmile.jobs.context import JobContext
 
@@ -179,3 +183,46 @@ def test_a_delivery_not_visible_yet_is_looked_up_again(client: TestClient) -> No
     later.clear()
     deliver_webhook(context, delivery_id="whd_not_committed_yet", lookups=5)
     assert later == []  # gives up after a few looks: the row does not exist
+
+
+def _engine_of(client: TestClient) -> Any:
+    return client.app.state.engine  # type: ignore[attr-defined]
+
+
+def test_an_event_committed_after_a_later_one_is_still_delivered(client: TestClient) -> None:
+    """Ids are taken at insert, so a transaction can commit after a later one (PostgreSQL):
+    the stream must deliver the earlier id when it commits, not skip it for good."""
+    if _engine_of(client).dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: ids always commit in order there")
+    org = make_org(client, "Alpha")
+    sessions: sessionmaker[Session] = client.app.state.sessions  # type: ignore[attr-defined]
+    found: list[dict[str, object]] = []
+    ready = threading.Event()
+
+    def read(url: str) -> None:
+        with httpx.stream("GET", f"{url}/api/v1/events", headers=org.dispatcher, timeout=20) as r:
+            for line in r.iter_lines():
+                if line.startswith(": connected"):
+                    ready.set()
+                if line.startswith("data: "):
+                    found.append(json.loads(line[6:]))
+                    if found[-1]["type"] == "test.slow":
+                        return
+
+    with serve_app(client.app) as url:
+        reader = threading.Thread(target=read, args=(url,))
+        reader.start()
+        assert ready.wait(10)
+        slow = sessions()
+        early = events.record(session=slow, org_id=org.org_id, type="test.slow", payload={})
+        _create_order(client, org.dispatcher, "A-1")  # a later id, committed first
+        deadline = time.monotonic() + 10
+        while not found and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert found and all(e["id"] > early.id for e in found), found
+        slow.commit()
+        slow.close()
+        reader.join(timeout=20)
+    assert not reader.is_alive(), found
+    assert found[-1]["id"] == early.id, found
+    assert len({e["id"] for e in found}) == len(found)  # each once

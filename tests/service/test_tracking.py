@@ -259,7 +259,8 @@ def test_links_expire_days_after_the_delivery_date(client: TestClient) -> None:
 
 
 def test_requests_are_rate_limited_per_client(client: TestClient, monkeypatch: Any) -> None:
-    monkeypatch.setenv("LASTMILE_TRACKING_RATE_PER_MINUTE", "5")
+    # The server's settings (read once at start-up, not per request).
+    monkeypatch.setattr(client.app.state.settings, "tracking_rate_per_minute", 5)  # type: ignore[attr-defined]
     day = seed_day(client, "Limits")
     path = link(client, day, day.order_ids()[0])
     codes = [client.get(path).status_code for _ in range(4)]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -53,6 +55,28 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+@contextmanager
+def exclusive(engine: Engine, name: str) -> Iterator[None]:
+    """Run the block in one process at a time, across every process on this database.
+
+    Several ``lastmile serve`` processes (and workers) started together on a fresh database
+    would otherwise all create the same tables at once, and all but one fail. PostgreSQL: a
+    session-level advisory lock named ``name``; SQLite has one process, so nothing to do.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": name})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), {"name": name})
+            conn.commit()
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the database schema to the newest migration (idempotent)."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the database schema to the newest migration (idempotent; one process at a time)."""
+    with exclusive(engine, "lastmile.migrate"):
+        command.upgrade(alembic_config(engine), "head")

@@ -7,7 +7,6 @@ is ``docs/api-driver.md``.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -33,14 +32,17 @@ from lastmile.drivers.schemas import (
     PositionResult,
     RouteResponse,
 )
-from lastmile.events import service as events
-from lastmile.events.bus import LocalBus
+from lastmile.events.follow import Opened, follow
 from lastmile.events.models import Event
 from lastmile.fleet.models import Driver
 from lastmile.orgs.models import Role
 
 router = APIRouter(prefix="/api/v1", tags=["drivers"])
 KEEPALIVE_S = 15.0
+MEMBERSHIP_TYPES = frozenset(
+    {"route.dispatched", service.EVENT_ROUTE_CHANGED, "stop.added", "stop.removed"}
+)
+"""Events after which the stream reloads which routes and orders are the driver's."""
 
 _AUTH: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in"},
@@ -254,6 +256,7 @@ def _format(event: Event, data: dict[str, Any]) -> str:
 async def stream_driver_events(
     request: Request,
     caller: Caller,
+    session: DbSession,
     last_event_id: Annotated[
         int | None,
         Query(ge=0, description="Replay events after this id (or send the Last-Event-ID header)."),
@@ -262,8 +265,8 @@ async def stream_driver_events(
 ) -> StreamingResponse:
     """``route.changed`` whenever one of the caller's routes changes (reload the route)."""
     caller.require(Role.DRIVER)
+    session.close()  # the login check's connection goes back to the pool: a stream holds none
     sessions: sessionmaker[Session] = request.app.state.sessions
-    bus: LocalBus = request.app.state.bus
     org_id, user_id = caller.org_id, caller.user_id
 
     def who() -> service.Interest:
@@ -276,42 +279,32 @@ async def stream_driver_events(
     if start is None and last_event_header and last_event_header.isdigit():
         start = int(last_event_header)
 
-    def fetch(after: int) -> tuple[list[Event], service.Interest | None]:
+    def refreshed() -> service.Interest:
         with sessions() as session:
-            rows = events.since(session=session, org_id=org_id, after_id=after)
-            if not any(r.type in service.RELEVANT_TYPES for r in rows):
-                return rows, None
-            fresh = service.interest(session=session, org_id=org_id, driver_id=interest.driver_id)
-            return rows, fresh
+            return service.interest(session=session, org_id=org_id, driver_id=interest.driver_id)
 
-    def newest() -> int:
-        with sessions() as session:
-            return events.latest_id(session=session, org_id=org_id)
+    events = follow(
+        request,
+        bus=request.app.state.bus,
+        sessions=sessions,
+        org_id=org_id,
+        start=start,
+        keepalive_s=KEEPALIVE_S,
+    )
 
     async def stream() -> AsyncIterator[str]:
         nonlocal interest
-        async with bus.subscribe(org_id) as queue:
-            cursor = start if start is not None else await run_in_threadpool(newest)
-            yield f"retry: 2000\n: connected, events after {cursor}\n\n"
-            while True:
-                rows, fresh = await run_in_threadpool(fetch, cursor)
-                if fresh is not None:
-                    interest = fresh
-                for event in rows:
-                    cursor = event.id
-                    data = service.driver_view(event.type, event.payload, interest)
-                    if data is not None:
-                        yield _format(event, data)
-                if len(rows) >= 500:
-                    continue
-                if await request.is_disconnected():
-                    return
-                try:
-                    await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_S)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                while not queue.empty():
-                    queue.get_nowait()
+        async for item in events:
+            if isinstance(item, Opened):
+                yield f"retry: 2000\n: connected, events after {item.cursor}\n\n"
+            elif item is None:
+                yield ": keep-alive\n\n"
+            else:
+                if item.type in MEMBERSHIP_TYPES:  # the driver's routes or stops may have changed
+                    interest = await run_in_threadpool(refreshed)
+                data = service.driver_view(item.type, item.payload, interest)
+                if data is not None:
+                    yield _format(item, data)
 
     return StreamingResponse(
         stream(),

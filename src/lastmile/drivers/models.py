@@ -32,7 +32,11 @@ class DeviceEvent(OrgScoped, Base):
 
 class Position(OrgScoped, Base):
     __tablename__ = "positions"
-    __table_args__ = (Index("ix_positions_driver_time", "driver_id", "recorded_at"),)
+    __table_args__ = (
+        Index("ix_positions_driver_time", "driver_id", "recorded_at"),
+        # A route's newest point (every GPS batch, tracking pages near the stop) and its track.
+        Index("ix_positions_route_time", "route_id", "recorded_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     driver_id: Mapped[str] = mapped_column(String(32), ForeignKey("drivers.id", ondelete="CASCADE"))

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 
 from lastmile.auth.principal import STAFF
 from lastmile.common.web import Caller, DbSession
 from lastmile.events import service
-from lastmile.events.bus import LocalBus
+from lastmile.events.follow import Opened, follow
 from lastmile.events.models import Event, Webhook
 from lastmile.events.schemas import DeliveryRead, WebhookCreate, WebhookCreated, WebhookRead
 from lastmile.orgs.models import Role
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
-KEEPALIVE_S = 15.0
 
 
 def _format(event: Event) -> str:
@@ -46,6 +42,7 @@ def _format(event: Event) -> str:
 async def stream_events(
     request: Request,
     caller: Caller,
+    session: DbSession,
     last_event_id: Annotated[
         int | None,
         Query(ge=0, description="Replay events after this id (or send the Last-Event-ID header)."),
@@ -55,42 +52,27 @@ async def stream_events(
 ) -> StreamingResponse:
     """Live events of the caller's organisation (order status, positions, plan progress)."""
     caller.require(*STAFF)
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    bus: LocalBus = request.app.state.bus
+    session.close()  # the login check's connection goes back to the pool: a stream holds none
     start = last_event_id
     if start is None and last_event_header and last_event_header.isdigit():
         start = int(last_event_header)
     wanted = set(types or ())
-    org_id = caller.org_id
-
-    def fetch(after: int) -> list[Event]:
-        with sessions() as session:
-            return service.since(session=session, org_id=org_id, after_id=after)
-
-    def newest() -> int:
-        with sessions() as session:
-            return service.latest_id(session=session, org_id=org_id)
+    events = follow(
+        request,
+        bus=request.app.state.bus,
+        sessions=request.app.state.sessions,
+        org_id=caller.org_id,
+        start=start,
+    )
 
     async def stream() -> AsyncIterator[str]:
-        async with bus.subscribe(org_id) as queue:
-            cursor = start if start is not None else await run_in_threadpool(newest)
-            yield f"retry: 2000\n: connected, events after {cursor}\n\n"
-            while True:
-                rows = await run_in_threadpool(fetch, cursor)
-                for event in rows:
-                    cursor = event.id
-                    if not wanted or event.type in wanted:
-                        yield _format(event)
-                if len(rows) >= 500:
-                    continue
-                if await request.is_disconnected():
-                    return
-                try:
-                    await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_S)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                while not queue.empty():
-                    queue.get_nowait()
+        async for item in events:
+            if isinstance(item, Opened):
+                yield f"retry: 2000\n: connected, events after {item.cursor}\n\n"
+            elif item is None:
+                yield ": keep-alive\n\n"
+            elif not wanted or item.type in wanted:
+                yield _format(item)
 
     return StreamingResponse(
         stream(),

@@ -106,6 +106,15 @@ def since(*, session: Session, org_id: str, after_id: int, limit: int = 500) -> 
     )
 
 
+def by_ids(*, session: Session, org_id: str, ids: list[int]) -> list[Event]:
+    """The organisation's events with these ids (those that exist), oldest first."""
+    return list(
+        session.scalars(
+            select(Event).where(Event.org_id == org_id, Event.id.in_(ids)).order_by(Event.id)
+        )
+    )
+
+
 def latest_id(*, session: Session, org_id: str) -> int:
     row = session.scalar(
         select(Event.id).where(Event.org_id == org_id).order_by(Event.id.desc()).limit(1)

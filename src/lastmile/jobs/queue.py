@@ -18,6 +18,7 @@ from sqlalchemy import Engine, inspect
 
 from lastmile.config import Settings
 from lastmile.db import create_db_engine, session_factory
+from lastmile.db.engine import exclusive
 from lastmile.events.bus import psycopg_conninfo
 from lastmile.events.service import Committed, add_listener
 from lastmile.jobs.context import JobContext
@@ -79,9 +80,13 @@ def make_app(settings: Settings) -> procrastinate.App:
 
 
 def ensure_schema(app: procrastinate.App, engine: Engine) -> None:
-    """Create procrastinate's tables once (its schema is not managed by our migrations)."""
-    if not inspect(engine).has_table("procrastinate_jobs"):
-        app.schema_manager.apply_schema()
+    """Create procrastinate's tables once (its schema is not managed by our migrations); one
+    process at a time, so that servers and workers starting together do not race."""
+    if inspect(engine).has_table("procrastinate_jobs"):
+        return
+    with exclusive(engine, "lastmile.procrastinate_schema"):
+        if not inspect(engine).has_table("procrastinate_jobs"):
+            app.schema_manager.apply_schema()
 
 
 class ProcrastinateRunner:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -593,6 +594,26 @@ def route_etas(
     return result
 
 
+_gps_refreshed: dict[str, dt.datetime] = {}
+"""Per route, the time of the GPS point its ETAs were last recomputed from (this process)."""
+_gps_lock = threading.Lock()
+_GPS_MEMORY = 10_000
+"""Routes remembered; the oldest half is forgotten beyond this (a day has far fewer)."""
+
+
+def _gps_refresh_due(route_id: str, at: dt.datetime, every_s: float) -> bool:
+    """Whether a point recorded at ``at`` should recompute the route's ETAs (and note it)."""
+    with _gps_lock:
+        last = _gps_refreshed.get(route_id)
+        if last is not None and abs((at - last).total_seconds()) < every_s:
+            return False
+        if len(_gps_refreshed) >= _GPS_MEMORY:
+            for key in sorted(_gps_refreshed, key=_gps_refreshed.__getitem__)[: _GPS_MEMORY // 2]:
+                del _gps_refreshed[key]
+        _gps_refreshed[route_id] = at
+        return True
+
+
 def on_position(
     *,
     session: Session,
@@ -604,9 +625,17 @@ def on_position(
     at: dt.datetime,
 ) -> RouteEtas | None:
     """Hook for the driver API after storing GPS points (the newest one): recompute the
-    route's ETAs from that position. Adds to the caller's transaction (it commits)."""
+    route's ETAs from that position. Adds to the caller's transaction (it commits).
+
+    Phones send a batch every few seconds; an ETA does not change meaningfully in that time,
+    and the recompute is most of a batch's cost. So a route is recomputed from GPS at most
+    every ``settings.eta_gps_refresh_s`` of the points' own time (per process); returns
+    ``None`` when skipped. Stop events (:func:`on_stop_done`) always recompute.
+    """
     from lastmile.common.travel import provider_for
 
+    if not _gps_refresh_due(route_id, at, settings.eta_gps_refresh_s):
+        return None
     route = _get_route(session, org_id, route_id)
     if route.status not in RUNNING:
         return None

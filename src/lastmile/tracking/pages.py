@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lastmile.common.web import AppSettings, DbSession
+from lastmile.config import Settings
 from lastmile.core.errors import Conflict, InputError, NotFound, RateLimited
 from lastmile.drivers.pod_store import store_for
-from lastmile.integrations.notify.base import NotifySettings
 from lastmile.notifications.models import OrderRecipients
 from lastmile.notifications.service import settings_of
 from lastmile.orgs.models import Organisation
@@ -169,11 +169,12 @@ def _problem_page(request: Request, status: int, key: str, retry_after: int = 0)
 
 def _open(request: Request, session: Session, token: str) -> TrackingLink | HTMLResponse:
     """The link of ``token`` after the rate limit, or the page to answer instead."""
+    settings: Settings = request.app.state.settings
     try:
         service.check_rate(
             session=session,
             client=_client(request),
-            limit=NotifySettings().tracking_rate_per_minute,
+            limit=settings.tracking_rate_per_minute,
         )
     except RateLimited as exc:
         return _problem_page(request, 429, "rate_limited", exc.retry_after_s)
