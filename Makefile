@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VENDOR := src/lastmile/web/static/vendor
 OUT ?= out
 
-.PHONY: demo test lint typecheck unit bench bench-load assets clean
+.PHONY: demo test lint typecheck unit bench bench-load bench-kpi assets clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench: $(STAMP)
 # (LOAD_ARGS, e.g. --pg postgresql://postgres@127.0.0.1:5432/postgres --write).
 bench-load: $(STAMP)
 	$(PY) benchmarks/load_bench.py $(LOAD_ARGS)
+
+# KPIs over a growing history (docs/benchmarks.md, KPIs); KPI_ARGS=--postgres URL for PostgreSQL.
+bench-kpi: $(STAMP)
+	$(PY) benchmarks/kpi_bench.py $(KPI_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) $(OUT) .mypy_cache .pytest_cache .ruff_cache

@@ -30,7 +30,7 @@ from datetime import time as clock_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from lastmile.analytics import service
 from lastmile.db import create_db_engine, migrate, session_factory
@@ -228,6 +228,9 @@ def seed(
                 conn.execute(insert(table), rows)
             print(f"\rseeded {d + 1}/{days} days", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
+    if engine.dialect.name == "postgresql":  # fresh statistics, as autovacuum keeps them
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
     engine.dispose()
     return org_id, last
 

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lastmile.analytics.models import Comparison
@@ -111,68 +111,72 @@ def records(
         route_query = route_query.where(Vehicle.depot_id == f.depot_id)
     routes = {r.id: (r, v) for r, v in session.execute(route_query)}
 
-    # Which route carried each order: its latest live route in range.
-    stop_of: dict[str, tuple[Stop, Route]] = {}
+    # Which route carried each order: its latest live route in range (and its planned arrival).
+    stop_of: dict[str, tuple[int, Route]] = {}
     for ids in _chunks(sorted(routes)):
-        for stop in session.scalars(
-            select(Stop).where(
+        for order_id, route_id, arrival_s in session.execute(
+            select(Stop.order_id, Stop.route_id, Stop.arrival_s).where(
                 Stop.org_id == org_id, Stop.route_id.in_(ids), Stop.order_id.isnot(None)
             )
         ):
-            route = routes[stop.route_id][0]
-            assert stop.order_id is not None
-            known = stop_of.get(stop.order_id)
+            route = routes[route_id][0]
+            known = stop_of.get(str(order_id))
             if known is None or known[1].created_at <= route.created_at:
-                stop_of[stop.order_id] = (stop, route)
+                stop_of[str(order_id)] = (arrival_s, route)
 
-    order_query = select(Order).where(
-        Order.org_id == org_id, Order.date >= f.start, Order.date <= f.end
-    )
-    rows = [o for o in session.scalars(order_query) if not f.narrowed or o.id in stop_of]
+    # Everything about the orders of the range: one query per kind of row, joined on the
+    # orders of the dates (plain columns, no ORM objects: a month is tens of thousands).
+    in_range = (Order.org_id == org_id, Order.date >= f.start, Order.date <= f.end)
+    rows = [
+        o
+        for o in session.execute(
+            select(Order.id, Order.created_at, Order.lon, Order.lat, Order.windows, Order.date)
+            .where(*in_range)
+            .order_by(Order.date, Order.id)
+        )
+        if not f.narrowed or o.id in stop_of
+    ]
     ids = [o.id for o in rows]
-    history: dict[str, list[kpi.StatusEvent]] = {}
-    with_pod: set[str] = set()
-    views: dict[str, int] = {}
-    rating: dict[str, int] = {}
-    messages: list[kpi.Message] = []
-    for chunk in _chunks(ids):
-        for e in session.scalars(
-            select(OrderEvent).where(OrderEvent.org_id == org_id, OrderEvent.order_id.in_(chunk))
-        ):
-            history.setdefault(e.order_id, []).append(
-                kpi.StatusEvent(e.to_status, e.at, e.lon, e.lat, e.reason)
-            )
-        with_pod.update(
-            session.scalars(
-                select(ProofOfDelivery.order_id).where(
-                    ProofOfDelivery.org_id == org_id, ProofOfDelivery.order_id.in_(chunk)
-                )
-            )
-        )
-        for order_id, count in session.execute(
-            select(TrackingView.order_id, func.count())
-            .where(TrackingView.org_id == org_id, TrackingView.order_id.in_(chunk))
-            .group_by(TrackingView.order_id)
-        ):
-            views[order_id] = int(count)
-        for order_id, stars in session.execute(
-            select(CustomerInput.order_id, CustomerInput.rating).where(
-                CustomerInput.org_id == org_id,
-                CustomerInput.order_id.in_(chunk),
-                CustomerInput.rating.isnot(None),
-            )
-        ):
-            if stars is not None:
-                rating[order_id] = int(stars)
-        messages.extend(
-            kpi.Message(n.order_id, n.cost, n.status)
-            for n in session.scalars(
-                select(Notification).where(
-                    Notification.org_id == org_id, Notification.order_id.in_(chunk)
-                )
-            )
-        )
     wanted = set(ids)
+
+    def of_orders(*columns: Any, model: Any) -> Any:
+        return session.execute(
+            select(*columns)
+            .join(Order, Order.id == model.order_id)
+            .where(model.org_id == org_id, *in_range)
+        )
+
+    history: dict[str, list[kpi.StatusEvent]] = {}
+    for order_id, *fields in of_orders(
+        OrderEvent.order_id,
+        OrderEvent.to_status,
+        OrderEvent.at,
+        OrderEvent.lon,
+        OrderEvent.lat,
+        OrderEvent.reason,
+        model=OrderEvent,
+    ):
+        history.setdefault(order_id, []).append(kpi.StatusEvent(*fields))
+    with_pod = {
+        order_id for (order_id,) in of_orders(ProofOfDelivery.order_id, model=ProofOfDelivery)
+    }
+    views: dict[str, int] = {}
+    for (order_id,) in of_orders(TrackingView.order_id, model=TrackingView):
+        views[order_id] = views.get(order_id, 0) + 1
+    rating = {
+        order_id: int(stars)
+        for order_id, stars in of_orders(
+            CustomerInput.order_id, CustomerInput.rating, model=CustomerInput
+        )
+        if stars is not None
+    }
+    messages = [
+        kpi.Message(order_id, cost, status)
+        for order_id, cost, status in of_orders(
+            Notification.order_id, Notification.cost, Notification.status, model=Notification
+        )
+        if order_id in wanted
+    ]
     contacts: dict[str, int] = {}
     route_times: dict[str, dict[str, datetime]] = {}
     # Route events are logged when synced (up to a week late) and never before the day.
@@ -197,7 +201,6 @@ def records(
     order_records = []
     for o in rows:
         found = stop_of.get(o.id)
-        on_stop: Stop | None = found[0] if found else None
         on_route: Route | None = found[1] if found else None
         order_records.append(
             kpi.OrderRecord(
@@ -212,7 +215,7 @@ def records(
                 driver_id=on_route.driver_id if on_route else None,
                 route_id=on_route.id if on_route else None,
                 planned_arrival=(
-                    _local(on_route.date, on_stop.arrival_s, zone) if on_route and on_stop else None
+                    _local(on_route.date, found[0], zone) if found and on_route else None
                 ),
                 has_pod=o.id in with_pod,
                 tracking_views=views.get(o.id, 0),
@@ -224,12 +227,12 @@ def records(
 
     tracks: dict[str, list[tuple[float, float]]] = {}
     for chunk in _chunks(sorted(routes)):  # a few queries for all routes, not one per route
-        for route_id, lon, lat in session.execute(
+        for track_route, lon, lat in session.execute(
             select(Position.route_id, Position.lon, Position.lat)
             .where(Position.org_id == org_id, Position.route_id.in_(chunk))
             .order_by(Position.route_id, Position.recorded_at)
         ):
-            tracks.setdefault(str(route_id), []).append((lon, lat))
+            tracks.setdefault(str(track_route), []).append((lon, lat))
     route_records = []
     for route_id, (route, vehicle) in sorted(routes.items()):
         track = tuple(tracks.get(route_id, ()))

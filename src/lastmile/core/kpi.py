@@ -15,10 +15,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from itertools import pairwise
+from functools import cached_property
 from typing import Literal
 
+import numpy as np
+
 from lastmile.core.geo import haversine_m
+from lastmile.core.geo.distance import EARTH_RADIUS_M
 from lastmile.core.model import Location
 
 
@@ -54,6 +57,16 @@ class OrderRecord:
     day: date | None = None
     """The delivery date (groups orders into periods for :func:`series`)."""
 
+    # Derived once per record: every KPI reads them, a month holds tens of thousands.
+    @cached_property
+    def timeline(self) -> list[StatusEvent]:
+        """The history in time order."""
+        return sorted(self.events, key=lambda e: e.at)
+
+    @cached_property
+    def attempts(self) -> list[StatusEvent]:
+        return [e for e in self.timeline if e.to_status in OUTCOMES]
+
 
 @dataclass(frozen=True)
 class RouteRecord:
@@ -76,6 +89,11 @@ class RouteRecord:
     fixed_cost: float = 0.0
     day: date | None = None
     """The route's date (groups routes into periods for :func:`series`)."""
+
+    @cached_property
+    def gps_m(self) -> float:
+        """The length of the track (computed once)."""
+        return path_m(self.track)
 
 
 @dataclass(frozen=True)
@@ -155,17 +173,24 @@ def p90(values: list[float]) -> float | None:
 
 
 def path_m(points: tuple[tuple[float, float], ...]) -> float:
-    """Length of a GPS track in metres (great-circle legs between consecutive points)."""
-    return sum(haversine_m(Location(a[0], a[1]), Location(b[0], b[1])) for a, b in pairwise(points))
+    """Length of a GPS track in metres (great-circle legs between consecutive points; the
+    same formula as :func:`lastmile.core.geo.haversine_m`, vectorised: a month of tracks is
+    millions of points)."""
+    if len(points) < 2:
+        return 0.0
+    lon, lat = np.radians(np.asarray(points, dtype=np.float64)).T
+    dlat, dlon = np.diff(lat), np.diff(lon)
+    h = np.sin(dlat / 2) ** 2 + np.cos(lat[:-1]) * np.cos(lat[1:]) * np.sin(dlon / 2) ** 2
+    return float(np.sum(2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))))
 
 
 def _sorted(order: OrderRecord) -> list[StatusEvent]:
-    return sorted(order.events, key=lambda e: e.at)
+    return order.timeline
 
 
 def outcomes(order: OrderRecord) -> list[StatusEvent]:
     """The order's delivery attempts (``delivered``/``failed`` rows), in time order."""
-    return [e for e in _sorted(order) if e.to_status in OUTCOMES]
+    return order.attempts
 
 
 def delivered_event(order: OrderRecord) -> StatusEvent | None:
@@ -230,7 +255,7 @@ def cost(
     """What the day cost: vehicles (time, overtime, distance, fixed) plus messages sent."""
     driver_time = sum(route_hours(r) * r.cost_per_hour for r in routes)
     overtime = sum(overtime_hours(r) * r.overtime_cost_per_hour for r in routes)
-    distance = sum(path_m(r.track) / 1000 * r.cost_per_km for r in routes)
+    distance = sum(r.gps_m / 1000 * r.cost_per_km for r in routes)
     fixed = sum(r.fixed_cost for r in routes if r.started_at is not None)
     sent = sum(m.cost for m in messages if m.status == "sent")
     total = driver_time + overtime + distance + fixed + sent
@@ -284,7 +309,7 @@ def compute(orders: list[OrderRecord], routes: list[RouteRecord], messages: list
         start = service_start(o)
         if start is not None and o.planned_arrival is not None:
             errors.append(abs((start - o.planned_arrival).total_seconds()))
-    actual_km = sum(path_m(r.track) for r in routes) / 1000
+    actual_km = sum(r.gps_m for r in routes) / 1000
     actual_hours = sum(route_hours(r) for r in routes)
     ratings = [o.rating for o in orders if o.rating is not None]
     by_driver: dict[str, list[OrderRecord]] = {}
