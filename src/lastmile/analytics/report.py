@@ -219,11 +219,38 @@ def to_html(report: Report, names: dict[str, str]) -> str:
     return template.render(**context(report, names), chart=svg)
 
 
+def _table(
+    page: Figure,
+    box: tuple[float, float, float, float],
+    header: list[str],
+    widths: list[float],
+    rows: list[list[str]],
+    verdicts: list[bool | None],
+) -> None:
+    """A table filling ``box`` of the page; the last column coloured by each row's verdict."""
+    from matplotlib.transforms import Bbox
+
+    ax = page.add_axes(box)
+    ax.axis("off")
+    table = ax.table(
+        cellText=rows,
+        colLabels=header,
+        colWidths=widths,
+        bbox=Bbox.from_bounds(0, 0, 1, 1),
+        cellLoc="left",
+    )
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    last = len(header) - 1
+    for (row, col), cell in table.get_celld().items():
+        if row > 0 and col == last:
+            cell.get_text().set_color({True: GOOD, False: BAD, None: NEUTRAL}[verdicts[row - 1]])
+
+
 def to_pdf(report: Report, names: dict[str, str]) -> bytes:
     """The same report as an A4 PDF: objectives and chart on page 1, every KPI on page 2."""
     from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.figure import Figure
-    from matplotlib.transforms import Bbox
 
     ctx = context(report, names)
     out = io.BytesIO()
@@ -257,21 +284,14 @@ def to_pdf(report: Report, names: dict[str, str]) -> bytes:
         top = 0.86
         if rows:
             height = 0.025 * (len(rows) + 1)
-            ax = page.add_axes((0.07, top - height, 0.86, height))
-            ax.axis("off")
-            table = ax.table(
-                cellText=rows,
-                colLabels=["Objective", "Baseline", "Pilot", "Verdict"],
-                colWidths=[0.55, 0.15, 0.15, 0.15],
-                bbox=Bbox.from_bounds(0, 0, 1, 1),
-                cellLoc="left",
+            _table(
+                page,
+                (0.07, top - height, 0.86, height),
+                ["Objective", "Baseline", "Pilot", "Verdict"],
+                [0.55, 0.15, 0.15, 0.15],
+                rows,
+                [o["met"] for o in ctx["objectives"]],
             )
-            table.auto_set_font_size(False)
-            table.set_fontsize(8)
-            for (row, col), cell in table.get_celld().items():
-                if row > 0 and col == 3:
-                    met = ctx["objectives"][row - 1]["met"]
-                    cell.get_text().set_color({True: GOOD, False: BAD, None: NEUTRAL}[met])
             top -= height + 0.03
         chart = figure(report, width_in=a4[0] * 0.86)
         chart_h = chart.get_figheight() / a4[1]
@@ -290,21 +310,14 @@ def to_pdf(report: Report, names: dict[str, str]) -> bytes:
         for title, metrics in ctx["groups"]:
             page.text(0.07, y, title, fontsize=11, weight="bold")
             height = 0.022 * (len(metrics) + 1)
-            ax = page.add_axes((0.07, y - 0.01 - height, 0.86, height))
-            ax.axis("off")
-            table = ax.table(
-                cellText=[[m["label"], m["baseline"], m["pilot"], m["change"]] for m in metrics],
-                colLabels=["KPI", "Baseline", "Pilot", "Change"],
-                colWidths=[0.46, 0.18, 0.18, 0.18],
-                bbox=Bbox.from_bounds(0, 0, 1, 1),
-                cellLoc="left",
+            _table(
+                page,
+                (0.07, y - 0.01 - height, 0.86, height),
+                ["KPI", "Baseline", "Pilot", "Change"],
+                [0.46, 0.18, 0.18, 0.18],
+                [[m["label"], m["baseline"], m["pilot"], m["change"]] for m in metrics],
+                [m["improved"] for m in metrics],
             )
-            table.auto_set_font_size(False)
-            table.set_fontsize(8)
-            for (row, col), cell in table.get_celld().items():
-                if row > 0 and col == 3:
-                    improved = metrics[row - 1]["improved"]
-                    cell.get_text().set_color({True: GOOD, False: BAD, None: NEUTRAL}[improved])
             y -= height + 0.06
         page.text(
             0.07,
