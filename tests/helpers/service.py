@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from lastmile.auth import service as auth
+from lastmile.config import Settings
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
 
@@ -60,3 +63,18 @@ def make_org(client: TestClient, name: str, timezone: str = "Europe/Vaduz") -> O
         assert response.status_code == 200, response.text
         result.headers[role] = {"Authorization": f"Bearer {response.json()['access_token']}"}
     return result
+
+
+def sqlite_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings of a test app on its own SQLite database in ``data_dir``: straight-line travel
+    times, jobs in process, a fixed secret, one second of solver time (override any)."""
+    values: dict[str, Any] = {
+        "database_url": f"sqlite:///{data_dir / 'lastmile.db'}",
+        "data_dir": data_dir,
+        "use_roads": False,
+        "jobs": "inline",
+        "secret_key": "test-secret",
+        "plan_time_limit_s": 1.0,
+        **overrides,
+    }
+    return Settings(**values)

@@ -21,10 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from helpers.browser import chromium
 from helpers.live import serve_app
-from helpers.service import PASSWORD, OrgUsers, make_org
+from helpers.service import PASSWORD, OrgUsers, make_org, sqlite_settings
 from lastmile.app import create_app
 from lastmile.auth import service as auth
-from lastmile.config import Settings
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
 
@@ -63,14 +62,7 @@ def dashboard_orders_csv(count: int = 12, bad_row: bool = False, extra: bool = F
 def web_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """A started app on a fresh SQLite database, as the brief of the suite asks."""
     data_dir = tmp_path_factory.mktemp("dashboard-data")
-    settings = Settings(
-        database_url=f"sqlite:///{data_dir / 'lastmile.db'}",
-        data_dir=data_dir,
-        use_roads=False,
-        jobs="inline",
-        secret_key="test-secret",
-        plan_time_limit_s=1.0,
-    )
+    settings = sqlite_settings(data_dir)
     with TestClient(create_app(settings)) as client:
         yield client
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_dashboard import DASHBOARD_DAY, dashboard_orders_csv, seed_org
 
-from helpers.service import PASSWORD, OrgUsers
+from helpers.service import PASSWORD, OrgUsers, sqlite_settings
 from lastmile.app import create_app
 from lastmile.config import Settings
 
@@ -21,14 +21,7 @@ from lastmile.config import Settings
 @pytest.fixture(scope="module")
 def web_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     data_dir = tmp_path_factory.mktemp("dashboard-edit")
-    settings = Settings(
-        database_url=f"sqlite:///{data_dir / 'lastmile.db'}",
-        data_dir=data_dir,
-        use_roads=False,
-        jobs="inline",
-        secret_key="test-secret",
-        plan_time_limit_s=1.0,
-    )
+    settings = sqlite_settings(data_dir)
     with TestClient(create_app(settings)) as client:
         yield client
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from helpers.browser import chromium
 from helpers.live import serve_app
-from helpers.service import PASSWORD, OrgUsers, make_org
+from helpers.service import PASSWORD, OrgUsers, make_org, sqlite_settings
 from lastmile.app import create_app
 from lastmile.config import Settings
 from lastmile.drivers.models import DeviceEvent, Position, ProofOfDelivery
@@ -70,14 +70,7 @@ class LiveApp:
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     """The app on SQLite with its lifespan running, also served over HTTP on loopback."""
     data_dir = tmp_path_factory.mktemp("driver-app")
-    settings = Settings(
-        database_url=f"sqlite:///{data_dir / 'lastmile.db'}",
-        data_dir=data_dir,
-        use_roads=False,
-        jobs="inline",
-        secret_key="test-secret",
-        plan_time_limit_s=1.0,
-    )
+    settings = sqlite_settings(data_dir)
     with TestClient(create_app(settings)) as client, serve_app(client.app) as url:
         yield LiveApp(client=client, url=url, settings=settings)
 

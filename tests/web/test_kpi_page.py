@@ -16,11 +16,10 @@ from fastapi.testclient import TestClient
 from helpers.browser import chromium
 from helpers.kpi_days import MONDAY, week
 from helpers.live import serve_app
-from helpers.service import PASSWORD, make_org
+from helpers.service import PASSWORD, make_org, sqlite_settings
 from lastmile.analytics.pages import TILES
 from lastmile.analytics.report import fmt
 from lastmile.app import create_app
-from lastmile.config import Settings
 from lastmile.core.kpi import BY_NAME, METRICS
 
 SHOTS = Path(__file__).parents[2] / "test-artifacts" / "kpis"
@@ -30,14 +29,7 @@ LAST = MONDAY + timedelta(days=13)
 @pytest.fixture(scope="module")
 def kpi_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     data_dir = tmp_path_factory.mktemp("kpi-page")
-    settings = Settings(
-        database_url=f"sqlite:///{data_dir / 'lastmile.db'}",
-        data_dir=data_dir,
-        use_roads=False,
-        jobs="inline",
-        secret_key="test-secret",
-        geocode_imports=False,
-    )
+    settings = sqlite_settings(data_dir, geocode_imports=False)
     with TestClient(create_app(settings)) as client:
         yield client
 

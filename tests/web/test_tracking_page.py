@@ -24,9 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from helpers.browser import chromium
 from helpers.live import serve_app
-from helpers.service import OrgUsers, make_org
+from helpers.service import OrgUsers, make_org, sqlite_settings
 from lastmile.app import create_app
-from lastmile.config import Settings
 from lastmile.orgs.models import Role
 from lastmile.tracking.models import TrackingLink
 
@@ -63,15 +62,7 @@ class LiveApp:
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     data_dir = tmp_path_factory.mktemp("tracking-page")
-    settings = Settings(
-        database_url=f"sqlite:///{data_dir / 'lastmile.db'}",
-        data_dir=data_dir,
-        use_roads=False,
-        jobs="inline",
-        secret_key="test-secret",
-        plan_time_limit_s=1.0,
-        geocode_imports=False,
-    )
+    settings = sqlite_settings(data_dir, geocode_imports=False)
     with TestClient(create_app(settings)) as client, serve_app(client.app) as url:
         yield LiveApp(client=client, url=url)
 
