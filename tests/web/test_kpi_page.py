@@ -121,8 +121,8 @@ def test_kpi_page_agrees_with_the_api_and_makes_comparisons(kpi_client: TestClie
         form.locator("input[name=baseline_to]").fill((MONDAY + timedelta(days=6)).isoformat())
         form.locator("input[name=pilot_from]").fill((MONDAY + timedelta(days=7)).isoformat())
         form.locator("input[name=pilot_to]").fill(LAST.isoformat())
-        page.click("#add-objective")
-        page.click("#add-objective")
+        for _ in range(3):
+            page.click("#add-objective")
         rows = form.locator(".objective")
         rows.nth(0).locator("select[name=metric]").select_option("on_time_rate")
         rows.nth(0).locator("select[name=kind]").select_option("at_least")
@@ -130,6 +130,9 @@ def test_kpi_page_agrees_with_the_api_and_makes_comparisons(kpi_client: TestClie
         rows.nth(1).locator("select[name=metric]").select_option("failed_attempts")
         rows.nth(1).locator("select[name=kind]").select_option("change_at_most")
         rows.nth(1).locator("input[name=target]").fill("-50")
+        rows.nth(2).locator("select[name=metric]").select_option("avg_delivery_time_s")
+        rows.nth(2).locator("select[name=kind]").select_option("at_most")
+        rows.nth(2).locator("input[name=target]").fill("1000")  # minutes, as the form says
         with page.expect_navigation():
             form.locator("button[type=submit]").click()
         row = page.locator("#comparisons-table tbody tr").first
@@ -141,6 +144,7 @@ def test_kpi_page_agrees_with_the_api_and_makes_comparisons(kpi_client: TestClie
         ] == [
             ("on_time_rate", "at_least", 0.95, False),
             ("failed_attempts", "at_most", -0.5, True),
+            ("avg_delivery_time_s", "at_most", 60000.0, False),
         ]
         _shot(page, "02-comparisons")
 

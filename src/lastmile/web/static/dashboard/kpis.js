@@ -77,7 +77,8 @@ function objectiveOf(row) {
   const value = Number(row.querySelector('[name=target]').value);
   if (kind.startsWith('change')) return { metric, op: kind.replace('change_', ''), target: value / 100, relative: true };
   const unit = units[metric];
-  const target = unit === 'rate' ? value / 100 : unit === 'seconds' ? value : value;
+  // As the form shows them: rates in per cent, durations in minutes.
+  const target = unit === 'rate' ? value / 100 : unit === 'seconds' ? value * 60 : value;
   return { metric, op: kind, target, relative: false };
 }
 
