@@ -1,8 +1,7 @@
 -- wrk script: GPS position batches from many drivers (benchmarks/load_bench.py).
 --
 -- env LOAD_DRIVERS  file with one line per driver: "<bearer token> <lon> <lat>"
--- env LOAD_PORTS    comma-separated ports of the server processes; wrk threads are spread
---                   over them round-robin (thread.addr), one port per thread
+-- env LOAD_PORTS    the server ports (benchmarks/load/common.lua)
 -- env LOAD_THREADS  the -t given to wrk (drivers are split between threads so that no
 --                   driver is ever sent by two threads: recorded_at stays unique per driver)
 -- env LOAD_BATCH    positions per request (default 10)
@@ -14,35 +13,15 @@
 -- a few metres from the driver's position. Responses are counted by status, and "accepted"
 -- is read from every 200 answer, so the benchmark can compare it with the rows stored.
 
-local ffi = require("ffi")
-ffi.cdef [[
-  typedef struct { long tv_sec; long tv_usec; } lb_timeval;
-  int gettimeofday(lb_timeval *tv, void *tz);
-]]
-local tv = ffi.new("lb_timeval")
-
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
+local threads = common.threads
+setup = common.setup
 local function now_ms()
-  ffi.C.gettimeofday(tv, nil)
-  return tonumber(tv.tv_sec) * 1000 + math.floor(tonumber(tv.tv_usec) / 1000)
+  return math.floor(common.now_ms())
 end
 
 local function iso(ms)
   return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000)) .. string.format(".%03dZ", ms % 1000)
-end
-
-local threads = {}
-local counter = 0
-
-function setup(thread)
-  local ports = {}
-  for p in string.gmatch(os.getenv("LOAD_PORTS") or "8000", "%d+") do
-    ports[#ports + 1] = p
-  end
-  local port = ports[(counter % #ports) + 1]
-  thread.addr = wrk.lookup("127.0.0.1", port)[1]
-  thread:set("tid", counter)
-  counter = counter + 1
-  threads[#threads + 1] = thread
 end
 
 local drivers = {}

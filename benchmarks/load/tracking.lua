@@ -1,7 +1,7 @@
 -- wrk script: customers opening their tracking page GET /t/<token> at a fixed total rate.
 --
 -- env LOAD_LINKS    file with one line per tracking link: "<token> <client address>"
--- env LOAD_PORTS    comma-separated ports of the server processes (one per thread, round-robin)
+-- env LOAD_PORTS    the server ports (benchmarks/load/common.lua)
 -- env LOAD_THREADS  the -t given to wrk
 -- env LOAD_RATE     requests per second, all threads together (default 200)
 --
@@ -15,31 +15,10 @@
 -- 127.0.0.1), so the per-client rate limit of the tracking pages sees many customers, as in
 -- production, instead of one address making 12,000 requests a minute.
 
-local ffi = require("ffi")
-ffi.cdef [[
-  typedef struct { long tv_sec; long tv_usec; } lb_timeval;
-  int gettimeofday(lb_timeval *tv, void *tz);
-]]
-local tv = ffi.new("lb_timeval")
-
-local function now_ms()
-  ffi.C.gettimeofday(tv, nil)
-  return tonumber(tv.tv_sec) * 1000 + tonumber(tv.tv_usec) / 1000
-end
-
-local threads = {}
-local counter = 0
-
-function setup(thread)
-  local ports = {}
-  for p in string.gmatch(os.getenv("LOAD_PORTS") or "8000", "%d+") do
-    ports[#ports + 1] = p
-  end
-  thread.addr = wrk.lookup("127.0.0.1", ports[(counter % #ports) + 1])[1]
-  thread:set("tid", counter)
-  counter = counter + 1
-  threads[#threads + 1] = thread
-end
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
+local threads = common.threads
+setup = common.setup
+local now_ms = common.now_ms
 
 local links = {}
 local next_link = 1
