@@ -106,7 +106,7 @@ def _routers() -> list[APIRouter]:
     from lastmile.orgs.api import router as members_router
     from lastmile.plans.api import router as plans_router
     from lastmile.tracking.api import routers as tracking_routers
-    from lastmile.web.pages import router as dashboard_router
+    from lastmile.web.dashboard import router as dashboard_router
 
     return [
         auth_router,

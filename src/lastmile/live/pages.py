@@ -1,0 +1,105 @@
+"""The dashboard's live page: dispatched routes of a day, vehicle positions, events feed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from lastmile.common.web import (
+    AppSettings,
+    DbSession,
+)
+from lastmile.events import service as events
+from lastmile.fleet import service as fleet
+from lastmile.orders import service as orders
+from lastmile.plans import service as plans
+from lastmile.web.layout import (
+    Viewer,
+    json_script,
+    org_today,
+    parse_day,
+    render,
+    staff_page,
+)
+from lastmile.web.planmap import PALETTE
+
+router = APIRouter(include_in_schema=False)
+
+
+LIVE_REPLAY = 5000
+"""How many event ids back the live page's stream starts (last positions, recent feed)."""
+
+
+@router.get("/app/live", response_model=None)
+def live_page(
+    request: Request, session: DbSession, settings: AppSettings, date: str = ""
+) -> Response:
+    """Dispatched routes of a day: vehicle positions, per-route progress, events feed."""
+    viewer = staff_page(request, session, settings)
+    if not isinstance(viewer, Viewer):
+        return viewer
+    day = parse_day(date) or org_today(viewer)
+    dispatched = [
+        p
+        for p in plans.list_plans(session=session, org_id=viewer.org_id, date=day, limit=20)
+        if p.dispatched_at is not None
+    ]
+    status_of: dict[str, str] = {}
+    offset = 0
+    while True:
+        rows, total = orders.list_orders(
+            session=session, org_id=viewer.org_id, date=day, limit=orders.MAX_LIMIT, offset=offset
+        )
+        status_of.update({o.id: o.status for o in rows})
+        offset += len(rows)
+        if not rows or offset >= total:
+            break
+    routes = []
+    for p in dispatched:
+        rows_by_vehicle = {
+            r.vehicle_id: r
+            for r in plans.routes_of(session=session, org_id=viewer.org_id, plan_id=p.id)
+        }
+        for r in (p.document or {}).get("routes", []):
+            ids = [s["order_id"] for s in r["stops"] if s["kind"] == "order"]
+            row = rows_by_vehicle.get(r["vehicle_id"])
+            routes.append(
+                {
+                    "plan_id": p.id,
+                    "route_id": row.id if row else "",
+                    "driver_id": row.driver_id if row else "",
+                    "vehicle_id": r["vehicle_id"],
+                    "vehicle_name": r["vehicle_name"],
+                    "orders": ids,
+                    "state": {i: status_of.get(i, "") for i in ids},
+                    "delivered": sum(1 for i in ids if status_of.get(i) == "delivered"),
+                    "failed": sum(
+                        1 for i in ids if status_of.get(i) in ("failed", "returned", "rescheduled")
+                    ),
+                    "line": [[r["start"]["lat"], r["start"]["lon"]]]
+                    + [[s["lat"], s["lon"]] for s in r["stops"] if s["kind"] == "order"],
+                }
+            )
+    for i, r in enumerate(routes):
+        r["colour"] = PALETTE[i % len(PALETTE)]
+    drivers, _ = fleet.list_drivers(session=session, org_id=viewer.org_id)
+    return render(
+        request,
+        "dashboard/live.html",
+        viewer,
+        settings,
+        nav="live",
+        day=day.isoformat(),
+        routes=routes,
+        data=json_script(
+            {
+                "routes": routes,
+                "drivers": {d.id: d.name for d in drivers},
+                # The stream replays from here, so vehicles show their last known position and
+                # the feed its recent history (event ids are server-wide, hence a window).
+                "replay_from": max(
+                    0, events.latest_id(session=session, org_id=viewer.org_id) - LIVE_REPLAY
+                ),
+            }
+        ),
+    )

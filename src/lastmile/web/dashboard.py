@@ -1,0 +1,36 @@
+"""The dispatcher dashboard under ``/app`` (issue 4): one router that gathers the pages of
+every slice (orders, plans, live, settings, login) and the home redirects.
+
+Every write goes through the same service functions as the JSON API; the browser calls the
+public ``/api/v1`` routes itself where they exist (with the session cookie and the
+``X-CSRF-Token`` header from the page's meta tag). Documented in ``docs/dashboard.md``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse
+
+from lastmile.auth.pages import router as login_pages
+from lastmile.live.pages import router as live_pages
+from lastmile.orders.pages import router as order_pages
+from lastmile.plans.pages import router as plan_pages
+from lastmile.web.basemap import router as basemap_routes
+from lastmile.web.settings import router as settings_pages
+
+router = APIRouter(include_in_schema=False)
+
+
+for pages in (login_pages, order_pages, basemap_routes, plan_pages, live_pages, settings_pages):
+    router.include_router(pages)
+
+
+@router.get("/")
+def root() -> RedirectResponse:
+    """The dashboard is the home page."""
+    return RedirectResponse("/app/orders", status_code=307)
+
+
+@router.get("/app", response_model=None)
+def app_home() -> RedirectResponse:
+    return RedirectResponse("/app/orders", status_code=307)

@@ -1,0 +1,62 @@
+"""The dashboard's settings page: depots, vehicles, drivers, members, API keys and webhooks
+(forms over the JSON API). It combines several slices, so it lives in ``web/``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from lastmile.auth import service as auth
+from lastmile.common.web import (
+    AppSettings,
+    DbSession,
+)
+from lastmile.events import service as events
+from lastmile.fleet import service as fleet
+from lastmile.orgs import service as orgs
+from lastmile.orgs.models import Role
+from lastmile.web.layout import (
+    Viewer,
+    clock_text,
+    render,
+    staff_page,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/app/settings", response_model=None)
+def settings_page(request: Request, session: DbSession, settings: AppSettings) -> Response:
+    """Depots, vehicles, drivers, members, API keys and webhooks: forms over the JSON API."""
+    viewer = staff_page(request, session, settings)
+    if not isinstance(viewer, Viewer):
+        return viewer
+    depots, _ = fleet.list_depots(session=session, org_id=viewer.org_id)
+    vehicles, _ = fleet.list_vehicles(session=session, org_id=viewer.org_id)
+    drivers, _ = fleet.list_drivers(session=session, org_id=viewer.org_id)
+    keys = auth.list_api_keys(session=session, org_id=viewer.org_id) if viewer.is_admin else []
+    hooks = events.list_webhooks(session=session, org_id=viewer.org_id) if viewer.is_admin else []
+    members = (
+        [
+            {"id": m.id, "user_id": m.user_id, "email": email, "name": name, "role": m.role}
+            for m, email, name in orgs.list_members(session=session, org_id=viewer.org_id)
+        ]
+        if viewer.is_admin
+        else []
+    )
+    return render(
+        request,
+        "dashboard/settings.html",
+        viewer,
+        settings,
+        nav="settings",
+        depots=depots,
+        vehicles=vehicles,
+        drivers=drivers,
+        keys=keys,
+        hooks=hooks,
+        members=members,
+        vehicle_names={v.id: v.name or v.external_id for v in vehicles},
+        clock=clock_text,
+        roles=[r.value for r in Role],
+    )
