@@ -191,6 +191,52 @@ def test_series_leaves_out_records_outside_the_range() -> None:
     assert point.kpis.orders == 1 and point.kpis.actual_km == 0
 
 
+def test_an_attempt_counts_on_its_day_after_a_rescheduling() -> None:
+    """B failed on Monday (driver D1) and was rescheduled: its date is now Tuesday, where D2
+    delivered it. Monday keeps the failure and the first-attempt miss; Tuesday has the
+    delivery and no first attempt; the two days together count B once."""
+    tuesday = MONDAY + timedelta(days=1)
+    monday_at = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+    b = OrderRecord(
+        id="B",
+        created_at=monday_at - timedelta(hours=12),
+        lon=9.5,
+        lat=47.0,
+        windows=(
+            (monday_at - timedelta(hours=1), monday_at + timedelta(hours=1)),
+            (monday_at + timedelta(days=1, hours=-1), monday_at + timedelta(days=1, hours=1)),
+        ),
+        events=(
+            StatusEvent("arrived", monday_at, day=MONDAY),
+            StatusEvent("failed", monday_at, reason="not_home", day=MONDAY),
+            StatusEvent("delivered", monday_at + timedelta(days=1, hours=3), day=tuesday),
+        ),
+        carriers=(
+            kpi.Carrier(MONDAY, "R1", "D1", monday_at),
+            kpi.Carrier(tuesday, "R2", "D2", monday_at + timedelta(days=1)),
+        ),
+        tracking_views=2,
+        day=tuesday,
+    )
+    a = replace(ORDERS[0], day=MONDAY)  # delivered at its first attempt on Monday
+    mon, tue = kpi.series([a, b], [], [], start=MONDAY, end=tuesday, bucket="day")
+    assert (mon.kpis.orders, mon.kpis.failed_attempts, mon.kpis.delivered) == (2, 1, 1)
+    assert mon.kpis.first_attempt_success_rate == 0.5 and mon.kpis.on_time_rate == 1.0
+    assert mon.kpis.failure_reasons == {"not_home": 1}
+    assert [c.driver_id for c in mon.kpis.drivers] == ["D1"]
+    assert mon.kpis.drivers[0].failed == 1 and mon.kpis.tracking_views_per_order == 1.5
+    assert (tue.kpis.orders, tue.kpis.failed_attempts, tue.kpis.delivered) == (1, 0, 1)
+    assert tue.kpis.first_attempt_success_rate is None  # a second attempt is not a first
+    assert tue.kpis.on_time_rate == 0.0  # delivered at 13:00, window 09-11 that day
+    assert [(c.driver_id, c.delivered) for c in tue.kpis.drivers] == [("D2", 1)]
+    assert tue.kpis.tracking_views_per_order == 2.0  # the views count on the order's date
+    both = kpi.compute([a, b], [], [], start=MONDAY, end=tuesday)
+    assert (both.orders, both.delivered, both.failed_attempts) == (2, 2, 1)
+    assert both.first_attempt_success_rate == 0.5
+    # Without a range (the old reading), B's failure would be on Tuesday only.
+    assert kpi.compute([b], [], [], start=MONDAY, end=MONDAY).failed_attempts == 1
+
+
 # --- baseline vs pilot -----------------------------------------------------------------------
 
 

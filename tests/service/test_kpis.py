@@ -190,3 +190,72 @@ def test_every_analytics_route_is_documented(client: TestClient) -> None:
     ]
     assert len(routes) == 10
     assert [r for r in routes if f"`{r[0]} {r[1]}` | `{r[2]}`" not in text] == []
+
+
+def test_a_failed_attempt_stays_on_its_day_when_the_order_is_rescheduled(
+    client: TestClient,
+) -> None:
+    """Fail today, reschedule to tomorrow, deliver tomorrow: today keeps the failure (and its
+    first-attempt miss), tomorrow has the delivery but no first attempt, and a pilot report
+    over today does not call a 100 % first-attempt goal met (#12)."""
+    from helpers.kpi_days import attempts
+
+    day = plan_day(client)
+    want = drive(client, day)
+    failed_order = day.stops[1]["order_id"]
+    tomorrow = day.day + timedelta(days=1)
+    r = client.post(
+        f"/api/v1/orders/{failed_order}/transitions",
+        json={"to": "rescheduled"},
+        headers=day.org.dispatcher,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["date"] == tomorrow.isoformat()
+    attempts(client, day.org, tomorrow, {failed_order: [("delivered", "10:00")]})
+
+    today = kpis(client, day)
+    assert today["orders"] == 6  # the rescheduled order was one of today's
+    assert today["failed_attempts"] == 1 and today["failure_reasons"] == {"not_home": 1}
+    assert today["delivered"] == want["delivered"]
+    assert today["first_attempt_success_rate"] == pytest.approx(want["delivered"] / want["stops"])
+    assert today["stops_per_hour"] == pytest.approx(want["stops"] / (200 / 3600))
+    cards = {c["driver_id"]: c for c in today["drivers"]}
+    assert cards[day.driver_id]["failed"] == 1 and cards[day.driver_id]["stops"] == want["stops"]
+
+    next_day = kpis(client, day, **{"from": tomorrow.isoformat(), "to": tomorrow.isoformat()})
+    assert next_day["orders"] == 1 and next_day["delivered"] == 1
+    assert next_day["failed_attempts"] == 0
+    assert next_day["first_attempt_success_rate"] is None  # a second attempt is not a first
+
+    both = kpis(client, day, to=tomorrow.isoformat())
+    assert (both["orders"], both["failed_attempts"]) == (6, 1)
+    assert both["delivered"] == want["delivered"] + 1
+    assert both["first_attempt_success_rate"] == pytest.approx(want["delivered"] / want["stops"])
+
+    r = client.get(
+        "/api/v1/kpis/series",
+        params={"from": day.day.isoformat(), "to": tomorrow.isoformat(), "bucket": "day"},
+        headers=day.org.dispatcher,
+    )
+    assert r.status_code == 200, r.text
+    first, second = r.json()["points"]
+    assert (first["orders"], first["values"]["failed_attempts"]) == (6, 1)
+    assert (second["orders"], second["values"]["failed_attempts"]) == (1, 0)
+
+    r = client.post(
+        "/api/v1/comparisons",
+        json={
+            "name": "Failures stay on their day",
+            "baseline": {"from": tomorrow.isoformat()},
+            "pilot": {"from": day.day.isoformat()},
+            "objectives": [
+                {"metric": "first_attempt_success_rate", "op": "at_least", "target": 1.0},
+                {"metric": "failed_attempts", "op": "at_most", "target": 0},
+            ],
+        },
+        headers=day.org.dispatcher,
+    )
+    assert r.status_code == 201, r.text
+    verdicts = [(o["objective"]["metric"], o["met"]) for o in r.json()["objectives"]]
+    assert verdicts == [("first_attempt_success_rate", False), ("failed_attempts", False)]
+    assert r.json()["all_met"] is False

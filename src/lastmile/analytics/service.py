@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from lastmile.analytics.models import Comparison
@@ -111,22 +111,71 @@ def records(
         route_query = route_query.where(Vehicle.depot_id == f.depot_id)
     routes = {r.id: (r, v) for r, v in session.execute(route_query)}
 
-    # Which route carried each order: its latest live route in range (and its planned arrival).
-    stop_of: dict[str, tuple[int, Route]] = {}
-    for ids in _chunks(sorted(routes)):
-        for order_id, route_id, arrival_s in session.execute(
-            select(Stop.order_id, Stop.route_id, Stop.arrival_s).where(
-                Stop.org_id == org_id, Stop.route_id.in_(ids), Stop.order_id.isnot(None)
+    # Orders in scope: those of the dates, and those with an attempt in the range that were
+    # rescheduled since (an attempt counts on the day it happened). The window is a day wider
+    # on each side: local days are not UTC days, and a route may run past midnight.
+    earliest = datetime.combine(f.start - timedelta(days=1), time(0), zone)
+    latest = datetime.combine(f.end + timedelta(days=2), time(0), zone)
+    dated = and_(Order.date >= f.start, Order.date <= f.end)
+    moved = sorted(
+        set(
+            session.scalars(
+                select(OrderEvent.order_id)
+                .join(Order, Order.id == OrderEvent.order_id)
+                .where(
+                    OrderEvent.org_id == org_id,
+                    OrderEvent.to_status.in_(kpi.OUTCOMES),
+                    OrderEvent.at >= earliest,
+                    OrderEvent.at < latest,
+                    Order.org_id == org_id,
+                    ~dated,
+                )
             )
-        ):
-            route = routes[route_id][0]
-            known = stop_of.get(str(order_id))
-            if known is None or known[1].created_at <= route.created_at:
-                stop_of[str(order_id)] = (arrival_s, route)
+        )
+    )
+    # (A plain date range when nothing moved: the common case keeps its index.)
+    in_range = (Order.org_id == org_id, or_(dated, Order.id.in_(moved)) if moved else dated)
 
-    # Everything about the orders of the range: one query per kind of row, joined on the
-    # orders of the dates (plain columns, no ORM objects: a month is tens of thousands).
-    in_range = (Order.org_id == org_id, Order.date >= f.start, Order.date <= f.end)
+    # The routes that carried each order, one per day (the latest live route of the day with
+    # a stop for it), from a day before the range to a day after, with the same filters.
+    carrier_query = (
+        select(Stop.order_id, Stop.arrival_s, Route.id, Route.date, Route.driver_id, Route.end_s)
+        .join(Route, Route.id == Stop.route_id)
+        .join(Vehicle, Vehicle.id == Route.vehicle_id)
+        .join(Order, Order.id == Stop.order_id)
+        .where(
+            Stop.org_id == org_id,
+            Route.date >= f.start - timedelta(days=1),
+            Route.date <= f.end + timedelta(days=1),
+            Route.status.in_(LIVE_ROUTES),
+            *in_range,
+        )
+        .order_by(Route.created_at, Route.id)
+    )
+    if f.driver_id:
+        carrier_query = carrier_query.where(Route.driver_id == f.driver_id)
+    if f.vehicle_id:
+        carrier_query = carrier_query.where(Route.vehicle_id == f.vehicle_id)
+    if f.depot_id:
+        carrier_query = carrier_query.where(Vehicle.depot_id == f.depot_id)
+    carriers: dict[str, dict[date, kpi.Carrier]] = {}
+    route_ends: dict[str, dict[date, int]] = {}
+    for order_id, arrival_s, route_id, route_day, driver_id, end_s in session.execute(
+        carrier_query
+    ):
+        route_ends.setdefault(str(order_id), {})[route_day] = end_s
+        carriers.setdefault(str(order_id), {})[route_day] = kpi.Carrier(
+            day=route_day,
+            route_id=route_id,
+            driver_id=driver_id,
+            planned_arrival=_local(route_day, arrival_s, zone),
+        )
+
+    def carried_in_range(order_id: str) -> bool:
+        return any(f.start <= d <= f.end for d in carriers.get(order_id, {}))
+
+    # Everything about the orders in scope: one query per kind of row, joined on the orders
+    # (plain columns, no ORM objects: a month is tens of thousands).
     rows = [
         o
         for o in session.execute(
@@ -134,7 +183,7 @@ def records(
             .where(*in_range)
             .order_by(Order.date, Order.id)
         )
-        if not f.narrowed or o.id in stop_of
+        if not f.narrowed or carried_in_range(o.id)
     ]
     ids = [o.id for o in rows]
     wanted = set(ids)
@@ -147,7 +196,7 @@ def records(
         )
 
     history: dict[str, list[kpi.StatusEvent]] = {}
-    for order_id, *fields in of_orders(
+    for order_id, to_status, at, lon, lat, reason in of_orders(
         OrderEvent.order_id,
         OrderEvent.to_status,
         OrderEvent.at,
@@ -156,7 +205,10 @@ def records(
         OrderEvent.reason,
         model=OrderEvent,
     ):
-        history.setdefault(order_id, []).append(kpi.StatusEvent(*fields))
+        day = event_day(at, zone, route_ends.get(order_id, {}))
+        history.setdefault(order_id, []).append(
+            kpi.StatusEvent(to_status, at, lon, lat, reason, day=day)
+        )
     with_pod = {
         order_id for (order_id,) in of_orders(ProofOfDelivery.order_id, model=ProofOfDelivery)
     }
@@ -200,28 +252,32 @@ def records(
 
     order_records = []
     for o in rows:
-        found = stop_of.get(o.id)
-        on_route: Route | None = found[1] if found else None
+        events = tuple(history.get(o.id, ()))
+        # The windows of the order's date, and of every other day it was attempted on (the
+        # same times of day: a rescheduling keeps no copy of the old window).
+        days = sorted({o.date, *(e.day for e in events if e.day is not None)})
+        windows = tuple(
+            (_local(d, a, zone), _local(d, b, zone)) for d in days for a, b in o.windows
+        )
+        carried = carriers.get(o.id, {})
+        last = carried[max(d for d in carried if d <= f.end)] if carried_in_range(o.id) else None
         order_records.append(
             kpi.OrderRecord(
                 id=o.id,
                 created_at=o.created_at,
                 lon=o.lon,
                 lat=o.lat,
-                windows=tuple(
-                    (_local(o.date, a, zone), _local(o.date, b, zone)) for a, b in o.windows
-                ),
-                events=tuple(history.get(o.id, ())),
-                driver_id=on_route.driver_id if on_route else None,
-                route_id=on_route.id if on_route else None,
-                planned_arrival=(
-                    _local(on_route.date, found[0], zone) if found and on_route else None
-                ),
+                windows=windows,
+                events=events,
+                driver_id=last.driver_id if last else None,
+                route_id=last.route_id if last else None,
+                planned_arrival=last.planned_arrival if last else None,
                 has_pod=o.id in with_pod,
                 tracking_views=views.get(o.id, 0),
                 contacts=contacts.get(o.id, 0),
                 rating=rating.get(o.id),
                 day=o.date,
+                carriers=tuple(carried[d] for d in sorted(carried)),
             )
         )
 
@@ -258,10 +314,28 @@ def records(
     return order_records, route_records, messages
 
 
+LATE_GRACE_S = 6 * 3600
+"""How long after its planned end a route past midnight still claims its order's events."""
+
+
+def event_day(at: datetime, zone: ZoneInfo, route_ends: dict[date, int]) -> date:
+    """The business day an order's event counts on: its local date, or the day before when
+    the order was on a route of the day before that runs past midnight (planned end after
+    24:00, with :data:`LATE_GRACE_S`) and on no route of the event's date."""
+    local = at.astimezone(zone)
+    before = local.date() - timedelta(days=1)
+    end_s = route_ends.get(before)
+    if local.date() not in route_ends and end_s is not None and end_s > 86_400:
+        since_midnight = (local - datetime.combine(before, time(0), zone)).total_seconds()
+        if since_midnight <= end_s + LATE_GRACE_S:
+            return before
+    return local.date()
+
+
 def compute(*, session: Session, org_id: str, f: Filters) -> kpi.Kpis:
-    """Every KPI of the organisation's orders and routes in scope."""
+    """Every KPI of the organisation's orders and routes in scope (events on their day)."""
     order_records, route_records, messages = records(session=session, org_id=org_id, f=f)
-    return kpi.compute(order_records, route_records, messages)
+    return kpi.compute(order_records, route_records, messages, start=f.start, end=f.end)
 
 
 def series(*, session: Session, org_id: str, f: Filters, bucket: kpi.Bucket) -> list[kpi.Period]:
@@ -274,7 +348,8 @@ def overview(
 ) -> tuple[kpi.Kpis, list[kpi.Period]]:
     """The range's KPIs and their trend from one read of the stored rows (the KPI page)."""
     order_records, route_records, messages = records(session=session, org_id=org_id, f=f)
-    return kpi.compute(order_records, route_records, messages), kpi.series(
+    whole = kpi.compute(order_records, route_records, messages, start=f.start, end=f.end)
+    return whole, kpi.series(
         order_records, route_records, messages, start=f.start, end=f.end, bucket=bucket
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Literal
@@ -34,6 +34,20 @@ class StatusEvent:
     lon: float | None = None
     lat: float | None = None
     reason: str | None = None
+    day: date | None = None
+    """The business day the event counts on (``None``: the order's ``day``). An attempt counts
+    on the day it happened, even after the order was rescheduled to another date."""
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """The route that carried an order on one day (an order rescheduled after a failed attempt
+    has one per day it was on a route)."""
+
+    day: date
+    route_id: str
+    driver_id: str | None
+    planned_arrival: datetime | None
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,11 @@ class OrderRecord:
     rating: int | None = None
     day: date | None = None
     """The delivery date (groups orders into periods for :func:`series`)."""
+    carriers: tuple[Carrier, ...] = ()
+    """The routes that carried the order, one per day; :meth:`within` takes the driver, route
+    and planned arrival of a period from them (empty: keep the fields above)."""
+    earlier_attempts: int = 0
+    """Attempts made before the period in scope: a first attempt is one with none before."""
 
     # Derived once per record: every KPI reads them, a month holds tens of thousands.
     @cached_property
@@ -66,6 +85,47 @@ class OrderRecord:
     @cached_property
     def attempts(self) -> list[StatusEvent]:
         return [e for e in self.timeline if e.to_status in OUTCOMES]
+
+    def day_of(self, event: StatusEvent) -> date | None:
+        """The day ``event`` counts on."""
+        return event.day or self.day
+
+    def touches(self, start: date, end: date) -> bool:
+        """Whether the order belongs to the period: delivered on one of its dates, or with an
+        event that happened in it (a failed attempt before a rescheduling)."""
+        days = [self.day, *(self.day_of(e) for e in self.events)]
+        return any(d is not None and start <= d <= end for d in days)
+
+    def within(self, start: date, end: date) -> OrderRecord:
+        """The order as the period ``start`` .. ``end`` saw it: only the events of those days,
+        the number of attempts made before, the carrier of the period, and the customer's
+        views, contacts and rating only in the period of the order's own date (so that a
+        series counts them once)."""
+
+        def inside(d: date | None) -> bool:
+            return d is not None and start <= d <= end
+
+        events = tuple(e for e in self.events if inside(self.day_of(e)))
+        earlier = sum(1 for e in self.attempts if (d := self.day_of(e)) is not None and d < start)
+        home = inside(self.day)
+        carried = [c for c in self.carriers if inside(c.day)]
+        changes: dict[str, object] = {}
+        if self.carriers:
+            last = max(carried, key=lambda c: c.day) if carried else None
+            changes = {
+                "driver_id": last.driver_id if last else None,
+                "route_id": last.route_id if last else None,
+                "planned_arrival": last.planned_arrival if last else None,
+            }
+        return replace(
+            self,
+            events=events,
+            earlier_attempts=self.earlier_attempts + earlier,
+            tracking_views=self.tracking_views if home else 0,
+            contacts=self.contacts if home else 0,
+            rating=self.rating if home else None,
+            **changes,  # type: ignore[arg-type]
+        )
 
 
 @dataclass(frozen=True)
@@ -291,12 +351,27 @@ def scorecard(driver_id: str, orders: list[OrderRecord]) -> Scorecard:
     )
 
 
-def compute(orders: list[OrderRecord], routes: list[RouteRecord], messages: list[Message]) -> Kpis:
-    """Every KPI of a set of orders and the routes that carried them (formulas: docs/kpis.md)."""
+def compute(
+    orders: list[OrderRecord],
+    routes: list[RouteRecord],
+    messages: list[Message],
+    *,
+    start: date | None = None,
+    end: date | None = None,
+) -> Kpis:
+    """Every KPI of a set of orders and the routes that carried them (formulas: docs/kpis.md).
+
+    With ``start`` and ``end``, events count on the day they happened: an order counts in
+    the period if it touches it (:meth:`OrderRecord.touches`) and only with its events of the
+    period (:meth:`OrderRecord.within`), so a failed attempt stays the failure of its day
+    when the customer reschedules to another.
+    """
+    if start is not None and end is not None:
+        orders = [o.within(start, end) for o in orders if o.touches(start, end)]
     attempts = [e for o in orders for e in outcomes(o)]
     failed = [e for e in attempts if e.to_status == "failed"]
     delivered = [o for o in orders if delivered_event(o) is not None]
-    tried = [o for o in orders if outcomes(o)]
+    tried = [o for o in orders if outcomes(o) and o.earlier_attempts == 0]
     first_ok = sum(1 for o in tried if outcomes(o)[0].to_status == "delivered")
     punctual = [t for t in (on_time(o) for o in orders) if t is not None]
     delivery_times: list[float] = []
@@ -448,9 +523,11 @@ def series(
 ) -> list[Period]:
     """The KPIs of every period of the range (empty periods included, so gaps show as gaps).
 
-    Orders and routes are placed by their ``day``; a message belongs to its order's period.
-    Each period is computed by :func:`compute` on its own records, so a one-day period equals
-    the KPIs of that day asked for directly.
+    Routes are placed by their ``day``; an order goes to every period it touches (its date,
+    and the days of its events: a rescheduled order's failed attempt stays in its period);
+    a message belongs to the period of its order's date. Each period is computed by
+    :func:`compute` on its own records, so a one-day period equals the KPIs of that day asked
+    for directly.
     """
     spans = periods(start, end, bucket)
     starts = [a for a, _ in spans]
@@ -474,8 +551,10 @@ def series(
     for o in orders:
         i = index(o.day)
         if i is not None:
-            order_groups[i].append(o)
             where[o.id] = i
+        touched = {index(d) for d in (o.day, *(o.day_of(e) for e in o.events))}
+        for j in sorted(j for j in touched if j is not None):
+            order_groups[j].append(o)
     for r in routes:
         i = index(r.day)
         if i is not None:
@@ -485,7 +564,7 @@ def series(
         if i is not None:
             message_groups[i].append(m)
     return [
-        Period(a, b, compute(order_groups[i], route_groups[i], message_groups[i]))
+        Period(a, b, compute(order_groups[i], route_groups[i], message_groups[i], start=a, end=b))
         for i, (a, b) in enumerate(spans)
     ]
 
