@@ -6,12 +6,13 @@ the settings refuse unsafe defaults (a missing secret key).
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,9 +42,24 @@ class Settings(BaseSettings):
     access_token_ttl_s: int = Field(default=12 * 3600, gt=0)
     """How long an API access token from ``/auth/token`` stays valid."""
     login_max_failures: int = Field(default=5, ge=1)
-    """Failed logins per e-mail and client address within ``login_window_s`` before refusing."""
+    """Failed logins per account (e-mail) within ``login_window_s`` before that account's
+    logins from new devices are refused; a device that logged in to the account before has its
+    own count of the same size."""
+    login_address_max_failures: int = Field(default=20, ge=1)
+    """Failed logins from one client address (any accounts) within ``login_window_s`` before
+    logins from that address are refused, except from devices that logged in to the account
+    before (a signed device cookie)."""
     login_window_s: int = Field(default=300, ge=1)
     """The login rate-limit window."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses or networks (CIDR) of reverse proxies whose ``X-Forwarded-For`` header names
+    the client, as JSON: ``["10.0.0.5", "172.18.0.0/16"]``. Empty: the header is ignored and
+    the connection's peer is the client (rate limits count per peer)."""
+    outbound_allowed_networks: list[str] = Field(default_factory=list)
+    """Private networks (CIDR, as JSON) that webhooks and notification URLs may reach, e.g.
+    ``["10.1.2.0/24"]`` for a receiver on your own network. Empty (the default): only public
+    internet addresses; loopback, private, link-local (cloud metadata) and other special
+    addresses are refused."""
     pod_max_bytes: int = Field(default=5_000_000, ge=1)
     """Largest accepted proof-of-delivery upload."""
     jobs: Literal["auto", "inline", "queue"] = "auto"
@@ -75,6 +91,16 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = Field(default=10.0, gt=0)
     tracking_rate_per_minute: int = Field(default=60, ge=1)
     """Requests per minute one client address may make to public tracking pages."""
+
+    @field_validator("trusted_proxies", "outbound_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from exc
+        return [item.strip() for item in value]
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -24,7 +25,7 @@ SAMPLE = Path(__file__).parents[2] / "src" / "lastmile" / "data" / "sample"
 LASTMILE = [sys.executable, "-m", "lastmile.cli"]
 
 
-def _wait_http(url: str, timeout: float = 30) -> None:
+def _wait_http(url: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -35,8 +36,9 @@ def _wait_http(url: str, timeout: float = 30) -> None:
     raise AssertionError(f"{url} did not come up")
 
 
-@pytest.fixture
-def stack(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+@pytest.fixture(scope="module")
+def stack(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    tmp_path = tmp_path_factory.mktemp("two-processes")
     env = {
         **os.environ,
         "LASTMILE_DATABASE_URL": postgres_url,
@@ -137,3 +139,22 @@ def test_plan_via_server_a_solved_by_worker_seen_on_server_b(stack: tuple[str, s
     assert types[-1] == "plan.done", seen[-1]
     plan = httpx.get(f"{b}/api/v1/plans/{created.json()['id']}", headers=headers).json()
     assert plan["status"] == "done" and plan["totals"]["routed"] == 3
+
+
+@pytest.mark.slow
+def test_login_limit_holds_across_two_servers(stack: tuple[str, str]) -> None:
+    """20 parallel wrong passwords spread over both servers: exactly the limit (5) are
+    checked, because each attempt is counted in one atomic statement before the check."""
+    servers = list(stack)
+
+    def attempt(i: int) -> int:
+        return httpx.post(
+            f"{servers[i % 2]}/api/v1/auth/token",
+            json={"email": "guessed@two.example", "password": f"wrong-{i}"},
+            timeout=30,
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        codes = list(pool.map(attempt, range(20)))
+    assert codes.count(401) == 5, codes
+    assert codes.count(429) == 15, codes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from lastmile.auth import service
 from lastmile.auth.models import ApiKey, User
@@ -15,31 +15,43 @@ from lastmile.auth.schemas import (
     TokenRequest,
     TokenResponse,
 )
-from lastmile.common.web import AppSettings, Caller, DbSession
+from lastmile.common.web import (
+    AppSettings,
+    Caller,
+    DbSession,
+    client_address,
+    known_device,
+    login_limits,
+    remember_device,
+)
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @router.post("/auth/token", response_model=TokenResponse, operation_id="create_token")
 def create_token(
-    body: TokenRequest, request: Request, session: DbSession, settings: AppSettings
+    body: TokenRequest,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    settings: AppSettings,
 ) -> TokenResponse:
-    """Log in with e-mail and password; returns a bearer token for one organisation."""
+    """Log in with e-mail and password; returns a bearer token for one organisation.
+
+    Also sets a device cookie: a client that keeps it is not refused for other accounts'
+    failed logins from its address."""
     user, org_id, role = service.login(
         session=session,
         email=body.email,
         password=body.password,
-        client=client_address(request),
+        client=client_address(request, settings),
         org_id=body.organisation,
-        max_failures=settings.login_max_failures,
-        window_s=settings.login_window_s,
+        limits=login_limits(settings),
+        device=known_device(request, settings, body.email),
     )
+    remember_device(response, request, settings, user.email)
     token = service.issue_token(
         session=session, user_id=user.id, org_id=org_id, ttl_s=settings.access_token_ttl_s
     )

@@ -48,10 +48,33 @@ class ApiKey(OrgScoped, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
-class LoginAttempt(Timestamped, Base):
-    __tablename__ = "login_attempts"
+class LoginThrottle(Base):
+    """Failed-login counters, one row per key (``account:<e-mail>``, ``address:<ip>`` or
+    ``device:<id>``), counted in one atomic upsert so parallel requests on any number of
+    server processes cannot check more passwords than the limit."""
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    failures: Mapped[int] = mapped_column(default=0)
+
+
+class Invitation(OrgScoped, Base):
+    """A one-time link: join an organisation with a role (``invite``; a new e-mail sets its
+    password there) or set a new password (``reset``, made by an admin). Only the SHA-256 of
+    the token is stored."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("inv"))
     email: Mapped[str] = mapped_column(String(320), index=True)
-    client: Mapped[str] = mapped_column(String(64))
-    success: Mapped[bool] = mapped_column(default=False)
+    """Stored lower-case."""
+    role: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="invite")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    """User id of the admin who made it (kept after that user is gone)."""
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -8,11 +8,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lastmile.auth import service as auth
-from lastmile.auth.api import client_address
 from lastmile.common.web import (
     SESSION_COOKIE,
     AppSettings,
     DbSession,
+    client_address,
+    known_device,
+    login_limits,
+    remember_device,
 )
 from lastmile.core.errors import LastmileError, RateLimited
 from lastmile.web.layout import (
@@ -53,10 +56,10 @@ def login_submit(
             session=session,
             email=email,
             password=password,
-            client=client_address(request),
+            client=client_address(request, settings),
             org_id=organisation.strip() or None,
-            max_failures=settings.login_max_failures,
-            window_s=settings.login_window_s,
+            limits=login_limits(settings),
+            device=known_device(request, settings, email),
         )
     except LastmileError as exc:
         status = 429 if isinstance(exc, RateLimited) else 401
@@ -79,6 +82,7 @@ def login_submit(
     )
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session(response, request, token, settings)
+    remember_device(response, request, settings, user.email)
     return response
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from lastmile.auth.models import AccessToken, ApiKey, LoginAttempt, User
+from lastmile.auth.models import AccessToken, ApiKey, LoginThrottle, User
 from lastmile.auth.principal import Principal
 from lastmile.auth.security import (
     API_KEY_PREFIX,
     TOKEN_PREFIX,
+    account_tag,
     digest,
     dummy_verify,
     hash_password,
@@ -59,6 +63,50 @@ def get_user_by_email(*, session: Session, email: str) -> User:
     return user
 
 
+@dataclass(frozen=True)
+class LoginLimits:
+    """The login rate limits (from the settings)."""
+
+    per_account: int
+    per_address: int
+    window_s: int
+
+
+def _count_attempt(session: Session, key: str, window_s: int) -> tuple[int, datetime]:
+    """Count one attempt under ``key`` and return (attempts in the window, window start).
+
+    One ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` statement, committed at once: the
+    database serialises it, so N parallel requests get N distinct counts on SQLite and on
+    PostgreSQL, whichever server process they reach (checking first and counting later let 19
+    of 30 parallel guesses through).
+    """
+    now = utcnow()
+    expired = LoginThrottle.window_start < now - timedelta(seconds=window_s)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(LoginThrottle)
+        .values(key=key, window_start=now, failures=1)
+        .on_conflict_do_update(
+            index_elements=[LoginThrottle.key],
+            set_={
+                "failures": case((expired, 1), else_=LoginThrottle.failures + 1),
+                "window_start": case((expired, now), else_=LoginThrottle.window_start),
+            },
+        )
+        .returning(LoginThrottle.failures, LoginThrottle.window_start)
+    )
+    count, started = session.execute(statement).one()
+    session.commit()
+    return int(count), started
+
+
+def _forgive(session: Session, key: str, *, reset: bool) -> None:
+    """Take back the attempt counted for a login that succeeded (``reset``: all of them)."""
+    new = 0 if reset else case((LoginThrottle.failures > 0, LoginThrottle.failures - 1), else_=0)
+    session.execute(update(LoginThrottle).where(LoginThrottle.key == key).values(failures=new))
+    session.commit()
+
+
 def login(
     *,
     session: Session,
@@ -66,53 +114,42 @@ def login(
     password: str,
     client: str,
     org_id: str | None,
-    max_failures: int,
-    window_s: int,
+    limits: LoginLimits,
+    device: str | None = None,
 ) -> tuple[User, str, Role]:
     """Check credentials; return the user, the organisation and role to act in.
 
-    Refuses (429) after ``max_failures`` failed attempts for the e-mail (or 4x that from one
-    client address) inside ``window_s``; attempts are stored, so every server process counts
-    the same way.
+    Every attempt is counted *before* the password is checked, atomically (see
+    :func:`_count_attempt`); a correct password takes its count back. Counted per account
+    and per client address separately; a ``device`` that logged in to this account before
+    (its id from the signed device cookie) is counted on its own instead, so neither another
+    account's failures from a shared address nor a stranger guessing this account's password
+    locks it out.
     """
     email = email.strip().lower()
-    since = utcnow() - timedelta(seconds=window_s)
-    failures_for_email = (
-        session.scalar(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(
-                LoginAttempt.email == email,
-                LoginAttempt.success.is_(False),
-                LoginAttempt.created_at >= since,
+    if device:
+        keys = [(f"device:{device}:{account_tag(email)}", limits.per_account)]
+    else:
+        keys = [
+            (f"account:{email}", limits.per_account),
+            (f"address:{client[:64]}", limits.per_address),
+        ]
+    for key, limit in keys:
+        count, started = _count_attempt(session, key, limits.window_s)
+        if count > limit:
+            retry = started + timedelta(seconds=limits.window_s) - utcnow()
+            raise RateLimited(
+                "too many failed logins; try again later",
+                retry_after_s=max(1, int(retry.total_seconds()) + 1),
             )
-        )
-        or 0
-    )
-    failures_from_client = (
-        session.scalar(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(
-                LoginAttempt.client == client,
-                LoginAttempt.success.is_(False),
-                LoginAttempt.created_at >= since,
-            )
-        )
-        or 0
-    )
-    if failures_for_email >= max_failures or failures_from_client >= 4 * max_failures:
-        raise RateLimited("too many failed logins; try again later", retry_after_s=window_s)
     user = session.scalar(select(User).where(User.email == email))
     if user is None:
         dummy_verify()
-        ok = False
-    else:
-        ok = verify_password(user.password_hash, password)
-    session.add(LoginAttempt(email=email, client=client[:64], success=bool(ok and user)))
-    session.commit()
-    if not ok or user is None:
         raise Unauthorized("wrong e-mail or password")
+    if not verify_password(user.password_hash, password):
+        raise Unauthorized("wrong e-mail or password")
+    for key, _ in keys:
+        _forgive(session, key, reset=not key.startswith("address:"))
     memberships = orgs.memberships_of(session=session, user_id=user.id)
     if not memberships:
         raise Unauthorized("this account belongs to no organisation")

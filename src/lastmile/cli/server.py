@@ -35,6 +35,9 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        # The client address comes from X-Forwarded-For only via LASTMILE_TRUSTED_PROXIES
+        # (lastmile.common.web.client_address); uvicorn's own handling trusts any loopback peer.
+        proxy_headers=False,
     )
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,7 +14,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lastmile.auth import service as auth
 from lastmile.auth.principal import Principal
-from lastmile.auth.security import same, sign
+from lastmile.auth.security import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_MAX_AGE_S,
+    device_cookie,
+    same,
+    sign,
+    trusted_device,
+)
 from lastmile.config import Settings
 from lastmile.core.errors import (
     Conflict,
@@ -46,6 +54,61 @@ def get_session(request: Request) -> Iterator[Session]:
 
 DbSession = Annotated[Session, Depends(get_session)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def _within(address: str, networks: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+def client_address(request: Request, settings: Settings) -> str:
+    """The client's address: the connection's peer, or, when that peer is one of the
+    ``trusted_proxies``, the nearest address in ``X-Forwarded-For`` that is not a trusted
+    proxy (a client can put anything at the front of that header; only what our own proxies
+    appended counts)."""
+    peer = request.client.host if request.client else "unknown"
+    if not settings.trusted_proxies or not _within(peer, settings.trusted_proxies):
+        return peer
+    hops = [
+        hop.strip()
+        for header in request.headers.getlist("x-forwarded-for")
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        if not _within(hop, settings.trusted_proxies):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
+
+
+def login_limits(settings: Settings) -> auth.LoginLimits:
+    return auth.LoginLimits(
+        per_account=settings.login_max_failures,
+        per_address=settings.login_address_max_failures,
+        window_s=settings.login_window_s,
+    )
+
+
+def known_device(request: Request, settings: Settings, email: str) -> str | None:
+    """The device id if this browser or phone logged in to ``email`` before."""
+    return trusted_device(settings.resolved_secret_key(), request.cookies.get(DEVICE_COOKIE), email)
+
+
+def remember_device(response: Response, request: Request, settings: Settings, email: str) -> None:
+    """After a successful login: mark this device as one that logged in to ``email``."""
+    value = device_cookie(settings.resolved_secret_key(), request.cookies.get(DEVICE_COOKIE), email)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        value,
+        max_age=DEVICE_COOKIE_MAX_AGE_S,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
 
 
 def csrf_token(settings: Settings, session_token: str) -> str:

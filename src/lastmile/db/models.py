@@ -1,7 +1,7 @@
 """Every table, imported explicitly so the metadata (and migrations) see them all."""
 
 from lastmile.analytics.models import Comparison
-from lastmile.auth.models import AccessToken, ApiKey, LoginAttempt, User
+from lastmile.auth.models import AccessToken, ApiKey, Invitation, LoginThrottle, User
 from lastmile.db.base import Base
 from lastmile.drivers.models import DeviceEvent, Position, ProofOfDelivery
 from lastmile.events.models import Event, Webhook, WebhookDelivery
@@ -24,7 +24,8 @@ __all__ = [
     "DeviceEvent",
     "Driver",
     "Event",
-    "LoginAttempt",
+    "Invitation",
+    "LoginThrottle",
     "Membership",
     "Notification",
     "Order",

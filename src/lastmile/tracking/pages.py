@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lastmile.common.web import AppSettings, DbSession
+from lastmile.common.web import AppSettings, DbSession, client_address
 from lastmile.config import Settings
 from lastmile.core.errors import Conflict, InputError, NotFound, RateLimited
 from lastmile.drivers.pod_store import store_for
@@ -143,10 +143,6 @@ def _env() -> Environment:
     )
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _language(request: Request) -> str:
     wanted = request.headers.get("accept-language", "")[:2].lower()
     return wanted if wanted in TEXT else "en"
@@ -173,7 +169,7 @@ def _open(request: Request, session: Session, token: str) -> TrackingLink | HTML
     try:
         service.check_rate(
             session=session,
-            client=_client(request),
+            client=client_address(request, settings),
             limit=settings.tracking_rate_per_minute,
         )
     except RateLimited as exc:
