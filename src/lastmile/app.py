@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lastmile import __version__
+from lastmile.common.travel import provider_for
 from lastmile.config import Settings, get_settings
 from lastmile.db import create_db_engine, migrate, session_factory
 from lastmile.events import service as events
@@ -49,6 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 runner.enqueue("deliver_webhook", delivery_id=delivery_id)
 
         remove_listener = events.add_listener(engine, on_commit)
+        if settings.use_roads:
+            # /readyz says "loading" until the road network is in memory; the first plan or
+            # ETA of the day then does not wait for it.
+            threading.Thread(target=provider_for, args=(settings,), daemon=True).start()
         from lastmile.plans import service as plans
 
         if not settings.uses_queue:
@@ -77,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from lastmile.common.web import install_error_handlers
 
     install_error_handlers(app)
+    from lastmile.ops.middleware import RequestMiddleware
+
+    app.add_middleware(RequestMiddleware, settings=settings)
     for router in _routers():
         app.include_router(router)
     static = Path(str(resources.files("lastmile") / "web" / "static"))
@@ -102,6 +111,7 @@ def _routers() -> list[APIRouter]:
     from lastmile.events.api import router as events_router
     from lastmile.fleet.api import router as fleet_router
     from lastmile.live.api import router as live_router
+    from lastmile.ops.health import router as health_router
     from lastmile.orders.api import router as orders_router
     from lastmile.orgs.api import router as members_router
     from lastmile.plans.api import router as plans_router
@@ -109,6 +119,7 @@ def _routers() -> list[APIRouter]:
     from lastmile.web.dashboard import router as dashboard_router
 
     return [
+        health_router,
         auth_router,
         members_router,
         orders_router,

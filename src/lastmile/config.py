@@ -7,6 +7,7 @@ the settings refuse unsafe defaults (a missing secret key).
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_URL = re.compile(r"^https?://[^/?#\s]+/?$")
 
 
 class Settings(BaseSettings):
@@ -78,7 +81,17 @@ class Settings(BaseSettings):
     """Attempts (with exponential backoff) before a webhook delivery is given up."""
 
     public_url: str = "http://localhost:8000"
-    """Where customers reach this server: tracking links in messages start with it."""
+    """Where customers reach this server (``https://deliveries.example.com``): tracking links
+    in messages start with it. ``https://`` also turns on Secure cookies and HSTS; required
+    (not the default) in production."""
+    log_format: Literal["auto", "text", "json"] = "auto"
+    """Log lines of ``lastmile serve``/``worker``: ``json`` (one object a line, with
+    ``request_id``) for log collectors, ``text`` for people; ``auto`` = json in production."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Least severe log level written (``DEBUG`` also logs health checks and metrics scrapes)."""
+    metrics_dir: Path | None = None
+    """Where server and worker processes leave their Prometheus samples for ``/metrics`` to add
+    up; default ``data_dir/metrics``. Every process of one install must share it."""
     smtp_host: str | None = None
     """SMTP server for e-mail; unset = e-mail is not sent (logged as failed)."""
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -102,10 +115,25 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not an IP address or CIDR network") from exc
         return [item.strip() for item in value]
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_an_address(cls, value: str) -> str:
+        if not _URL.match(value):
+            raise ValueError(
+                "must be an http:// or https:// address without a path "
+                "(like https://deliveries.example.com)"
+            )
+        return value.rstrip("/")
+
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.environment == "production" and not self.secret_key:
             raise ValueError("LASTMILE_SECRET_KEY must be set when LASTMILE_ENVIRONMENT=production")
+        if self.environment == "production" and "public_url" not in self.model_fields_set:
+            raise ValueError(
+                "LASTMILE_PUBLIC_URL must be set when LASTMILE_ENVIRONMENT=production "
+                "(the https:// address customers' tracking links start with)"
+            )
         if self.jobs == "queue" and not self.is_postgres:
             raise ValueError("LASTMILE_JOBS=queue needs PostgreSQL (LASTMILE_DATABASE_URL)")
         return self
@@ -115,6 +143,21 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'lastmile.db').resolve()}"
+
+    @property
+    def https(self) -> bool:
+        """Whether clients reach lastmile over HTTPS (Secure cookies, HSTS)."""
+        return self.public_url.startswith("https://")
+
+    @property
+    def resolved_log_format(self) -> Literal["text", "json"]:
+        if self.log_format == "auto":
+            return "json" if self.environment == "production" else "text"
+        return self.log_format
+
+    @property
+    def resolved_metrics_dir(self) -> Path:
+        return self.metrics_dir or self.data_dir / "metrics"
 
     @property
     def uses_queue(self) -> bool:

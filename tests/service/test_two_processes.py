@@ -131,6 +131,8 @@ def test_plan_via_server_a_solved_by_worker_seen_on_server_b(stack: tuple[str, s
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
     assert connected.wait(20)
+    # The stream is open on B; A's /metrics adds up every process of the install.
+    assert _metric(a, "lastmile_sse_clients") == 1
     created = httpx.post(f"{a}/api/v1/plans", json={"date": "2026-11-25"}, headers=headers)
     assert created.status_code == 202
     listener.join(timeout=90)

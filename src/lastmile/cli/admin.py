@@ -67,3 +67,56 @@ def create_user(
     except LastmileError as exc:
         fail(exc)
     console.print(f"{user.email} is {role.value} of [bold]{org}[/]")
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Bring the database schema to this version's newest migration (run after an upgrade;
+    safe to run again, and one process at a time on PostgreSQL)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from lastmile.cli.server import checked_settings
+    from lastmile.db.engine import alembic_config
+
+    settings = checked_settings()
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        newest = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+        with engine.connect() as conn:
+            before = MigrationContext.configure(conn).get_current_revision()
+        if before == newest:
+            console.print(f"The database is up to date (migration {newest}).")
+        else:
+            console.print(f"Migrating the database from {before or 'empty'} to {newest} ...")
+            migrate(engine)
+            console.print(f"Done: the database is at migration {newest}.")
+        if settings.uses_queue:  # procrastinate's own tables, outside our migrations
+            from lastmile.jobs.queue import ensure_schema, make_app
+
+            with make_app(settings).open() as queue:
+                ensure_schema(queue, engine)
+    finally:
+        engine.dispose()
+
+
+@app.command("check")
+def check_command() -> None:
+    """Check the configuration and what a server needs (data directory, database, migrations,
+    queue, road network) and say what is wrong; exit code 1 if anything is."""
+    from lastmile.cli.server import checked_settings
+    from lastmile.common.travel import provider_for
+    from lastmile.ops.health import readiness
+
+    settings = checked_settings()
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        provider_for(settings)
+        checks = readiness(settings=settings, engine=engine, jobs=True)
+    finally:
+        engine.dispose()
+    for name, verdict in checks.items():
+        mark = "[green]ok[/]" if verdict == "ok" else f"[red]{verdict}[/]"
+        console.print(f"{name:<11} {mark}")
+    if any(v != "ok" for v in checks.values()):
+        raise typer.Exit(1)

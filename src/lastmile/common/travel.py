@@ -24,4 +24,17 @@ def provider_for(settings: Settings) -> TravelTimeProvider:
 
 @lru_cache(maxsize=4)
 def _road_provider(extract: Path) -> TravelTimeProvider:
-    return RoadProvider(RoadNetwork.load(extract))
+    provider = RoadProvider(RoadNetwork.load(extract))
+    _loaded.add(extract)
+    return provider
+
+
+def road_network_loaded(settings: Settings) -> bool:
+    """Whether this process has the configured road network in memory (``/readyz``)."""
+    if not settings.use_roads:
+        return True
+    extract = settings.roads_extract or default_extract()
+    return any(extract == key for key in _loaded)
+
+
+_loaded: set[Path] = set()

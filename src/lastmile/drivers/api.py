@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lastmile.auth.principal import STAFF, Principal
 from lastmile.common.clock import utcnow
+from lastmile.common.metrics import METRICS
 from lastmile.common.web import AppSettings, Caller, DbSession, problem
 from lastmile.drivers import service
 from lastmile.drivers.models import ProofOfDelivery
@@ -125,6 +126,7 @@ def post_positions(
     if result.accepted:
         from lastmile.live import service as live
 
+        METRICS.positions.inc(result.accepted)
         newest = service.latest_position(session=session, org_id=driver.org_id, driver_id=driver.id)
         if newest is not None and newest.route_id is not None:
             live.on_position(

@@ -6,6 +6,7 @@ numbers (never ORM objects), so they can cross process boundaries and be retried
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -32,4 +33,16 @@ PROCESS_JOBS = frozenset({"solve_plan", "geocode_orders"})
 
 
 def run(context: JobContext, name: str, kwargs: dict[str, Any]) -> None:
-    registry()[name](context, **kwargs)
+    """Run one job here and now, timed (``lastmile_job_duration_seconds``) and counted when
+    it fails (``lastmile_job_failures_total``); the error goes on to the runner's retry."""
+    from lastmile.common.metrics import METRICS
+
+    job = registry()[name]
+    started = time.perf_counter()
+    try:
+        job(context, **kwargs)
+    except BaseException:
+        METRICS.job_failures.labels(name).inc()
+        raise
+    finally:
+        METRICS.job_seconds.labels(name).observe(time.perf_counter() - started)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lastmile.common.clock import utcnow
+from lastmile.common.metrics import METRICS
 from lastmile.config import Settings
 from lastmile.core.errors import Conflict, FieldIssue, InputError, NotFound
 from lastmile.core.formats.plan_json import plan_document
@@ -184,6 +185,7 @@ def solve_plan(*, sessions: sessionmaker[Session], settings: Settings, plan_id: 
                 payload={"plan_id": plan_id, "error": plan.error},
             )
             session.commit()
+            METRICS.plans.labels("failed").inc()
             return
         ready = [
             oid
@@ -215,6 +217,7 @@ def solve_plan(*, sessions: sessionmaker[Session], settings: Settings, plan_id: 
             },
         )
         session.commit()
+        METRICS.plans.labels("done").inc()
 
 
 def _solve(

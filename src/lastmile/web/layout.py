@@ -150,7 +150,7 @@ def set_session(response: Response, request: Request, token: str, settings: Sett
         max_age=settings.access_token_ttl_s,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=settings.https or request.url.scheme == "https",
         path="/",
     )
 

@@ -1,0 +1,1 @@
+"""Running lastmile in production: health checks, metrics, request logs, backups, erasure."""
