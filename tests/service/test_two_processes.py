@@ -142,6 +142,37 @@ def test_plan_via_server_a_solved_by_worker_seen_on_server_b(stack: tuple[str, s
     plan = httpx.get(f"{b}/api/v1/plans/{created.json()['id']}", headers=headers).json()
     assert plan["status"] == "done" and plan["totals"]["routed"] == 3
 
+    # Metrics of all three processes, from either server (prometheus-client multiprocess):
+    # the plan was solved by the worker, the POST answered by A, the stream served by B.
+    for url in (a, b):
+        assert _metric(url, "lastmile_plans_solved_total", outcome="done") == 1
+        assert _metric(url, "lastmile_job_duration_seconds_count", job="solve_plan") >= 1
+        assert (
+            _metric(url, "lastmile_http_requests_total", route="/api/v1/plans", status="202") == 1
+        )
+        assert (
+            _metric(url, "lastmile_http_requests_total", route="/api/v1/events", status="200") == 1
+        )
+    listener.join(timeout=5)
+    deadline = time.monotonic() + 10
+    while _metric(a, "lastmile_sse_clients") != 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _metric(a, "lastmile_sse_clients") == 0
+    ready = httpx.get(f"{a}/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["queue"] == "ok", ready.text
+
+
+def _metric(url: str, name: str, **labels: str) -> float:
+    """One sample summed over the label sets that match (0 if absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                total += s.value
+    return total
+
 
 @pytest.mark.slow
 def test_login_limit_holds_across_two_servers(stack: tuple[str, str]) -> None:
