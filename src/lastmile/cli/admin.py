@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -120,3 +121,72 @@ def check_command() -> None:
         console.print(f"{name:<11} {mark}")
     if any(v != "ok" for v in checks.values()):
         raise typer.Exit(1)
+
+
+@app.command("backup")
+def backup_command(
+    archive: Annotated[
+        Path | None,
+        typer.Argument(help="Archive to write (default: lastmile-backup-DATE-TIME.tar.gz here)."),
+    ] = None,
+) -> None:
+    """Back up the database and the proof-of-delivery files into one archive, while lastmile
+    runs (SQLite online backup / pg_dump)."""
+    from rich.progress import Progress
+
+    from lastmile.cli.server import checked_settings
+    from lastmile.common.clock import utcnow
+    from lastmile.ops.backup import BackupError, create_backup
+
+    settings = checked_settings()
+    target = archive or Path(f"lastmile-backup-{utcnow():%Y%m%d-%H%M%S}.tar.gz")
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("Backing up (database, then POD files)", total=None)
+        try:
+            manifest = create_backup(
+                settings,
+                target,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except BackupError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(1) from None
+    size = target.stat().st_size / 1e6
+    console.print(
+        f"Wrote {target} ({size:.1f} MB): {manifest.database} database at migration "
+        f"{manifest.migration}, {manifest.pod_files} proof-of-delivery files."
+    )
+
+
+@app.command("restore")
+def restore_command(
+    archive: Annotated[Path, typer.Argument(help="A backup made by `lastmile admin backup`.")],
+    force: Annotated[
+        bool,
+        typer.Option(help="Replace a database that already has data (stop lastmile first)."),
+    ] = False,
+) -> None:
+    """Restore a backup into the configured database and data directory, then migrate it to
+    this version."""
+    from rich.progress import Progress
+
+    from lastmile.cli.server import checked_settings
+    from lastmile.ops.backup import BackupError, restore_backup
+
+    settings = checked_settings()
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("Restoring (database, then POD files)", total=None)
+        try:
+            manifest = restore_backup(
+                settings,
+                archive,
+                force=force,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except BackupError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(1) from None
+    console.print(
+        f"Restored the backup of {manifest.created_at} (lastmile {manifest.lastmile_version}): "
+        f"{manifest.database} database, {manifest.pod_files} proof-of-delivery files."
+    )
