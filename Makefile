@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
-# Leaflet, htmx and Chart.js come from the npm registry (pinned in package.json /
+# Leaflet, htmx, Chart.js and MapLibre GL (the offline basemap's renderer) come from the npm registry (pinned in package.json /
 # package-lock.json) and are
 # served by lastmile itself; nothing is loaded from a CDN at run time.
 $(VENDOR)/.stamp: package.json package-lock.json
@@ -27,6 +27,11 @@ $(VENDOR)/.stamp: package.json package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx.org/LICENSE $(VENDOR)/htmx/
 	mkdir -p $(VENDOR)/chartjs
 	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/LICENSE.md $(VENDOR)/chartjs/
+	mkdir -p $(VENDOR)/maplibre
+	cp node_modules/maplibre-gl/dist/maplibre-gl-csp.js node_modules/maplibre-gl/dist/maplibre-gl-csp-worker.js \
+	  node_modules/maplibre-gl/dist/maplibre-gl.css node_modules/maplibre-gl/LICENSE.txt $(VENDOR)/maplibre/
+	cp node_modules/@maplibre/maplibre-gl-leaflet/leaflet-maplibre-gl.js $(VENDOR)/maplibre/
+	cp node_modules/@maplibre/maplibre-gl-leaflet/LICENSE $(VENDOR)/maplibre/LICENSE-maplibre-gl-leaflet
 	touch $(VENDOR)/.stamp
 
 assets: $(VENDOR)/.stamp

@@ -53,6 +53,20 @@ ADDRESSES = {
 }
 
 
+def rendered_features(page: Any, layer: str) -> int:
+    """How many features of a basemap layer MapLibre has drawn, once its tiles are in."""
+    page.wait_for_function(
+        "() => { const l = window.lastmileBasemap && window.lastmileBasemap.layer;"
+        " const m = l && l.getMaplibreMap(); return !!m && m.loaded() && m.areTilesLoaded(); }",
+        timeout=30_000,
+    )
+    count: int = page.evaluate(
+        f"() => window.lastmileBasemap.layer.getMaplibreMap()"
+        f".queryRenderedFeatures({{layers: ['{layer}']}}).length"
+    )
+    return count
+
+
 @dataclass
 class LiveApp:
     client: TestClient
@@ -225,6 +239,10 @@ def test_one_link_one_order_and_the_map_only_when_near(live_app: LiveApp, page: 
     assert page.locator(".home-dot").count() == 1
     assert page.locator("#map").get_attribute("data-vehicle") == f"{lon},{lat}"
     assert page.get_by_test_id("stops").inner_text() == "1 stop before yours"
+    # the map is drawn on the server's own vector tiles (no tile server configured): roads
+    # are on it, never an empty grey box
+    roads = rendered_features(page, "road")
+    assert roads > 0, "the tracking map shows no roads"
     shot(page, "03-near-with-map")
 
     # the first customer's page (delivered) has no map and no ETA, and offers a rating

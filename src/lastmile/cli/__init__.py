@@ -19,6 +19,10 @@ from lastmile.cli import roads as _roads  # noqa: E402
 
 app.add_typer(_roads.app, name="roads")
 
+from lastmile.cli import tiles as _tiles  # noqa: E402
+
+app.add_typer(_tiles.app, name="tiles")
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -1,5 +1,10 @@
-"""The offline basemap: road lines of the bundled (or configured) extract as GeoJSON, so the
-dashboard's maps work without a tile server."""
+"""The offline basemap, so every map works without a tile server or the internet.
+
+Two ways, best first: vector tiles cut from the extract (``lastmile tiles build``; streets
+with names, house numbers, water, parks, buildings), served at ``/tiles/{z}/{x}/{y}.pbf`` to
+the dashboard and to customers' tracking pages; without them, road lines of the road graph as
+GeoJSON (``/app/api/basemap``, staff only), which have no names.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
 from lastmile.auth.principal import STAFF
@@ -18,11 +24,14 @@ from lastmile.common.web import (
     AppSettings,
     Caller,
 )
+from lastmile.config import Settings
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.formats.plan_json import OSM_ATTRIBUTION
 from lastmile.core.model import Profile as RoadProfile
 from lastmile.core.roads import RoadNetwork, default_extract
 from lastmile.core.roads.profiles import PROFILES
+from lastmile.tiles.build import tiles_path_for
+from lastmile.tiles.store import open_store
 
 router = APIRouter(include_in_schema=False)
 
@@ -104,4 +113,50 @@ def basemap(
     body = _basemap_cells(extract, key, 2 if zoom >= 14 else (1 if zoom >= 11 else 0))
     return Response(
         body, media_type="application/json", headers={"Cache-Control": "private, max-age=3600"}
+    )
+
+
+MAX_TILE_ZOOM = 22
+
+
+def tiles_file(settings: Settings) -> Path | None:
+    """The vector tiles of the extract the server routes on, if they have been built."""
+    path = tiles_path_for(settings.roads_extract or default_extract())
+    return path if path.exists() else None
+
+
+@router.get("/tiles/meta.json")
+def tiles_meta(settings: AppSettings) -> JSONResponse:
+    """Whether vector tiles exist, and their zoom range and bounds (public: OSM data only)."""
+    path = tiles_file(settings)
+    if path is None:
+        return JSONResponse({"available": False, "attribution": OSM_ATTRIBUTION})
+    meta = open_store(path).metadata()
+    return JSONResponse(
+        {**meta, "available": True, "attribution": OSM_ATTRIBUTION},
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.get("/tiles/{z}/{x}/{y}.pbf")
+def tile(
+    settings: AppSettings,
+    z: Annotated[int, PathParam(ge=0, le=MAX_TILE_ZOOM)],
+    x: Annotated[int, PathParam(ge=0)],
+    y: Annotated[int, PathParam(ge=0)],
+) -> Response:
+    """One vector tile (gzip-compressed Mapbox Vector Tile); 204 where the extract has none."""
+    if x >= 1 << z or y >= 1 << z:
+        raise InputError(
+            issues=[FieldIssue(None, "x" if x >= 1 << z else "y", None, f"must be below 2^{z}")],
+            source="tile",
+        )
+    path = tiles_file(settings)
+    data = open_store(path).tile(z, x, y) if path is not None else None
+    if data is None:
+        return Response(status_code=204, headers={"Cache-Control": "public, max-age=3600"})
+    return Response(
+        data,
+        media_type="application/vnd.mapbox-vector-tile",
+        headers={"Content-Encoding": "gzip", "Cache-Control": "public, max-age=86400"},
     )

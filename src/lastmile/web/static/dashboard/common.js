@@ -44,39 +44,46 @@ export function showHome(map) {
 
 export const ATTRIBUTION = '© OpenStreetMap contributors';
 
-// A Leaflet map with tiles when configured, else our own vector basemap of the road network.
+// A Leaflet map on a raster tile server when one is configured; else on our own vector tiles
+// (streets with names, house numbers; static/common/basemap.js), else, when this server has no
+// tiles built, on the road lines of the road graph.
 export function makeMap(id, options = {}) {
-  const map = L.map(id, { zoomSnap: 0.25, ...options });
+  const map = L.map(id, { zoomSnap: 0.25, maxZoom: 19, ...options });
   const tileUrl = document.querySelector('meta[name="tile-url"]')?.content;
   if (tileUrl) {
     L.tileLayer(tileUrl, { maxZoom: 19, attribution: ATTRIBUTION }).addTo(map);
   } else {
-    map.attributionControl.addAttribution(ATTRIBUTION);
-    const roads = L.geoJSON(null, {
-      interactive: false,
-      style: f => ({
-        main: { color: '#a8a293', weight: 3, opacity: 1 },
-        secondary: { color: '#c4bfb3', weight: 1.8, opacity: 1 },
-        minor: { color: '#d9d5cc', weight: 1, opacity: 1 },
-      }[f.properties.class]),
-    }).addTo(map);
-    const loaded = new Map();
-    const refresh = async () => {
-      const b = map.getBounds().pad(0.2);
-      const zoom = map.getZoom();
-      const key = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(x => x.toFixed(2)).join(',') + '|' + (zoom >= 14 ? 2 : zoom >= 11 ? 1 : 0);
-      if (loaded.has(key)) return;
-      try {
-        const url = `/app/api/basemap?bbox=${b.getWest()},${b.getSouth()},${b.getEast()},${b.getNorth()}&zoom=${zoom}`;
-        const data = await api('GET', url);
-        roads.clearLayers(); roads.addData(data); roads.bringToBack();
-        loaded.clear(); loaded.set(key, true);
-      } catch (e) { console.warn('basemap', e); }
-    };
-    map.on('moveend', refresh);
-    map.whenReady(() => setTimeout(refresh, 0));
+    window.lastmileBasemap.add(map).then(layer => { if (!layer) roadLines(map); });
   }
   return map;
+}
+
+// The fallback basemap: road lines of the road graph (no names), fetched for the view.
+function roadLines(map) {
+  map.attributionControl.addAttribution(ATTRIBUTION);
+  const roads = L.geoJSON(null, {
+    interactive: false,
+    style: f => ({
+      main: { color: '#a8a293', weight: 3, opacity: 1 },
+      secondary: { color: '#c4bfb3', weight: 1.8, opacity: 1 },
+      minor: { color: '#d9d5cc', weight: 1, opacity: 1 },
+    }[f.properties.class]),
+  }).addTo(map);
+  const loaded = new Map();
+  const refresh = async () => {
+    const b = map.getBounds().pad(0.2);
+    const zoom = map.getZoom();
+    const key = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(x => x.toFixed(2)).join(',') + '|' + (zoom >= 14 ? 2 : zoom >= 11 ? 1 : 0);
+    if (loaded.has(key)) return;
+    try {
+      const url = `/app/api/basemap?bbox=${b.getWest()},${b.getSouth()},${b.getEast()},${b.getNorth()}&zoom=${zoom}`;
+      const data = await api('GET', url);
+      roads.clearLayers(); roads.addData(data); roads.bringToBack();
+      loaded.clear(); loaded.set(key, true);
+    } catch (e) { console.warn('basemap', e); }
+  };
+  map.on('moveend', refresh);
+  map.whenReady(() => setTimeout(refresh, 0));
 }
 
 export function numberIcon(label, colour, extra = '') {

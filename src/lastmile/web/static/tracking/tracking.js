@@ -14,9 +14,12 @@
   if (mapEl && window.L) {
     var vehicle = point(mapEl.dataset.vehicle);
     var home = point(mapEl.dataset.destination);
-    var map = L.map(mapEl, { zoomControl: true, attributionControl: !!mapEl.dataset.tiles });
+    var map = L.map(mapEl, { zoomControl: true, maxZoom: 19 });
     if (mapEl.dataset.tiles) {
-      L.tileLayer(mapEl.dataset.tiles, { maxZoom: 19, attribution: "© OpenStreetMap" }).addTo(map);
+      L.tileLayer(mapEl.dataset.tiles, { maxZoom: 19, attribution: "© OpenStreetMap contributors" }).addTo(map);
+    } else if (window.lastmileBasemap) {
+      // The server's own offline tiles (street names, house numbers): never an empty box.
+      window.lastmileBasemap.add(map);
     }
     var icon = L.divIcon({ className: "vehicle-dot", iconSize: [18, 18] });
     marker = L.marker(vehicle, { icon: icon, title: "vehicle" }).addTo(map);
