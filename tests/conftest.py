@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
@@ -11,6 +12,10 @@ from argon2 import PasswordHasher
 
 import lastmile.auth.security as security
 from lastmile.common import clock
+
+# The suite's webhook and message receivers listen on loopback, which the outbound policy
+# refuses by default; the tests of that policy set their own (empty) allowance.
+os.environ.setdefault("LASTMILE_OUTBOUND_ALLOWED_NETWORKS", '["127.0.0.0/8"]')
 
 # Real argon2, with the cheapest parameters: the suite creates hundreds of users, and the
 # production cost (about 50 ms each here) would dominate its run time.

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from lastmile.auth.principal import STAFF
-from lastmile.common.web import Caller, DbSession
+from lastmile.common.netguard import Policy
+from lastmile.common.web import AppSettings, Caller, DbSession
 from lastmile.events import service
 from lastmile.events.follow import Opened, follow
 from lastmile.events.models import Event, Webhook
@@ -101,11 +102,19 @@ def list_webhooks(caller: Caller, session: DbSession) -> list[WebhookRead]:
 @router.post(
     "/webhooks", response_model=WebhookCreated, status_code=201, operation_id="create_webhook"
 )
-def create_webhook(body: WebhookCreate, caller: Caller, session: DbSession) -> WebhookCreated:
-    """Register a URL to receive signed order events (admin). The secret is shown once."""
+def create_webhook(
+    body: WebhookCreate, caller: Caller, session: DbSession, settings: AppSettings
+) -> WebhookCreated:
+    """Register a URL to receive signed order events (admin). The secret is shown once.
+
+    Only public addresses (see ``LASTMILE_OUTBOUND_ALLOWED_NETWORKS``)."""
     caller.require(Role.ADMIN)
     hook = service.create_webhook(
-        session=session, org_id=caller.org_id, url=str(body.url), event_types=body.event_types
+        session=session,
+        org_id=caller.org_id,
+        url=str(body.url),
+        event_types=body.event_types,
+        policy=Policy.from_settings(settings),
     )
     return WebhookCreated(**_read(hook).model_dump(), secret=hook.secret)
 

@@ -9,6 +9,8 @@ import httpx
 
 from lastmile.auth.security import sign
 from lastmile.common.clock import utcnow
+from lastmile.common.netguard import BLOCKED, Policy, guarded
+from lastmile.config import Settings
 from lastmile.events.models import Event, Webhook, WebhookDelivery
 from lastmile.jobs.context import JobContext
 
@@ -31,6 +33,36 @@ def webhook_body(event: Event) -> bytes:
 def signature(secret: str, body: bytes) -> str:
     """``sha256=<hex HMAC-SHA256 of the raw body with the webhook's secret>``."""
     return "sha256=" + sign(secret, body.decode())
+
+
+MAX_REDIRECTS = 3
+NO_CONNECTION = "no connection (the host refused, was unreachable or did not answer in time)"
+
+
+def post(
+    settings: Settings, url: str, body: bytes, headers: dict[str, str]
+) -> tuple[bool, int | None, str | None]:
+    """POST to a user's URL under the outbound policy: (delivered, HTTP status, error).
+
+    The errors are deliberately generic: which of refused, unreachable or timed out happened
+    would let an admin map ports through the delivery log."""
+    with guarded(Policy.from_settings(settings)) as policy:
+        try:
+            with httpx.Client(
+                timeout=settings.webhook_timeout_s,
+                follow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+                trust_env=False,  # no proxy from the environment: the policy sees the real host
+            ) as client:
+                response = client.post(url, content=body, headers=headers)
+        except httpx.TooManyRedirects:
+            return False, None, f"more than {MAX_REDIRECTS} redirects"
+        except httpx.HTTPError:
+            if policy.blocked:
+                return False, None, f"refused: {policy.blocked[-1][:200]} {BLOCKED}"
+            return False, None, NO_CONNECTION
+    ok = 200 <= response.status_code < 300
+    return ok, response.status_code, None if ok else f"HTTP {response.status_code}"
 
 
 NOT_VISIBLE_RETRIES = 5
@@ -64,24 +96,17 @@ def deliver_webhook(context: JobContext, *, delivery_id: str, lookups: int = 0) 
             return
         body = webhook_body(event)
         delivery.attempts += 1
-        try:
-            response = httpx.post(
-                hook.url,
-                content=body,
-                timeout=settings.webhook_timeout_s,
-                headers={
-                    "Content-Type": "application/json",
-                    SIGNATURE_HEADER: signature(hook.secret, body),
-                    "X-Lastmile-Event": event.type,
-                    "X-Lastmile-Delivery": delivery.id,
-                },
-            )
-            delivery.last_status_code = response.status_code
-            ok = 200 <= response.status_code < 300
-            delivery.last_error = None if ok else f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
-            ok = False
-            delivery.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        ok, delivery.last_status_code, delivery.last_error = post(
+            settings,
+            hook.url,
+            body,
+            {
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: signature(hook.secret, body),
+                "X-Lastmile-Event": event.type,
+                "X-Lastmile-Delivery": delivery.id,
+            },
+        )
         if ok:
             delivery.status = "delivered"
             delivery.delivered_at = utcnow()

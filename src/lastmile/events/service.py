@@ -17,6 +17,8 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from lastmile.common.netguard import Policy, UrlRefused, check_url
+from lastmile.core.errors import FieldIssue, InputError
 from lastmile.db.engine import LastmileSession
 from lastmile.events.models import Event, Webhook, WebhookDelivery
 
@@ -122,9 +124,21 @@ def latest_id(*, session: Session, org_id: str) -> int:
     return int(row or 0)
 
 
-def create_webhook(*, session: Session, org_id: str, url: str, event_types: list[str]) -> Webhook:
+WEBHOOK_SCHEMES = frozenset({"http", "https"})
+
+
+def create_webhook(
+    *, session: Session, org_id: str, url: str, event_types: list[str], policy: Policy
+) -> Webhook:
+    """A new webhook. A URL that can never be delivered under the outbound ``policy``
+    (loopback, private or metadata addresses) is refused now; names are checked again on
+    every delivery."""
     import secrets
 
+    try:
+        check_url(url, policy, schemes=WEBHOOK_SCHEMES)
+    except UrlRefused as exc:
+        raise InputError(issues=[FieldIssue(None, "url", url, str(exc))], source="webhook") from exc
     hook = Webhook(
         org_id=org_id, url=url, secret=secrets.token_urlsafe(32), event_types=event_types
     )

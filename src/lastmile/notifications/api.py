@@ -13,7 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Query
 
 from lastmile.auth.principal import STAFF
-from lastmile.common.web import Caller, DbSession
+from lastmile.common.netguard import Policy
+from lastmile.common.web import AppSettings, Caller, DbSession
 from lastmile.notifications import service
 from lastmile.notifications.schemas import (
     NotificationRead,
@@ -48,10 +49,20 @@ def get_settings(caller: Caller, session: DbSession) -> SettingsBody:
 
 
 @router.put("/notifications/settings", operation_id="put_notification_settings")
-def put_settings(body: SettingsBody, caller: Caller, session: DbSession) -> SettingsBody:
-    """Replace the organisation's notification and tracking settings (admins)."""
+def put_settings(
+    body: SettingsBody, caller: Caller, session: DbSession, settings: AppSettings
+) -> SettingsBody:
+    """Replace the organisation's notification and tracking settings (admins).
+
+    SMS and chat URLs: an apprise service with its provider's fixed host, or json/form/xml
+    to a public address (see ``LASTMILE_OUTBOUND_ALLOWED_NETWORKS``)."""
     caller.require(Role.ADMIN)
-    return service.update_settings(session=session, org_id=caller.org_id, body=body)
+    return service.update_settings(
+        session=session,
+        org_id=caller.org_id,
+        body=body,
+        policy=Policy.from_settings(settings),
+    )
 
 
 @router.get("/notifications", operation_id="list_notifications")

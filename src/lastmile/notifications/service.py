@@ -32,10 +32,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
+from lastmile.common.netguard import Policy, UrlRefused
 from lastmile.core.errors import FieldIssue, InputError, NotFound
 from lastmile.db.engine import LastmileSession
 from lastmile.events.models import Event
-from lastmile.integrations.notify.apprise_channel import AppriseChannel
+from lastmile.integrations.notify.apprise_channel import AppriseChannel, check_template
 from lastmile.integrations.notify.base import Channel, NotifySettings, OutgoingMessage, SendError
 from lastmile.integrations.notify.email import SmtpChannel
 from lastmile.notifications import templates
@@ -105,8 +106,21 @@ def get_settings(*, session: Session, org_id: str) -> SettingsBody:
     return SettingsBody(notifications=settings_of(org), tracking=track)
 
 
-def update_settings(*, session: Session, org_id: str, body: SettingsBody) -> SettingsBody:
-    """Replace the organisation's notification and tracking settings."""
+def update_settings(
+    *, session: Session, org_id: str, body: SettingsBody, policy: Policy
+) -> SettingsBody:
+    """Replace the organisation's notification and tracking settings (an SMS or chat URL
+    that the outbound ``policy`` would never let through is refused now)."""
+    issues = []
+    for name in ("sms_url", "chat_url"):
+        url = getattr(body.notifications, name)
+        if url:
+            try:
+                check_template(url, policy)
+            except UrlRefused as exc:
+                issues.append(FieldIssue(None, f"notifications.{name}", url, str(exc)))
+    if issues:
+        raise InputError(issues=issues, source="notification settings")
     org = _org(session, org_id)
     values = dict(org.settings or {})
     values["notifications"] = body.notifications.model_dump(mode="json", exclude_none=True)
@@ -639,7 +653,7 @@ def channel_for(settings: NotificationSettings, name: str) -> Channel:
     url = settings.sms_url if name == "sms" else settings.chat_url
     if not url:
         raise SendError(f"no {name} URL configured")
-    return AppriseChannel(name, url)
+    return AppriseChannel(name, url, Policy.from_settings(NotifySettings()))
 
 
 def _deliver(session: Session, row: Notification, cost: float) -> None:
