@@ -55,12 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # /readyz says "loading" until the road network is in memory; the first plan or
             # ETA of the day then does not wait for it.
             threading.Thread(target=provider_for, args=(settings,), daemon=True).start()
-        from lastmile.plans import service as plans
-
-        if not settings.uses_queue:
-            with sessions() as session:
-                for plan_id in plans.unfinished(session=session):
-                    runner.enqueue("solve_plan", plan_id=plan_id)
+        runner.start()  # inline: resumes the jobs stored before a restart
         try:
             yield
         finally:
@@ -98,7 +93,7 @@ def _make_runner(settings: Settings, sessions: sessionmaker[Session], engine: En
         from lastmile.jobs.queue import ProcrastinateRunner
 
         return ProcrastinateRunner(settings, engine)
-    return InlineRunner(settings, sessions)
+    return InlineRunner(settings, sessions, engine)
 
 
 def _routers() -> list[APIRouter]:

@@ -67,8 +67,9 @@ class Settings(BaseSettings):
     """Largest accepted proof-of-delivery upload."""
     jobs: Literal["auto", "inline", "queue"] = "auto"
     """Where background jobs run: ``inline`` in the server process (threads, and a separate
-    process for planning), ``queue`` in procrastinate on PostgreSQL (``lastmile worker``),
-    ``auto`` = queue on PostgreSQL, inline on SQLite."""
+    process for planning; jobs are stored in the database and resumed after a restart),
+    ``queue`` in procrastinate on PostgreSQL (``lastmile worker``), ``auto`` = queue on
+    PostgreSQL, inline on SQLite."""
     eta_gps_refresh_s: float = Field(default=10.0, ge=0, le=3600)
     """GPS batches recompute a route's ETAs at most this often, by the points' own time (per
     server process; stop events always recompute). 0 = on every batch."""

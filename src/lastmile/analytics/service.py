@@ -7,8 +7,6 @@ contacts are logged as ``order.contact`` events in the event log (no table of th
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -22,6 +20,7 @@ from lastmile.analytics.models import Comparison
 from lastmile.common.clock import utcnow
 from lastmile.core import kpi
 from lastmile.core.errors import FieldIssue, InputError, NotFound
+from lastmile.core.formats.csv_out import write_csv
 from lastmile.drivers.models import Position, ProofOfDelivery
 from lastmile.events import service as events
 from lastmile.events.models import Event
@@ -356,9 +355,7 @@ def overview(
 
 def to_csv(result: kpi.Kpis) -> str:
     """The KPIs as CSV: ``scope,metric,value`` (scope ``all`` or a driver id)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["scope", "metric", "value"])
+    rows: list[list[str]] = []
 
     def value(v: object) -> str:
         if v is None:
@@ -372,17 +369,17 @@ def to_csv(result: kpi.Kpis) -> str:
             continue
         if name == "cost":
             for part, amount in vars(v).items():
-                writer.writerow(["all", f"cost_{part}", value(amount)])
+                rows.append(["all", f"cost_{part}", value(amount)])
         elif name == "failure_reasons":
             for reason, count in v.items():
-                writer.writerow(["all", f"failed_{reason}", value(count)])
+                rows.append(["all", f"failed_{reason}", value(count)])
         else:
-            writer.writerow(["all", name, value(v)])
+            rows.append(["all", name, value(v)])
     for card in result.drivers:
         for name, v in vars(card).items():
             if name != "driver_id":
-                writer.writerow([f"driver:{card.driver_id}", name, value(v)])
-    return out.getvalue()
+                rows.append([f"driver:{card.driver_id}", name, value(v)])
+    return write_csv(["scope", "metric", "value"], rows)
 
 
 def log_contact(

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from lastmile.cli.common import bundled_extract, fail, read_text, write_outputs
 from lastmile.core.errors import FieldIssue, InputError, LastmileError
+from lastmile.core.formats.csv_out import write_csv
 from lastmile.core.geo.geocoder import Geocoder, GeocodeResult, Verdict
 from lastmile.core.geo.index import ProgressCallback, load_index
 from lastmile.core.model import Location
@@ -192,11 +193,9 @@ def _result_json(n: int, result: GeocodeResult) -> dict[str, Any]:
 def _out_csv(headers: list[str], rows: list[dict[str, str]], results: list[GeocodeResult]) -> str:
     """The input CSV with the verdict columns appended (renamed if the input has them)."""
     names = {c: (f"geocoded_{c}" if c in headers else c) for c in OUT_COLUMNS}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*headers, *names.values()])
-    for row, result in zip(rows, results, strict=True):
-        writer.writerow(
+    return write_csv(
+        [*headers, *names.values()],
+        (
             [
                 *(row.get(h, "") for h in headers),
                 result.verdict.value,
@@ -207,8 +206,9 @@ def _out_csv(headers: list[str], rows: list[dict[str, str]], results: list[Geoco
                 "; ".join(result.changes) if result.changes else result.reason,
                 " ".join(result.flags),
             ]
-        )
-    return buffer.getvalue()
+            for row, result in zip(rows, results, strict=True)
+        ),
+    )
 
 
 @contextmanager

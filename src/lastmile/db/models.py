@@ -6,6 +6,7 @@ from lastmile.db.base import Base
 from lastmile.drivers.models import DeviceEvent, Position, ProofOfDelivery
 from lastmile.events.models import Event, Webhook, WebhookDelivery
 from lastmile.fleet.models import Depot, Driver, Vehicle
+from lastmile.jobs.models import StoredJob
 from lastmile.live.models import StopEta
 from lastmile.notifications.models import Notification, OrderRecipients
 from lastmile.orders.models import Order, OrderEvent
@@ -38,6 +39,7 @@ __all__ = [
     "Route",
     "Stop",
     "StopEta",
+    "StoredJob",
     "TrackingHit",
     "TrackingLink",
     "TrackingView",

@@ -97,6 +97,9 @@ class ProcrastinateRunner:
         self._app.open()
         ensure_schema(self._app, engine)
 
+    def start(self) -> None:
+        """Nothing to resume here: procrastinate's workers take stored jobs themselves."""
+
     def enqueue(self, name: str, *, delay_s: float = 0, **kwargs: Any) -> None:
         self._app.lastmile_enqueue(name, delay_s=delay_s, **kwargs)  # type: ignore[attr-defined]
 

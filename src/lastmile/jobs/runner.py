@@ -1,8 +1,11 @@
 """Job runners.
 
 ``InlineRunner`` (embedded SQLite mode): threads in the server process, and a separate
-process for CPU-heavy jobs such as planning. ``ProcrastinateRunner`` (``jobs/queue.py``,
-PostgreSQL): jobs go into procrastinate's queue and ``lastmile worker`` processes run them.
+process for CPU-heavy jobs such as planning; every job is first stored in the database
+(``jobs/store.py``) and removed once it ran, so jobs queued, waiting for a retry or
+running when the server stops (even killed) run again when it starts. ``ProcrastinateRunner``
+(``jobs/queue.py``, PostgreSQL): jobs go into procrastinate's queue and ``lastmile worker``
+processes run them.
 """
 
 from __future__ import annotations
@@ -14,17 +17,26 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from datetime import timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lastmile.common import clock
 from lastmile.config import Settings
+from lastmile.jobs import store
 from lastmile.jobs.context import JobContext
 from lastmile.jobs.registry import PROCESS_JOBS
 
 log = logging.getLogger(__name__)
 
+MAX_ATTEMPTS = 5
+"""Runs of a failing job before it is given up (as procrastinate's retry strategy)."""
+RETRY_BASE_S = 2.0
+"""Wait before the n-th retry: ``RETRY_BASE_S ** n`` seconds."""
+
 
 class JobRunner(Protocol):
+    def start(self) -> None: ...
+
     def enqueue(self, name: str, *, delay_s: float = 0, **kwargs: Any) -> None: ...
 
     def shutdown(self) -> None: ...
@@ -64,7 +76,10 @@ def _run_job_here(settings_json: str, name: str, kwargs: dict[str, Any]) -> None
 
 
 class InlineRunner:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """Runs stored jobs in this process; one server process per database (embedded mode)."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], engine: Engine) -> None:
+        self._engine = engine
         self._context = JobContext(settings, sessions, self.enqueue)
         self._settings_json = settings.model_dump_json()
         self._threads: Executor = ThreadPoolExecutor(
@@ -74,17 +89,40 @@ class InlineRunner:
             max_workers=1, mp_context=multiprocessing.get_context("spawn")
         )
         self._timers: set[threading.Timer] = set()
+        self._lock = threading.RLock()
         self._closed = False
 
+    def start(self) -> None:
+        """Resume the jobs a previous run of the server left: queued, waiting or running."""
+        now = clock.utcnow()
+        for job in store.queued(self._engine):
+            self._schedule(job.id, job.name, job.kwargs, (job.run_at - now).total_seconds())
+
     def enqueue(self, name: str, *, delay_s: float = 0, **kwargs: Any) -> None:
-        if self._closed:
-            return
-        if delay_s > 0:
-            timer = threading.Timer(delay_s, lambda: self.enqueue(name, **kwargs))
+        """Store the job, then run it when due (stored even while shutting down)."""
+        job_id = store.add(self._engine, name=name, kwargs=kwargs, delay_s=delay_s)
+        self._schedule(job_id, name, kwargs, delay_s)
+
+    def _schedule(self, job_id: int, name: str, kwargs: dict[str, Any], delay_s: float) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if delay_s <= 0:
+                self._submit(job_id, name, kwargs)
+                return
+            timer = threading.Timer(delay_s, self._fire, (job_id, name, kwargs))
             timer.daemon = True
             self._timers.add(timer)
             timer.start()
-            return
+
+    def _fire(self, job_id: int, name: str, kwargs: dict[str, Any]) -> None:
+        with self._lock:
+            self._timers = {t for t in self._timers if t.is_alive()}
+            if self._closed:
+                return
+            self._submit(job_id, name, kwargs)
+
+    def _submit(self, job_id: int, name: str, kwargs: dict[str, Any]) -> None:
         from lastmile.jobs.registry import run
 
         if name in PROCESS_JOBS:
@@ -96,20 +134,38 @@ class InlineRunner:
                 clock.offset().total_seconds(),
             )
         else:
-            future = self._threads.submit(run, self._context, name, kwargs)
-        future.add_done_callback(lambda f: _log_failure(name, f))
+            future = self._threads.submit(self._run_stored, job_id, name, kwargs, run)
+        future.add_done_callback(lambda f: self._done(job_id, name, kwargs, f))
+
+    def _run_stored(self, job_id: int, name: str, kwargs: dict[str, Any], run: Any) -> None:
+        if store.get(self._engine, job_id) is None:
+            return  # removed meanwhile (finished by an earlier run, or deleted by hand)
+        run(self._context, name, kwargs)
+
+    def _done(self, job_id: int, name: str, kwargs: dict[str, Any], future: Future[None]) -> None:
+        if future.cancelled():
+            return  # the server stopped first: the stored job resumes at the next start
+        error = future.exception()
+        try:
+            if error is None:
+                store.finish(self._engine, job_id)
+                return
+            log.error("job %s failed: %s", name, error, exc_info=error)
+            job = store.get(self._engine, job_id)
+            attempts = (job.attempts if job else 0) + 1
+            retry = RETRY_BASE_S**attempts if attempts < MAX_ATTEMPTS else None
+            store.failed(
+                self._engine, job_id, error=f"{type(error).__name__}: {error}", retry_in_s=retry
+            )
+            if retry is not None:
+                self._schedule(job_id, name, kwargs, retry)
+        except Exception:  # the database is gone (shutting down): the row stays queued
+            log.exception("could not record the outcome of job %s", name)
 
     def shutdown(self) -> None:
-        self._closed = True
-        for timer in self._timers:
-            timer.cancel()
+        with self._lock:
+            self._closed = True
+            for timer in self._timers:
+                timer.cancel()
         self._threads.shutdown(wait=False, cancel_futures=True)
         self._processes.shutdown(wait=False, cancel_futures=True)
-
-
-def _log_failure(name: str, future: Future[None]) -> None:
-    if future.cancelled():
-        return
-    error = future.exception()
-    if error is not None:
-        log.error("job %s failed: %s", name, error, exc_info=error)

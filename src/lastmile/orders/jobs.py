@@ -8,31 +8,44 @@ from lastmile.jobs.context import JobContext
 from lastmile.orders import service
 from lastmile.orders.lifecycle import ACCEPTED_VERDICTS
 
+BATCH = 500
+"""Orders read per query (one transaction each), until none is left."""
 
-def geocode_orders(context: JobContext, *, org_id: str, batch: int = 500) -> None:
+
+def geocode_orders(context: JobContext, *, org_id: str, batch: int = BATCH) -> None:
     """Geocode every order of ``org_id`` that waits for coordinates (status ``new``).
 
     Accepted verdicts (exact, corrected) store the location and make the order ``ready``;
     ambiguous / not_found / outside_area store only the verdict, so the dispatcher sees the
-    order needs a look. Idempotent: a second run finds nothing left to do.
+    order needs a look (and later runs pass it by). Works through batches until no order is
+    left, however many were imported. Idempotent: a second run finds nothing left to do.
     """
     geocoder = geocoder_for(context.settings)
-    with context.sessions() as session:
-        pending = service.list_needing_geocoding(session=session, org_id=org_id, limit=batch)
-        for order in pending:
-            if order.address_verdict is not None and order.address_verdict not in ACCEPTED_VERDICTS:
-                continue  # already judged unresolved: waits for a person, not for a retry
-            result = geocoder.geocode(order.address)
-            accepted = result.verdict.value in ACCEPTED_VERDICTS and result.location is not None
-            try:
-                service.set_location(
-                    session=session,
-                    org_id=org_id,
-                    order_id=order.id,
-                    lon=result.location.lon if accepted and result.location else None,
-                    lat=result.location.lat if accepted and result.location else None,
-                    verdict=result.verdict.value,
-                    actor="system:geocoder",
+    seen: set[str] = set()
+    while True:
+        with context.sessions() as session:
+            pending = [
+                order
+                for order in service.list_needing_geocoding(
+                    session=session, org_id=org_id, limit=batch + len(seen)
                 )
-            except Conflict:
-                session.rollback()  # the order moved on meanwhile (planned, cancelled): leave it
+                if order.id not in seen
+            ][:batch]
+            if not pending:
+                return
+            for order in pending:
+                seen.add(order.id)  # each order once per run, whatever the geocoder answers
+                result = geocoder.geocode(order.address)
+                accepted = result.verdict.value in ACCEPTED_VERDICTS and result.location is not None
+                try:
+                    service.set_location(
+                        session=session,
+                        org_id=org_id,
+                        order_id=order.id,
+                        lon=result.location.lon if accepted and result.location else None,
+                        lat=result.location.lat if accepted and result.location else None,
+                        verdict=result.verdict.value,
+                        actor="system:geocoder",
+                    )
+                except Conflict:
+                    session.rollback()  # the order moved on meanwhile (planned, cancelled)

@@ -173,9 +173,16 @@ def org_today(*, session: Session, org_id: str) -> date:
 def list_needing_geocoding(
     *, session: Session, org_id: str, date: date | None = None, limit: int = 1000
 ) -> list[Order]:
-    """Orders waiting for their address to be geocoded (``new`` without coordinates)."""
+    """Orders waiting for their address to be geocoded: ``new``, without coordinates, and not
+    already judged unresolvable (those wait for a person, and must not fill every batch)."""
     query = select(Order).where(
-        Order.org_id == org_id, Order.status == OrderStatus.NEW, Order.lon.is_(None)
+        Order.org_id == org_id,
+        Order.status == OrderStatus.NEW,
+        Order.lon.is_(None),
+        or_(
+            Order.address_verdict.is_(None),
+            Order.address_verdict.in_(sorted(lifecycle.ACCEPTED_VERDICTS)),
+        ),
     )
     if date is not None:
         query = query.where(Order.date == date)

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import itertools
 from typing import Any
 from xml.sax.saxutils import escape
@@ -23,6 +21,7 @@ from lastmile.common.web import (
     DbSession,
 )
 from lastmile.core.errors import LastmileError, NotFound
+from lastmile.core.formats.csv_out import write_csv
 from lastmile.core.model import Location
 from lastmile.core.model import Profile as RoadProfile
 from lastmile.fleet import service as fleet
@@ -378,40 +377,25 @@ def route_csv(plan_id: str, vehicle_id: str, caller: Caller, session: DbSession)
     """A route as CSV: one line per stop with times and address."""
     caller.require(*STAFF)
     _, route = _route_doc(session, caller.org_id, plan_id, vehicle_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
+    header = ["sequence", "external_id", "address", "lon", "lat"]
+    header += ["arrival", "start", "departure", "windows"]
+    rows = [
         [
-            "sequence",
-            "external_id",
-            "address",
-            "lon",
-            "lat",
-            "arrival",
-            "start",
-            "departure",
-            "windows",
+            s["sequence"],
+            s["external_id"],
+            s["address"],
+            s["lon"],
+            s["lat"],
+            s["arrival"],
+            s["start"],
+            s["departure"],
+            " ".join(f"{a[11:16]}-{b[11:16]}" for a, b in s["windows"]),
         ]
-    )
-    for s in route["stops"]:
-        if s["kind"] != "order":
-            continue
-        windows = " ".join(f"{a[11:16]}-{b[11:16]}" for a, b in s["windows"])
-        writer.writerow(
-            [
-                s["sequence"],
-                s["external_id"],
-                s["address"],
-                s["lon"],
-                s["lat"],
-                s["arrival"],
-                s["start"],
-                s["departure"],
-                windows,
-            ]
-        )
+        for s in route["stops"]
+        if s["kind"] == "order"
+    ]
     return Response(
-        out.getvalue(),
+        write_csv(header, rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="route-{vehicle_id}.csv"'},
     )

@@ -29,7 +29,6 @@ from lastmile.plans.models import Plan, Route, Stop
 
 PLANNABLE = ("ready", "planned")
 """Order statuses a new plan may take: ready ones, and planned ones (re-planning the day)."""
-UNFINISHED = ("queued", "running")
 
 
 def create(
@@ -80,15 +79,6 @@ def list_plans(
     if date is not None:
         query = query.where(Plan.date == date)
     return list(session.scalars(query.order_by(Plan.created_at.desc()).limit(limit)))
-
-
-def unfinished(*, session: Session) -> list[str]:
-    """Plans interrupted by a restart of the embedded server (to run again)."""
-    return list(
-        session.scalars(
-            select(Plan.id).where(Plan.status.in_(UNFINISHED)).order_by(Plan.created_at)
-        )
-    )
 
 
 def core_orders(rows: Sequence[Order], dimensions: tuple[str, ...]) -> list[CoreOrder]:

@@ -85,7 +85,10 @@ def read_rows(text: str, *, source: str) -> tuple[list[str], list[tuple[int, dic
     """Parse CSV text (comma, semicolon or tab separated) into header and numbered rows.
 
     Line endings of any platform are accepted (``\r\n``, ``\n``, a lone ``\r``); a file
-    the csv module cannot read is an :class:`InputError` naming the line.
+    the csv module cannot read is an :class:`InputError` naming the line. A quoted cell may
+    not run over a line break: a quote left open by mistake would otherwise swallow every
+    following row into one cell, silently (so a multi-line cell is refused too, naming the
+    row it starts in).
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
@@ -96,11 +99,47 @@ def read_rows(text: str, *, source: str) -> tuple[list[str], list[tuple[int, dic
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
+    last_line = text.rstrip("\n").count("\n") + 1
     rows: list[tuple[int, dict[str, str]]] = []
     issues: list[FieldIssue] = []
+
+    def records() -> Iterator[tuple[int, list[str]]]:
+        """Each record with the line it starts on; one spanning lines is an issue."""
+        while True:
+            start = reader.line_num + 1
+            cells = next(reader, None)
+            if cells is None:
+                return
+            if reader.line_num > start:
+                where = (
+                    "runs to the end of the file"
+                    if reader.line_num >= last_line
+                    else f"runs over a line break into row {start + 1}"
+                )
+                issues.append(
+                    FieldIssue(
+                        start,
+                        None,
+                        None,
+                        f'has a quoted cell that {where}: is a closing quote (") missing?',
+                    )
+                )
+                continue
+            yield start, cells
+
     try:
+        start = reader.line_num + 1
         header = next(reader)
-        for line_no, cells in enumerate(reader, start=2):
+        if reader.line_num > start:
+            raise InputError(
+                issues=[
+                    FieldIssue(
+                        1, None, None, "(the header) has a quoted cell that runs over a line break"
+                    )
+                ],
+                source=source,
+            )
+        for line_no, cells in records():
             if not any(c.strip() for c in cells):
                 continue
             if len(cells) > len(header):
