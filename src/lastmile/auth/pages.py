@@ -18,6 +18,7 @@ from lastmile.common.web import (
     remember_device,
 )
 from lastmile.core.errors import LastmileError, RateLimited
+from lastmile.orgs import service as orgs
 from lastmile.web.layout import (
     form_csrf_ok,
     render,
@@ -37,6 +38,8 @@ def login_page(
     """The login form (already logged in: straight on)."""
     if viewer_of(request, session, settings) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
+    if orgs.is_fresh_install(session=session):
+        return RedirectResponse("/app/setup", status_code=303)
     return render(request, "dashboard/login.html", None, settings, next=safe_next(next))
 
 

@@ -37,7 +37,9 @@ from lastmile.orgs.models import Role
 MIN_PASSWORD = 8
 
 
-def create_user(*, session: Session, email: str, password: str, name: str = "") -> User:
+def create_user(
+    *, session: Session, email: str, password: str, name: str = "", commit: bool = True
+) -> User:
     email = email.strip().lower()
     issues = []
     if "@" not in email or len(email) > 320:
@@ -52,7 +54,10 @@ def create_user(*, session: Session, email: str, password: str, name: str = "") 
         raise Conflict(f"a user with e-mail {email} already exists")
     user = User(email=email, name=name, password_hash=hash_password(password))
     session.add(user)
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return user
 
 
@@ -226,3 +231,22 @@ def revoke_api_key(*, session: Session, org_id: str, key_id: str) -> ApiKey:
     key.revoked_at = utcnow()
     session.commit()
     return key
+
+
+def sign_up_first(
+    *, session: Session, org_name: str, timezone: str, email: str, password: str, name: str = ""
+) -> tuple[User, str]:
+    """The first-run sign-up: on a fresh install (no organisation yet), create the
+    organisation and its first admin in one transaction, so a refused e-mail or password
+    leaves the install fresh. Returns the admin and the organisation's id;
+    :class:`lastmile.orgs.service.AlreadySetUp` once any organisation exists."""
+    try:
+        org = orgs.create(
+            session=session, name=org_name, timezone=timezone, first=True, commit=False
+        )
+        user = create_user(session=session, email=email, password=password, name=name, commit=False)
+        orgs.add_member(session=session, org_id=org.id, user_id=user.id, role=Role.ADMIN)
+    except Exception:
+        session.rollback()
+        raise
+    return user, org.id

@@ -152,8 +152,13 @@ class OrderCreate(_Input):
     lon: Lon | None = None
     lat: Lat | None = None
     windows: Windows = Field(default_factory=list, description=_COMMON_DESCRIPTIONS["windows"])
-    service_s: int = Field(
-        default=0, strict=True, ge=0, le=86_400, description=_COMMON_DESCRIPTIONS["service_s"]
+    service_s: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=86_400,
+        description=_COMMON_DESCRIPTIONS["service_s"]
+        + " Omitted: the organisation's default service time (an existing order keeps its own).",
     )
     demand: dict[Dimension, Amount] = Field(
         default_factory=dict, description=_COMMON_DESCRIPTIONS["demand"]

@@ -46,6 +46,7 @@ from lastmile.orders.schemas import (
     format_clock_exact,
     has_nul,
 )
+from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Organisation
 
 EVENT_CREATED = "order.created"
@@ -296,7 +297,7 @@ class _Prepared:
     missing_target: str | None = None
 
 
-def _desired(order_in: OrderCreate, today: date | None) -> dict[str, Any]:
+def _desired(order_in: OrderCreate, today: date | None, default_service_s: int) -> dict[str, Any]:
     day = order_in.date or today
     assert day is not None
     return {
@@ -306,7 +307,7 @@ def _desired(order_in: OrderCreate, today: date | None) -> dict[str, Any]:
         "lon": order_in.lon,
         "lat": order_in.lat,
         "windows": [w.seconds() for w in order_in.windows],
-        "service_s": order_in.service_s,
+        "service_s": default_service_s if order_in.service_s is None else order_in.service_s,
         "demand": dict(sorted(order_in.demand.items())),
         "required": order_in.required,
         "value": order_in.value,
@@ -353,10 +354,14 @@ def _prepare(
     existing = _existing_by_external_id(session, org_id, ids)
     targets = {o.deliver_to for o in orders_in if o.deliver_to} - set(ids) - set(existing)
     known_targets = set(_existing_by_external_id(session, org_id, sorted(targets)))
+    org = session.get(Organisation, org_id)
+    default_service = orgs.default_service_s(org) if org is not None else 0
     prepared: list[_Prepared] = []
     for i, order_in in enumerate(orders_in):
-        desired = _desired(order_in, today)
+        desired = _desired(order_in, today, default_service)
         item = _Prepared(i, order_in.external_id, desired, existing.get(order_in.external_id))
+        if item.existing is not None and order_in.service_s is None:
+            desired["service_s"] = item.existing.service_s  # a re-sent order keeps its own
         target = order_in.deliver_to
         if target and target not in ids and target not in existing and target not in known_targets:
             item.missing_target = "names no order of this organisation or of this request"
@@ -860,6 +865,9 @@ def import_csv(
     cells_by_row = dict(raw_rows)
     lon_column = columns.field_to_column.get("lon")
     lat_column = columns.field_to_column.get("lat")
+    service_column = columns.field_to_column.get("service_s") or columns.field_to_column.get(
+        "service_min"
+    )
     dims = [d for d in parsed.dimensions if d not in parsed.missing_demand]
 
     candidates: list[tuple[int, OrderCreate]] = []
@@ -879,7 +887,10 @@ def import_csv(
                 {"start": format_clock_exact(w.start), "end": format_clock_exact(w.end)}
                 for w in order.windows
             ],
-            "service_s": order.service_s,
+            # an empty or missing service time: the organisation's default
+            "service_s": order.service_s
+            if service_column and (cells.get(service_column) or "").strip()
+            else None,
             "demand": {d: order.demand[parsed.dimensions.index(d)] for d in dims},
             "required": order.required,
             "value": order.value,

@@ -8,10 +8,41 @@ from lastmile.auth import service as auth
 from lastmile.common.web import Caller, DbSession
 from lastmile.core.errors import FieldIssue, InputError, NotFound
 from lastmile.orgs import service
-from lastmile.orgs.models import Role
-from lastmile.orgs.schemas import MemberCreate, MemberRead
+from lastmile.orgs.models import Organisation, Role
+from lastmile.orgs.schemas import MemberCreate, MemberRead, OrganisationRead, OrganisationUpdate
 
 router = APIRouter(prefix="/api/v1", tags=["members"])
+
+
+def _read(org: Organisation) -> OrganisationRead:
+    return OrganisationRead(
+        id=org.id,
+        name=org.name,
+        timezone=org.timezone,
+        default_service_s=service.default_service_s(org),
+    )
+
+
+@router.get("/organisation", response_model=OrganisationRead, operation_id="get_organisation")
+def get_organisation(caller: Caller, session: DbSession) -> OrganisationRead:
+    """The caller's organisation: name, time zone and policies."""
+    return _read(service.get(session=session, org_id=caller.org_id))
+
+
+@router.patch("/organisation", response_model=OrganisationRead, operation_id="update_organisation")
+def update_organisation(
+    body: OrganisationUpdate, caller: Caller, session: DbSession
+) -> OrganisationRead:
+    """Change the name, time zone or default service time (admin)."""
+    caller.require(Role.ADMIN)
+    org = service.update(
+        session=session,
+        org_id=caller.org_id,
+        name=body.name,
+        timezone=body.timezone,
+        default_service_s=body.default_service_s,
+    )
+    return _read(org)
 
 
 @router.get("/members", response_model=list[MemberRead], operation_id="list_members")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lastmile.orgs.models import Role
 
@@ -27,3 +27,24 @@ class MemberRead(BaseModel):
     email: str
     name: str
     role: Role
+
+
+class OrganisationRead(BaseModel):
+    """The caller's organisation and its policies."""
+
+    id: str
+    name: str
+    timezone: str = Field(description="IANA zone of delivery windows, 'today' and every page.")
+    default_service_s: int = Field(
+        description="Seconds at each stop for orders created without a service time."
+    )
+
+
+class OrganisationUpdate(BaseModel):
+    """Change the name, time zone or default service time (admin); omitted fields stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    default_service_s: int | None = Field(default=None, ge=0, le=4 * 3600, strict=True)

@@ -4,26 +4,64 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from lastmile.core.errors import Conflict, FieldIssue, InputError, NotFound
 from lastmile.orgs.models import Membership, Organisation, Role
 
 
-def create(*, session: Session, name: str, timezone: str = "UTC") -> Organisation:
+class AlreadySetUp(Conflict):
+    code = "already_set_up"
+
+
+def check_new(*, name: str, timezone: str) -> None:
+    """Refuse a name or time zone an organisation cannot have (before anything is written)."""
+    issues = []
+    if not name.strip() or len(name) > 200:
+        issues.append(FieldIssue(None, "name", name[:40], "must be 1 to 200 characters"))
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InputError(
-            issues=[FieldIssue(None, "timezone", timezone, "is not an IANA time zone")],
-            source="organisation",
-        ) from exc
+    except (ZoneInfoNotFoundError, ValueError):
+        issues.append(FieldIssue(None, "timezone", timezone[:64], "is not an IANA time zone"))
+    if issues:
+        raise InputError(issues=issues, source="organisation")
+
+
+def is_fresh_install(*, session: Session) -> bool:
+    """True while the database holds no organisation: the first-run sign-up is open."""
+    return not session.scalar(select(func.count()).select_from(Organisation))
+
+
+def create(
+    *, session: Session, name: str, timezone: str = "UTC", first: bool = False, commit: bool = True
+) -> Organisation:
+    """A new organisation. ``first``: only on a fresh install (the first-run sign-up); two
+    simultaneous sign-ups create one organisation (PostgreSQL: an advisory lock; SQLite: a
+    second count after the insert, which holds the file's write lock). ``commit=False`` leaves the commit to the caller
+    (the sign-up creates the organisation and its admin in one transaction)."""
+    name = name.strip()
+    check_new(name=name, timezone=timezone)
+    if first:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext('lastmile.first-org'))"))
+        if not is_fresh_install(session=session):
+            raise AlreadySetUp("this server already has an organisation; log in instead")
     if session.scalar(select(Organisation).where(Organisation.name == name)) is not None:
         raise Conflict(f"an organisation named {name!r} already exists")
     org = Organisation(name=name, timezone=timezone, settings={})
     session.add(org)
-    session.commit()
+    if first:
+        # Counted again after the insert: on SQLite the insert took the write lock, so a
+        # sign-up that checked before ours committed finds two rows here and gives up.
+        session.flush()
+        if session.scalar(select(func.count()).select_from(Organisation)) != 1:
+            session.rollback()
+            raise AlreadySetUp("this server already has an organisation; log in instead")
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return org
 
 
@@ -41,18 +79,22 @@ def get(*, session: Session, org_id: str) -> Organisation:
     return org
 
 
-def add_member(*, session: Session, org_id: str, user_id: str, role: Role) -> Membership:
+def add_member(
+    *, session: Session, org_id: str, user_id: str, role: Role, commit: bool = True
+) -> Membership:
     existing = session.scalar(
         select(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
     )
     if existing is not None:
         existing.role = role.value
+    else:
+        existing = Membership(org_id=org_id, user_id=user_id, role=role.value)
+        session.add(existing)
+    if commit:
         session.commit()
-        return existing
-    membership = Membership(org_id=org_id, user_id=user_id, role=role.value)
-    session.add(membership)
-    session.commit()
-    return membership
+    else:
+        session.flush()
+    return existing
 
 
 def memberships_of(*, session: Session, user_id: str) -> list[tuple[Membership, Organisation]]:
@@ -91,3 +133,47 @@ def remove_member(
         raise Conflict("you cannot remove yourself; ask another admin")
     session.delete(membership)
     session.commit()
+
+
+PLANNING = "planning"
+"""``Organisation.settings`` section of the planning defaults (``default_service_s``)."""
+
+
+def default_service_s(org: Organisation) -> int:
+    """Seconds at a stop for an order created without a service time (default 0)."""
+    section = (org.settings or {}).get(PLANNING)
+    value = section.get("default_service_s") if isinstance(section, dict) else None
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def update(
+    *,
+    session: Session,
+    org_id: str,
+    name: str | None = None,
+    timezone: str | None = None,
+    default_service_s: int | None = None,
+) -> Organisation:
+    """Rename, move to another time zone or change the default service time. A new service
+    time applies to orders created from now on (stored orders keep theirs, so a plan, the
+    driver app and the ETAs all read one number per order)."""
+    org = get(session=session, org_id=org_id)
+    new_name = name.strip() if name is not None else org.name
+    check_new(name=new_name, timezone=timezone or org.timezone)
+    if new_name != org.name:
+        taken = session.scalar(select(Organisation).where(Organisation.name == new_name))
+        if taken is not None:
+            raise Conflict(f"an organisation named {new_name!r} already exists")
+        org.name = new_name
+    if timezone is not None:
+        org.timezone = timezone
+    if default_service_s is not None:
+        values = dict(org.settings or {})
+        section = values.get(PLANNING)
+        values[PLANNING] = {
+            **(section if isinstance(section, dict) else {}),
+            "default_service_s": default_service_s,
+        }
+        org.settings = values  # a new dict, so the JSON column is written
+    session.commit()
+    return org

@@ -17,11 +17,20 @@ from lastmile.orders.pages import router as order_pages
 from lastmile.plans.pages import router as plan_pages
 from lastmile.web.basemap import router as basemap_routes
 from lastmile.web.settings import router as settings_pages
+from lastmile.web.setup import router as setup_pages
 
 router = APIRouter(include_in_schema=False)
 
 
-for pages in (login_pages, order_pages, basemap_routes, plan_pages, live_pages, settings_pages):
+for pages in (
+    login_pages,
+    order_pages,
+    basemap_routes,
+    plan_pages,
+    live_pages,
+    settings_pages,
+    setup_pages,
+):
     router.include_router(pages)
 
 

@@ -13,16 +13,29 @@ from lastmile.common.web import (
 )
 from lastmile.events import service as events
 from lastmile.fleet import service as fleet
+from lastmile.fleet.schemas import VehicleRead
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
 from lastmile.web.layout import (
     Viewer,
     clock_text,
+    json_script,
     render,
     staff_page,
 )
+from lastmile.web.setup import ZONES
 
 router = APIRouter(include_in_schema=False)
+
+PROFILES = {
+    "van": "Van",
+    "car": "Car",
+    "cargo_bike": "Cargo bike",
+    "bicycle": "Bicycle",
+    "walking": "On foot",
+}
+"""The vehicle profiles (``core.model.Profile``) in the owner's words."""
+DIMENSION_NAMES = {"parcels": "parcels", "weight_kg": "kg"}
 
 
 @router.get("/app/settings", response_model=None)
@@ -44,6 +57,14 @@ def settings_page(request: Request, session: DbSession, settings: AppSettings) -
         if viewer.is_admin
         else []
     )
+    org = orgs.get(session=session, org_id=viewer.org_id)
+    depot_names = {d.id: d.name for d in depots}
+    end_names = {
+        v.id: d.name
+        for v in vehicles
+        for d in depots
+        if v.end_lon is not None and (v.end_lon, v.end_lat) == (d.lon, d.lat)
+    }
     return render(
         request,
         "dashboard/settings.html",
@@ -59,4 +80,19 @@ def settings_page(request: Request, session: DbSession, settings: AppSettings) -
         vehicle_names={v.id: v.name or v.external_id for v in vehicles},
         clock=clock_text,
         roles=[r.value for r in Role],
+        welcome=request.query_params.get("welcome") == "1",
+        org={
+            "name": org.name,
+            "timezone": org.timezone,
+            "default_service_s": orgs.default_service_s(org),
+        },
+        zones=ZONES,
+        profiles=PROFILES,
+        dimension_names=DIMENSION_NAMES,
+        depot_names=depot_names,
+        end_names=end_names,
+        vehicles_json=json_script(
+            [VehicleRead.of(v).model_dump(mode="json", by_alias=True) for v in vehicles]
+        ),
+        depots_json=json_script([{"id": d.id, "lon": d.lon, "lat": d.lat} for d in depots]),
     )

@@ -1,4 +1,4 @@
-import { api, toast } from './common.js';
+import { api, esc, makeMap, showHome, toast } from './common.js';
 
 // Forms over the JSON API: fields named "a.b" become nested objects; data-type casts.
 function payload(form) {
@@ -7,6 +7,7 @@ function payload(form) {
     if (!el.name || el.value === '') continue;
     let value = el.value;
     if (el.dataset.type === 'number') value = Number(value);
+    if (el.dataset.type === 'minutes') value = Math.round(Number(value) * 60);
     if (el.dataset.type === 'list') value = value.split(',').map(s => s.trim()).filter(Boolean);
     const path = el.name.split('.');
     let target = body;
@@ -19,7 +20,7 @@ function payload(form) {
 document.querySelectorAll('form[data-api]').forEach(form => form.addEventListener('submit', async (e) => {
   e.preventDefault();
   try {
-    const created = await api('POST', form.dataset.api, payload(form));
+    const created = await api(form.dataset.method || 'POST', form.dataset.api, payload(form));
     if (form.dataset.show && created[form.dataset.show]) {
       prompt('Copy it now — it is shown only once:', created[form.dataset.show]);
     }
@@ -33,3 +34,140 @@ document.querySelectorAll('[data-delete]').forEach(b => b.addEventListener('clic
 document.querySelectorAll('[data-patch]').forEach(b => b.addEventListener('click', async () => {
   try { await api('PATCH', b.dataset.patch, JSON.parse(b.dataset.body)); location.reload(); } catch (err) { toast(err.message, 'error'); }
 }));
+
+const data = (id) => JSON.parse(document.getElementById(id)?.textContent || '[]');
+
+// --- depot: find the address with the offline geocoder, then fine-tune the pin -----------
+const depotForm = document.getElementById('depot-form');
+if (depotForm) {
+  const map = makeMap('depot-map');
+  showHome(map);
+  for (const d of data('depots-data')) {
+    L.circleMarker([d.lat, d.lon], { radius: 7, color: '#15324d', fillOpacity: 0.8 }).addTo(map);
+  }
+  let pin = null;
+  const lon = document.getElementById('depot-lon');
+  const lat = document.getElementById('depot-lat');
+  const where = document.getElementById('depot-where');
+  const save = document.getElementById('depot-save');
+  const place = (latlng, label) => {
+    lon.value = latlng.lng.toFixed(6); lat.value = latlng.lat.toFixed(6);
+    if (!pin) {
+      pin = L.marker(latlng, { draggable: true, title: 'New depot', keyboard: true }).addTo(map);
+      pin.on('dragend', () => place(pin.getLatLng(), 'Moved by hand'));
+    } else pin.setLatLng(latlng);
+    where.textContent = `${label}: ${lat.value}, ${lon.value}. Drag the pin to the exact door if needed.`;
+    save.disabled = false;
+  };
+  const list = document.getElementById('depot-candidates');
+  const search = async () => {
+    const q = document.getElementById('depot-address').value.trim();
+    list.innerHTML = '';
+    if (q.length < 3) { toast('Type the street, number and town first.', 'error'); return; }
+    try {
+      const answer = await api('GET', `/api/v1/geocode?q=${encodeURIComponent(q)}`);
+      const found = answer.candidates.length ? answer.candidates
+        : (answer.lon != null ? [{ address: answer.address, lon: answer.lon, lat: answer.lat }] : []);
+      if (!found.length) {
+        list.innerHTML = '<li class="muted">Not found in the map data. Check the spelling, or click the map where the depot is.</li>';
+        return;
+      }
+      list.innerHTML = found.slice(0, 5).map((c, i) =>
+        `<li><button type="button" class="link" data-i="${i}">${esc(c.address)}</button></li>`).join('');
+      list.querySelectorAll('button').forEach(b => b.addEventListener('click', () => {
+        const c = found[Number(b.dataset.i)];
+        document.getElementById('depot-address').value = c.address;
+        list.innerHTML = '';
+        map.setView([c.lat, c.lon], 17);
+        place(L.latLng(c.lat, c.lon), 'Found');
+      }));
+      if (found.length === 1) list.querySelector('button').click();
+    } catch (err) { toast(err.message, 'error'); }
+  };
+  document.getElementById('depot-search').addEventListener('click', search);
+  document.getElementById('depot-address').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') { e.preventDefault(); search(); }
+  });
+  map.on('click', (e) => place(e.latlng, 'Placed by hand'));
+  depotForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = { name: depotForm.elements.name.value, address: depotForm.elements.address.value,
+      lon: Number(lon.value), lat: Number(lat.value) };
+    try { await api('POST', '/api/v1/depots', body); location.reload(); } catch (err) { toast(err.message, 'error'); }
+  });
+}
+
+// --- vehicles: one dialog to add or edit ---------------------------------------------------
+const dialog = document.getElementById('vehicle-dialog');
+const vform = document.getElementById('vehicle-form');
+const vehicles = data('vehicles-data');
+const depots = data('depots-data');
+let editing = null;
+
+function fill(v) {
+  const f = vform.elements;
+  editing = v;
+  f.name.value = v?.name ?? '';
+  f.external_id.value = v?.external_id ?? `VAN-${vehicles.length + 1}`;
+  f.profile.value = v?.profile ?? 'van';
+  f.parcels.value = v?.capacity?.parcels ?? (v ? '' : 100);
+  f.weight_kg.value = v?.capacity?.weight_kg ?? '';
+  if (v?.depot_id) f.depot_id.value = v.depot_id;
+  let end = 'back';
+  if (v?.open_end) end = 'open';
+  else if (v?.end) {
+    const d = depots.find(x => x.lon === v.end.lon && x.lat === v.end.lat);
+    end = d ? `depot:${d.id}` : 'back';
+  }
+  f.end.value = end;
+  f.shift_start.value = v?.shift.start ?? '08:00';
+  f.shift_end.value = v?.shift.end ?? '18:00';
+  f.break_minutes.value = v?.break ? Math.round(v.break.minutes) : 0;
+  f.break_start.value = v?.break?.start ?? '12:00';
+  f.break_end.value = v?.break?.end ?? '14:00';
+  f.cost_per_km.value = v?.cost_per_km ?? 0;
+  f.cost_per_hour.value = v?.cost_per_hour ?? 0;
+  f.fixed_cost.value = v?.fixed_cost ?? 0;
+  document.getElementById('vehicle-dialog-h').textContent = v ? `Edit ${v.name || v.external_id}` : 'Add a vehicle';
+  document.getElementById('vehicle-error').textContent = '';
+  dialog.showModal();
+}
+
+function vehicleBody() {
+  const f = vform.elements;
+  const capacity = {};
+  if (f.parcels.value !== '') capacity.parcels = Number(f.parcels.value);
+  if (f.weight_kg.value !== '') capacity.weight_kg = Number(f.weight_kg.value);
+  const body = {
+    name: f.name.value.trim(), external_id: f.external_id.value.trim(), profile: f.profile.value,
+    depot_id: f.depot_id.value || null, start: null,
+    shift: { start: f.shift_start.value, end: f.shift_end.value },
+    capacity,
+    cost_per_km: Number(f.cost_per_km.value || 0), cost_per_hour: Number(f.cost_per_hour.value || 0),
+    fixed_cost: Number(f.fixed_cost.value || 0),
+    open_end: f.end.value === 'open', end: null,
+    break: Number(f.break_minutes.value) > 0
+      ? { start: f.break_start.value, end: f.break_end.value, minutes: Number(f.break_minutes.value) } : null,
+  };
+  if (f.end.value.startsWith('depot:')) {
+    const d = depots.find(x => x.id === f.end.value.slice(6));
+    if (d) body.end = { lon: d.lon, lat: d.lat };
+  }
+  if (!editing && body.break === null) delete body.break;
+  return body;
+}
+
+document.getElementById('vehicle-add')?.addEventListener('click', () => fill(null));
+document.querySelectorAll('[data-edit-vehicle]').forEach(b => b.addEventListener('click', () => {
+  fill(vehicles.find(v => v.id === b.dataset.editVehicle));
+}));
+document.getElementById('vehicle-cancel')?.addEventListener('click', () => dialog.close());
+vform?.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  try {
+    if (editing) await api('PATCH', `/api/v1/vehicles/${editing.id}`, vehicleBody());
+    else await api('POST', '/api/v1/vehicles', vehicleBody());
+    dialog.close();
+    location.reload();
+  } catch (err) { document.getElementById('vehicle-error').textContent = err.message; }
+});
