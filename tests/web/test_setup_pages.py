@@ -152,7 +152,7 @@ def test_owner_sets_up_the_business(page: Any, app_client: TestClient) -> None:
     assert van["open_end"] is True and van["capacity"] == {"parcels": 40.0}
     assert (van["cost_per_km"], van["cost_per_hour"], van["fixed_cost"]) == (0.35, 28.0, 20.0)
     row = page.locator("#vehicles-table tr[data-id]").inner_text()
-    assert "30 min, 11:30–13:30" in row and "07:30–16:00" in row and "last stop" in row
+    assert "30 min, 11:30–13:30" in row and "07:30–16:00" in row and "last stop" in row  # noqa: RUF001 (the page shows an en dash)
 
     # --- edit it: a cargo bike now, no break, back to the depot, dearer per km
     page.click(f"[data-edit-vehicle='{van['id']}']")
