@@ -108,7 +108,11 @@ def test_owner_sets_up_the_business(page: Any, app_client: TestClient) -> None:
     page.fill("#depot-address", DEPOT_ADDRESS)
     page.click("#depot-search")
     page.wait_for_selector("#depot-map .leaflet-marker-icon")
-    page.wait_for_selector("#depot-map path")  # the offline basemap's streets
+    page.wait_for_function(  # the offline basemap's streets are drawn under the pin
+        "() => { const l = window.lastmileBasemap && window.lastmileBasemap.layer;"
+        " const m = l && l.getMaplibreMap(); return !!m && m.loaded() && m.areTilesLoaded(); }",
+        timeout=30_000,
+    )
     assert page.locator("#depot-save").is_enabled()
     _shot(page, "03-depot-found")
     page.click("#depot-save")
