@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lastmile.auth import service as auth
+from lastmile.common.netguard import Policy
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.core.errors import InputError, LastmileError
 from lastmile.notifications import service as notifications
@@ -102,7 +103,9 @@ def setup_submit(
         return _form(request, settings, status_code=422, errors="\n".join(errors), **values)
     body = notifications.get_settings(session=session, org_id=org_id)
     body.notifications.language = language  # type: ignore[assignment]
-    notifications.update_settings(session=session, org_id=org_id, body=body)
+    notifications.update_settings(
+        session=session, org_id=org_id, body=body, policy=Policy.from_settings(settings)
+    )
     token = auth.issue_token(
         session=session,
         user_id=user.id,
