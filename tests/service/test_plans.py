@@ -169,3 +169,69 @@ def test_route_csv_neutralises_formula_cells(client: TestClient) -> None:
     assert {k: rows[k]["address"] for k in rows} == {k: addresses[k] for k in rows}
     assert all(not cell.startswith(("=", "+", "@")) for r in rows.values() for cell in r.values())
     assert float(rows[next(iter(rows))]["lon"]) > 9  # numbers stay numbers
+
+
+BALANCE_VEHICLES = (
+    "id,name,profile,start_lon,start_lat,end_lon,end_lat,shift_start,shift_end,capacity_parcels\n"
+    + "".join(
+        f"VAN-{i},Van {i},van,9.5215,47.1410,9.5215,47.1410,08:00,18:00,50\n" for i in (1, 2, 3)
+    )
+)
+
+
+def test_a_balanced_plan_shares_the_day_between_the_vans(client: TestClient) -> None:
+    """13 orders, 3 vans: the cheapest day may take one van; balanced, none has more than
+    5 (20 % above 4.33), every van works, and the plan still passes the document check."""
+    org = make_org(client, "Florist balanced")
+    r = client.post(
+        "/api/v1/vehicles/import",
+        files={"file": ("v.csv", BALANCE_VEHICLES.encode(), "text/csv")},
+        headers=org.dispatcher,
+    )
+    assert r.status_code in (200, 201), r.text
+    rows = "".join(
+        f"B{i},Street {i} Vaduz,{9.5215 + 0.002 * (i % 5):.4f},{47.1410 + 0.002 * (i // 5):.4f},1\n"
+        for i in range(13)
+    )
+    _seed_orders(client, org, "id,address,lon,lat,parcels\n" + rows)
+
+    def stops_per_route(body: dict[str, Any]) -> list[int]:
+        created = client.post("/api/v1/plans", json=body, headers=org.dispatcher)
+        assert created.status_code == 202, created.text
+        plan = _wait(client, org, created.json()["id"])
+        assert plan["status"] == "done", plan["error"]
+        ids = {f"B{i}" for i in range(13)}
+        doc = plan["document"]
+        _check_document(doc, {o["id"] for o in _orders_of_day(client, org)})
+        assert {s["external_id"] for r in doc["routes"] for s in r["stops"]} >= ids - {None}
+        return sorted(sum(1 for s in r["stops"] if s["kind"] == "order") for r in plan["routes"])
+
+    cheapest = stops_per_route({"date": DAY, "time_limit_s": 1})
+    balanced = stops_per_route(
+        {"date": DAY, "time_limit_s": 2, "objective": "balanced", "balance_pct": 20}
+    )
+    assert sum(balanced) == 13 and len(balanced) == 3 and max(balanced) <= 5, balanced
+    assert len(cheapest) < 3 or max(cheapest) > 5 or cheapest == balanced
+    bad = client.post(
+        "/api/v1/plans",
+        json={"date": DAY, "objective": "fairest", "balance_pct": 500},
+        headers=org.dispatcher,
+    )
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} >= {"objective", "balance_pct"}
+
+
+def _seed_orders(client: TestClient, org: OrgUsers, csv_text: str) -> None:
+    r = client.post(
+        f"/api/v1/orders/import?date={DAY}",
+        files={"file": ("o.csv", csv_text.encode(), "text/csv")},
+        headers=org.dispatcher,
+    )
+    assert r.status_code in (200, 201), r.text
+
+
+def _orders_of_day(client: TestClient, org: OrgUsers) -> list[dict[str, Any]]:
+    body: dict[str, Any] = client.get(
+        f"/api/v1/orders?date={DAY}&limit=500", headers=org.dispatcher
+    ).json()
+    return list(body["items"])

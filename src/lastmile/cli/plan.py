@@ -43,7 +43,14 @@ from lastmile.core.model import (
     UnassignedReason,
     Vehicle,
 )
-from lastmile.core.planning import SolveProgress, build_problem, check, solve
+from lastmile.core.planning import (
+    Balance,
+    SolveProgress,
+    build_problem,
+    check,
+    solve,
+    solve_balanced,
+)
 from lastmile.core.units import format_clock
 
 console = Console()
@@ -290,6 +297,17 @@ def plan(
             "--sample", help="Plan the bundled sample day (Liechtenstein) on its road network."
         ),
     ] = False,
+    balance: Annotated[
+        float | None,
+        typer.Option(
+            "--balance",
+            help="Share the day between all vehicles: no route more than PCT percent above "
+            "the mean in stops or hours (e.g. 20). Default: the cheapest day.",
+            metavar="PCT",
+            min=0,
+            max=200,
+        ),
+    ] = None,
     skip_unresolved: Annotated[
         bool,
         typer.Option(
@@ -365,7 +383,12 @@ def plan(
             )
         limit = time_limit if time_limit > 0 else 10.0
         result = _solve_with_progress(
-            problem, limit, seed, iterations, workers or min(4, os.cpu_count() or 1)
+            problem,
+            limit,
+            seed,
+            iterations,
+            workers or min(4, os.cpu_count() or 1),
+            Balance(balance / 100) if balance is not None else None,
         )
         report = check(result, problem)
         if not report.ok:
@@ -503,7 +526,12 @@ def _plan_day(text: str | None, parsed: OrdersFile) -> date:
 
 
 def _solve_with_progress(
-    problem: Problem, limit: float, seed: int, iterations: int | None, workers: int
+    problem: Problem,
+    limit: float,
+    seed: int,
+    iterations: int | None,
+    workers: int,
+    balance: Balance | None = None,
 ) -> Plan:
     with Progress(
         TextColumn("Planning {task.fields[orders]} orders"),
@@ -522,13 +550,24 @@ def _solve_with_progress(
             )
             progress.update(task, completed=event.fraction, best=best)
 
-        result = solve(
-            problem,
-            time_limit=limit,
-            seed=seed,
-            on_progress=update,
-            max_iterations=iterations,
-            workers=workers,
-        )
+        if balance is None:
+            result = solve(
+                problem,
+                time_limit=limit,
+                seed=seed,
+                on_progress=update,
+                max_iterations=iterations,
+                workers=workers,
+            )
+        else:
+            result = solve_balanced(
+                problem,
+                balance,
+                time_limit=limit,
+                seed=seed,
+                on_progress=update,
+                max_iterations=iterations,
+                workers=workers,
+            )
         progress.update(task, completed=1.0)
     return result

@@ -55,6 +55,7 @@ def create_plan(
         vehicle_ids=body.vehicle_ids,
         time_limit_s=body.time_limit_s,
         actor=caller.actor,
+        balance_pct=body.balance_pct if body.objective == "balanced" else None,
     )
     request.app.state.jobs.enqueue("solve_plan", plan_id=plan.id)
     return PlanCreated(id=plan.id, status=plan.status)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,15 @@ class PlanCreate(BaseModel):
     )
     time_limit_s: float | None = Field(
         default=None, gt=0, le=600, description="Search time in seconds."
+    )
+    objective: Literal["cheapest", "balanced"] = Field(
+        default="cheapest",
+        description="cheapest: the lowest-cost day, using as few vehicles as that needs; "
+        "balanced: spread the orders over all the chosen vehicles, no route more than "
+        "`balance_pct` above the mean in stops or in working hours.",
+    )
+    balance_pct: float = Field(
+        default=20, ge=0, le=200, description="With `balanced`: the allowed margin, in percent."
     )
 
 

@@ -18,7 +18,14 @@ from lastmile.core.errors import Conflict, FieldIssue, InputError, NotFound
 from lastmile.core.formats.plan_json import plan_document
 from lastmile.core.model import Location, OrderKind, TimeWindow
 from lastmile.core.model import Order as CoreOrder
-from lastmile.core.planning import SolveProgress, build_problem, check, solve
+from lastmile.core.planning import (
+    Balance,
+    SolveProgress,
+    build_problem,
+    check,
+    solve,
+    solve_balanced,
+)
 from lastmile.events import service as events
 from lastmile.fleet import service as fleet
 from lastmile.fleet.models import Driver, Vehicle
@@ -40,8 +47,11 @@ def create(
     vehicle_ids: Sequence[str] | None,
     time_limit_s: float | None,
     actor: str,
+    balance_pct: float | None = None,
 ) -> Plan:
-    """Queue a plan for ``date``; the solve job picks it up."""
+    """Queue a plan for ``date``; the solve job picks it up. ``balance_pct``: spread the day
+    evenly over the vehicles, none more than that many percent above the mean (None: the
+    cheapest day)."""
     plan = Plan(
         org_id=org_id,
         date=date,
@@ -50,6 +60,7 @@ def create(
             "order_ids": list(order_ids) if order_ids is not None else None,
             "vehicle_ids": list(vehicle_ids) if vehicle_ids is not None else None,
             "time_limit_s": time_limit_s,
+            "balance_pct": balance_pct,
         },
         created_by=actor,
     )
@@ -268,7 +279,17 @@ def _solve(
                 )
                 s.commit()
 
-    result = solve(problem, time_limit=limit, seed=0, on_progress=progress)
+    balance_pct = plan.params.get("balance_pct")
+    if balance_pct is None:
+        result = solve(problem, time_limit=limit, seed=0, on_progress=progress)
+    else:
+        result = solve_balanced(
+            problem,
+            Balance(float(balance_pct) / 100),
+            time_limit=limit,
+            seed=0,
+            on_progress=progress,
+        )
     report = check(result, problem)
     if not report.ok:
         raise RuntimeError(f"the plan failed the independent check: {report}")

@@ -3,6 +3,7 @@
 The rest of lastmile calls only what this package exports; PyVRP stays behind ``solve``.
 """
 
+from lastmile.core.planning.balance import Balance, BalanceReport, balance_of, solve_balanced
 from lastmile.core.planning.build import build_problem, validate_problem
 from lastmile.core.planning.check import CheckReport, Violation, ViolationCode, check
 from lastmile.core.planning.explain import Insertion, explain_dropped, insertions, screen_orders
@@ -10,12 +11,15 @@ from lastmile.core.planning.solve import SolveProgress, solve
 from lastmile.core.planning.timing import RouteTiming, route_cost, simulate
 
 __all__ = [
+    "Balance",
+    "BalanceReport",
     "CheckReport",
     "Insertion",
     "RouteTiming",
     "SolveProgress",
     "Violation",
     "ViolationCode",
+    "balance_of",
     "build_problem",
     "check",
     "explain_dropped",
@@ -24,5 +28,6 @@ __all__ = [
     "screen_orders",
     "simulate",
     "solve",
+    "solve_balanced",
     "validate_problem",
 ]

@@ -120,6 +120,17 @@ class _Stop:
         return stop
 
 
+@dataclass(frozen=True)
+class RouteLimits:
+    """Hard caps on every route, on top of each vehicle's own limits (used for balancing:
+    :mod:`.balance`)."""
+
+    max_stops: int | None = None
+    """At most this many orders per route (paired pickup-delivery shipments not counted)."""
+    max_duration_s: int | None = None
+    """At most this long from leaving the start to reaching the end, overtime included."""
+
+
 @dataclass
 class _Translation:
     data: pyvrp.ProblemData
@@ -180,7 +191,9 @@ def _required_prize(
     return 2 * worst + money_to_int(1)
 
 
-def _translate(problem: Problem, orders: Sequence[Order], strict: bool) -> _Translation:
+def _translate(
+    problem: Problem, orders: Sequence[Order], strict: bool, limits: RouteLimits | None = None
+) -> _Translation:
     by_id = {o.id: o for o in orders}
     paired_pickups = [o for o in orders if o.deliver_to is not None and o.deliver_to in by_id]
     paired_delivery_ids = {o.deliver_to for o in paired_pickups}
@@ -242,12 +255,17 @@ def _translate(problem: Problem, orders: Sequence[Order], strict: bool) -> _Tran
     def prize_of(order: Order) -> int:
         return money_to_int(order.value) if not order.required else required_prize
 
+    # A stop cap is one more load dimension: every order "delivers" one stop.
+    # Scaled like parcels: PyVRP penalises excess load per unit, so a stop worth 1 next to
+    # parcels worth 1,000 would hardly weigh, and the search would ignore the cap.
+    counted = [demand_to_int(1.0)] if limits is not None and limits.max_stops is not None else []
     clients: list[pyvrp.Client] = []
     client_orders: list[Order] = []
     groups: list[pyvrp.ClientGroup] = []
     for order in singles:
         amount = [demand_to_int(d) for d in order.demand]
         is_pickup = order.kind is OrderKind.PICKUP
+        nothing = [0] * len(amount)
         hard = strict and order.required
         windows = order.effective_windows
         group = len(groups) if len(windows) > 1 else None
@@ -257,8 +275,8 @@ def _translate(problem: Problem, orders: Sequence[Order], strict: bool) -> _Tran
             clients.append(
                 pyvrp.Client(
                     location=order_location[order.id],
-                    delivery=[] if is_pickup else amount,
-                    pickup=amount if is_pickup else [],
+                    delivery=(nothing if is_pickup else amount) + counted,
+                    pickup=(amount if is_pickup else nothing) + [0] * len(counted),
                     service_duration=order.service_s,
                     tw_early=window.start,
                     tw_late=window.end,
@@ -288,7 +306,8 @@ def _translate(problem: Problem, orders: Sequence[Order], strict: bool) -> _Tran
                 delivery_tw_early=dw.start,
                 delivery_tw_late=dw.end,
                 delivery_service_duration=delivery.service_s,
-                amount=[demand_to_int(d) for d in shipment_amount(pickup, delivery)],
+                amount=[demand_to_int(d) for d in shipment_amount(pickup, delivery)]
+                + [0] * len(counted),
                 prize=0 if hard else prize_of(pickup) + money_to_int(delivery.value),
                 required=hard,
                 name=pickup.id,
@@ -306,6 +325,10 @@ def _translate(problem: Problem, orders: Sequence[Order], strict: bool) -> _Tran
         break_s = sum(b.duration_s for b in v.breaks)
         shift_len = v.shift.end - v.shift.start
         nominal = min(shift_len, v.max_duration_s or shift_len) - break_s
+        overtime = v.max_overtime_s
+        cap = limits.max_duration_s if limits is not None else None
+        if cap is not None and cap - break_s < nominal + overtime:
+            nominal, overtime = min(nominal, cap - break_s), max(0, cap - break_s - nominal)
         distance_cost = cost_per_metre(v.cost_per_km)
         duration_cost = cost_per_second(v.cost_per_hour)
         if distance_cost == 0 and duration_cost == 0:
@@ -313,7 +336,8 @@ def _translate(problem: Problem, orders: Sequence[Order], strict: bool) -> _Tran
         vehicle_types.append(
             pyvrp.VehicleType(
                 num_available=len(pool),
-                capacity=[demand_to_int(c) for c in v.capacity],
+                capacity=[demand_to_int(c) for c in v.capacity]
+                + [demand_to_int(cast(RouteLimits, limits).max_stops or 0) for _ in counted],
                 start_depot=depot_index[v.start],
                 end_depot=depot_index[v.end] if v.end is not None else len(depots) - 1,
                 fixed_cost=money_to_int(v.fixed_cost),
@@ -323,7 +347,7 @@ def _translate(problem: Problem, orders: Sequence[Order], strict: bool) -> _Tran
                 unit_distance_cost=distance_cost,
                 unit_duration_cost=duration_cost,
                 profile=int(cast(int, pool_key[-1])),
-                max_overtime=v.max_overtime_s,
+                max_overtime=overtime,
                 unit_overtime_cost=cost_per_second(v.overtime_cost_per_hour),
                 name=",".join(x.id for x in pool),
             )
@@ -435,6 +459,7 @@ def solve(
     max_iterations: int | None = None,
     workers: int = 1,
     strict: bool = False,
+    limits: RouteLimits | None = None,
 ) -> Plan:
     """Plan the day: routes for the fleet and the reason for every order left out.
 
@@ -456,13 +481,15 @@ def solve(
     strict
         Treat must-deliver orders as hard constraints (benchmark convention). The plan may
         then be infeasible when the fleet is too small; ``check`` reports it.
+    limits
+        Caps on every route (stops, duration), as balancing sets them.
     """
     validate_problem(problem.orders, problem.vehicles, problem.dimensions)
     started = time.perf_counter()
     servable, unassigned = screen_orders(problem)
     if not servable:
         return Plan(routes=(), unassigned=tuple(unassigned), stats=SolveStats(0.0, 0, seed, 0))
-    tr = _translate(problem, servable, strict)
+    tr = _translate(problem, servable, strict, limits)
 
     runs: list[tuple[pyvrp.Solution, int, float]] = []
     if workers > 1:
@@ -507,4 +534,4 @@ def solve(
     return Plan(routes=tuple(routes), unassigned=tuple(unassigned), stats=stats)
 
 
-__all__ = ["SolveProgress", "solve"]
+__all__ = ["RouteLimits", "SolveProgress", "solve"]
