@@ -1,4 +1,4 @@
-"""Members of an organisation: admins list, add, change roles and remove; nobody else can."""
+"""Members of an organisation: admins list, invite, change roles and remove; nobody else can."""
 
 from __future__ import annotations
 
@@ -16,19 +16,15 @@ def test_admin_manages_members(client: TestClient) -> None:
         ("dispatcher@alpha.example", "dispatcher"),
         ("driver@alpha.example", "driver"),
     }
-    missing_password = client.post(
+    invited = client.post(
         "/api/v1/members", json={"email": "new@alpha.example", "role": "driver"}, headers=org.admin
     )
-    assert (
-        missing_password.status_code == 422
-        and missing_password.json()["errors"][0]["field"] == "password"
+    assert invited.status_code == 202
+    token = invited.json()["accept_url"].rsplit("/", 1)[1]
+    accepted = client.post(
+        "/api/v1/invitations/accept", json={"token": token, "password": "a-new-password"}
     )
-    added = client.post(
-        "/api/v1/members",
-        json={"email": "new@alpha.example", "role": "driver", "password": "a-new-password"},
-        headers=org.admin,
-    )
-    assert added.status_code == 201
+    assert accepted.status_code == 200, accepted.text
     login = client.post(
         "/api/v1/auth/token", json={"email": "new@alpha.example", "password": "a-new-password"}
     )
@@ -38,11 +34,12 @@ def test_admin_manages_members(client: TestClient) -> None:
         json={"email": "new@alpha.example", "role": "dispatcher"},
         headers=org.admin,
     )
-    assert promoted.status_code == 201 and promoted.json()["role"] == "dispatcher"
+    assert promoted.status_code == 200 and promoted.json()["role"] == "dispatcher"
     roles = {m["email"]: m["role"] for m in client.get("/api/v1/members", headers=org.admin).json()}
     assert roles["new@alpha.example"] == "dispatcher"
     assert (
-        client.delete(f"/api/v1/members/{added.json()['id']}", headers=org.admin).status_code == 204
+        client.delete(f"/api/v1/members/{promoted.json()['id']}", headers=org.admin).status_code
+        == 204
     )
     assert "new@alpha.example" not in {
         m["email"] for m in client.get("/api/v1/members", headers=org.admin).json()
@@ -62,7 +59,7 @@ def test_members_are_admin_only_and_private(client: TestClient) -> None:
     assert (
         client.post(
             "/api/v1/members",
-            json={"email": "x@alpha.example", "role": "admin", "password": "whatever-1"},
+            json={"email": "x@alpha.example", "role": "admin"},
             headers=a.driver,
         ).status_code
         == 403

@@ -137,11 +137,13 @@ def test_https_public_url_sets_hsts_and_secure_cookies(tmp_path: object) -> None
 
         with client.app.state.sessions() as session:  # type: ignore[attr-defined]
             org = orgs.create(session=session, name="Secure", timezone="UTC")
-            user = auth.create_user(session=session, email="a@secure.test", password="password1")
+            user = auth.create_user(
+                session=session, email="a@secure.test", password="a-secure-test-password"
+            )
             orgs.add_member(session=session, org_id=org.id, user_id=user.id, role=Role.ADMIN)
         login = client.post(
             "/app/login",
-            data={"email": "a@secure.test", "password": "password1"},
+            data={"email": "a@secure.test", "password": "a-secure-test-password"},
             follow_redirects=False,
         )
         cookie = login.headers["set-cookie"]

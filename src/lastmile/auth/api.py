@@ -11,7 +11,10 @@ from lastmile.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
+    InvitationAccept,
+    InvitationAccepted,
     MeRead,
+    PasswordChange,
     TokenRequest,
     TokenResponse,
 )
@@ -19,11 +22,14 @@ from lastmile.common.web import (
     AppSettings,
     Caller,
     DbSession,
+    caller_token,
     client_address,
     known_device,
     login_limits,
+    optional_principal,
     remember_device,
 )
+from lastmile.core.errors import Forbidden
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
 
@@ -61,6 +67,58 @@ def create_token(
         organisation_id=org_id,
         role=role,
     )
+
+
+@router.post("/auth/password", status_code=204, operation_id="change_password")
+def change_password(
+    body: PasswordChange,
+    request: Request,
+    caller: Caller,
+    session: DbSession,
+    settings: AppSettings,
+) -> None:
+    """Change your own password (the current one is needed); your other sessions and tokens
+    are logged out, this one stays."""
+    if caller.user_id is None:
+        raise Forbidden("an API key has no password")
+    service.change_password(
+        session=session,
+        user_id=caller.user_id,
+        current=body.current_password,
+        new=body.new_password,
+        limits=login_limits(settings),
+        keep=caller_token(request),
+    )
+
+
+@router.post("/auth/logout-everywhere", status_code=204, operation_id="logout_everywhere")
+def logout_everywhere(caller: Caller, session: DbSession) -> None:
+    """Revoke every session and bearer token of your account, this one included (in every
+    organisation). API keys are the organisation's and are revoked on their own."""
+    if caller.user_id is None:
+        raise Forbidden("an API key is revoked with DELETE /api-keys/{id}")
+    service.revoke_tokens(session=session, user_id=caller.user_id)
+
+
+@router.post(
+    "/invitations/accept", response_model=InvitationAccepted, operation_id="accept_invitation"
+)
+def accept_invitation(
+    body: InvitationAccept, request: Request, session: DbSession, settings: AppSettings
+) -> InvitationAccepted:
+    """Accept an invitation or use a password-reset link (the token from the link).
+
+    New e-mail: send ``password`` (and ``name``) to create the account. E-mail that has an
+    account: call this logged in as that account. Reset link: send the new ``password``."""
+    caller = optional_principal(request, session, settings)
+    user, row = service.accept(
+        session=session,
+        token=body.token,
+        user_id=caller.user_id if caller else None,
+        password=body.password,
+        name=body.name,
+    )
+    return InvitationAccepted(organisation_id=row.org_id, role=Role(row.role), email=user.email)
 
 
 @router.get("/auth/me", response_model=MeRead, operation_id="get_me")

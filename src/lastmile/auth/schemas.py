@@ -49,3 +49,28 @@ class ApiKeyRead(BaseModel):
 
 class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="The secret; shown only once.")
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1000)
+    new_password: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="At least 10 characters, not your e-mail, not a common password.",
+    )
+
+
+class InvitationAccept(BaseModel):
+    token: str = Field(min_length=10, max_length=200, description="From the invitation link.")
+    password: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="For a new account or a reset link; an existing account accepts while logged in instead.",
+    )
+    name: str = Field(default="", max_length=200)
+
+
+class InvitationAccepted(BaseModel):
+    organisation_id: str
+    role: Role
+    email: str

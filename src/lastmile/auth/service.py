@@ -10,7 +10,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from lastmile.auth.models import AccessToken, ApiKey, LoginThrottle, User
+from lastmile.auth import passwords
+from lastmile.auth.models import AccessToken, ApiKey, Invitation, LoginThrottle, User
 from lastmile.auth.principal import Principal
 from lastmile.auth.security import (
     API_KEY_PREFIX,
@@ -34,8 +35,6 @@ from lastmile.core.errors import (
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
 
-MIN_PASSWORD = 8
-
 
 def create_user(
     *, session: Session, email: str, password: str, name: str = "", commit: bool = True
@@ -44,10 +43,7 @@ def create_user(
     issues = []
     if "@" not in email or len(email) > 320:
         issues.append(FieldIssue(None, "email", email, "is not an e-mail address"))
-    if len(password) < MIN_PASSWORD:
-        issues.append(
-            FieldIssue(None, "password", None, f"must have at least {MIN_PASSWORD} characters")
-        )
+    issues += [FieldIssue(None, "password", None, m) for m in passwords.problems(password, email)]
     if issues:
         raise InputError(issues=issues, source="user")
     if session.scalar(select(User).where(User.email == email)) is not None:
@@ -250,3 +246,234 @@ def sign_up_first(
         session.rollback()
         raise
     return user, org.id
+
+
+# --------------------------------------------------------------------------- passwords, sessions
+
+
+def revoke_tokens(*, session: Session, user_id: str, keep: str | None = None) -> int:
+    """Log the user out everywhere: delete their sessions and bearer tokens (in every
+    organisation), except the token ``keep`` (the one making the request, if it should stay).
+    API keys belong to the organisation, not the user, and are revoked on their own."""
+    rows = session.scalars(select(AccessToken).where(AccessToken.user_id == user_id)).all()
+    kept = digest(keep) if keep else None
+    gone = 0
+    for row in rows:
+        if row.token_hash != kept:
+            session.delete(row)
+            gone += 1
+    session.commit()
+    return gone
+
+
+def set_password(*, session: Session, user_id: str, password: str, keep: str | None = None) -> None:
+    """A new password (policy checked) and every other session and token revoked."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    passwords.check(password, user.email, field="new_password")
+    user.password_hash = hash_password(password)
+    session.commit()
+    revoke_tokens(session=session, user_id=user_id, keep=keep)
+
+
+def change_password(
+    *,
+    session: Session,
+    user_id: str,
+    current: str,
+    new: str,
+    limits: LoginLimits,
+    keep: str | None = None,
+) -> None:
+    """The user changes their own password: the current one is checked (and counted like a
+    login, so a stolen session cannot guess it), then :func:`set_password`."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    count, started = _count_attempt(session, f"account:{user.email}", limits.window_s)
+    if count > limits.per_account:
+        retry = started + timedelta(seconds=limits.window_s) - utcnow()
+        raise RateLimited(
+            "too many wrong passwords; try again later", int(retry.total_seconds()) + 1
+        )
+    if not verify_password(user.password_hash, current):
+        raise InputError(
+            issues=[FieldIssue(None, "current_password", None, "is not your current password")],
+            source="password",
+        )
+    _forgive(session, f"account:{user.email}", reset=True)
+    set_password(session=session, user_id=user_id, password=new, keep=keep)
+
+
+# --------------------------------------------------------------------------- invitations
+
+INVITE_TTL = timedelta(days=7)
+RESET_TTL = timedelta(days=1)
+INVITE_PREFIX = "lmi_"
+
+
+def invite(
+    *, session: Session, org_id: str, email: str, role: Role, invited_by: str | None
+) -> tuple[Invitation, str]:
+    """An invitation to join ``org_id`` as ``role``, and its one-time token (shown once).
+
+    The same whether or not the e-mail has an account: accepting decides (a new user sets a
+    password, an existing user logs in and accepts), so the admin learns nothing about
+    accounts, and nobody is added without saying yes. A new invitation replaces a pending one
+    for the same e-mail. This is also the "create a login for a driver" step: the link is a
+    one-time set-password link for a new e-mail."""
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 320:
+        raise InputError(
+            issues=[FieldIssue(None, "email", email, "is not an e-mail address")], source="member"
+        )
+    now = utcnow()
+    for old in session.scalars(
+        select(Invitation).where(
+            Invitation.org_id == org_id,
+            Invitation.email == email,
+            Invitation.kind == "invite",
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+    ):
+        old.revoked_at = now
+    token = new_secret(INVITE_PREFIX)
+    row = Invitation(
+        org_id=org_id,
+        email=email,
+        role=role.value,
+        kind="invite",
+        token_hash=digest(token),
+        invited_by=invited_by,
+        expires_at=now + INVITE_TTL,
+    )
+    session.add(row)
+    session.commit()
+    return row, token
+
+
+def reset_link(
+    *, session: Session, org_id: str, user_id: str, invited_by: str | None
+) -> tuple[Invitation, str]:
+    """An admin resets a member's password: every session and token of the member is revoked
+    and a one-time link to set a new password is made (valid a day).
+
+    Only for an account that belongs to this organisation alone: an admin must not take over
+    an account that another organisation also uses (that user changes it themselves)."""
+    member = {o.id: m for m, o in orgs.memberships_of(session=session, user_id=user_id)}
+    if org_id not in member:
+        raise NotFound("member not found")
+    if len(member) > 1:
+        raise Conflict(
+            "this account is also used outside this organisation: its owner changes the "
+            "password themselves (Account page)"
+        )
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("member not found")
+    token = new_secret(INVITE_PREFIX)
+    row = Invitation(
+        org_id=org_id,
+        email=user.email,
+        role=member[org_id].role,
+        kind="reset",
+        token_hash=digest(token),
+        invited_by=invited_by,
+        expires_at=utcnow() + RESET_TTL,
+    )
+    session.add(row)
+    session.commit()
+    revoke_tokens(session=session, user_id=user_id)
+    return row, token
+
+
+def list_invitations(*, session: Session, org_id: str) -> list[Invitation]:
+    """Pending (not accepted, revoked or expired) invitations of an organisation."""
+    return list(
+        session.scalars(
+            select(Invitation)
+            .where(
+                Invitation.org_id == org_id,
+                Invitation.kind == "invite",
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+                Invitation.expires_at > utcnow(),
+            )
+            .order_by(Invitation.created_at)
+        )
+    )
+
+
+def revoke_invitation(*, session: Session, org_id: str, invitation_id: str) -> None:
+    row = session.scalar(
+        select(Invitation).where(Invitation.org_id == org_id, Invitation.id == invitation_id)
+    )
+    if row is None or row.accepted_at is not None:
+        raise NotFound("invitation not found")
+    row.revoked_at = utcnow()
+    session.commit()
+
+
+def open_invitation(*, session: Session, token: str) -> Invitation:
+    """The pending invitation or reset behind a token (404 if unknown, used, revoked or
+    expired: all look the same)."""
+    row = session.scalar(select(Invitation).where(Invitation.token_hash == digest(token)))
+    if (
+        row is None
+        or row.accepted_at is not None
+        or row.revoked_at is not None
+        or row.expires_at <= utcnow()
+    ):
+        raise NotFound("this link is not valid (used, withdrawn or expired)")
+    return row
+
+
+def account_exists(*, session: Session, email: str) -> bool:
+    """Whether ``email`` has an account (for the invitee's own accept page only)."""
+    return session.scalar(select(User.id).where(User.email == email.strip().lower())) is not None
+
+
+def accept(
+    *,
+    session: Session,
+    token: str,
+    user_id: str | None = None,
+    password: str | None = None,
+    name: str = "",
+) -> tuple[User, Invitation]:
+    """Say yes to an invitation, or use a reset link.
+
+    - reset: ``password`` becomes the account's password (sessions were revoked already);
+    - invitation, e-mail without an account: ``password`` creates it, then the membership;
+    - invitation, e-mail with an account: only that account, logged in (``user_id``), can
+      accept; a password does not (the link alone must not take over an account).
+    """
+    row = open_invitation(session=session, token=token)
+    user = session.scalar(select(User).where(User.email == row.email))
+    if row.kind == "reset":
+        if user is None or not password:
+            raise InputError(
+                issues=[FieldIssue(None, "password", None, "is required")], source="password"
+            )
+        passwords.check(password, user.email)
+        user.password_hash = hash_password(password)
+    elif user is None:
+        if not password:
+            raise InputError(
+                issues=[FieldIssue(None, "password", None, "is required for a new account")],
+                source="invitation",
+            )
+        user = create_user(session=session, email=row.email, password=password, name=name)
+        orgs.add_member(session=session, org_id=row.org_id, user_id=user.id, role=Role(row.role))
+    else:
+        if user_id != user.id:
+            raise Unauthorized(f"log in as {row.email} to accept this invitation")
+        if not orgs.is_member(session=session, org_id=row.org_id, user_id=user.id):
+            orgs.add_member(
+                session=session, org_id=row.org_id, user_id=user.id, role=Role(row.role)
+            )
+    row.accepted_at = utcnow()
+    session.commit()
+    return user, row

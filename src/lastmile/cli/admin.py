@@ -9,10 +9,11 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session, sessionmaker
 
+from lastmile.auth import passwords
 from lastmile.auth import service as auth
 from lastmile.cli.common import fail
 from lastmile.config import get_settings
-from lastmile.core.errors import LastmileError, NotFound
+from lastmile.core.errors import Conflict, LastmileError, NotFound
 from lastmile.db import create_db_engine, migrate, session_factory
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
@@ -31,32 +32,59 @@ def _sessions() -> sessionmaker[Session]:
 def create_org(
     name: Annotated[str, typer.Argument(help="Organisation name (unique).")],
     admin_email: Annotated[str, typer.Option(help="E-mail of its first admin.")],
-    password: Annotated[str, typer.Option(help="That admin's password (min. 8 characters).")],
+    password: Annotated[
+        str,
+        typer.Option(
+            help="That admin's password (10+ characters, not the e-mail, not a common one)."
+        ),
+    ],
     timezone: Annotated[str, typer.Option(help="IANA time zone of the delivery windows.")] = "UTC",
 ) -> None:
     """Create an organisation and its first admin."""
+    existed = False
     try:
         with _sessions()() as session:
-            org = orgs.create(session=session, name=name, timezone=timezone)
             try:
                 user = auth.get_user_by_email(session=session, email=admin_email)
+                existed = True
             except NotFound:
+                passwords.check(password, admin_email)
+                user = None
+            org = orgs.create(session=session, name=name, timezone=timezone)
+            if user is None:
                 user = auth.create_user(session=session, email=admin_email, password=password)
             orgs.add_member(session=session, org_id=org.id, user_id=user.id, role=Role.ADMIN)
     except LastmileError as exc:
         fail(exc)
     console.print(f"Created organisation [bold]{name}[/] ({org.id}) with admin {user.email}")
+    if existed:
+        console.print(
+            f"{user.email} already had an account: its password was [bold]not[/] changed "
+            "(--password was not used)."
+        )
 
 
 @app.command("create-user")
 def create_user(
     org: Annotated[str, typer.Option("--org", help="Organisation name.")],
     email: Annotated[str, typer.Option(help="Login e-mail.")],
-    password: Annotated[str, typer.Option(help="Password (min. 8 characters).")],
+    password: Annotated[
+        str,
+        typer.Option(help="Password (10+ characters, not the e-mail, not a common one)."),
+    ],
     role: Annotated[Role, typer.Option(help="admin, dispatcher or driver.")] = Role.DISPATCHER,
     name: Annotated[str, typer.Option(help="Display name.")] = "",
+    update_password: Annotated[
+        bool,
+        typer.Option(
+            "--update-password",
+            help="The e-mail already has an account: set its password to --password (and log "
+            "it out everywhere). Without it, an existing account is refused.",
+        ),
+    ] = False,
 ) -> None:
-    """Create a user (or add an existing one) in an organisation with a role."""
+    """Create a user (or give an existing one a role, with --update-password) in an
+    organisation."""
     try:
         with _sessions()() as session:
             organisation = orgs.get_by_name(session=session, name=org)
@@ -64,10 +92,21 @@ def create_user(
                 user = auth.get_user_by_email(session=session, email=email)
             except NotFound:
                 user = auth.create_user(session=session, email=email, password=password, name=name)
+            else:
+                if not update_password:
+                    fail(
+                        Conflict(
+                            f"{user.email} already has an account; nothing was changed. Add "
+                            "--update-password to set its password to --password and give it "
+                            "the role."
+                        )
+                    )
+                auth.set_password(session=session, user_id=user.id, password=password)
             orgs.add_member(session=session, org_id=organisation.id, user_id=user.id, role=role)
     except LastmileError as exc:
         fail(exc)
-    console.print(f"{user.email} is {role.value} of [bold]{org}[/]")
+    changed = " (password updated, logged out everywhere)" if update_password else ""
+    console.print(f"{user.email} is {role.value} of [bold]{org}[/]{changed}")
 
 
 @app.command("migrate")

@@ -138,6 +138,24 @@ def get_principal(request: Request, session: DbSession, settings: AppSettings) -
 Caller = Annotated[Principal, Depends(get_principal)]
 
 
+def caller_token(request: Request) -> str | None:
+    """The bearer token or session cookie of this request (to keep it when revoking the
+    user's others)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def optional_principal(request: Request, session: Session, settings: Settings) -> Principal | None:
+    """The caller if the request carries valid credentials, else None (pages and routes
+    that anyone with a link may use, e.g. accepting an invitation)."""
+    try:
+        return get_principal(request, session, settings)
+    except (Unauthorized, Forbidden):
+        return None
+
+
 def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
     """An RFC 9457 problem+json response."""
     body = {

@@ -1,15 +1,27 @@
-"""Members of the caller's organisation (admin): list, add or change role, remove."""
+"""Members of the caller's organisation (admin): list, invite or change a role, remove, reset
+a password; pending invitations.
+
+Nobody is added without saying yes: inviting answers the same whether or not the e-mail has
+an account, and never shows another organisation's users."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from lastmile.auth import service as auth
-from lastmile.common.web import Caller, DbSession
-from lastmile.core.errors import FieldIssue, InputError, NotFound
+from lastmile.auth.models import Invitation
+from lastmile.common.web import AppSettings, Caller, DbSession
 from lastmile.orgs import service
 from lastmile.orgs.models import Organisation, Role
-from lastmile.orgs.schemas import MemberCreate, MemberRead, OrganisationRead, OrganisationUpdate
+from lastmile.orgs.schemas import (
+    InvitationCreated,
+    InvitationRead,
+    MemberCreate,
+    MemberRead,
+    OrganisationRead,
+    OrganisationUpdate,
+    PasswordReset,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["members"])
 
@@ -45,6 +57,21 @@ def update_organisation(
     return _read(org)
 
 
+def accept_url(public_url: str, token: str) -> str:
+    """Where an invitee (or a member whose password was reset) opens their link."""
+    return f"{public_url.rstrip('/')}/app/invite/{token}"
+
+
+def _invitation(row: Invitation) -> InvitationRead:
+    return InvitationRead(
+        id=row.id,
+        email=row.email,
+        role=Role(row.role),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+    )
+
+
 @router.get("/members", response_model=list[MemberRead], operation_id="list_members")
 def list_members(caller: Caller, session: DbSession) -> list[MemberRead]:
     """Users of the organisation with their roles (admin)."""
@@ -55,26 +82,78 @@ def list_members(caller: Caller, session: DbSession) -> list[MemberRead]:
     ]
 
 
-@router.post("/members", response_model=MemberRead, status_code=201, operation_id="add_member")
-def add_member(body: MemberCreate, caller: Caller, session: DbSession) -> MemberRead:
-    """Add a user with a role (creating the account if needed), or change a member's role (admin)."""
+@router.post(
+    "/members",
+    response_model=MemberRead | InvitationCreated,
+    status_code=202,
+    operation_id="add_member",
+    responses={200: {"model": MemberRead, "description": "A member's role was changed."}},
+)
+def add_member(
+    body: MemberCreate,
+    caller: Caller,
+    session: DbSession,
+    settings: AppSettings,
+    response: Response,
+) -> MemberRead | InvitationCreated:
+    """Invite an e-mail with a role (202, with the one-time link to pass on), or change the
+    role of a member (200) (admin)."""
     caller.require(Role.ADMIN)
-    try:
-        user = auth.get_user_by_email(session=session, email=body.email)
-    except NotFound:
-        if body.password is None:
-            raise InputError(
-                issues=[FieldIssue(None, "password", None, "is needed for a new account")],
-                source="member",
-            ) from None
-        user = auth.create_user(
-            session=session, email=body.email, password=body.password, name=body.name
+    member = service.member_by_email(session=session, org_id=caller.org_id, email=body.email)
+    if member is not None:
+        service.add_member(
+            session=session, org_id=caller.org_id, user_id=member.user_id, role=body.role
         )
-    membership = service.add_member(
-        session=session, org_id=caller.org_id, user_id=user.id, role=body.role
+        response.status_code = 200
+        for m, email, name in service.list_members(session=session, org_id=caller.org_id):
+            if m.id == member.id:
+                return MemberRead(
+                    id=m.id, user_id=m.user_id, email=email, name=name, role=body.role
+                )
+    row, token = auth.invite(
+        session=session,
+        org_id=caller.org_id,
+        email=body.email,
+        role=body.role,
+        invited_by=caller.user_id,
     )
-    return MemberRead(
-        id=membership.id, user_id=user.id, email=user.email, name=user.name, role=body.role
+    return InvitationCreated(
+        **_invitation(row).model_dump(), accept_url=accept_url(settings.public_url, token)
+    )
+
+
+@router.get("/invitations", response_model=list[InvitationRead], operation_id="list_invitations")
+def list_invitations(caller: Caller, session: DbSession) -> list[InvitationRead]:
+    """Pending invitations of the organisation (admin)."""
+    caller.require(Role.ADMIN)
+    return [_invitation(r) for r in auth.list_invitations(session=session, org_id=caller.org_id)]
+
+
+@router.delete("/invitations/{invitation_id}", status_code=204, operation_id="revoke_invitation")
+def revoke_invitation(invitation_id: str, caller: Caller, session: DbSession) -> None:
+    """Withdraw a pending invitation; its link stops working (admin)."""
+    caller.require(Role.ADMIN)
+    auth.revoke_invitation(session=session, org_id=caller.org_id, invitation_id=invitation_id)
+
+
+@router.post(
+    "/members/{member_id}/password-reset",
+    response_model=PasswordReset,
+    status_code=201,
+    operation_id="reset_member_password",
+)
+def reset_password(
+    member_id: str, caller: Caller, session: DbSession, settings: AppSettings
+) -> PasswordReset:
+    """Log a member out everywhere and make a one-time link to set a new password (admin;
+    only for accounts used by this organisation alone)."""
+    caller.require(Role.ADMIN)
+    member = service.get_member(session=session, org_id=caller.org_id, membership_id=member_id)
+    row, token = auth.reset_link(
+        session=session, org_id=caller.org_id, user_id=member.user_id, invited_by=caller.user_id
+    )
+    return PasswordReset(
+        accept_url=accept_url(settings.public_url, token), expires_at=row.expires_at
     )
 
 

@@ -1,6 +1,8 @@
-"""Member API bodies."""
+"""Member and invitation API bodies."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -8,17 +10,10 @@ from lastmile.orgs.models import Role
 
 
 class MemberCreate(BaseModel):
-    """Add a user (created if the e-mail is new) with a role, or change an existing member's role."""
+    """Invite an e-mail with a role, or change the role of someone already a member."""
 
     email: str = Field(min_length=3, max_length=320)
     role: Role
-    password: str | None = Field(
-        default=None,
-        min_length=8,
-        max_length=1000,
-        description="Needed when the e-mail has no account yet.",
-    )
-    name: str = Field(default="", max_length=200)
 
 
 class MemberRead(BaseModel):
@@ -48,3 +43,23 @@ class OrganisationUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     timezone: str | None = Field(default=None, max_length=64)
     default_service_s: int | None = Field(default=None, ge=0, le=4 * 3600, strict=True)
+
+
+class InvitationRead(BaseModel):
+    id: str
+    email: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime
+
+
+class InvitationCreated(InvitationRead):
+    accept_url: str = Field(
+        description="The one-time link to pass on (shown once): a new e-mail sets its password "
+        "there, an existing account logs in and accepts."
+    )
+
+
+class PasswordReset(BaseModel):
+    accept_url: str = Field(description="One-time link to set a new password (shown once).")
+    expires_at: datetime

@@ -177,3 +177,32 @@ def update(
         org.settings = values  # a new dict, so the JSON column is written
     session.commit()
     return org
+
+
+def is_member(*, session: Session, org_id: str, user_id: str) -> bool:
+    return (
+        session.scalar(
+            select(Membership.id).where(Membership.org_id == org_id, Membership.user_id == user_id)
+        )
+        is not None
+    )
+
+
+def member_by_email(*, session: Session, org_id: str, email: str) -> Membership | None:
+    """The organisation's membership of the user with this e-mail, if they are a member."""
+    from lastmile.auth.models import User
+
+    return session.scalar(
+        select(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.org_id == org_id, User.email == email.strip().lower())
+    )
+
+
+def get_member(*, session: Session, org_id: str, membership_id: str) -> Membership:
+    membership = session.scalar(
+        select(Membership).where(Membership.org_id == org_id, Membership.id == membership_id)
+    )
+    if membership is None:
+        raise NotFound("member not found")
+    return membership

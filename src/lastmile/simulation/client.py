@@ -80,7 +80,8 @@ def simulated_logins(
     staff: httpx.Client, count: int, password: str, have: int
 ) -> list[tuple[str, str]]:
     """Driver logins ``sim-driver-<n>.<org>@simulated.invalid`` for drivers ``have+1 …
-    count``, created through ``POST /api/v1/members`` (an admin's) when missing."""
+    count``, created when missing: an admin's invitation (``POST /api/v1/members``), accepted
+    with the password (``POST /api/v1/invitations/accept``)."""
     me = _check(staff.get("/api/v1/auth/me"), "who am I")
     if me["role"] != "admin":
         raise SimulationError(
@@ -91,15 +92,15 @@ def simulated_logins(
     logins = []
     for n in range(have + 1, count + 1):
         email = f"sim-driver-{n}.{org}@simulated.invalid"
+        invitation = _check(
+            staff.post("/api/v1/members", json={"email": email, "role": "driver"}),
+            f"invite {email}",
+        )
+        token = str(invitation["accept_url"]).rsplit("/", 1)[1]
         _check(
             staff.post(
-                "/api/v1/members",
-                json={
-                    "email": email,
-                    "role": "driver",
-                    "password": password,
-                    "name": f"Simulated driver {n}",
-                },
+                "/api/v1/invitations/accept",
+                json={"token": token, "password": password, "name": f"Simulated driver {n}"},
             ),
             f"create the login {email}",
         )
