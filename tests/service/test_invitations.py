@@ -4,6 +4,7 @@ change, admin reset, log out everywhere, the offline policy (#13 item 9)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -272,3 +273,55 @@ def test_cli_create_user_on_an_existing_account(tmp_path: Path) -> None:
         user = auth.get_user_by_email(session=session, email="o@shop.example")
         assert verify_password(user.password_hash, "other-long-secret")
     engine.dispose()
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page[:500]
+    return found.group(1)
+
+
+def test_dashboard_invitation_and_account_pages(client: TestClient) -> None:
+    a = make_org(client, "Alpha")
+    client.cookies.clear()
+    token = _token_of(_invite(client, a.admin, "courier@alpha.example", "driver"))
+    page = client.get(f"/app/invite/{token}")
+    assert page.status_code == 200 and "Join Alpha" in page.text and "driver" in page.text
+    differ = client.post(
+        f"/app/invite/{token}",
+        data={"password": "a-long-secret-1", "repeat_password": "a-long-secret-2"},
+    )
+    assert differ.status_code == 422 and "differ" in differ.text
+    done = client.post(
+        f"/app/invite/{token}",
+        data={"password": "a-long-secret-1", "repeat_password": "a-long-secret-1", "name": "Cy"},
+    )
+    assert done.status_code == 200 and "Your password is set" in done.text
+    assert client.get(f"/app/invite/{token}").status_code == 404
+    # The new member changes the password on the Account page, then logs out everywhere.
+    login = client.post(
+        "/app/login",
+        data={"email": "dispatcher@alpha.example", "password": PASSWORD},
+        follow_redirects=False,
+    )
+    assert login.status_code == 303, login.text
+    account = client.get("/app/account")
+    assert account.status_code == 200 and "Change password" in account.text
+    csrf = _csrf(account.text)
+    changed = client.post(
+        "/app/account/password",
+        data={
+            "csrf": csrf,
+            "current_password": PASSWORD,
+            "new_password": "dispatcher-new-secret",
+            "repeat_password": "dispatcher-new-secret",
+        },
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303 and changed.headers["location"].endswith("done=password")
+    assert client.get("/api/v1/auth/me", headers=a.dispatcher).status_code == 401
+    assert client.get("/app/account").status_code == 200  # this session stays
+    out = client.post("/app/account/logout-everywhere", data={"csrf": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/app/account", follow_redirects=False).status_code == 303
+    client.cookies.clear()

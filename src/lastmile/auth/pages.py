@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from lastmile.auth import passwords
 from lastmile.auth import service as auth
 from lastmile.common.web import (
     SESSION_COOKIE,
@@ -17,8 +18,9 @@ from lastmile.common.web import (
     login_limits,
     remember_device,
 )
-from lastmile.core.errors import LastmileError, RateLimited
+from lastmile.core.errors import InputError, LastmileError, NotFound, RateLimited
 from lastmile.orgs import service as orgs
+from lastmile.orgs.models import Role
 from lastmile.web.layout import (
     form_csrf_ok,
     render,
@@ -137,3 +139,201 @@ def switch_org(
     response = RedirectResponse(safe_next(path.split("?")[0]), status_code=303)
     set_session(response, request, token, settings)
     return response
+
+
+# --------------------------------------------------------------------------- account
+
+
+@router.get("/app/account", response_model=None)
+def account_page(
+    request: Request, session: DbSession, settings: AppSettings, done: str = ""
+) -> Response:
+    """Change your password; log out everywhere (every role)."""
+    viewer = viewer_of(request, session, settings)
+    if viewer is None:
+        return to_login(request)
+    return render(
+        request,
+        "dashboard/account.html",
+        viewer,
+        settings,
+        nav="account",
+        done=done == "password",
+        min_length=passwords.MIN_LENGTH,
+    )
+
+
+@router.post("/app/account/password", response_model=None)
+def account_password(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    current_password: Annotated[str, Form(max_length=1000)],
+    new_password: Annotated[str, Form(max_length=1000)],
+    repeat_password: Annotated[str, Form(max_length=1000)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Change your password; your other sessions end, this one stays."""
+    viewer = viewer_of(request, session, settings)
+    if viewer is None:
+        return to_login(request)
+    if not form_csrf_ok(viewer, csrf):
+        return HTMLResponse("missing or wrong CSRF token", status_code=403)
+    error = ""
+    if new_password != repeat_password:
+        error = "The two new passwords differ."
+    else:
+        assert viewer.principal.user_id is not None
+        try:
+            auth.change_password(
+                session=session,
+                user_id=viewer.principal.user_id,
+                current=current_password,
+                new=new_password,
+                limits=login_limits(settings),
+                keep=viewer.cookie,
+            )
+        except LastmileError as exc:
+            error = _message(exc)
+    if error:
+        return render(
+            request,
+            "dashboard/account.html",
+            viewer,
+            settings,
+            status_code=422,
+            nav="account",
+            error=error,
+            min_length=passwords.MIN_LENGTH,
+        )
+    return RedirectResponse("/app/account?done=password", status_code=303)
+
+
+@router.post("/app/account/logout-everywhere", response_model=None)
+def account_logout_everywhere(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """End every session and bearer token of your account, this one included."""
+    viewer = viewer_of(request, session, settings)
+    if viewer is None:
+        return to_login(request)
+    if not form_csrf_ok(viewer, csrf):
+        return HTMLResponse("missing or wrong CSRF token", status_code=403)
+    assert viewer.principal.user_id is not None
+    auth.revoke_tokens(session=session, user_id=viewer.principal.user_id)
+    response = RedirectResponse("/app/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _message(exc: LastmileError) -> str:
+    """A domain error as one sentence for a form (input errors name their field)."""
+    if isinstance(exc, InputError) and exc.issues:
+        return "; ".join(
+            f"{(i.field or '').replace('_', ' ')} {i.message}".strip() for i in exc.issues
+        )
+    return exc.message
+
+
+# --------------------------------------------------------------------------- invitations
+
+
+def _invite_page(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    token: str,
+    status_code: int = 200,
+    **extra: Any,
+) -> HTMLResponse:
+    viewer = viewer_of(request, session, settings)
+    try:
+        row = auth.open_invitation(session=session, token=token)
+    except NotFound as exc:
+        return render(
+            request, "dashboard/invite.html", viewer, settings, status_code=404, gone=exc.message
+        )
+    return render(
+        request,
+        "dashboard/invite.html",
+        viewer,
+        settings,
+        status_code=status_code,
+        invitation=row,
+        org_name=orgs.get(session=session, org_id=row.org_id).name,
+        is_invitee=viewer is not None and viewer.email == row.email,
+        token=token,
+        min_length=passwords.MIN_LENGTH,
+        **extra,
+    )
+
+
+@router.get("/app/invite/{token}", response_model=None)
+def invite_page(
+    token: str, request: Request, session: DbSession, settings: AppSettings
+) -> HTMLResponse:
+    """An invitation (accept it, or set a password for a new account) or a reset link."""
+    return _invite_page(request, session, settings, token)
+
+
+@router.post("/app/invite/{token}", response_model=None)
+def invite_submit(
+    token: str,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    password: Annotated[str, Form(max_length=1000)] = "",
+    repeat_password: Annotated[str, Form(max_length=1000)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Accept while logged in as the invited account, or set the password (new account or
+    reset link); then log in."""
+    viewer = viewer_of(request, session, settings)
+    user_id = None
+    if viewer is not None and not password:
+        if not form_csrf_ok(viewer, csrf):
+            return HTMLResponse("missing or wrong CSRF token", status_code=403)
+        user_id = viewer.principal.user_id
+    elif password != repeat_password:
+        return _invite_page(
+            request, session, settings, token, 422, error="The two passwords differ."
+        )
+    try:
+        user, row = auth.accept(
+            session=session, token=token, user_id=user_id, password=password or None, name=name
+        )
+    except NotFound:
+        return _invite_page(request, session, settings, token)
+    except LastmileError as exc:
+        return _invite_page(request, session, settings, token, 422, error=_message(exc))
+    if user_id is not None:
+        # Already logged in: act in the organisation just joined.
+        session_token = auth.issue_token(
+            session=session,
+            user_id=user.id,
+            org_id=row.org_id,
+            ttl_s=settings.access_token_ttl_s,
+            kind="session",
+        )
+        assert viewer is not None
+        auth.revoke_token(session=session, token=viewer.cookie)
+        response = RedirectResponse(_home_of(Role(row.role)), status_code=303)
+        set_session(response, request, session_token, settings)
+        return response
+    return render(
+        request,
+        "dashboard/invite.html",
+        None,
+        settings,
+        done=True,
+        email=user.email,
+        next=_home_of(Role(row.role)),
+    )
+
+
+def _home_of(role: Role) -> str:
+    return "/driver" if role == Role.DRIVER else "/app/orders"

@@ -77,6 +77,9 @@ def settings_page(request: Request, session: DbSession, settings: AppSettings) -
         keys=keys,
         hooks=hooks,
         members=members,
+        invitations=(
+            auth.list_invitations(session=session, org_id=viewer.org_id) if viewer.is_admin else []
+        ),
         vehicle_names={v.id: v.name or v.external_id for v in vehicles},
         clock=clock_text,
         roles=[r.value for r in Role],
