@@ -52,7 +52,7 @@ def test_fresh_install_signs_up_its_owner_then_closes(client: TestClient) -> Non
     r = client.post("/app/setup", data=bad, follow_redirects=False)
     assert r.status_code == 422
     assert "E-mail is not an e-mail address" in r.text
-    assert "at least 8 characters" in r.text
+    assert "at least 10 characters" in r.text
     assert _counts(client) == (0, 0)
     r = client.post(
         "/app/setup", data={**GOOD, "password_again": "other words"}, follow_redirects=False
