@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
+from test_notifications import Inbox, inbox  # noqa: F401 (the fixture)
 
 from helpers.service import PASSWORD, make_org
 from lastmile.auth import passwords
@@ -325,3 +326,15 @@ def test_dashboard_invitation_and_account_pages(client: TestClient) -> None:
     assert out.status_code == 303
     assert client.get("/app/account", follow_redirects=False).status_code == 303
     client.cookies.clear()
+
+
+def test_the_invitation_is_emailed_when_the_server_sends_mail(
+    client: TestClient,
+    inbox: Inbox,  # noqa: F811 (the fixture imported above)
+) -> None:
+    a = make_org(client, "Alpha")
+    invited = _invite(client, a.admin, "anna@alpha.example", "driver")
+    assert invited.status_code == 202 and invited.json()["emailed"] is True
+    [mail] = inbox.to("anna@alpha.example")
+    assert "Alpha" in mail["Subject"]
+    assert invited.json()["accept_url"] in mail.get_content()

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Response
 from lastmile.auth import service as auth
 from lastmile.auth.models import Invitation
 from lastmile.common.web import AppSettings, Caller, DbSession
+from lastmile.integrations.notify.base import NotifySettings, OutgoingMessage, SendError
+from lastmile.integrations.notify.email import SmtpChannel
 from lastmile.orgs import service
 from lastmile.orgs.models import Organisation, Role
 from lastmile.orgs.schemas import (
@@ -117,9 +119,34 @@ def add_member(
         role=body.role,
         invited_by=caller.user_id,
     )
+    url = accept_url(settings.public_url, token)
+    org_name = service.get(session=session, org_id=caller.org_id).name
     return InvitationCreated(
-        **_invitation(row).model_dump(), accept_url=accept_url(settings.public_url, token)
+        **_invitation(row).model_dump(),
+        accept_url=url,
+        emailed=_mail_invitation(row.email, org_name, body.role, url),
     )
+
+
+def _mail_invitation(email: str, org_name: str, role: Role, url: str) -> bool:
+    """E-mail the link when the server sends mail (same SMTP settings as customer e-mail);
+    False when it does not or the mail was refused: the admin still has the link."""
+    mail = NotifySettings()
+    if not mail.smtp_host:
+        return False
+    text = (
+        f"You are invited to {org_name} on lastmile as {role.value}.\n\n"
+        f"Open this link to accept (valid 7 days, once):\n{url}\n\n"
+        "New to lastmile? You choose your password there. Already have an account with this "
+        "e-mail? Log in there and accept.\n"
+    )
+    try:
+        SmtpChannel(mail).send(
+            OutgoingMessage(to=email, subject=f"Invitation to {org_name} on lastmile", body=text)
+        )
+    except SendError:
+        return False
+    return True
 
 
 @router.get("/invitations", response_model=list[InvitationRead], operation_id="list_invitations")

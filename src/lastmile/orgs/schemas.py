@@ -58,6 +58,9 @@ class InvitationCreated(InvitationRead):
         description="The one-time link to pass on (shown once): a new e-mail sets its password "
         "there, an existing account logs in and accepts."
     )
+    emailed: bool = Field(
+        default=False, description="Whether the link was also e-mailed (the server sends mail)."
+    )
 
 
 class PasswordReset(BaseModel):
