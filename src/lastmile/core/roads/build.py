@@ -35,9 +35,10 @@ from scipy.sparse.csgraph import connected_components
 
 from lastmile.core.geo.distance import EARTH_RADIUS_M
 from lastmile.core.model import Profile
+from lastmile.core.roads.hierarchy import HIERARCHY_ARRAYS, Hierarchy, build_hierarchy
 from lastmile.core.roads.profiles import PROFILES, node_blocks, rules_fingerprint, way_rule
 
-CACHE_FORMAT_VERSION = 2
+CACHE_FORMAT_VERSION = 3
 """Bump when the arrays in the cache change meaning."""
 
 CACHE_SUFFIX = ".roads.npz"
@@ -46,6 +47,10 @@ TIME_SCALE = 10
 """Integer time units per second (deciseconds) for edge weights."""
 DIST_SCALE = 100
 """Integer distance units per metre (centimetres) for edge weights."""
+
+DIST_BITS = 29
+"""Low bits of a packed weight hold centimetres: exact up to 5,368 km per path."""
+DIST_MASK = (1 << DIST_BITS) - 1
 
 ProgressCallback = Callable[[float, str], None]
 """``on_progress(fraction, message)``: fraction in 0..1, a short human message."""
@@ -106,6 +111,7 @@ class RoadGraph:
     speed_fwd: npt.NDArray[np.float32]
     speed_bwd: npt.NDArray[np.float32]
     profiles: dict[Profile, ProfileGraph] = field(default_factory=dict)
+    hierarchies: dict[Profile, Hierarchy] = field(default_factory=dict)
 
     @property
     def node_count(self) -> int:
@@ -347,6 +353,51 @@ def prepare_profile(graph: RoadGraph, profile: Profile) -> ProfileGraph:
     )
 
 
+def pack_weight(time: Int64Array, dist: Int64Array) -> Int64Array:
+    """One integer per (deciseconds, centimetres): ordered by time, then by distance.
+
+    Sums of packed weights are packed sums (as long as the centimetres of a path stay
+    below 2**29), so a shortest path on them is the fastest path and, among equally fast
+    ones, the shortest; both halves decode from the one total.
+    """
+    packed: Int64Array = (np.maximum(time, 0).astype(np.int64) << DIST_BITS) + np.clip(
+        dist, 0, DIST_MASK
+    ).astype(np.int64)
+    return packed
+
+
+@dataclass(frozen=True)
+class BaseArcs:
+    """A profile's routing graph: contracted edges without loops, the best of parallel ones.
+
+    ``edge[i]`` is the contracted edge (of :class:`ProfileGraph`) arc ``i`` stands for.
+    """
+
+    tail: Int64Array
+    head: Int64Array
+    weight: Int64Array
+    edge: Int64Array
+
+
+def base_arcs(pg: ProfileGraph) -> BaseArcs:
+    """The arcs every search of ``pg``'s profile runs on (the hierarchy is built on them)."""
+    w = pack_weight(pg.edge_time, pg.edge_dist)
+    keep = pg.edge_from != pg.edge_to
+    rows, cols, w = pg.edge_from[keep], pg.edge_to[keep], w[keep]
+    ids = np.flatnonzero(keep).astype(np.int64)
+    order = np.lexsort((w, cols, rows))
+    rows, cols, w, ids = rows[order], cols[order], w[order], ids[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return BaseArcs(rows[first], cols[first], w[first], ids[first])
+
+
+def prepare_hierarchy(pg: ProfileGraph) -> Hierarchy:
+    """The contraction hierarchy of ``pg``'s base arcs (the slow step of a build)."""
+    arcs = base_arcs(pg)
+    return build_hierarchy(pg.node_count, arcs.tail, arcs.head, arcs.weight)
+
+
 def build(
     extract: Path,
     profiles: Iterable[Profile] = PROFILES,
@@ -357,7 +408,7 @@ def build(
     wanted = list(dict.fromkeys(profiles))
     for i, profile in enumerate(wanted):
         on_progress(0.4 + 0.55 * i / max(1, len(wanted)), f"preparing {profile.value} graph")
-        graph.profiles[profile] = prepare_profile(graph, profile)
+        prepare(graph, profile)
     on_progress(0.95, "graph ready")
     return graph
 
@@ -404,6 +455,8 @@ def write_cache(graph: RoadGraph, cache: Path, stamp: SourceStamp | None) -> Non
     for profile, prepared in graph.profiles.items():
         for key in _PROFILE_ARRAYS:
             arrays[f"{profile.value}__{key}"] = getattr(prepared, key)
+        for key, array in graph.hierarchies[profile].arrays().items():
+            arrays[f"{profile.value}__ch_{key}"] = array
     fd, tmp = tempfile.mkstemp(prefix=cache.name, suffix=".tmp", dir=cache.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -442,6 +495,8 @@ def read_cache(cache: Path, stamp: SourceStamp | None) -> RoadGraph | None:
                 profile = Profile(value)
                 parts = (data[f"{value}__{key}"] for key in _PROFILE_ARRAYS)
                 graph.profiles[profile] = ProfileGraph(profile, *parts)
+                ch = (data[f"{value}__ch_{key}"] for key in HIERARCHY_ARRAYS)
+                graph.hierarchies[profile] = Hierarchy(*ch)
         except (KeyError, ValueError):
             return None
     return graph
@@ -500,8 +555,15 @@ def _prepare_missing(
     missing = [p for p in wanted if p not in graph.profiles]
     for profile in missing:
         on_progress(0.75, f"preparing {profile.value} graph")
-        graph.profiles[profile] = prepare_profile(graph, profile)
+        prepare(graph, profile)
     return bool(missing)
+
+
+def prepare(graph: RoadGraph, profile: Profile) -> None:
+    """Prepare ``profile``'s graph and its hierarchy (what the cache stores per profile)."""
+    pg = prepare_profile(graph, profile)
+    graph.profiles[profile] = pg
+    graph.hierarchies[profile] = prepare_hierarchy(pg)
 
 
 def _try_write(graph: RoadGraph, cache: Path, stamp: SourceStamp) -> None:

@@ -45,6 +45,8 @@ from lastmile.core.errors import LastmileError
 from lastmile.core.geo.distance import EARTH_RADIUS_M, haversine_m
 from lastmile.core.model import Location, Profile, TravelMatrix
 from lastmile.core.roads.build import (
+    DIST_BITS,
+    DIST_MASK,
     DIST_SCALE,
     TIME_SCALE,
     Float64Array,
@@ -52,16 +54,15 @@ from lastmile.core.roads.build import (
     ProfileGraph,
     ProgressCallback,
     RoadGraph,
+    base_arcs,
     load_or_build,
-    prepare_profile,
+    pack_weight,
+    prepare,
     segment_lengths_m,
 )
+from lastmile.core.roads.hierarchy import INF, Hierarchy, many_to_many, shortest_path
 from lastmile.core.roads.profiles import TOP_SPEED_KMH
 
-DIST_BITS = 29
-"""Low bits of the combined weight hold centimetres: exact up to 5,368 km per path, far
-beyond any regional extract; continent-sized graphs belong to OSRM/Valhalla anyway."""
-DIST_MASK = (1 << DIST_BITS) - 1
 MAX_EXACT = float(1 << 53)
 """Above this float64 stops holding every integer: 2**24 ds, about 466 hours of travel."""
 
@@ -113,9 +114,10 @@ class _Piece:
 class _ProfileIndex:
     """Per-profile structures derived from a :class:`ProfileGraph`, built once per network."""
 
-    def __init__(self, graph: RoadGraph, pg: ProfileGraph) -> None:
+    def __init__(self, graph: RoadGraph, pg: ProfileGraph, hierarchy: Hierarchy) -> None:
         self.graph = graph
         self.pg = pg
+        self.hierarchy = hierarchy
         chain = pg.chain
         self.elem_time_s = graph.directed_time_s(pg.profile, chain)
         self.elem_len_m = graph.seg_len_m[chain // 2]
@@ -130,13 +132,11 @@ class _ProfileIndex:
         self.dseg_elem[chain] = np.arange(len(chain))
 
         # base graph: contracted edges, self-loops dropped, parallel edges reduced to the best
-        w = self._combine(pg.edge_time, pg.edge_dist)
-        keep = pg.edge_from != pg.edge_to
-        rows, cols, w, ids = _dedupe_min(
-            pg.edge_from[keep], pg.edge_to[keep], w[keep], np.flatnonzero(keep)
-        )
-        self.base_rows, self.base_cols, self.base_w, self.base_edge = rows, cols, w, ids
-        self.core, self.parent = _two_core(pg.node_count, rows, cols)
+        arcs = base_arcs(pg)
+        self.base_edge = arcs.edge
+        self.base_rows, self.base_cols = arcs.tail, arcs.head
+        self.base_w = np.maximum(arcs.weight, 1).astype(np.float64)  # scipy drops zeros
+        self._core: tuple[BoolArray, Int64Array] | None = None
 
         # snapping: sample points along every segment this profile can use
         segments = np.unique(chain // 2)
@@ -160,8 +160,7 @@ class _ProfileIndex:
     @staticmethod
     def _combine(time: Int64Array, dist: Int64Array) -> Float64Array:
         """Pack (time, distance) into one exact float64 weight; at least 1 (scipy drops zeros)."""
-        packed = (np.maximum(time, 0) << DIST_BITS) + np.clip(dist, 0, DIST_MASK)
-        result: Float64Array = np.maximum(packed, 1).astype(np.float64)
+        result: Float64Array = np.maximum(pack_weight(time, dist), 1).astype(np.float64)
         return result
 
     def project(self, lon: Float64Array, lat: Float64Array) -> tuple[Float64Array, Float64Array]:
@@ -264,6 +263,65 @@ class _ProfileIndex:
             snaps.append(Snap(locations[i], snapped, distance, s, frac, distance <= max_snap_m))
         return snaps
 
+    # -- hierarchy queries ----------------------------------------------------------------
+
+    def attachments(self, snaps: Sequence[Snap]) -> _Attachments:
+        """Where each snapped point lies on the contracted edges (one or two directions)."""
+        n = len(snaps)
+        seg = np.array([s.segment for s in snaps], dtype=np.int64)
+        frac = np.array([s.fraction for s in snaps], dtype=np.float64)
+        point = np.concatenate([np.arange(n), np.arange(n)])
+        elem = np.concatenate([self.dseg_elem[2 * seg], self.dseg_elem[2 * seg + 1]])
+        t = np.concatenate([frac, 1.0 - frac])
+        ok = elem >= 0
+        point, elem, t = point[ok], elem[ok], t[ok]
+        order = np.argsort(point, kind="stable")
+        point, elem, t = point[order], elem[order], t[order]
+        edge = self.elem_edge[elem]
+        pos_time, pos_len = self.position_time_len(elem, t)
+        rest_time = self.pg.edge_time[edge] / TIME_SCALE - pos_time
+        rest_len = self.pg.edge_dist[edge] / DIST_SCALE - pos_len
+        ptr = np.concatenate([[0], np.cumsum(np.bincount(point, minlength=n))]).astype(np.int64)
+        return _Attachments(
+            ptr=ptr,
+            elem=elem,
+            t=t,
+            edge=edge,
+            pos_time=pos_time,
+            pos_len=pos_len,
+            leave_node=self.pg.edge_to[edge],
+            leave_cost=_pack_seconds_metres(rest_time, rest_len),
+            enter_node=self.pg.edge_from[edge],
+            enter_cost=_pack_seconds_metres(pos_time, pos_len),
+        )
+
+    def along_edge(self, at: _Attachments, n: int) -> Int64Array:
+        """Packed weights between points on the same contracted edge, the way it runs.
+
+        A point further along the same edge is reached directly (no detour round the block);
+        two points at the very same spot reach each other for free both ways. Other pairs
+        are ``INF`` (the hierarchy answers them).
+        """
+        result = np.full((n, n), INF, dtype=np.int64)
+        if len(at.edge) < 2:
+            return result
+        point = np.repeat(np.arange(n), np.diff(at.ptr))
+        order = np.lexsort((at.t, at.elem, at.edge))
+        edge = at.edge[order]
+        bounds = np.flatnonzero(np.diff(edge)) + 1
+        for group in np.split(order, bounds):
+            if len(group) < 2:
+                continue
+            i, j = np.triu_indices(len(group), k=1)
+            a, b = group[i], group[j]
+            cost = _pack_seconds_metres(
+                at.pos_time[b] - at.pos_time[a], at.pos_len[b] - at.pos_len[a]
+            )
+            np.minimum.at(result, (point[a], point[b]), cost)
+            same = (at.elem[a] == at.elem[b]) & (at.t[a] == at.t[b])
+            np.minimum.at(result, (point[b][same], point[a][same]), 0)
+        return result
+
     # -- the query graph -----------------------------------------------------------------
 
     def query_graph(self, snaps: Sequence[Snap], *, prune: bool = True) -> _QueryGraph:
@@ -352,10 +410,21 @@ class _ProfileIndex:
         matrix = csr_matrix((all_w, all_cols, indptr), shape=(size, size))
         return _QueryGraph(matrix, k, all_piece, v_pieces)
 
+    @property
+    def core(self) -> BoolArray:
+        """Nodes of the undirected 2-core (the rest are dead-end branches)."""
+        return self._branches()[0]
+
+    def _branches(self) -> tuple[BoolArray, Int64Array]:
+        """The 2-core and each branch node's neighbour towards it (computed on first use)."""
+        if self._core is None:
+            self._core = _two_core(self.pg.node_count, self.base_rows, self.base_cols)
+        return self._core
+
     def _needed_nodes(self, attached: Int64Array) -> BoolArray:
         """The 2-core plus the branch paths from the core to every node a snap attaches to."""
-        needed = self.core.copy()
-        parent = self.parent
+        core, parent = self._branches()
+        needed = core.copy()
         for start in np.unique(attached).tolist():
             x = start
             while x >= 0 and not needed[x]:
@@ -393,6 +462,35 @@ def _two_core(node_count: int, rows: Int64Array, cols: Int64Array) -> tuple[Bool
                 if degree[y] == 1:
                     stack.append(y)
     return np.array(alive, dtype=bool), np.array(parent, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Attachments:
+    """Snapped points on contracted edges, grouped by point (``ptr``, as a CSR).
+
+    A point on a two-way street lies on two directed edges. It *leaves* an edge at its end
+    node (``leave_node``, after ``leave_cost``) and is *entered* from its start node
+    (``enter_node``, ``enter_cost`` from there); costs are packed weights.
+    """
+
+    ptr: Int64Array
+    elem: Int64Array
+    t: Float64Array
+    edge: Int64Array
+    pos_time: Float64Array
+    pos_len: Float64Array
+    leave_node: Int64Array
+    leave_cost: Int64Array
+    enter_node: Int64Array
+    enter_cost: Int64Array
+
+
+def _pack_seconds_metres(seconds: Float64Array, metres: Float64Array) -> Int64Array:
+    """Packed weight of a partial edge, rounded like the edges (ds, cm)."""
+    return pack_weight(
+        np.rint(np.maximum(seconds, 0) * TIME_SCALE).astype(np.int64),
+        np.rint(np.maximum(metres, 0) * DIST_SCALE).astype(np.int64),
+    )
 
 
 @dataclass(frozen=True)
@@ -465,11 +563,11 @@ class RoadNetwork:
         """The query structures of ``profile`` (prepared now if the cache lacked it)."""
         found = self._indexes.get(profile)
         if found is None:
-            pg = self.graph.profiles.get(profile)
-            if pg is None:
-                pg = prepare_profile(self.graph, profile)
-                self.graph.profiles[profile] = pg
-            found = _ProfileIndex(self.graph, pg)
+            if profile not in self.graph.profiles or profile not in self.graph.hierarchies:
+                prepare(self.graph, profile)
+            found = _ProfileIndex(
+                self.graph, self.graph.profiles[profile], self.graph.hierarchies[profile]
+            )
             self._indexes[profile] = found
         return found
 
@@ -509,8 +607,21 @@ def threaded_dijkstra(workers: int = 2) -> DistanceFunction:
     return run
 
 
+@dataclass(frozen=True)
+class Table:
+    """Durations (s) and distances (m) from sources (rows) to targets (columns)."""
+
+    durations_s: Int64Array
+    distances_m: Int64Array
+
+
 class RoadProvider:
-    """:class:`~lastmile.core.roads.TravelTimeProvider` on the built-in road engine."""
+    """:class:`~lastmile.core.roads.TravelTimeProvider` on the built-in road engine.
+
+    Matrices, one-to-many rows and paths come from the profile's contraction hierarchy.
+    ``distances`` swaps in a plain many-to-many Dijkstra instead (the reference the
+    hierarchy is tested and benchmarked against).
+    """
 
     def __init__(
         self,
@@ -518,7 +629,7 @@ class RoadProvider:
         *,
         max_snap_m: float = DEFAULT_MAX_SNAP_M,
         snap_speed_kmh: float = DEFAULT_SNAP_SPEED_KMH,
-        distances: DistanceFunction = scipy_dijkstra,
+        distances: DistanceFunction | None = None,
         prune: bool = True,
     ) -> None:
         self.network = network
@@ -543,6 +654,39 @@ class RoadProvider:
         """Durations (s) and distances (m) of the fastest paths between all pairs."""
         return self.matrix_and_snaps(locations, profile)[0]
 
+    def one_to_many(self, origin: Location, targets: Sequence[Location], profile: Profile) -> Table:
+        """Durations and distances from ``origin`` to each target (a 1 x n matrix).
+
+        What an insertion or a slot offer needs: one row, without the n x n table.
+        """
+        return self.table([origin], targets, profile)
+
+    def table(
+        self, sources: Sequence[Location], targets: Sequence[Location], profile: Profile
+    ) -> Table:
+        """Durations and distances from every source (rows) to every target (columns)."""
+        if not sources or not targets:
+            empty = np.zeros((len(sources), len(targets)), dtype=np.int64)
+            return Table(empty, empty.copy())
+        locations = [*sources, *targets]
+        index = self.network.index(profile)
+        snaps = index.snap(locations, self.max_snap_m)
+        n = len(sources)
+        at_src = index.attachments(snaps[:n])
+        at_dst = index.attachments(snaps[n:])
+        packed = many_to_many(
+            index.hierarchy,
+            at_src.ptr,
+            at_src.leave_node,
+            at_src.leave_cost,
+            at_dst.ptr,
+            at_dst.enter_node,
+            at_dst.enter_cost,
+        )
+        along = index.along_edge(index.attachments(snaps), len(locations))[:n, n:]
+        packed = np.minimum(packed, along)
+        return self._decode(packed, snaps[:n], snaps[n:], sources, targets, profile)
+
     def matrix_and_snaps(
         self, locations: Sequence[Location], profile: Profile
     ) -> tuple[TravelMatrix, list[Snap]]:
@@ -553,25 +697,55 @@ class RoadProvider:
             return TravelMatrix(empty, empty.copy()), []
         index = self.network.index(profile)
         snaps = index.snap(locations, self.max_snap_m)
-        query = index.query_graph(snaps, prune=self.prune)
-        origins = np.arange(n, dtype=np.int64) + query.first_virtual
-        weights = self.distances(query.matrix, origins, origins)
-        if not np.all(np.isfinite(weights)) or weights.max(initial=0.0) >= MAX_EXACT:
+        if self.distances is None:
+            at = index.attachments(snaps)
+            packed = many_to_many(
+                index.hierarchy,
+                at.ptr,
+                at.leave_node,
+                at.leave_cost,
+                at.ptr,
+                at.enter_node,
+                at.enter_cost,
+            )
+            packed = np.minimum(packed, index.along_edge(at, n))
+        else:
+            query = index.query_graph(snaps, prune=self.prune)
+            origins = np.arange(n, dtype=np.int64) + query.first_virtual
+            weights = self.distances(query.matrix, origins, origins)
+            if not np.all(np.isfinite(weights)) or weights.max(initial=0.0) >= MAX_EXACT:
+                raise RuntimeError("road engine: unreachable pair inside one component (bug)")
+            packed = weights.astype(np.int64)
+        table = self._decode(packed, snaps, snaps, locations, locations, profile)
+        return TravelMatrix(table.durations_s, table.distances_m), snaps
+
+    def _decode(
+        self,
+        packed: Int64Array,
+        from_snaps: Sequence[Snap],
+        to_snaps: Sequence[Snap],
+        sources: Sequence[Location],
+        targets: Sequence[Location],
+        profile: Profile,
+    ) -> Table:
+        """Seconds and metres from packed weights, plus the access legs at both ends."""
+        off_diagonal = packed[~_same_pairs(sources, targets)]
+        if off_diagonal.size and off_diagonal.max() >= INF:
             raise RuntimeError("road engine: unreachable pair inside one component (bug)")
-        packed = weights.astype(np.int64)
-        leg_m = np.array([s.distance_m for s in snaps], dtype=np.float64)
-        leg_s = leg_m / self._leg_speed_ms(profile)
-        durations = (packed >> DIST_BITS) / TIME_SCALE + leg_s[:, None] + leg_s[None, :]
-        distances = (packed & DIST_MASK) / DIST_SCALE + leg_m[:, None] + leg_m[None, :]
-        same = _same_location(locations)
+        packed = np.where(packed >= INF, 0, packed)
+        leg_from = np.array([s.distance_m for s in from_snaps], dtype=np.float64)
+        leg_to = np.array([s.distance_m for s in to_snaps], dtype=np.float64)
+        speed = self._leg_speed_ms(profile)
+        durations = (
+            (packed >> DIST_BITS) / TIME_SCALE + leg_from[:, None] / speed + leg_to[None, :] / speed
+        )
+        distances = (packed & DIST_MASK) / DIST_SCALE + leg_from[:, None] + leg_to[None, :]
+        same = _same_pairs(sources, targets)
         durations[same] = 0.0
         distances[same] = 0.0
-        return (
-            TravelMatrix(
-                durations_s=np.rint(durations).astype(np.int64),
-                distances_m=np.rint(distances).astype(np.int64),
-            ),
-            snaps,
+        return Table(
+            durations_s=np.rint(durations).astype(np.int64),
+            distances_m=np.rint(distances).astype(np.int64),
         )
 
     def path(self, a: Location, b: Location, profile: Profile) -> list[Location]:
@@ -582,6 +756,41 @@ class RoadProvider:
         """
         if a == b:
             return [a, b]
+        if self.distances is not None:
+            return self._dijkstra_path(a, b, profile)
+        index = self.network.index(profile)
+        snaps = index.snap([a, b], self.max_snap_m)
+        at = index.attachments(snaps)
+        src = slice(int(at.ptr[0]), int(at.ptr[1]))
+        dst = slice(int(at.ptr[1]), int(at.ptr[2]))
+        along = int(index.along_edge(at, 2)[0, 1])
+        weight, first, last, edges = shortest_path(
+            index.hierarchy,
+            at.leave_node[src],
+            at.leave_cost[src],
+            at.enter_node[dst],
+            at.enter_cost[dst],
+        )
+        points = [a]
+        if along <= weight:  # b lies further along a's street
+            i, j = _along_pair(at, src, dst)
+            points.extend(index.piece_geometry(_Piece(i[0], i[1], j[0], j[1])))
+        else:
+            leave = _best_attachment(at, src, at.leave_node, at.leave_cost, first)
+            enter = _best_attachment(at, dst, at.enter_node, at.enter_cost, last)
+            elem, t = int(at.elem[leave]), float(at.t[leave])
+            end_j = int(index.pg.chain_ptr[at.edge[leave] + 1]) - 1
+            points.extend(index.piece_geometry(_Piece(elem, t, end_j, 1.0)))
+            for base in edges:
+                points.extend(index.piece_geometry(index.edge_piece(int(index.base_edge[base]))))
+            elem, t = int(at.elem[enter]), float(at.t[enter])
+            start_j = int(index.pg.chain_ptr[at.edge[enter]])
+            points.extend(index.piece_geometry(_Piece(start_j, 0.0, elem, t)))
+        points.append(b)
+        return _dedupe_points(points)
+
+    def _dijkstra_path(self, a: Location, b: Location, profile: Profile) -> list[Location]:
+        """:meth:`path` on the plain query graph (the reference engine)."""
         index = self.network.index(profile)
         snaps = index.snap([a, b], self.max_snap_m)
         query = index.query_graph(snaps)
@@ -603,11 +812,51 @@ class RoadProvider:
         return _dedupe_points(points)
 
 
-def _same_location(locations: Sequence[Location]) -> BoolArray:
-    """Pairs of identical input locations (including the diagonal): zero travel."""
-    lon = np.array([p.lon for p in locations])
-    lat = np.array([p.lat for p in locations])
-    result: BoolArray = (lon[:, None] == lon[None, :]) & (lat[:, None] == lat[None, :])
+def _best_attachment(
+    at: _Attachments, rows: slice, node: Int64Array, cost: Int64Array, wanted: int
+) -> int:
+    """The attachment (index into ``at``) of ``rows`` at node ``wanted`` with the least cost."""
+    candidates = [i for i in range(rows.start, rows.stop) if int(node[i]) == wanted]
+    if not candidates:
+        raise RuntimeError("road engine: path does not start at its snapped point (bug)")
+    return min(candidates, key=lambda i: int(cost[i]))
+
+
+def _along_pair(
+    at: _Attachments, src: slice, dst: slice
+) -> tuple[tuple[int, float], tuple[int, float]]:
+    """Chain positions of a source and target attachment on one edge, target further on."""
+    best: tuple[int, tuple[int, float], tuple[int, float]] | None = None
+    for i in range(src.start, src.stop):
+        for j in range(dst.start, dst.stop):
+            if at.edge[i] != at.edge[j]:
+                continue
+            if (int(at.elem[j]), float(at.t[j])) < (int(at.elem[i]), float(at.t[i])):
+                continue
+            cost = int(
+                _pack_seconds_metres(
+                    np.array([at.pos_time[j] - at.pos_time[i]]),
+                    np.array([at.pos_len[j] - at.pos_len[i]]),
+                )[0]
+            )
+            if best is None or cost < best[0]:
+                best = (
+                    cost,
+                    (int(at.elem[i]), float(at.t[i])),
+                    (int(at.elem[j]), float(at.t[j])),
+                )
+    if best is None:
+        raise RuntimeError("road engine: no direct way along one street (bug)")
+    return best[1], best[2]
+
+
+def _same_pairs(sources: Sequence[Location], targets: Sequence[Location]) -> BoolArray:
+    """Pairs of identical source and target locations: zero travel."""
+    slon = np.array([p.lon for p in sources])
+    slat = np.array([p.lat for p in sources])
+    tlon = np.array([p.lon for p in targets])
+    tlat = np.array([p.lat for p in targets])
+    result: BoolArray = (slon[:, None] == tlon[None, :]) & (slat[:, None] == tlat[None, :])
     return result
 
 
