@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VENDOR := src/lastmile/web/static/vendor
 OUT ?= out
 
-.PHONY: demo test lint typecheck unit bench bench-load bench-kpi assets clean
+.PHONY: demo test lint typecheck unit bench bench-load bench-kpi assets clean dist test-deploy
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,5 +63,19 @@ bench-load: $(STAMP)
 bench-kpi: $(STAMP)
 	$(PY) benchmarks/kpi_bench.py $(KPI_ARGS)
 
+# What a server installs (docs/deploy.md): the wheel (with the map assets inside) and the exact
+# versions of every runtime dependency this environment was tested with.
+dist: $(STAMP) assets
+	rm -rf dist build && mkdir -p dist
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist .
+	$(PY) scripts/constraints.py > dist/constraints.txt
+	rm -rf build
+
+# docs/deploy.md run for real on loopback: the wheel in a fresh venv, PostgreSQL, two server
+# processes and a worker from the shipped systemd units, Caddy with `tls internal`, a small day.
+# Slow (installs every dependency into a new venv); the guide's fast checks are in `make test`.
+test-deploy: dist
+	$(VENV)/bin/pytest -q -m deploy tests/deploy
+
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR) $(OUT) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules $(VENDOR) $(OUT) dist build .mypy_cache .pytest_cache .ruff_cache

@@ -51,3 +51,21 @@ def test_every_setting_is_documented() -> None:
     text = (DOCS / "settings.md").read_text()
     missing = [name for name in Settings.model_fields if f"LASTMILE_{name.upper()}" not in text]
     assert not missing, f"settings missing from docs/settings.md: {missing}"
+
+
+def test_every_route_is_documented() -> None:
+    """Every route of the app (API, pages, operations) appears in some page of docs/, with its
+    parameters written any way (``{order_id}`` or ``{id}``)."""
+    import re
+
+    from lastmile.app import _routers
+
+    text = "\n".join(p.read_text() for p in DOCS.glob("*.md"))
+    missing = []
+    for router in _routers():
+        for route in router.routes:
+            path: str = getattr(route, "path", "")
+            pattern = re.sub(r"\\\{[^}]+\\\}", r"\\{[^}]+\\}", re.escape(path))
+            if not re.search(pattern + r"(?![A-Za-z0-9_/])", text):
+                missing.append(path)
+    assert not missing, f"routes missing from docs/: {sorted(set(missing))}"

@@ -106,6 +106,7 @@ def _routers() -> list[APIRouter]:
     from lastmile.events.api import router as events_router
     from lastmile.fleet.api import router as fleet_router
     from lastmile.live.api import router as live_router
+    from lastmile.ops.api import router as customers_router
     from lastmile.ops.health import router as health_router
     from lastmile.orders.api import router as orders_router
     from lastmile.orgs.api import router as members_router
@@ -115,6 +116,7 @@ def _routers() -> list[APIRouter]:
 
     return [
         health_router,
+        customers_router,
         auth_router,
         members_router,
         orders_router,

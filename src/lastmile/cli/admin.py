@@ -166,7 +166,15 @@ def check_command() -> None:
 def backup_command(
     archive: Annotated[
         Path | None,
-        typer.Argument(help="Archive to write (default: lastmile-backup-DATE-TIME.tar.gz here)."),
+        typer.Argument(
+            help="Archive to write, or a directory for a dated one (default: a dated one here)."
+        ),
+    ] = None,
+    keep: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Then delete all but the KEEP newest dated backups in that directory."
+        ),
     ] = None,
 ) -> None:
     """Back up the database and the proof-of-delivery files into one archive, while lastmile
@@ -175,10 +183,10 @@ def backup_command(
 
     from lastmile.cli.server import checked_settings
     from lastmile.common.clock import utcnow
-    from lastmile.ops.backup import BackupError, create_backup
+    from lastmile.ops.backup import BackupError, archive_path, create_backup, prune
 
     settings = checked_settings()
-    target = archive or Path(f"lastmile-backup-{utcnow():%Y%m%d-%H%M%S}.tar.gz")
+    target = archive_path(archive, f"{utcnow():%Y%m%d-%H%M%S}")
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("Backing up (database, then POD files)", total=None)
         try:
@@ -195,6 +203,9 @@ def backup_command(
         f"Wrote {target} ({size:.1f} MB): {manifest.database} database at migration "
         f"{manifest.migration}, {manifest.pod_files} proof-of-delivery files."
     )
+    if keep is not None:
+        for old in prune(target.parent, keep):
+            console.print(f"Deleted the older backup {old.name}")
 
 
 @app.command("restore")
@@ -228,4 +239,46 @@ def restore_command(
     console.print(
         f"Restored the backup of {manifest.created_at} (lastmile {manifest.lastmile_version}): "
         f"{manifest.database} database, {manifest.pod_files} proof-of-delivery files."
+    )
+
+
+@app.command("erase-customer")
+def erase_customer_command(
+    org: Annotated[str, typer.Option("--org", help="Organisation name.")],
+    email: Annotated[str | None, typer.Option(help="The customer's e-mail.")] = None,
+    phone: Annotated[str | None, typer.Option(help="The customer's phone (any spacing).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before erasing.")] = False,
+) -> None:
+    """Erase a customer's personal data (name, phone, e-mail, address, notes, messages, POD
+    photos and signatures) from their orders; the orders stay, anonymous, for the KPIs."""
+    from lastmile.cli.server import checked_settings
+    from lastmile.drivers.pod_store import store_for
+    from lastmile.ops import erasure
+
+    settings = checked_settings()
+    try:
+        with _sessions()() as session:
+            organisation = orgs.get_by_name(session=session, name=org)
+            ids = erasure.find_orders(
+                session=session, org_id=organisation.id, email=email, phone=phone
+            )
+            if not ids:
+                console.print("No orders of this customer: nothing to erase.")
+                return
+            if not yes and not typer.confirm(
+                f"Erase the personal data of {len(ids)} orders of {org}? This cannot be undone."
+            ):
+                raise typer.Exit(1)
+            report = erasure.erase_customer(
+                session=session,
+                store=store_for(settings),
+                org_id=organisation.id,
+                order_ids=ids,
+                actor="cli",
+            )
+    except LastmileError as exc:
+        fail(exc)
+    console.print(
+        f"Erased the personal data of {report.orders} orders: {report.pod_files} POD files, "
+        f"{report.messages} messages, {report.tracking_links} tracking links ended."
     )

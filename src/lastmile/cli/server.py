@@ -69,6 +69,10 @@ def serve(
         log_config=config(settings.resolved_log_format, settings.log_level),
         log_level=settings.log_level.lower(),
         access_log=False,  # lastmile writes its own, with route, duration and request id
+        # A server process imports the planner (numpy, scipy, PyVRP) before it answers
+        # uvicorn's health check; on a busy machine that takes longer than uvicorn's 5 s, and a
+        # process killed for it only restarts the same slow import, forever.
+        timeout_worker_healthcheck=60,
         # The client address comes from X-Forwarded-For only via LASTMILE_TRUSTED_PROXIES
         # (lastmile.common.web.client_address); uvicorn's own handling trusts any loopback peer.
         proxy_headers=False,

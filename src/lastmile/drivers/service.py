@@ -1068,6 +1068,8 @@ def pod_file(
     )
     if row is None:
         raise NotFound("proof of delivery not found")
+    if row.storage_key == ERASED_POD:
+        raise NotFound("this proof's file was erased on the customer's request")
     return row, store.get(row.storage_key)
 
 
@@ -1159,3 +1161,39 @@ def driver_view(event_type: str, payload: dict[str, Any], who: Interest) -> dict
         "stop.removed": "stop_removed",
     }.get(event_type, payload.get("change", "changed"))
     return {**payload, "route_id": route_id, "change": change}
+
+
+# --- erasure of a customer's personal data ----------------------------------------------------
+
+ERASED_POD = ""
+"""The storage key of a proof whose file was erased (the row stays: "delivered with a photo")."""
+
+
+def erase_personal_data(*, session: Session, org_id: str, order_ids: Sequence[str]) -> list[str]:
+    """Forget the proofs' files and recipient names and the drivers' notes about these
+    orders; the proof rows (kind, time, size) stay so KPIs still count deliveries with a
+    proof. Returns the storage keys whose files the caller deletes once this is committed
+    (a failed commit then loses no photo of an order that was not erased). Does not commit."""
+    keys: list[str] = []
+    for pod in session.scalars(
+        select(ProofOfDelivery).where(
+            ProofOfDelivery.org_id == org_id, ProofOfDelivery.order_id.in_(order_ids)
+        )
+    ):
+        if pod.storage_key != ERASED_POD:
+            keys.append(pod.storage_key)
+        pod.storage_key = ERASED_POD
+        pod.recipient = ""
+    stop_ids = set(
+        session.scalars(select(Stop.id).where(Stop.org_id == org_id, Stop.order_id.in_(order_ids)))
+    )
+    if stop_ids:
+        for event in session.scalars(select(DeviceEvent).where(DeviceEvent.org_id == org_id)):
+            payload = event.payload or {}
+            if payload.get("stop_id") in stop_ids:
+                event.payload = {
+                    k: v
+                    for k, v in payload.items()
+                    if k not in ("recipient", "note", "lon", "lat", "barcodes")
+                }
+    return keys

@@ -9,7 +9,7 @@ transactional: sent on commit, never for a rolled-back change) for production.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,3 +181,20 @@ def deliveries(
             .limit(limit)
         )
     )
+
+
+PERSONAL_KEYS = ("note", "recipient", "location", "customer", "address", "phone", "email")
+
+
+def erase_personal_data(*, session: Session, org_id: str, order_ids: Sequence[str]) -> int:
+    """Drop the personal fields (notes, recipient, location, contact) from the logged events
+    about these orders; type, time and status changes stay. Returns the events touched.
+    Does not commit (and records nothing: the erasure itself is not an event to replay)."""
+    wanted = set(order_ids)
+    touched = 0
+    for event in session.scalars(select(Event).where(Event.org_id == org_id)):
+        payload = event.payload or {}
+        if payload.get("order_id") in wanted and any(k in payload for k in PERSONAL_KEYS):
+            event.payload = {k: v for k, v in payload.items() if k not in PERSONAL_KEYS}
+            touched += 1
+    return touched

@@ -718,3 +718,27 @@ def send_due(
         _deliver(session, row, cost)
         sent.append(row)
     return sent
+
+
+def erase_personal_data(*, session: Session, org_id: str, order_ids: Sequence[str]) -> int:
+    """Blank the addresses and texts of the messages about these orders, and their buyer /
+    recipient details; channel, template, status, time and cost stay (counts and costs).
+    Returns the messages touched. Does not commit."""
+    touched = 0
+    for message in session.scalars(
+        select(Notification).where(
+            Notification.org_id == org_id, Notification.order_id.in_(order_ids)
+        )
+    ):
+        message.recipient = ""
+        message.subject = ""
+        message.body = ""
+        message.error = None
+        touched += 1
+    for row in session.scalars(
+        select(OrderRecipients).where(
+            OrderRecipients.org_id == org_id, OrderRecipients.order_id.in_(order_ids)
+        )
+    ):
+        session.delete(row)
+    return touched

@@ -108,6 +108,26 @@ def create_backup(
     return manifest
 
 
+def archive_path(target: Path | None, now: str) -> Path:
+    """Where a backup goes: ``target`` itself, or a dated file inside it if it is a
+    directory (the nightly timer's way), or a dated file here."""
+    name = f"lastmile-backup-{now}.tar.gz"
+    if target is None:
+        return Path(name)
+    if target.is_dir():
+        return target / name
+    return target
+
+
+def prune(directory: Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest dated backups in ``directory``; returns the deleted."""
+    dated = sorted(directory.glob("lastmile-backup-*.tar.gz"), key=lambda p: p.name, reverse=True)
+    removed = dated[keep:]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
 def read_manifest(archive: Path) -> Manifest:
     try:
         with tarfile.open(archive, "r:*") as tar:
@@ -235,8 +255,9 @@ def _libpq_env(url: str) -> dict[str, str]:
     command line (where ``ps`` would show it)."""
     parsed = make_url(url)
     env = {**os.environ}
+    socket_dir = parsed.query.get("host")  # postgresql+psycopg://user@/db?host=/run/postgresql
     for name, value in (
-        ("PGHOST", parsed.host),
+        ("PGHOST", parsed.host or (socket_dir if isinstance(socket_dir, str) else None)),
         ("PGPORT", str(parsed.port) if parsed.port else None),
         ("PGUSER", parsed.username),
         ("PGPASSWORD", parsed.password),

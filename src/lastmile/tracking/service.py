@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -696,3 +697,27 @@ def kpis(*, session: Session, org_id: str, day_from: date, day_to: date) -> Kpis
         ratings=int(ratings or 0),
         average_rating=round(float(average), 2) if average is not None else None,
     )
+
+
+def erase_personal_data(*, session: Session, org_id: str, order_ids: Sequence[str]) -> int:
+    """End these orders' tracking links (the page no longer opens) and blank the customer's
+    delivery instructions and comment; view counts and the star rating stay (KPIs).
+    Returns the links ended. Does not commit."""
+    now = utcnow()
+    links = list(
+        session.scalars(
+            select(TrackingLink).where(
+                TrackingLink.org_id == org_id, TrackingLink.order_id.in_(order_ids)
+            )
+        )
+    )
+    for link in links:
+        link.expires_at = min(link.expires_at, now)
+    for row in session.scalars(
+        select(CustomerInput).where(
+            CustomerInput.org_id == org_id, CustomerInput.order_id.in_(order_ids)
+        )
+    ):
+        row.instruction_text = ""
+        row.comment = ""
+    return len(links)

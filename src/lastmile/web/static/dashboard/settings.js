@@ -171,3 +171,16 @@ vform?.addEventListener('submit', async (e) => {
     location.reload();
   } catch (err) { document.getElementById('vehicle-error').textContent = err.message; }
 });
+// A customer's erasure: first find their orders (dry run), then confirm, then erase.
+document.querySelectorAll('form[data-erase]').forEach(form => form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const who = payload(form);
+  try {
+    const found = await api('POST', form.dataset.erase, { ...who, dry_run: true });
+    if (!found.order_ids.length) { toast('No orders of this customer: nothing to erase.'); return; }
+    if (!confirm(`Erase the personal data of ${found.order_ids.length} orders? This cannot be undone.`)) return;
+    const done = await api('POST', form.dataset.erase, who);
+    toast(`Erased: ${done.order_ids.length} orders, ${done.pod_files} photos and signatures, ${done.messages} messages.`);
+    form.reset();
+  } catch (err) { toast(err.message, 'error'); }
+}));
