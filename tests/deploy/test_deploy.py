@@ -362,7 +362,9 @@ class Services:
     def start_caddy(self) -> None:
         config = self.machine.root / "etc/caddy/Caddyfile"
         loopback = self.machine.root / "Caddyfile.loopback"
-        loopback.write_text(caddyfile_for_loopback(self.machine, config.read_text()))
+        # The shipped file proxies to port 8001: moved like every other guide text.
+        guide_file = self.machine.move(config.read_text())
+        loopback.write_text(caddyfile_for_loopback(self.machine, guide_file))
         log = self.machine.root / "caddy.log"
         self.logs["caddy"] = log
         self.handles.append(log.open("wb"))
