@@ -240,7 +240,7 @@ def test_a_map_without_usable_roads_is_a_domain_error() -> None:
     empty_i = np.zeros(0, dtype=np.int64)
     empty_f = np.zeros(0)
     speeds = np.zeros((len(Profile), 0), dtype=np.float32)
-    graph = RoadGraph("empty", empty_f, empty_f, empty_i, empty_i, empty_f, speeds, speeds)
+    graph = RoadGraph("empty", empty_f, empty_f, empty_i, empty_i, empty_f, speeds, speeds, empty_i)
     provider = RoadProvider(RoadNetwork(graph))
     assert provider.matrix([], Profile.VAN).durations_s.shape == (0, 0)
     with pytest.raises(NoRoadsError, match="no roads usable by the van profile"):

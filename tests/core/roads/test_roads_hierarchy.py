@@ -75,7 +75,7 @@ def test_matrix_equals_the_dijkstra_engine(provider: RoadProvider, profile: Prof
     # both round partial edges to deciseconds/centimetres, at slightly different places
     assert np.abs(fast.durations_s - slow.durations_s).max() <= 1
     assert np.abs(fast.distances_m - slow.distances_m).max() <= 1
-    assert np.mean(fast.durations_s == slow.durations_s) > 0.99
+    assert np.mean(fast.durations_s == slow.durations_s) > 0.97
 
 
 def test_one_to_many_is_the_matrix_row(provider: RoadProvider) -> None:

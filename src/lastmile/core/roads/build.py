@@ -37,6 +37,7 @@ from lastmile.core.geo.distance import EARTH_RADIUS_M
 from lastmile.core.model import Profile
 from lastmile.core.roads.hierarchy import HIERARCHY_ARRAYS, Hierarchy, build_hierarchy
 from lastmile.core.roads.profiles import PROFILES, node_blocks, rules_fingerprint, way_rule
+from lastmile.core.roads.restrictions import TurnRestriction, apply_restrictions, read_restriction
 
 CACHE_FORMAT_VERSION = 3
 """Bump when the arrays in the cache change meaning."""
@@ -110,6 +111,9 @@ class RoadGraph:
     seg_len_m: Float64Array
     speed_fwd: npt.NDArray[np.float32]
     speed_bwd: npt.NDArray[np.float32]
+    seg_origin: Int64Array
+    """Segment ``s`` is a copy of ``seg_origin[s]`` made for a turn restriction (itself if
+    it is an original); snapping uses originals and reaches their copies through this."""
     profiles: dict[Profile, ProfileGraph] = field(default_factory=dict)
     hierarchies: dict[Profile, Hierarchy] = field(default_factory=dict)
 
@@ -173,7 +177,8 @@ def parse_extract(path: Path, on_progress: ProgressCallback = _no_progress) -> R
 
     Ways that reference nodes missing from the extract (cut at its border) are split at the
     gap. Barrier nodes (``barrier=bollard``, ...) close the segments touching them for the
-    profiles they stop. Turn restrictions are not read (see ``docs/roads.md``).
+    profiles they stop. Turn restrictions (``type=restriction`` relations via a node) are
+    built in by splitting their via node (:mod:`lastmile.core.roads.restrictions`).
     """
     on_progress(0.0, f"reading {path.name}")
     node_index: dict[int, int] = {}
@@ -184,10 +189,12 @@ def parse_extract(path: Path, on_progress: ProgressCallback = _no_progress) -> R
     way_rules: list[list[float]] = []
     way_counts: list[int] = []
     barriers: dict[int, list[bool]] = {}
+    restrictions: list[TurnRestriction] = []
+    way_segments: dict[int, tuple[int, int]] = {}
     processor = (
-        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION)
         .with_locations()
-        .with_filter(osmium.filter.KeyFilter("highway", "barrier"))
+        .with_filter(osmium.filter.KeyFilter("highway", "barrier", "type"))
     )
     ways = 0
     for obj in processor:
@@ -196,6 +203,14 @@ def parse_extract(path: Path, on_progress: ProgressCallback = _no_progress) -> R
             blocks = [node_blocks(node_tags.get, profile) for profile in PROFILES]
             if any(blocks):
                 barriers[obj.id] = blocks
+            continue
+        if isinstance(obj, osmium.osm.Relation):
+            restriction = read_restriction(
+                {tag.k: tag.v for tag in obj.tags},
+                [(m.type, m.ref, m.role) for m in obj.members],
+            )
+            if restriction is not None:
+                restrictions.append(restriction)
             continue
         if not isinstance(obj, osmium.osm.Way):
             continue
@@ -225,6 +240,7 @@ def parse_extract(path: Path, on_progress: ProgressCallback = _no_progress) -> R
                 count += 1
             previous = index
         if count:
+            way_segments[obj.id] = (len(seg_u) - count, count)
             way_rules.append([r.forward_ms for r in rules] + [r.backward_ms for r in rules])
             way_counts.append(count)
     on_progress(0.4, f"read {ways:,} road ways, {len(seg_u):,} segments")
@@ -241,6 +257,12 @@ def parse_extract(path: Path, on_progress: ProgressCallback = _no_progress) -> R
             blocked[index] = blocks
     closed = blocked[u] | blocked[v]  # segment x profile
     per_seg[np.concatenate([closed, closed], axis=1)] = 0.0
+    if restrictions:
+        on_progress(0.4, f"applying {len(restrictions):,} turn restrictions")
+    split = apply_restrictions(
+        node_lon, node_lat, u, v, per_seg, restrictions, way_segments, node_index
+    )
+    node_lon, node_lat, u, v = split.node_lon, split.node_lat, split.seg_u, split.seg_v
     return RoadGraph(
         name=extract_name(path),
         node_lon=node_lon,
@@ -248,8 +270,9 @@ def parse_extract(path: Path, on_progress: ProgressCallback = _no_progress) -> R
         seg_u=u,
         seg_v=v,
         seg_len_m=segment_lengths_m(node_lon[u], node_lat[u], node_lon[v], node_lat[v]),
-        speed_fwd=np.ascontiguousarray(per_seg[:, : len(PROFILES)].T),
-        speed_bwd=np.ascontiguousarray(per_seg[:, len(PROFILES) :].T),
+        speed_fwd=np.ascontiguousarray(split.speeds[:, : len(PROFILES)].T),
+        speed_bwd=np.ascontiguousarray(split.speeds[:, len(PROFILES) :].T),
+        seg_origin=split.seg_origin,
     )
 
 
@@ -415,7 +438,16 @@ def build(
 
 # --- cache ------------------------------------------------------------------------------
 
-_GRAPH_ARRAYS = ("node_lon", "node_lat", "seg_u", "seg_v", "seg_len_m", "speed_fwd", "speed_bwd")
+_GRAPH_ARRAYS = (
+    "node_lon",
+    "node_lat",
+    "seg_u",
+    "seg_v",
+    "seg_len_m",
+    "speed_fwd",
+    "speed_bwd",
+    "seg_origin",
+)
 _PROFILE_ARRAYS = (
     "kept_nodes",
     "edge_from",

@@ -138,8 +138,15 @@ class _ProfileIndex:
         self.base_w = np.maximum(arcs.weight, 1).astype(np.float64)  # scipy drops zeros
         self._core: tuple[BoolArray, Int64Array] | None = None
 
-        # snapping: sample points along every segment this profile can use
-        segments = np.unique(chain // 2)
+        # copies of segments (made for turn restrictions) are reached through their originals
+        copies = np.argsort(graph.seg_origin, kind="stable")
+        self.copies = copies
+        self.copies_ptr = np.concatenate(
+            [[0], np.cumsum(np.bincount(graph.seg_origin, minlength=graph.segment_count))]
+        ).astype(np.int64)
+
+        # snapping: sample points along every (original) segment this profile can use
+        segments = np.unique(graph.seg_origin[chain // 2])
         self.lat0 = math.radians(float(np.mean(graph.node_lat))) if graph.node_count else 0.0
         ux, uy = self.project(
             graph.node_lon[graph.seg_u[segments]], graph.node_lat[graph.seg_u[segments]]
@@ -263,18 +270,32 @@ class _ProfileIndex:
             snaps.append(Snap(locations[i], snapped, distance, s, frac, distance <= max_snap_m))
         return snaps
 
+    def snap_elems(self, snaps: Sequence[Snap]) -> tuple[Int64Array, Int64Array, Float64Array]:
+        """``(point, elem, t)``: every directed chain element a snap lies on, with position.
+
+        A snap lies on its segment and on the segment's copies, each in the directions this
+        profile may use; a copy runs the same way as its original, so ``t`` carries over.
+        """
+        n = len(snaps)
+        seg = np.array([s.segment for s in snaps], dtype=np.int64)
+        frac = np.array([s.fraction for s in snaps], dtype=np.float64)
+        counts = self.copies_ptr[seg + 1] - self.copies_ptr[seg]
+        owner = np.repeat(np.arange(n), counts)
+        first = np.repeat(self.copies_ptr[seg], counts)
+        offset = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+        each = self.copies[first + offset]
+        point = np.concatenate([owner, owner])
+        elem = np.concatenate([self.dseg_elem[2 * each], self.dseg_elem[2 * each + 1]])
+        t = np.concatenate([frac[owner], 1.0 - frac[owner]])
+        ok = elem >= 0
+        return point[ok], elem[ok], t[ok]
+
     # -- hierarchy queries ----------------------------------------------------------------
 
     def attachments(self, snaps: Sequence[Snap]) -> _Attachments:
         """Where each snapped point lies on the contracted edges (one or two directions)."""
         n = len(snaps)
-        seg = np.array([s.segment for s in snaps], dtype=np.int64)
-        frac = np.array([s.fraction for s in snaps], dtype=np.float64)
-        point = np.concatenate([np.arange(n), np.arange(n)])
-        elem = np.concatenate([self.dseg_elem[2 * seg], self.dseg_elem[2 * seg + 1]])
-        t = np.concatenate([frac, 1.0 - frac])
-        ok = elem >= 0
-        point, elem, t = point[ok], elem[ok], t[ok]
+        point, elem, t = self.snap_elems(snaps)
         order = np.argsort(point, kind="stable")
         point, elem, t = point[order], elem[order], t[order]
         edge = self.elem_edge[elem]
@@ -334,14 +355,8 @@ class _ProfileIndex:
         """
         k = self.pg.node_count
         n = len(snaps)
-        seg = np.array([s.segment for s in snaps], dtype=np.int64)
-        frac = np.array([s.fraction for s in snaps], dtype=np.float64)
         # a snap lies on the forward and/or backward directed segment, each in one chain
-        point = np.concatenate([np.arange(n), np.arange(n)])
-        elem = np.concatenate([self.dseg_elem[2 * seg], self.dseg_elem[2 * seg + 1]])
-        t = np.concatenate([frac, 1.0 - frac])
-        ok = elem >= 0
-        point, elem, t = point[ok], elem[ok], t[ok]
+        point, elem, t = self.snap_elems(snaps)
         edge = self.elem_edge[elem]
         pos_time, pos_len = self.position_time_len(elem, t)
         total_time = self.pg.edge_time[edge] / TIME_SCALE
