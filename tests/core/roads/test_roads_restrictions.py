@@ -4,7 +4,6 @@ The city is generated twice from the same seed, with and without its restriction
 relations, so both graphs have the same streets and only the restrictions differ.
 """
 
-
 import osmium
 import pytest
 
