@@ -464,9 +464,10 @@ def test_settings_forms(dashboard_browser: Any, live_url: str, dashboard_org: An
     member = page.locator("form[data-api='/api/v1/members']")
     member.locator("input[name=email]").fill("newdriver@dashboard-co.example")
     member.locator("select[name=role]").select_option("driver")
-    member.locator("input[name=password]").fill("a-driver-password")
+    page.once("dialog", keep)
     member.locator("button").click()
-    page.wait_for_selector("text=newdriver@dashboard-co.example")
+    page.wait_for_selector("#invitations >> text=newdriver@dashboard-co.example")
+    assert len(shown) == 3 and "/app/invite/" in shown[2]  # the invitation link, shown once
     assert "driver" in page.locator("tr", has_text="newdriver@dashboard-co.example").inner_text()
     _shot(page, "11-settings-admin")
     context.close()
