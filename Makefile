@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VENDOR := src/lastmile/web/static/vendor
 OUT ?= out
 
-.PHONY: demo test lint typecheck unit bench bench-load bench-kpi assets clean dist test-deploy
+.PHONY: demo test lint typecheck unit bench bench-load bench-kpi bench-roads assets clean dist test-deploy
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench: $(STAMP)
 # (LOAD_ARGS, e.g. --pg postgresql://postgres@127.0.0.1:5432/postgres --write).
 bench-load: $(STAMP)
 	$(PY) benchmarks/load_bench.py $(LOAD_ARGS)
+
+# Road engine at city scale (docs/benchmarks.md, Roads at city scale); ROADS_ARGS="--sizes 500 1000"
+bench-roads: $(STAMP)
+	$(PY) benchmarks/roads_bench.py $(ROADS_ARGS)
 
 # KPIs over a growing history (docs/benchmarks.md, KPIs); KPI_ARGS=--postgres URL for PostgreSQL.
 bench-kpi: $(STAMP)

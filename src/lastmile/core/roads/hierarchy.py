@@ -772,7 +772,7 @@ def many_to_many(
             dst_nodes,
             dst_cost,
             cap,
-            threads,
+            min(threads, n_dst),
         )
         if not overflow:
             break
@@ -800,7 +800,7 @@ def many_to_many(
             flat_dists[order],
             n_dst,
             cap,
-            threads,
+            min(threads, n_src),  # one source (an insertion): no thread hand-off
         )
         if not bad:
             return result
