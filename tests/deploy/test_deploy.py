@@ -377,6 +377,16 @@ class Services:
             )
         )
 
+    def dump(self) -> None:
+        for name, log in self.logs.items():
+            sys.stderr.write(f"--- {name}\n{log.read_text(errors='replace')[-4000:]}\n")
+
+    def tls(self) -> Any:
+        """An SSL context that trusts Caddy's local authority (and nothing else)."""
+        import ssl
+
+        return ssl.create_default_context(cafile=str(self.ca()))
+
     def ca(self) -> Path:
         return self.machine.root / "caddy-data/pki/authorities/local/root.crt"
 
@@ -408,43 +418,87 @@ def wait_for(check: object, what: str, timeout: float = 120) -> None:
     raise AssertionError(f"{what} not reached in {timeout} s ({last})")
 
 
+def guide_env() -> dict[str, str]:
+    """A root shell's environment: the server's python3, no test settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LASTMILE_")}
+    env.pop("VIRTUAL_ENV", None)
+    env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+    return env
+
+
+def walk(
+    machine: Machine,
+    services: Services,
+    upload: Path,
+    sequence: list[Block],
+    tag: str,
+    units: list[str],
+) -> None:
+    """Run the guide's blocks in order: tagged ones as written (moved), and for the root-only
+    ``systemctl`` lines what they would do."""
+    env = guide_env()
+    for block in sequence:
+        if tag in block.tags:
+            if "curl -fsS https://" in block.text:
+                # Caddy's own authority, as the machine's trust store holds Let's Encrypt's.
+                env["CURL_CA_BUNDLE"] = str(services.ca())
+            run_block(machine, block, upload, env)
+        elif "systemctl enable --now" in block.text:
+            verify_units(installed_units(machine))
+            for name in units:
+                services.start_unit(name)
+            _wait_ready(machine, services)
+        elif "systemctl reload caddy" in block.text:
+            services.start_caddy()
+            wait_for(services.ca().exists, "Caddy's local authority")
+
+
+def units_of(block: Block) -> list[str]:
+    """The services a ``systemctl enable --now ...`` line starts (timers are checked by
+    verify; their service is run by the guide's own backup block)."""
+    line = next(x for x in block.text.splitlines() if "systemctl enable" in x)
+    return [n for n in line.split("--now", 1)[1].split() if not n.endswith(".timer")]
+
+
 @pytest.mark.deploy
 @pytest.mark.slow
-def test_the_server_guide_end_to_end(machine: Machine, upload: Path) -> None:
+def test_the_guide_end_to_end(machine: Machine, upload: Path, postgres_url: str) -> None:
+    """The server way, then the small box on the same installed code."""
     need("caddy")
     need("systemd-analyze")
+    guide = blocks()
+    server = [b for b in guide if b.section == SERVER_SECTION]
+    (server_units,) = [units_of(b) for b in server if "systemctl enable" in b.text]
+    assert server_units == ["lastmile-web", "lastmile-worker"]
     services = Services(machine)
-    env = {**os.environ}
-    for key in [k for k in env if k.startswith("LASTMILE_") or k == "VIRTUAL_ENV"]:
-        del env[key]
-    env["PATH"] = "/usr/local/bin:/usr/bin:/bin"  # the server's python3, not the test's venv
     try:
-        for block in blocks():
-            if block.section != SERVER_SECTION:
-                continue
-            if "server" in block.tags:
-                if "curl -fsS https://" in block.text:
-                    # the CA of `tls internal`, as the machine's trust store would hold Let's
-                    # Encrypt's
-                    env["CURL_CA_BUNDLE"] = str(services.ca())
-                run_block(machine, block, upload, env)
-            elif "systemctl enable --now" in block.text:
-                verify_units(installed_units(machine))
-                line = next(x for x in block.text.splitlines() if "systemctl enable" in x)
-                for name in line.split("--now", 1)[1].split():
-                    if not name.endswith(".timer"):
-                        services.start_unit(name)
-                _wait_ready(machine, services)
-            elif "systemctl reload caddy" in block.text:
-                services.start_caddy()
-                wait_for(services.ca().exists, "Caddy's local authority")
+        walk(machine, services, upload, server, "server", server_units)
         drive_a_small_day(machine, services)
     except BaseException:
-        services.stop()
-        for name, log in services.logs.items():
-            sys.stderr.write(f"--- {name}\n{log.read_text(errors='replace')[-4000:]}\n")
+        services.dump()
         raise
-    services.stop()
+    finally:
+        services.stop()
+
+    # The small box: its own settings first, then steps 3 to 8, the web server only.
+    from helpers.live import free_port
+
+    box = Machine(machine.root.parent / "box", free_port(), free_port(), None)
+    box.make_dirs()
+    (box.root / "opt/lastmile").symlink_to(machine.root / "opt/lastmile")
+    small = [b for b in guide if b.section.startswith("A small box")]
+    (box_units,) = [units_of(b) for b in small if "systemctl enable" in b.text]
+    assert box_units == ["lastmile-web"]
+    sequence = [b for b in small if "small-box" in b.tags] + server
+    services = Services(box)
+    try:
+        walk(box, services, upload, sequence, "small-box", box_units)
+        drive_the_small_box(box, services)
+    except BaseException:
+        services.dump()
+        raise
+    finally:
+        services.stop()
 
 
 def _wait_ready(machine: Machine, services: Services) -> None:
@@ -469,7 +523,7 @@ def drive_a_small_day(machine: Machine, services: Services) -> None:
     from service.test_driver_api import JPEG, ORDERS, VEHICLES
 
     base = f"https://127.0.0.1:{machine.https_port}"
-    web = httpx.Client(base_url=base, verify=str(services.ca()), timeout=60)
+    web = httpx.Client(base_url=base, verify=services.tls(), timeout=60)
     env_file = dotenv_values(machine.root / "etc/lastmile/lastmile.env")
 
     # HTTPS: HSTS on every answer, the session cookie Secure, /metrics not reachable from outside.
@@ -543,7 +597,7 @@ def drive_a_small_day(machine: Machine, services: Services) -> None:
 
     def listen() -> None:
         with httpx.stream(
-            "GET", f"{base}/api/v1/events", headers=admin, verify=str(services.ca()), timeout=120
+            "GET", f"{base}/api/v1/events", headers=admin, verify=services.tls(), timeout=120
         ) as stream:
             for line in stream.iter_lines():
                 if line.startswith(": connected"):
@@ -665,3 +719,41 @@ def drive_a_small_day(machine: Machine, services: Services) -> None:
     assert done.returncode == 0, done.stderr
     archives = list((machine.root / "var/backups/lastmile").glob("lastmile-backup-*.tar.gz"))
     assert len(archives) == 2  # the guide's own backup of step 8, and this one
+
+
+def drive_the_small_box(box: Machine, services: Services) -> None:
+    """The embedded default behind Caddy: SQLite, jobs inside the one server process."""
+    import httpx
+
+    from service.test_driver_api import ORDERS, VEHICLES
+
+    web = httpx.Client(
+        base_url=f"https://127.0.0.1:{box.https_port}", verify=services.tls(), timeout=60
+    )
+    ready = web.get("/readyz").json()
+    assert ready["status"] == "ready", ready
+    token = web.post(
+        "/api/v1/auth/token",
+        json={"email": "owner@flowers.example", "password": "a-long-password"},
+    ).json()["access_token"]
+    admin = {"Authorization": f"Bearer {token}"}
+    day = "2026-12-08"
+    assert web.post(
+        "/api/v1/vehicles/import", files={"file": ("v.csv", VEHICLES.encode())}, headers=admin
+    ).status_code in (200, 201)
+    assert web.post(
+        f"/api/v1/orders/import?date={day}",
+        files={"file": ("o.csv", ORDERS.encode())},
+        headers=admin,
+    ).status_code in (200, 201)
+    plan_id = web.post(
+        "/api/v1/plans", json={"date": day, "time_limit_s": 1}, headers=admin
+    ).json()["id"]
+
+    def solved() -> bool:
+        return web.get(f"/api/v1/plans/{plan_id}", headers=admin).json()["status"] == "done"
+
+    wait_for(solved, "the plan solved inside the server process")
+    assert (box.root / "var/lib/lastmile/lastmile.db").is_file()
+    archives = list((box.root / "var/backups/lastmile").glob("lastmile-backup-*.tar.gz"))
+    assert len(archives) == 1  # the guide's backup block, on SQLite
