@@ -337,6 +337,7 @@ class Services:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: dict[str, Path] = {}
         self.handles: list[Any] = []
+        self.clients: list[Any] = []
 
     def start_unit(self, name: str) -> None:
         path = self.machine.root / "etc/systemd/system" / f"{name}.service"
@@ -381,6 +382,14 @@ class Services:
         for name, log in self.logs.items():
             sys.stderr.write(f"--- {name}\n{log.read_text(errors='replace')[-4000:]}\n")
 
+    def client(self, base_url: str) -> Any:
+        """An HTTPS client of Caddy, closed with the services."""
+        import httpx
+
+        client = httpx.Client(base_url=base_url, verify=self.tls(), timeout=60)
+        self.clients.append(client)
+        return client
+
     def tls(self) -> Any:
         """An SSL context that trusts Caddy's local authority (and nothing else)."""
         import ssl
@@ -401,6 +410,8 @@ class Services:
                 proc.wait()
         for handle in self.handles:
             handle.close()
+        for client in self.clients:
+            client.close()
 
 
 def wait_for(check: object, what: str, timeout: float = 120) -> None:
@@ -523,7 +534,7 @@ def drive_a_small_day(machine: Machine, services: Services) -> None:
     from service.test_driver_api import JPEG, ORDERS, VEHICLES
 
     base = f"https://127.0.0.1:{machine.https_port}"
-    web = httpx.Client(base_url=base, verify=services.tls(), timeout=60)
+    web = services.client(base)
     env_file = dotenv_values(machine.root / "etc/lastmile/lastmile.env")
 
     # HTTPS: HSTS on every answer, the session cookie Secure, /metrics not reachable from outside.
@@ -723,13 +734,10 @@ def drive_a_small_day(machine: Machine, services: Services) -> None:
 
 def drive_the_small_box(box: Machine, services: Services) -> None:
     """The embedded default behind Caddy: SQLite, jobs inside the one server process."""
-    import httpx
 
     from service.test_driver_api import ORDERS, VEHICLES
 
-    web = httpx.Client(
-        base_url=f"https://127.0.0.1:{box.https_port}", verify=services.tls(), timeout=60
-    )
+    web = services.client(f"https://127.0.0.1:{box.https_port}")
     ready = web.get("/readyz").json()
     assert ready["status"] == "ready", ready
     token = web.post(
