@@ -40,7 +40,8 @@ from lastmile.fleet.models import Driver, Vehicle
 from lastmile.notifications.models import Notification
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orgs.models import Organisation
-from lastmile.plans.models import Plan, Route, Stop
+from lastmile.plans.models import Plan
+from lastmile.routes.models import Route, Stop
 
 ZONE = ZoneInfo("Europe/Vaduz")
 CENTRE = (9.52, 47.14)

@@ -207,8 +207,8 @@ def bench_service(runs: int, roads: bool) -> None:
     from lastmile.orders.models import Order as OrderRow
     from lastmile.orgs import service as orgs
     from lastmile.plans.models import Plan as PlanRow
-    from lastmile.plans.models import Route as RouteRow
-    from lastmile.plans.models import Stop as StopRow
+    from lastmile.routes.models import Route as RouteRow
+    from lastmile.routes.models import Stop as StopRow
 
     data = Path(tempfile.mkdtemp(prefix="lastmile-live-bench-"))
     settings = Settings(

@@ -283,7 +283,8 @@ def setup_day(url: str, data_dir: Path, args: argparse.Namespace) -> Day:
     from lastmile.orgs import service as orgs
     from lastmile.orgs.models import Membership, Role
     from lastmile.plans import service as plans
-    from lastmile.plans.models import Plan, Route, Stop
+    from lastmile.plans.models import Plan
+    from lastmile.routes.models import Route, Stop
     from lastmile.tracking import service as tracking
 
     t_start = time.perf_counter()

@@ -15,7 +15,7 @@ import statistics
 import time
 from pathlib import Path
 
-from lastmile.cli.plan import sample_path
+from lastmile.common.samples import sample_path
 from lastmile.core.formats.orders_csv import parse_orders_csv
 from lastmile.core.formats.vehicles_csv import parse_vehicles_csv
 from lastmile.core.planning import SolveProgress, build_problem, check, solve

@@ -25,13 +25,13 @@ from lastmile.cli.demo import (
     seed,
     simulate_today,
 )
-from lastmile.cli.plan import sample_path
+from lastmile.common.samples import sample_path
 from lastmile.config import Settings
 from lastmile.db import create_db_engine, migrate, session_factory
 from lastmile.drivers.models import Position
 from lastmile.fleet.models import Driver, Vehicle
 from lastmile.orders.models import Order
-from lastmile.plans.models import Route
+from lastmile.routes.models import Route
 
 
 def test_seed_is_complete_and_idempotent(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from lastmile.fleet.models import Driver
 from lastmile.orders.models import Order
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
-from lastmile.plans.models import Route
+from lastmile.routes.models import Route
 from lastmile.simulation.legs import Roads
 from lastmile.simulation.proofs import proof_png
 from lastmile.simulation.scenario import (

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from lastmile.app import create_app
 from lastmile.config import Settings
-from lastmile.db.models import metadata
+from lastmile.db.migrations.models import metadata
 
 PG_ADMIN = os.environ.get("LASTMILE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

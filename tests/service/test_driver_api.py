@@ -28,7 +28,7 @@ from lastmile.common.clock import utcnow
 from lastmile.drivers.models import DeviceEvent, Position
 from lastmile.events.models import Event
 from lastmile.orgs.models import Organisation, Role
-from lastmile.plans.models import Stop
+from lastmile.routes.models import Stop
 
 ZONE = ZoneInfo("Europe/Vaduz")
 VEHICLES = (

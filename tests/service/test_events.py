@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from helpers.live import Receiver, serve_app
 from helpers.service import make_org
+from lastmile.common.jobs import JobContext
 from lastmile.events import service as events
 from lastmile.events.jobs import SIGNATURE_HEADER, deliver_webhook
-from lastmile.jobs.context import JobContext
 
 
 def _create_order(

@@ -13,7 +13,8 @@ from helpers.service import OrgUsers, make_org
 from lastmile.drivers.models import Position
 from lastmile.events import service as events
 from lastmile.orgs.models import Role
-from lastmile.plans.models import Plan, Route
+from lastmile.plans.models import Plan
+from lastmile.routes.models import Route
 
 API = "/api/v1"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from helpers.service import make_org
-from lastmile.jobs.context import JobContext
+from lastmile.common.jobs import JobContext
 from lastmile.orders.jobs import geocode_orders
 
 CSV = (

@@ -29,7 +29,7 @@ from lastmile.orders import service as orders
 from lastmile.orders.models import Order
 from lastmile.orders.schemas import OrderCreate
 from lastmile.plans.models import Plan as PlanRow
-from lastmile.plans.models import Route, Stop
+from lastmile.routes.models import Route, Stop
 
 pytestmark = pytest.mark.usefixtures("daytime")  # days are built around now
 

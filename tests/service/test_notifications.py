@@ -515,7 +515,7 @@ def test_each_message_goes_out_once_however_often_the_job_runs(
     time.sleep(0.3)
     assert len(receiver.requests) == 4
     # the job itself, run by hand, changes nothing either
-    from lastmile.jobs.context import JobContext
+    from lastmile.common.jobs import JobContext
     from lastmile.notifications.jobs import send_notifications
 
     app_settings = client.app.state.settings  # type: ignore[attr-defined]

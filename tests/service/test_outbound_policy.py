@@ -22,7 +22,7 @@ from lastmile.events.jobs import NO_CONNECTION, deliver_webhook
 from lastmile.events.models import WebhookDelivery
 from lastmile.integrations.notify.apprise_channel import AppriseChannel
 from lastmile.integrations.notify.base import OutgoingMessage, SendError
-from lastmile.jobs.context import JobContext
+from lastmile.common.jobs import JobContext
 
 HTTP = frozenset({"http", "https"})
 REFUSED = [

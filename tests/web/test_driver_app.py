@@ -34,7 +34,7 @@ from lastmile.config import Settings
 from lastmile.drivers.models import DeviceEvent, Position, ProofOfDelivery
 from lastmile.drivers.pod_store import store_for
 from lastmile.orgs.models import Organisation, Role
-from lastmile.plans.models import Route, Stop
+from lastmile.routes.models import Route, Stop
 
 ZONE = "Europe/Vaduz"
 SHOTS = Path(__file__).parents[2] / "test-artifacts" / "driver"

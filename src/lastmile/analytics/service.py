@@ -24,16 +24,17 @@ from lastmile.core.formats.csv_out import write_csv
 from lastmile.drivers.models import Position, ProofOfDelivery
 from lastmile.events import service as events
 from lastmile.events.models import Event
+from lastmile.fleet import service as fleet
 from lastmile.fleet.models import Depot, Driver, Vehicle
 from lastmile.notifications.models import Notification
 from lastmile.orders import service as orders
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orgs.models import Organisation
-from lastmile.plans.models import Route, Stop
+from lastmile.routes import service as routes_service
+from lastmile.routes.models import Route
 from lastmile.tracking.models import CustomerInput, TrackingView
 
 EVENT_CONTACT = "order.contact"
-LIVE_ROUTES = ("dispatched", "started", "finished")
 MAX_DAYS = 366
 
 
@@ -87,28 +88,37 @@ def _chunks(ids: list[str], size: int = 500) -> Iterable[list[str]]:
         yield ids[i : i + size]
 
 
+def _vehicles(session: Session, org_id: str, depot_id: str | None) -> dict[str, Vehicle]:
+    """The organisation's vehicles (of one depot), by id."""
+    found: dict[str, Vehicle] = {}
+    while True:
+        page, total = fleet.list_vehicles(
+            session=session, org_id=org_id, depot_id=depot_id, offset=len(found)
+        )
+        found.update((v.id, v) for v in page)
+        if not page or len(found) >= total:
+            return found
+
+
 def records(
     *, session: Session, org_id: str, f: Filters
 ) -> tuple[list[kpi.OrderRecord], list[kpi.RouteRecord], list[kpi.Message]]:
     """The plain records of the orders (delivery dates in range) and routes in scope."""
     zone = _zone(session, org_id)
-    route_query = (
-        select(Route, Vehicle)
-        .join(Vehicle, Vehicle.id == Route.vehicle_id)
-        .where(
-            Route.org_id == org_id,
-            Route.date >= f.start,
-            Route.date <= f.end,
-            Route.status.in_(LIVE_ROUTES),
+    vehicles = _vehicles(session, org_id, f.depot_id)
+    of_vehicles = [f.vehicle_id] if f.vehicle_id else list(vehicles) if f.depot_id else None
+    routes = {
+        r.id: (r, vehicles[r.vehicle_id])
+        for r in routes_service.between(
+            session=session,
+            org_id=org_id,
+            start=f.start,
+            end=f.end,
+            driver_id=f.driver_id,
+            vehicle_ids=of_vehicles,
         )
-    )
-    if f.driver_id:
-        route_query = route_query.where(Route.driver_id == f.driver_id)
-    if f.vehicle_id:
-        route_query = route_query.where(Route.vehicle_id == f.vehicle_id)
-    if f.depot_id:
-        route_query = route_query.where(Vehicle.depot_id == f.depot_id)
-    routes = {r.id: (r, v) for r, v in session.execute(route_query)}
+        if r.vehicle_id in vehicles
+    }
 
     # Orders in scope: those of the dates, and those with an attempt in the range that were
     # rescheduled since (an attempt counts on the day it happened). The window is a day wider
@@ -137,31 +147,21 @@ def records(
 
     # The routes that carried each order, one per day (the latest live route of the day with
     # a stop for it), from a day before the range to a day after, with the same filters.
-    carrier_query = (
-        select(Stop.order_id, Stop.arrival_s, Route.id, Route.date, Route.driver_id, Route.end_s)
-        .join(Route, Route.id == Stop.route_id)
-        .join(Vehicle, Vehicle.id == Route.vehicle_id)
-        .join(Order, Order.id == Stop.order_id)
-        .where(
-            Stop.org_id == org_id,
-            Route.date >= f.start - timedelta(days=1),
-            Route.date <= f.end + timedelta(days=1),
-            Route.status.in_(LIVE_ROUTES),
-            *in_range,
-        )
-        .order_by(Route.created_at, Route.id)
-    )
-    if f.driver_id:
-        carrier_query = carrier_query.where(Route.driver_id == f.driver_id)
-    if f.vehicle_id:
-        carrier_query = carrier_query.where(Route.vehicle_id == f.vehicle_id)
-    if f.depot_id:
-        carrier_query = carrier_query.where(Vehicle.depot_id == f.depot_id)
     carriers: dict[str, dict[date, kpi.Carrier]] = {}
     route_ends: dict[str, dict[date, int]] = {}
-    for order_id, arrival_s, route_id, route_day, driver_id, end_s in session.execute(
-        carrier_query
+    in_scope = set(
+        session.scalars(select(Order.id).where(*in_range))
+    )
+    for order_id, arrival_s, route_id, route_day, driver_id, end_s in routes_service.carriers(
+        session=session,
+        org_id=org_id,
+        start=f.start - timedelta(days=1),
+        end=f.end + timedelta(days=1),
+        driver_id=f.driver_id,
+        vehicle_ids=of_vehicles,
     ):
+        if order_id not in in_scope:
+            continue
         route_ends.setdefault(str(order_id), {})[route_day] = end_s
         carriers.setdefault(str(order_id), {})[route_day] = kpi.Carrier(
             day=route_day,

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from lastmile.auth import service as auth
 from lastmile.cli.plan import plan as plan_command
-from lastmile.cli.plan import sample_path
+from lastmile.common.samples import sample_path
 from lastmile.config import get_settings
 from lastmile.core.errors import NotFound
 from lastmile.db import create_db_engine, migrate, session_factory

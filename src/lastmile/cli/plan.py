@@ -7,7 +7,6 @@ import os
 import re
 from dataclasses import replace
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,6 +26,7 @@ from lastmile.cli.geocoding import (
     unresolved_message,
     unresolved_table,
 )
+from lastmile.common.samples import sample_path
 from lastmile.core.errors import FieldIssue, InputError, LastmileError
 from lastmile.core.formats.orders_csv import OrdersFile, parse_orders_csv
 from lastmile.core.formats.plan_json import plan_document, plan_geojson
@@ -55,11 +55,6 @@ from lastmile.core.units import format_clock
 
 console = Console()
 err_console = Console(stderr=True)
-
-
-def sample_path(name: str) -> Path:
-    """A file of the bundled sample day (Liechtenstein, © OpenStreetMap contributors)."""
-    return Path(str(resources.files("lastmile") / "data" / "sample" / name))
 
 
 def _parse_capacity(

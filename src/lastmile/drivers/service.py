@@ -68,13 +68,14 @@ from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orders.schemas import format_clock_exact, has_nul
 from lastmile.orgs.models import Organisation
-from lastmile.plans.models import Route, Stop
+from lastmile.routes import service as routes
+from lastmile.routes.models import Route, RouteStatus, Stop, StopKind, StopStatus
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far in the future a device's timestamp may be (phones' clocks drift)."""
 MAX_EVENT_AGE = timedelta(days=7)
 """Older events and positions are refused (a phone that kept them that long is broken)."""
-VISIBLE_ROUTES = ("dispatched", "started", "finished")
+VISIBLE_ROUTES = routes.VISIBLE
 """Route statuses a driver sees (``planned`` routes are not sent to anyone yet)."""
 DEFAULT_POD_POLICY = ("signature",)
 STOP_EVENTS = ("arrived", "delivered", "failed")
@@ -90,9 +91,20 @@ EVENT_ROUTE_CHANGED = "route.changed"
 EVENT_POSITION = "driver.position"
 EVENT_POD_ADDED = "order.pod_added"
 EVENT_HISTORY_ADDED = "order.history_added"
+EVENT_STOP_CONFLICT = "stop.conflict"
+"""A driver reported on a stop moved to another route while the phone was offline."""
 
-_STOP_STATUS = {"pending": "pending", "arrived": "arrived", "done": "delivered", "failed": "failed"}
-_STOP_RANK = {"pending": 0, "arrived": 1, "done": 2, "failed": 2, "skipped": 2}
+_STOP_STATUS = {
+    StopStatus.PENDING: "pending",
+    StopStatus.ARRIVED: "arrived",
+    StopStatus.DONE: "delivered",
+    StopStatus.FAILED: "failed",
+}
+_STOP_OF_EVENT = {
+    "arrived": StopStatus.ARRIVED,
+    "delivered": StopStatus.DONE,
+    "failed": StopStatus.FAILED,
+}
 _ON_THE_ROAD = (OrderStatus.DISPATCHED, OrderStatus.OUT_FOR_DELIVERY)
 
 
@@ -137,19 +149,8 @@ def today(*, session: Session, org_id: str) -> date:
 def route_for_day(*, session: Session, org_id: str, driver_id: str, day: date) -> Route | None:
     """The route the app shows for ``day``: the one in progress, else the next dispatched one
     (earliest start), else the last finished one; ``None`` when nothing was dispatched."""
-    rows = list(
-        session.scalars(
-            select(Route)
-            .where(
-                Route.org_id == org_id,
-                Route.driver_id == driver_id,
-                Route.date == day,
-                Route.status.in_(VISIBLE_ROUTES),
-            )
-            .order_by(Route.start_s, Route.created_at, Route.id)
-        )
-    )
-    for status in ("started", "dispatched"):
+    rows = routes.of_driver(session=session, org_id=org_id, driver_id=driver_id, day=day)
+    for status in (RouteStatus.STARTED, RouteStatus.DISPATCHED):
         found = [r for r in rows if r.status == status]
         if found:
             return found[0]
@@ -179,7 +180,7 @@ def navigation(lon: float, lat: float) -> Navigation:
 def _stop_status(stop: Stop, order: Order | None) -> str | None:
     """What the app shows; ``None`` = the order was taken off the route (cancelled, back to
     ``ready``), so the stop is not shown."""
-    if stop.status in ("done", "failed"):
+    if stop.status in (StopStatus.DONE, StopStatus.FAILED):
         return _STOP_STATUS[stop.status]
     if order is None:
         return _STOP_STATUS.get(stop.status, "pending")
@@ -187,7 +188,7 @@ def _stop_status(stop: Stop, order: Order | None) -> str | None:
         return "delivered"
     if order.status in (OrderStatus.FAILED, OrderStatus.RETURNED):
         return "failed"
-    if order.status == OrderStatus.ARRIVED or stop.status == "arrived":
+    if order.status == OrderStatus.ARRIVED or stop.status == StopStatus.ARRIVED:
         return "arrived"
     if order.status in _ON_THE_ROAD:
         return "pending"
@@ -204,21 +205,16 @@ def route_view(*, session: Session, org_id: str, route: Route) -> DriverRoute:
     if vehicle is None:
         raise NotFound("the route's vehicle no longer exists")
     policy = pod_policy(org)
-    rows = session.execute(
-        select(Stop, Order)
-        .outerjoin(Order, (Order.id == Stop.order_id) & (Order.org_id == org_id))
-        .where(Stop.org_id == org_id, Stop.route_id == route.id)
-        .order_by(Stop.sequence)
-    ).all()
+    rows = routes.stops_with_orders(session=session, org_id=org_id, route_id=route.id)
     stops: list[DriverStop] = []
     for stop, order in rows:
-        if stop.kind != "order":
+        if stop.kind != StopKind.ORDER:
             stops.append(
                 DriverStop(
                     id=stop.id,
                     kind="break",
                     sequence=stop.sequence,
-                    status="delivered" if stop.status == "done" else "pending",
+                    status="delivered" if stop.status == StopStatus.DONE else "pending",
                     eta=clock.iso(stop.arrival_s),
                     service_s=stop.departure_s - stop.start_s,
                 )
@@ -282,9 +278,7 @@ def route_changed(
 ) -> None:
     """Tell the route's driver app that the route changed (a dispatcher's edit: a stop added,
     removed or moved). Recorded in the caller's transaction; the caller commits."""
-    route = session.scalar(select(Route).where(Route.org_id == org_id, Route.id == route_id))
-    if route is None:
-        raise NotFound("route not found")
+    route = routes.get(session=session, org_id=org_id, route_id=route_id)
     events.record(
         session=session,
         org_id=org_id,
@@ -375,6 +369,9 @@ class _Target:
     route: Route
     stop: Stop | None = None
     order: Order | None = None
+    moved: bool = False
+    """The stop is no longer on this driver's routes: a dispatcher moved it while the phone
+    was offline. What the driver did there wins; the dispatcher is warned."""
 
 
 def apply_events(
@@ -474,6 +471,8 @@ def _apply_one(
                 order_status = _apply_stop_event(
                     session, org_id, driver_id, event, at, reason, target
                 )
+                if target.moved:
+                    _warn_moved(session, org_id, driver, event, at, target)
             else:
                 order_status = None
                 _apply_route_event(session, org_id, driver_id, event, at, target)
@@ -529,15 +528,11 @@ def _rejected(key: str, field: str, message: str) -> EventResult:
 
 
 def _my_route(session: Session, org_id: str, driver_id: str, route_id: str) -> Route:
-    route = session.scalar(
-        select(Route).where(
-            Route.org_id == org_id,
-            Route.id == route_id,
-            Route.driver_id == driver_id,
-            Route.status.in_(VISIBLE_ROUTES),
-        )
-    )
-    if route is None:
+    try:
+        route: Route | None = routes.get(session=session, org_id=org_id, route_id=route_id)
+    except NotFound:
+        route = None
+    if route is None or route.driver_id != driver_id or route.status not in VISIBLE_ROUTES:
         raise _Rejected("route_id", f"{route_id!r} is not one of your routes")
     return route
 
@@ -546,64 +541,50 @@ def _target(
     session: Session, org_id: str, driver_id: str, event: DriverEventIn, at: datetime
 ) -> _Target:
     if event.stop_id is not None:
-        row = session.execute(
-            select(Stop, Route)
-            .join(Route, Route.id == Stop.route_id)
-            .where(
-                Stop.org_id == org_id,
-                Stop.id == event.stop_id,
-                Route.org_id == org_id,
-                Route.driver_id == driver_id,
-                Route.status.in_(VISIBLE_ROUTES),
+        row = routes.stop_on_driver_route(
+            session=session, org_id=org_id, driver_id=driver_id, stop_id=event.stop_id
+        )
+        moved = False
+        if row is None and event.type in STOP_EVENTS:
+            row = routes.stop_moved_away(
+                session=session, org_id=org_id, driver_id=driver_id, stop_id=event.stop_id
             )
-        ).first()
+            moved = row is not None
         if row is None:
             raise _Rejected("stop_id", f"{event.stop_id!r} is not a stop of your routes")
         stop, route = row[0], row[1]
-        if event.route_id is not None and event.route_id != route.id:
+        if event.route_id is not None and event.route_id != route.id and not moved:
             raise _Rejected("route_id", "is not the route of this stop")
         if event.type not in STOP_EVENTS:
             return _Target(route=route, stop=stop)
-        if stop.kind != "order" or stop.order_id is None:
+        if stop.kind != StopKind.ORDER or stop.order_id is None:
             raise _Rejected("stop_id", "is a break, not a delivery stop")
         order = session.scalar(
             select(Order).where(Order.org_id == org_id, Order.id == stop.order_id).with_for_update()
         )
         if order is None:
             raise _Rejected("stop_id", "the order of this stop no longer exists")
-        return _Target(route=route, stop=stop, order=order)
+        return _Target(route=route, stop=stop, order=order, moved=moved)
     if event.type in STOP_EVENTS:
         raise _Rejected("stop_id", f"a {event.type} event needs the stop_id")
     if event.route_id is not None:
         return _Target(route=_my_route(session, org_id, driver_id, event.route_id))
     if event.type == "route_finished":
-        started = session.scalar(
-            select(Route)
-            .where(
-                Route.org_id == org_id,
-                Route.driver_id == driver_id,
-                Route.status == "started",
-            )
-            .order_by(Route.date.desc(), Route.start_s.desc())
-            .limit(1)
-        )
+        started = routes.in_progress(session=session, org_id=org_id, driver_id=driver_id)
         if started is not None:
             return _Target(route=started)
     zone = ZoneInfo(_org(session, org_id).timezone)
     day = at.astimezone(zone).date()
     of_day = None
     if event.type == "route_started":  # the next route to start, even if another is running
-        of_day = session.scalar(
-            select(Route)
-            .where(
-                Route.org_id == org_id,
-                Route.driver_id == driver_id,
-                Route.date == day,
-                Route.status == "dispatched",
-            )
-            .order_by(Route.start_s, Route.created_at, Route.id)
-            .limit(1)
+        dispatched = routes.of_driver(
+            session=session,
+            org_id=org_id,
+            driver_id=driver_id,
+            day=day,
+            statuses=(RouteStatus.DISPATCHED,),
         )
+        of_day = dispatched[0] if dispatched else None
     of_day = of_day or route_for_day(session=session, org_id=org_id, driver_id=driver_id, day=day)
     if of_day is None:
         raise _Rejected("route_id", f"you have no dispatched route on {day.isoformat()}")
@@ -724,15 +705,46 @@ def _apply_stop_event(
             "late": True,
         },
     )
-    if stop.status == "pending":
+    if stop.status == StopStatus.PENDING:
         _set_stop(stop, event.type)
     return order.status
 
 
+def _warn_moved(
+    session: Session,
+    org_id: str,
+    driver: Driver,
+    event: DriverEventIn,
+    at: datetime,
+    target: _Target,
+) -> None:
+    """Tell the dispatcher that a driver reported on a stop that had been moved to another
+    route (the report was applied: the parcel went where the driver says)."""
+    assert target.stop is not None and target.order is not None
+    events.record(
+        session=session,
+        org_id=org_id,
+        type=EVENT_STOP_CONFLICT,
+        payload={
+            "stop_id": target.stop.id,
+            "order_id": target.order.id,
+            "external_id": target.order.external_id,
+            "route_id": target.route.id,
+            "route_driver_id": target.route.driver_id,
+            "reported_by": driver.id,
+            "event": event.type,
+            "at": at.isoformat(),
+            "message": (
+                f"{driver.name} reported order {target.order.external_id} {event.type} at "
+                f"{at.isoformat(timespec='minutes')}, but it had been moved to another route; "
+                "the report was applied. Check the route it was moved to."
+            ),
+        },
+    )
+
+
 def _set_stop(stop: Stop, event_type: str) -> None:
-    status = {"arrived": "arrived", "delivered": "done", "failed": "failed"}[event_type]
-    if _STOP_RANK.get(status, 0) >= _STOP_RANK.get(stop.status, 0):
-        stop.status = status
+    routes.mark_stop(stop=stop, status=_STOP_OF_EVENT[event_type])
 
 
 def _route_payload(route: Route, driver_id: str, at: datetime) -> dict[str, Any]:
@@ -756,21 +768,13 @@ def _apply_route_event(
 ) -> None:
     route = target.route
     if event.type == "route_started":
-        if route.status != "dispatched":
+        if not routes.start(route=route):
             return  # started already (another key, another device): nothing more to do
-        route.status = "started"
-        waiting = list(
-            session.scalars(
-                select(Order.id)
-                .join(Stop, Stop.order_id == Order.id)
-                .where(
-                    Stop.org_id == org_id,
-                    Stop.route_id == route.id,
-                    Order.org_id == org_id,
-                    Order.status == OrderStatus.DISPATCHED.value,
-                )
-                .order_by(Stop.sequence)
-            )
+        waiting = routes.order_ids(
+            session=session,
+            org_id=org_id,
+            route_id=route.id,
+            order_status=OrderStatus.DISPATCHED.value,
         )
         if waiting:
             orders.transition_many(
@@ -792,11 +796,10 @@ def _apply_route_event(
             payload={**_route_payload(route, driver_id, at), "orders": len(waiting)},
         )
         return
-    if route.status == "dispatched":
+    if route.status == RouteStatus.DISPATCHED:
         raise _Rejected("type", "the route has not been started; send route_started first")
-    if route.status == "finished":
+    if not routes.finish(route=route):
         return
-    route.status = "finished"
     events.record(
         session=session,
         org_id=org_id,
@@ -809,12 +812,7 @@ def _apply_route_event(
 
 
 def route_in_progress(*, session: Session, org_id: str, driver_id: str) -> Route | None:
-    return session.scalar(
-        select(Route)
-        .where(Route.org_id == org_id, Route.driver_id == driver_id, Route.status == "started")
-        .order_by(Route.date.desc(), Route.start_s.desc(), Route.created_at.desc())
-        .limit(1)
-    )
+    return routes.in_progress(session=session, org_id=org_id, driver_id=driver_id)
 
 
 def _started_at(session: Session, org_id: str, driver_id: str, route_id: str) -> datetime | None:
@@ -1087,26 +1085,12 @@ class Interest:
 
 def interest(*, session: Session, org_id: str, driver_id: str) -> Interest:
     since = today(session=session, org_id=org_id) - timedelta(days=1)
-    routes = list(
-        session.scalars(
-            select(Route.id).where(
-                Route.org_id == org_id,
-                Route.driver_id == driver_id,
-                Route.date >= since,
-                Route.status.in_(VISIBLE_ROUTES),
-            )
-        )
-    )
-    order_routes: dict[str, str] = {}
-    if routes:
-        for order_id, route_id in session.execute(
-            select(Stop.order_id, Stop.route_id).where(
-                Stop.org_id == org_id, Stop.route_id.in_(routes), Stop.order_id.is_not(None)
-            )
-        ).all():
-            if order_id is not None:
-                order_routes[order_id] = route_id
-    return Interest(driver_id=driver_id, route_ids=frozenset(routes), order_routes=order_routes)
+    ids = [
+        r.id
+        for r in routes.of_driver(session=session, org_id=org_id, driver_id=driver_id, since=since)
+    ]
+    order_routes = routes.order_routes(session=session, org_id=org_id, route_ids=ids)
+    return Interest(driver_id=driver_id, route_ids=frozenset(ids), order_routes=order_routes)
 
 
 RELEVANT_TYPES = frozenset(

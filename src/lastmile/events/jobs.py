@@ -11,8 +11,8 @@ from lastmile.auth.security import sign
 from lastmile.common.clock import utcnow
 from lastmile.common.netguard import BLOCKED, Policy, guarded
 from lastmile.config import Settings
+from lastmile.common.jobs import JobContext
 from lastmile.events.models import Event, Webhook, WebhookDelivery
-from lastmile.jobs.context import JobContext
 
 SIGNATURE_HEADER = "X-Lastmile-Signature"
 BASE_DELAY_S = 10

@@ -42,7 +42,6 @@ from lastmile.fleet.schemas import (
     parse_hhmm,
 )
 from lastmile.orgs.models import Membership, Role
-from lastmile.plans.models import Route
 
 MAX_PAGE = 1000
 
@@ -367,11 +366,11 @@ def delete_vehicle(*, session: Session, org_id: str, vehicle_id: str) -> None:
     Deactivate it instead (``active: false``) and it is no longer planned.
     """
     vehicle = get_vehicle(session=session, org_id=org_id, vehicle_id=vehicle_id)
-    used = session.scalar(
-        select(func.count())
-        .select_from(Route)
-        .where(Route.org_id == org_id, Route.vehicle_id == vehicle.id)
-    )
+    # A back edge to a higher slice (fleet sits below routes): asked here, at the one place
+    # a vehicle is deleted, instead of every caller remembering to ask first.
+    from lastmile.routes import service as routes
+
+    used = routes.vehicle_routes(session=session, org_id=org_id, vehicle_id=vehicle.id)
     if used:
         raise Conflict(
             f"vehicle {vehicle.external_id} is on {used} planned route(s); deactivate it instead (active: false)"
@@ -758,10 +757,13 @@ def delete_driver(*, session: Session, org_id: str, driver_id: str) -> None:
     """Delete a driver without history; one with routes, device events or positions is
     refused (409): deleting would erase that record. Deactivate them instead."""
     driver = get_driver(session=session, org_id=org_id, driver_id=driver_id)
-    has_history = session.scalar(
+    from lastmile.routes import service as routes  # back edge, see delete_vehicle
+
+    has_history = routes.driver_has_routes(
+        session=session, org_id=org_id, driver_id=driver.id
+    ) or session.scalar(
         select(
-            exists().where(Route.org_id == org_id, Route.driver_id == driver.id)
-            | exists().where(DeviceEvent.org_id == org_id, DeviceEvent.driver_id == driver.id)
+            exists().where(DeviceEvent.org_id == org_id, DeviceEvent.driver_id == driver.id)
             | exists().where(Position.org_id == org_id, Position.driver_id == driver.id)
         )
     )

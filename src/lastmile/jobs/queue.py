@@ -16,12 +16,12 @@ from typing import Any
 import procrastinate
 from sqlalchemy import Engine, inspect
 
+from lastmile.common.jobs import JobContext
 from lastmile.config import Settings
 from lastmile.db import create_db_engine, session_factory
 from lastmile.db.engine import exclusive
 from lastmile.events.bus import psycopg_conninfo
 from lastmile.events.service import Committed, add_listener
-from lastmile.jobs.context import JobContext
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lastmile.jobs.context import JobContext
+from lastmile.common.jobs import JobContext
 
 JobFunction = Callable[..., None]
 

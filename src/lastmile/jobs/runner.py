@@ -21,9 +21,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lastmile.common import clock
+from lastmile.common.jobs import JobContext
 from lastmile.config import Settings
 from lastmile.jobs import store
-from lastmile.jobs.context import JobContext
+from lastmile.common.jobs import JobContext
 from lastmile.jobs.registry import PROCESS_JOBS
 
 log = logging.getLogger(__name__)

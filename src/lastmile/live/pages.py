@@ -12,6 +12,7 @@ from lastmile.common.web import (
 from lastmile.events import service as events
 from lastmile.fleet import service as fleet
 from lastmile.orders import service as orders
+from lastmile.plans import document
 from lastmile.plans import service as plans
 from lastmile.web.layout import (
     Viewer,
@@ -60,7 +61,7 @@ def live_page(
             r.vehicle_id: r
             for r in plans.routes_of(session=session, org_id=viewer.org_id, plan_id=p.id)
         }
-        for r in (p.document or {}).get("routes", []):
+        for r in (document.current(session=session, plan=p) or {}).get("routes", []):
             ids = [s["order_id"] for s in r["stops"] if s["kind"] == "order"]
             row = rows_by_vehicle.get(r["vehicle_id"])
             routes.append(

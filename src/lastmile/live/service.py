@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
@@ -57,11 +57,12 @@ from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orgs.models import Organisation
-from lastmile.plans.models import Plan, Route, Stop
+from lastmile.plans.models import Plan
+from lastmile.routes import service as routes_service
+from lastmile.routes.models import Route, RouteStatus, Stop, StopKind, StopStatus
 
-RUNNING = ("planned", "dispatched", "started")
-"""Route statuses that can still change (``finished`` routes are history)."""
-DONE = ("done", "failed", "skipped")
+RUNNING = routes_service.RUNNING
+DONE = routes_service.CLOSED
 INSERT_ROUTES = 8
 """Same-day inserts and slots try the routes nearest to the new address (by their remaining
 stops and position), at most this many: travel times are then needed for a few hundred
@@ -109,10 +110,10 @@ class RouteState:
     def __post_init__(self) -> None:
         self.done = [s for s in self.stops if s.status in DONE]
         pending = [s for s in self.stops if s.status not in DONE]
-        arrived = [s for s in pending if s.status == "arrived"]
+        arrived = [s for s in pending if s.status == StopStatus.ARRIVED]
         # Normally at most one; if the app reported two, the driver is at the later one.
         self.arrived = arrived[-1] if arrived else None
-        self.remaining = [s for s in pending if s.status != "arrived"]
+        self.remaining = [s for s in pending if s.status != StopStatus.ARRIVED]
 
     def seconds(self, at: dt.datetime) -> int:
         return seconds_of_day(at, self.route.date, self.zone)
@@ -149,10 +150,7 @@ def _zone(session: Session, org_id: str) -> ZoneInfo:
 
 
 def _get_route(session: Session, org_id: str, route_id: str) -> Route:
-    route = session.scalar(select(Route).where(Route.org_id == org_id, Route.id == route_id))
-    if route is None:
-        raise NotFound("route not found")
-    return route
+    return routes_service.get(session=session, org_id=org_id, route_id=route_id)
 
 
 def load_states(*, session: Session, org_id: str, routes: Sequence[Route]) -> list[RouteState]:
@@ -167,11 +165,7 @@ def load_states(*, session: Session, org_id: str, routes: Sequence[Route]) -> li
         vehicle_ids=list(dict.fromkeys(r.vehicle_id for r in routes)),
     )
     by_vehicle = {v.id: v for v in vehicles}
-    stops: dict[str, list[Stop]] = {i: [] for i in ids}
-    for stop in session.scalars(
-        select(Stop).where(Stop.org_id == org_id, Stop.route_id.in_(ids)).order_by(Stop.sequence)
-    ):
-        stops[stop.route_id].append(stop)
+    stops = routes_service.stops_of(session=session, org_id=org_id, route_ids=ids)
     order_ids = [s.order_id for rows in stops.values() for s in rows if s.order_id]
     order_rows = (
         {
@@ -185,7 +179,10 @@ def load_states(*, session: Session, org_id: str, routes: Sequence[Route]) -> li
     )
     times: dict[tuple[str, str], dt.datetime] = {}
     touched = [
-        s.order_id for rows in stops.values() for s in rows if s.order_id and s.status != "pending"
+        s.order_id
+        for rows in stops.values()
+        for s in rows
+        if s.order_id and s.status != StopStatus.PENDING
     ]
     if touched:
         for oid, status, at in session.execute(
@@ -243,7 +240,7 @@ def _pace(state: RouteState) -> Pace:
     travel: list[tuple[int, int]] = []
     service: list[tuple[int, int]] = []
     finished = [*state.done, *([state.arrived] if state.arrived else [])]
-    finished = [s for s in finished if s.kind == "order"]
+    finished = [s for s in finished if s.kind == StopKind.ORDER]
     finished.sort(key=lambda s: state.done_at(s) or state.arrived_at(s) or 0)
     previous: Stop | None = None
     for stop in finished:
@@ -298,7 +295,7 @@ def origin(state: RouteState, now: int, pace: Pace) -> Origin:
         at = state.seconds(position.recorded_at)
         if last_done is None or at >= last_done:
             return Origin(core.Location(position.lon, position.lat), max(now, at), "position")
-    done = [s for s in state.done if s.kind == "order" and state.location(s) is not None]
+    done = [s for s in state.done if s.kind == StopKind.ORDER and state.location(s) is not None]
     if done:
         last = max(done, key=lambda s: (state.done_at(s) or 0, s.sequence))
         loc = state.location(last)
@@ -376,7 +373,7 @@ def compute(
     live_stops = []
     for stop in stops:
         order = state.orders.get(stop.order_id or "")
-        if stop.kind == "break" or order is None:
+        if stop.kind == StopKind.BREAK or order is None:
             live_stops.append(
                 LiveStop(
                     stop.id,
@@ -391,7 +388,7 @@ def compute(
             live_stops.append(LiveStop(stop.id, order.id, order.service_s, _windows(order)))
     legs = tuple(_leg(state, s) for s in stops)
     live = LiveRoute(tuple(live_stops), legs, _end_leg(state), state.vehicle.shift.end)
-    first_order = next((s for s in stops if s.kind == "order" and state.location(s)), None)
+    first_order = next((s for s in stops if s.kind == StopKind.ORDER and state.location(s)), None)
     raw_leg = 0
     if first_order is not None:
         loc = state.location(first_order)
@@ -436,7 +433,7 @@ def _row(
     now: int,
     promised: dict[str, tuple[int, int]],
 ) -> EtaRow:
-    if stop.kind == "break" or order is None:
+    if stop.kind == StopKind.BREAK or order is None:
         return EtaRow(
             stop.id, None, None, "break", stop.status, arrival, start, departure,
             stop.arrival_s, RiskLevel.ON_TIME.value, 0, None, [],
@@ -451,7 +448,7 @@ def _row(
         narrower = old_window.start <= promise.start and promise.end <= old_window.end
         if inside and not narrower:
             promise = old_window
-    if stop.status == "arrived":
+    if stop.status == StopStatus.ARRIVED:
         promise = core.TimeWindow(arrival, arrival)
     return EtaRow(
         stop_id=stop.id,
@@ -714,7 +711,9 @@ def live_vehicle(
 ) -> core.Vehicle:
     """The route's vehicle as if it started now where it is, with the rest of its shift."""
     v = state.vehicle
-    taken = {s.start_s for s in state.stops if s.kind == "break" and s not in state.remaining}
+    taken = {
+        s.start_s for s in state.stops if s.kind == StopKind.BREAK and s not in state.remaining
+    }
     breaks = tuple(
         b
         for b in v.breaks
@@ -738,7 +737,7 @@ def _remaining_orders(
     out = []
     for stop in state.remaining:
         row = state.orders.get(stop.order_id or "")
-        if stop.kind == "order" and row is not None and row.lon is not None:
+        if stop.kind == StopKind.ORDER and row is not None and row.lon is not None:
             out.append(core_order(row, dimensions, skills=frozenset(row.skills) | tags))
     return out
 
@@ -851,7 +850,7 @@ def _focused_matrices(
         chain: list[tuple[core.Location, Stop | None]] = [(origins[vehicle.id].location, None)]
         for stop in state.remaining:
             loc = state.location(stop)
-            if stop.kind == "order" and loc is not None:
+            if stop.kind == StopKind.ORDER and loc is not None:
                 chain.append((loc, stop))
         if vehicle.end is not None:
             chain.append((vehicle.end, None))
@@ -909,7 +908,7 @@ def _stored_leg(state: RouteState, before: Stop | None, target: Stop | None) -> 
         return None  # from the origin: always queried
     stops = state.stops
     k = stops.index(before) + 1
-    while k < len(stops) and stops[k].kind == "break":
+    while k < len(stops) and stops[k].kind == StopKind.BREAK:
         k += 1
     if target is None:
         if k < len(stops):
@@ -960,18 +959,9 @@ def nearest_routes(
     if len(routes) <= limit:
         return list(routes)
     best: dict[str, float] = {}
-    for route_id, lon, lat in session.execute(
-        select(Stop.route_id, Order.lon, Order.lat)
-        .join(Order, Order.id == Stop.order_id)
-        .where(
-            Stop.org_id == org_id,
-            Stop.route_id.in_([r.id for r in routes]),
-            Stop.status.not_in(DONE),
-            Order.lon.is_not(None),
-        )
-    ).all():
-        if lon is None or lat is None:
-            continue
+    for route_id, lon, lat in routes_service.remaining_points(
+        session=session, org_id=org_id, route_ids=[r.id for r in routes]
+    ):
         d = _distance(core.Location(lon, lat), where)
         if d < best.get(route_id, math.inf):
             best[route_id] = d
@@ -979,35 +969,15 @@ def nearest_routes(
 
 
 def _serialise(session: Session, org_id: str) -> None:
-    """One change of an organisation's running routes at a time, taken before anything is
-    read: a no-op write on its running routes. PostgreSQL: their row locks; SQLite: the write
-    transaction opens here, so nothing read afterwards can be made stale by another writer
-    (two inserts into one route land one after the other, not one over the other)."""
-    session.execute(
-        update(Route)
-        .where(Route.org_id == org_id, Route.status.in_(RUNNING))
-        .values(status=Route.status)
-    )
+    routes_service.serialise(session=session, org_id=org_id)
 
 
 def _locked(session: Session, routes: Sequence[Route]) -> list[Route]:
-    """Lock the routes about to change (PostgreSQL ``FOR UPDATE``; SQLite has one writer), so
-    two inserts into the same route are applied one after the other, each on the other's
-    result. Returns them in the given order, refreshed."""
-    ids = [r.id for r in routes]
-    query = select(Route).where(Route.id.in_(ids)).order_by(Route.id).with_for_update()
-    rows = {r.id: r for r in session.scalars(query.execution_options(populate_existing=True))}
-    return [rows[i] for i in ids if i in rows]
+    return routes_service.lock(session=session, routes=routes)
 
 
 def running_routes(*, session: Session, org_id: str, day: dt.date) -> list[Route]:
-    return list(
-        session.scalars(
-            select(Route)
-            .where(Route.org_id == org_id, Route.date == day, Route.status.in_(RUNNING))
-            .order_by(Route.start_s, Route.id)
-        )
-    )
+    return routes_service.running(session=session, org_id=org_id, day=day)
 
 
 # --- same-day insert -------------------------------------------------------------------------
@@ -1103,7 +1073,7 @@ def _apply_insertion(
     state = day.states[insertion.vehicle_id]
     route = state.route
     base = next(r for r in day.routes if r.vehicle_id == route.id)
-    _rewrite_remaining(session, state, insertion.timing.stops, {row.id: None})
+    _rewrite_remaining(session, state, insertion.timing.stops)
     added_m = insertion.timing.distance_m - base.distance_m
     route.distance_m = max(0, route.distance_m + added_m)
     route.end_s = insertion.timing.end_time
@@ -1113,14 +1083,19 @@ def _apply_insertion(
         session=session, org_id=org_id, order_id=row.id, to_status=OrderStatus.PLANNED,
         actor=actor, note=f"inserted into route {route.id}", commit=False,
     )  # fmt: skip
-    if route.status in ("dispatched", "started"):
+    if route.status in (RouteStatus.DISPATCHED, RouteStatus.STARTED):
         orders.transition(
             session=session, org_id=org_id, order_id=row.id, to_status=OrderStatus.DISPATCHED,
             actor=actor, note=f"inserted into route {route.id}", commit=False,
         )  # fmt: skip
     session.flush()
-    stop = session.scalar(select(Stop).where(Stop.route_id == route.id, Stop.order_id == row.id))
-    assert stop is not None
+    stop = next(
+        s
+        for s in routes_service.stops_of(session=session, org_id=org_id, route_ids=[route.id])[
+            route.id
+        ]
+        if s.order_id == row.id
+    )
     events.record(
         session=session,
         org_id=org_id,
@@ -1145,40 +1120,18 @@ def _rewrite_remaining(
     session: Session,
     state: RouteState,
     timed: Sequence[core.Stop],
-    new_orders: dict[str, None],
     moved_in: dict[str, Stop] | None = None,
 ) -> None:
-    """Replace the route's remaining stops by ``timed`` (same orders, maybe one new, maybe
-    some moved in from another route): done and arrived stops are not touched; remaining
-    order stops keep their rows (the driver app knows their ids), breaks are re-placed."""
-    route = state.route
-    moved_in = moved_in or {}
-    by_order = {s.order_id: s for s in state.remaining if s.kind == "order" and s.order_id}
-    by_order.update(moved_in)
-    for stop in state.remaining:
-        if stop.kind != "order":
-            session.delete(stop)
-    locked = [s for s in state.stops if s not in state.remaining]
-    sequence = max((s.sequence for s in locked), default=0)
-    for item in timed:
-        sequence += 1
-        if item.kind is core.StopKind.BREAK or item.order_id is None:
-            session.add(
-                Stop(
-                    org_id=route.org_id, route_id=route.id, order_id=None, sequence=sequence,
-                    kind="break", arrival_s=item.arrival, start_s=item.start,
-                    departure_s=item.departure,
-                )
-            )  # fmt: skip
-            continue
-        row = by_order.get(item.order_id)
-        if row is None:
-            row = Stop(org_id=route.org_id, route_id=route.id, order_id=item.order_id, kind="order")
-            session.add(row)
-        row.route_id = route.id
-        row.sequence = sequence
-        row.arrival_s, row.start_s, row.departure_s = item.arrival, item.start, item.departure
-    session.flush()
+    """Replace the route's remaining stops by ``timed`` (see :func:`routes.rewrite_remaining
+    <lastmile.routes.service.rewrite_remaining>`)."""
+    routes_service.rewrite_remaining(
+        session=session,
+        route=state.route,
+        stops=state.stops,
+        remaining=state.remaining,
+        timed=timed,
+        moved_in=moved_in,
+    )
 
 
 # --- re-optimising the rest of the day -------------------------------------------------------
@@ -1220,10 +1173,8 @@ def reoptimise(
         raise NotFound("plan not found")
     routes = [
         r
-        for r in session.scalars(
-            select(Route).where(
-                Route.org_id == org_id, Route.plan_id == plan_id, Route.status.in_(RUNNING)
-            )
+        for r in routes_service.of_plan(
+            session=session, org_id=org_id, plan_id=plan_id, statuses=RUNNING
         )
         if route_ids is None or r.id in route_ids
     ]
@@ -1242,7 +1193,11 @@ def reoptimise(
     states = load_states(session=session, org_id=org_id, routes=_locked(session, routes))
     tags = {
         s.route.id: frozenset(
-            {f"live:{s.route.id}" if s.route.status == "started" else f"live:{s.route.status}"}
+            {
+                f"live:{s.route.id}"
+                if s.route.status == RouteStatus.STARTED
+                else f"live:{s.route.status}"
+            }
         )
         for s in states
     }
@@ -1266,7 +1221,10 @@ def reoptimise(
         )
     old_route_of = {o.id: rid for rid, st in day.states.items() for o in _remaining_orders(st, ())}
     all_stops = {
-        s.order_id: s for st in states for s in st.remaining if s.kind == "order" and s.order_id
+        s.order_id: s
+        for st in states
+        for s in st.remaining
+        if s.kind == StopKind.ORDER and s.order_id
     }
     new_routes = {r.vehicle_id: r for r in result.routes}
     changed: list[str] = []
@@ -1281,12 +1239,12 @@ def reoptimise(
             if old_route_of.get(oid) != rid
         }
         moved += len(incoming)
-        old_ids = [s.order_id for s in state.remaining if s.kind == "order"]
+        old_ids = [s.order_id for s in state.remaining if s.kind == StopKind.ORDER]
         new_ids = [s.order_id for s in timed if s.order_id]
         if old_ids == new_ids:
             continue
         base = next(r for r in day.routes if r.vehicle_id == rid)
-        _rewrite_remaining(session, state, timed, {}, incoming)
+        _rewrite_remaining(session, state, timed, incoming)
         distance = new.distance_m if new else 0
         state.route.distance_m = max(0, state.route.distance_m - base.distance_m + distance)
         if new is not None:
@@ -1429,7 +1387,8 @@ def slot_offers(
 
 
 def placement(*, session: Session, org_id: str, order: Order) -> Stop | None:
-    """The stop of ``order`` on a route, if it has one."""
-    return session.scalar(
-        select(Stop).where(Stop.org_id == org_id, Stop.order_id == order.id).limit(1)
+    """The stop of ``order`` on a route of its day (planned or later), if it has one."""
+    found = routes_service.stop_of(
+        session=session, org_id=org_id, order=order, statuses=tuple(RouteStatus)
     )
+    return found[1] if found else None

@@ -53,7 +53,8 @@ from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order
 from lastmile.orgs.models import Organisation
-from lastmile.plans.models import Route, Stop
+from lastmile.routes import service as routes_service
+from lastmile.routes.models import Route
 from lastmile.tracking import service as tracking
 
 log = logging.getLogger(__name__)
@@ -437,14 +438,11 @@ def _route_messages(
 ) -> list[Planned]:
     """'arriving soon' and 'delayed' for the orders still ahead on a route."""
     result: list[Planned] = []
-    rows = session.execute(
-        select(Stop, Order)
-        .join(Order, (Order.id == Stop.order_id) & (Order.org_id == org.id))
-        .where(Stop.org_id == org.id, Stop.route_id == route.id, Stop.status == "pending")
-        .order_by(Stop.sequence)
-    ).all()
+    rows = routes_service.stops_with_orders(
+        session=session, org_id=org.id, route_id=route.id, pending_only=True
+    )
     for stop, order in rows:
-        if order.status != OrderStatus.OUT_FOR_DELIVERY:
+        if order is None or order.status != OrderStatus.OUT_FOR_DELIVERY:
             continue
         eta = tracking.eta_of(session=session, org=org, route=route, stop=stop, now=now)
         if not eta.started:

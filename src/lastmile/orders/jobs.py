@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from lastmile.common.geocoding import geocoder_for
+from lastmile.common.jobs import JobContext
 from lastmile.core.errors import Conflict
-from lastmile.jobs.context import JobContext
 from lastmile.orders import service
 from lastmile.orders.lifecycle import ACCEPTED_VERDICTS
 

@@ -93,6 +93,22 @@ def get(*, session: Session, org_id: str, order_id: str) -> Order:
     return order
 
 
+def get_many(*, session: Session, org_id: str, order_ids: Sequence[str]) -> dict[str, Order]:
+    """order id -> order for those of ``order_ids`` that exist (a few queries for many)."""
+    wanted = list(dict.fromkeys(order_ids))
+    found: dict[str, Order] = {}
+    for start in range(0, len(wanted), 500):
+        found.update(
+            (o.id, o)
+            for o in session.scalars(
+                select(Order).where(
+                    Order.org_id == org_id, Order.id.in_(wanted[start : start + 500])
+                )
+            )
+        )
+    return found
+
+
 def get_by_external_id(*, session: Session, org_id: str, external_id: str) -> Order | None:
     return session.scalar(
         select(Order).where(Order.org_id == org_id, Order.external_id == external_id)

@@ -6,10 +6,11 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.orm import Session
 
 from lastmile.auth.principal import STAFF
 from lastmile.common.web import Caller, DbSession
-from lastmile.plans import service
+from lastmile.plans import document, service
 from lastmile.plans.models import Plan
 from lastmile.plans.schemas import (
     DispatchRequest,
@@ -23,8 +24,10 @@ from lastmile.plans.schemas import (
 router = APIRouter(prefix="/api/v1", tags=["plans"])
 
 
-def _read(plan: Plan) -> PlanRead:
-    doc = plan.document or {}
+def _read(session: Session, plan: Plan) -> PlanRead:
+    """The plan as it is now: routes and stops from the rows (see ``plans.document``)."""
+    current = document.current(session=session, plan=plan)
+    doc = current or {}
     return PlanRead(
         id=plan.id,
         date=plan.date,
@@ -37,7 +40,7 @@ def _read(plan: Plan) -> PlanRead:
         routes=doc.get("routes", []),
         unassigned=doc.get("unassigned", []),
         totals=doc.get("totals", {}),
-        document=plan.document,
+        document=current,
     )
 
 
@@ -87,7 +90,7 @@ def list_plans(
 def get_plan(plan_id: str, caller: Caller, session: DbSession) -> PlanRead:
     """Status, progress, and when done: routes with stops and times, unassigned with reasons."""
     caller.require(*STAFF)
-    return _read(service.get(session=session, org_id=caller.org_id, plan_id=plan_id))
+    return _read(session, service.get(session=session, org_id=caller.org_id, plan_id=plan_id))
 
 
 @router.post(

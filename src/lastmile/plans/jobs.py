@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lastmile.jobs.context import JobContext
+from lastmile.common.jobs import JobContext
 from lastmile.plans import service
 
 

@@ -26,9 +26,10 @@ from lastmile.core.model import Location
 from lastmile.core.model import Profile as RoadProfile
 from lastmile.fleet import service as fleet
 from lastmile.orders import service as orders
+from lastmile.plans import document
+from lastmile.plans import edit as planedit
 from lastmile.plans import service as plans
 from lastmile.plans.models import Plan
-from lastmile.web import planedit
 from lastmile.web.layout import (
     Viewer,
     clock_text,
@@ -159,7 +160,7 @@ def plan_page(
     if not isinstance(viewer, Viewer):
         return viewer
     plan = plans.get(session=session, org_id=viewer.org_id, plan_id=plan_id)
-    doc = plan.document or {}
+    doc = document.current(session=session, plan=plan) or {}
     colours = _colours(doc)
     drivers, _ = fleet.list_drivers(session=session, org_id=viewer.org_id, active=True)
     route_rows = {
@@ -230,7 +231,7 @@ def _route_doc(
     session: Session, org_id: str, plan_id: str, vehicle_id: str
 ) -> tuple[Plan, dict[str, Any]]:
     plan = plans.get(session=session, org_id=org_id, plan_id=plan_id)
-    for route in (plan.document or {}).get("routes", []):
+    for route in (document.current(session=session, plan=plan) or {}).get("routes", []):
         if route["vehicle_id"] == vehicle_id:
             return plan, route
     raise NotFound("no route for that vehicle in this plan")
@@ -248,7 +249,7 @@ def plan_geometry(
     provider = None
     if settings.use_roads:
         provider = provider_for(settings)
-    for r in (plan.document or {}).get("routes", []):
+    for r in (document.current(session=session, plan=plan) or {}).get("routes", []):
         points = [Location(r["start"]["lon"], r["start"]["lat"])]
         points += [Location(s["lon"], s["lat"]) for s in r["stops"] if s["kind"] == "order"]
         if r["end"]["lon"] is not None:

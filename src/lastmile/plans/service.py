@@ -32,7 +32,9 @@ from lastmile.fleet.models import Driver, Vehicle
 from lastmile.orders import service as orders
 from lastmile.orders.models import Order
 from lastmile.orgs.models import Organisation
-from lastmile.plans.models import Plan, Route, Stop
+from lastmile.plans.models import Plan
+from lastmile.routes import service as routes
+from lastmile.routes.models import Route
 
 PLANNABLE = ("ready", "planned")
 """Order statuses a new plan may take: ready ones, and planned ones (re-planning the day)."""
@@ -305,10 +307,9 @@ def _solve(
     return document, [oid for r in result.routes for oid in r.order_ids]
 
 
-def store_routes(session: Session, plan: Plan, routes: Sequence[Any]) -> None:
-    """Replace a plan's Route and Stop rows by ``routes`` (the caller commits)."""
-    for old in session.scalars(select(Route).where(Route.plan_id == plan.id)):
-        session.delete(old)
+def store_routes(session: Session, plan: Plan, solved: Sequence[Any]) -> None:
+    """Replace a plan's routes and stops by ``solved`` (the caller commits); each vehicle's
+    usual active driver is proposed for its route."""
     drivers = {
         d.vehicle_id: d.id
         for d in session.scalars(
@@ -316,40 +317,18 @@ def store_routes(session: Session, plan: Plan, routes: Sequence[Any]) -> None:
         )
         if d.vehicle_id
     }
-    for r in routes:
-        route = Route(
-            org_id=plan.org_id,
-            plan_id=plan.id,
-            vehicle_id=r.vehicle_id,
-            driver_id=drivers.get(r.vehicle_id),
-            date=plan.date,
-            distance_m=r.distance_m,
-            duration_s=r.duration_s,
-            cost=r.cost,
-            start_s=r.start_time,
-            end_s=r.end_time,
-        )
-        session.add(route)
-        session.flush()
-        for sequence, stop in enumerate(r.stops, start=1):
-            session.add(
-                Stop(
-                    org_id=plan.org_id,
-                    route_id=route.id,
-                    order_id=stop.order_id,
-                    sequence=sequence,
-                    kind=stop.kind.value,
-                    arrival_s=stop.arrival,
-                    start_s=stop.start,
-                    departure_s=stop.departure,
-                )
-            )
+    routes.store(
+        session=session,
+        org_id=plan.org_id,
+        plan_id=plan.id,
+        day=plan.date,
+        routes=solved,
+        drivers=drivers,
+    )
 
 
 def routes_of(*, session: Session, org_id: str, plan_id: str) -> list[Route]:
-    return list(
-        session.scalars(select(Route).where(Route.org_id == org_id, Route.plan_id == plan_id))
-    )
+    return routes.of_plan(session=session, org_id=org_id, plan_id=plan_id)
 
 
 def dispatch(
@@ -361,8 +340,8 @@ def dispatch(
         raise Conflict(f"only a finished plan can be dispatched (this one is {plan.status})")
     if plan.dispatched_at is not None:
         raise Conflict("this plan is already dispatched")
-    routes = routes_of(session=session, org_id=org_id, plan_id=plan_id)
-    by_vehicle = {r.vehicle_id: r for r in routes}
+    rows = routes_of(session=session, org_id=org_id, plan_id=plan_id)
+    by_vehicle = {r.vehicle_id: r for r in rows}
     issues = []
     for vehicle_id, driver_id in assignments.items():
         if vehicle_id not in by_vehicle:
@@ -389,16 +368,13 @@ def dispatch(
     if issues:
         raise InputError(issues=issues, source="dispatch")
     order_ids: list[str] = []
-    for route in routes:
-        route.driver_id = assignments.get(route.vehicle_id, route.driver_id)
-        route.status = "dispatched"
-        order_ids.extend(
-            oid
-            for oid in session.scalars(
-                select(Stop.order_id).where(Stop.route_id == route.id, Stop.order_id.is_not(None))
-            )
-            if oid
+    for route in rows:
+        routes.dispatch(
+            session=session,
+            route=route,
+            driver_id=assignments.get(route.vehicle_id, route.driver_id),
         )
+        order_ids.extend(routes.order_ids(session=session, org_id=org_id, route_id=route.id))
     plan.dispatched_at = utcnow()
     if order_ids:
         orders.transition_many(
@@ -409,7 +385,7 @@ def dispatch(
             actor=actor,
             commit=False,
         )
-    for route in routes:
+    for route in rows:
         vehicle = session.get(Vehicle, route.vehicle_id)
         events.record(
             session=session,
@@ -424,4 +400,4 @@ def dispatch(
             },
         )
     session.commit()
-    return routes, len(order_ids)
+    return rows, len(order_ids)

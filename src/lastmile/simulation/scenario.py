@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from lastmile.common.samples import sample_path
+
 JAM_FACTOR = (1.5, 2.0)
 """During a traffic jam the vehicles move this many times slower."""
 JAM_MINUTES = (30.0, 90.0)
@@ -50,10 +52,6 @@ class SampleAddress:
 
 def sample_addresses() -> list[SampleAddress]:
     """The sample day's addresses (``sample_day_orders.csv``), where generated orders go."""
-    # lastmile.cli imports this package (the simulate and demo commands): imported when used,
-    # so that the simulation can be imported first.
-    from lastmile.cli.plan import sample_path
-
     with sample_path("sample_day_orders.csv").open(newline="", encoding="utf-8") as handle:
         return [
             SampleAddress(

@@ -48,7 +48,8 @@ from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orders.schemas import OrderUpdate, format_clock_exact
 from lastmile.orgs.models import Organisation
-from lastmile.plans.models import Route, Stop
+from lastmile.routes import service as routes
+from lastmile.routes.models import Route, RouteStatus, Stop, StopKind, StopStatus
 from lastmile.tracking.models import CustomerInput, TrackingHit, TrackingLink, TrackingView
 
 DEFAULT_TTL_DAYS = 7
@@ -66,8 +67,7 @@ CUSTOMER = "customer:tracking"
 NOTES_MARK = "Customer instructions:"
 """The line of ``Order.notes`` the tracking page writes (the driver app shows order notes)."""
 
-ACTIVE_ROUTE_STATUSES = ("dispatched", "started", "finished")
-DONE_STOP_STATUSES = ("arrived", "done", "failed", "skipped")
+DONE_STOP_STATUSES = (StopStatus.ARRIVED, *routes.CLOSED)
 
 
 class LinkExpired(LastmileError):
@@ -250,20 +250,7 @@ def _ceil(moment: datetime) -> datetime:
 
 def stop_of(*, session: Session, org_id: str, order: Order) -> tuple[Route, Stop] | None:
     """The order's stop on its dispatched route of its delivery date, if any."""
-    row = session.execute(
-        select(Route, Stop)
-        .join(Stop, Stop.route_id == Route.id)
-        .where(
-            Stop.org_id == org_id,
-            Stop.order_id == order.id,
-            Route.org_id == org_id,
-            Route.date == order.date,
-            Route.status.in_(ACTIVE_ROUTE_STATUSES),
-        )
-        .order_by(Route.created_at.desc())
-        .limit(1)
-    ).first()
-    return (row[0], row[1]) if row else None
+    return routes.stop_of(session=session, org_id=org_id, order=order)
 
 
 @dataclass(frozen=True)
@@ -284,18 +271,16 @@ def eta_of(*, session: Session, org: Organisation, route: Route, stop: Stop, now
     def planned(seconds: int) -> datetime:
         return (midnight + timedelta(seconds=seconds)).astimezone(UTC)
 
-    stops = list(
-        session.scalars(
-            select(Stop)
-            .where(Stop.org_id == org.id, Stop.route_id == route.id, Stop.kind == "order")
-            .order_by(Stop.sequence)
-        )
-    )
+    stops = [
+        s
+        for s in routes.stops_of(session=session, org_id=org.id, route_ids=[route.id])[route.id]
+        if s.kind == StopKind.ORDER
+    ]
     before = [s for s in stops if s.sequence < stop.sequence]
-    stops_away = sum(1 for s in before if s.status == "pending")
+    stops_away = sum(1 for s in before if s.status == StopStatus.PENDING)
     done = [s for s in stops if s.status in DONE_STOP_STATUSES and s.order_id]
     delay_s = 0
-    started = route.status in ("started", "finished")
+    started = route.status in (RouteStatus.STARTED, RouteStatus.FINISHED)
     if done:
         last = max(done, key=lambda s: s.sequence)
         event = session.scalar(

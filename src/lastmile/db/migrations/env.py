@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from lastmile.db.models import metadata
+from lastmile.db.migrations.models import metadata
 
 config = context.config
 engine = config.attributes["engine"]

@@ -62,10 +62,13 @@ source.onerror = () => { status.textContent = 'reconnecting…'; };
 const handle = (type, fn) => source.addEventListener(type, (e) => {
   const event = JSON.parse(e.data);
   fn(event.data);
-  addFeed(`<span class="muted">${new Date(event.created_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })}</span> <b>${esc(type)}</b> ${esc(summary(type, event.data))}`);
+  // When it happened (a phone synced late reports its own time), else when it was recorded.
+  const when = event.data.at || event.data.recorded_at || event.created_at;
+  addFeed(`<span class="muted">${new Date(when).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })}</span> <b>${esc(type)}</b> ${esc(summary(type, event.data))}`);
 });
 function summary(type, d) {
   if (type === 'driver.position') return `${DATA.drivers[d.driver_id] || d.driver_id || ''} at ${Number(d.lat).toFixed(4)}, ${Number(d.lon).toFixed(4)}`;
+  if (type === 'stop.conflict') return `⚠ ${d.message}`;
   if (type === 'order.status_changed') return `${d.external_id}: ${d.from} → ${d.to}${d.reason ? ' (' + d.reason + ')' : ''}`;
   if (type.startsWith('route.')) {
     const r = byRoute.get(d.route_id) || byVehicle.get(d.vehicle_id);
@@ -77,4 +80,5 @@ handle('driver.position', (d) => {
   for (const p of (d.positions || [d])) position({ ...d, ...p });
 });
 handle('order.status_changed', statusChanged);
+handle('stop.conflict', () => {});
 for (const t of ['route.dispatched', 'route.started', 'route.finished', 'plan.done', 'order.created', 'order.updated']) handle(t, () => {});

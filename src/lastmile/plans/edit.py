@@ -28,6 +28,7 @@ from lastmile.fleet import service as fleet
 from lastmile.orders import service as orders
 from lastmile.orders.models import Order
 from lastmile.orgs import service as orgs
+from lastmile.plans import document
 from lastmile.plans import service as plans
 from lastmile.plans.models import Plan
 
@@ -89,7 +90,7 @@ def _orders_of(session: Session, plan: Plan, wanted: set[str]) -> list[Order]:
 
 def problem_for(session: Session, settings: Settings, plan: Plan) -> Problem:
     """The problem the plan was solved on, rebuilt from today's rows (orders and fleet)."""
-    doc = plan.document or {}
+    doc = document.current(session=session, plan=plan) or {}
     wanted = {s["order_id"] for r in doc.get("routes", []) for s in r["stops"] if s["order_id"]}
     wanted |= {u["order_id"] for u in doc.get("unassigned", [])}
     rows = _orders_of(session, plan, wanted)
@@ -249,12 +250,13 @@ def preview(
     """What moving a stop would do. Writes nothing."""
     plan = plans.get(session=session, org_id=org_id, plan_id=plan_id)
     _editable(plan)
-    assert plan.document is not None
+    doc = document.current(session=session, plan=plan)
+    assert doc is not None
     org = orgs.get(session=session, org_id=org_id)
     problem = problem_for(session, settings, plan)
     return move_stop(
         problem,
-        plan.document,
+        doc,
         order_id=order_id,
         to_vehicle_id=to_vehicle_id,
         position=position,

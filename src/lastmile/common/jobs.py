@@ -1,4 +1,5 @@
-"""What a job function gets: settings and a way to open database sessions."""
+"""What a job function gets: settings and a way to open database sessions (in common: each
+slice's jobs.py takes it, and the job runner in ``lastmile.jobs`` above them all passes it)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Every table, imported explicitly so the metadata (and migrations) see them all."""
+"""Every table, imported explicitly so the migrations (and the tests that empty every table)
+see them all. It lives with the migrations, the one place that needs every slice's tables:
+imported from anywhere else it would make ``db`` depend on every slice above it."""
 
 from lastmile.analytics.models import Comparison
 from lastmile.auth.models import AccessToken, ApiKey, Invitation, LoginThrottle, User
@@ -11,7 +13,8 @@ from lastmile.live.models import StopEta
 from lastmile.notifications.models import Notification, OrderRecipients
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orgs.models import Membership, Organisation
-from lastmile.plans.models import Plan, Route, Stop
+from lastmile.plans.models import Plan
+from lastmile.routes.models import Route, Stop
 from lastmile.tracking.models import CustomerInput, TrackingHit, TrackingLink, TrackingView
 
 metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Routes and their stops: the running day's one truth (planned, dispatched, driven)."""

@@ -1,0 +1,172 @@
+"""One truth for a plan: the plan API, its exports and the KPIs read the same route and stop
+rows the running day writes. A same-day insert shows everywhere; each stop keeps the arrival
+it was dispatched with; a driver's report on a stop moved while the phone was offline wins
+and the dispatcher is warned."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from helpers.service import make_org
+from lastmile.common.clock import utcnow
+from lastmile.drivers import service as drivers
+from lastmile.drivers.schemas import DriverEventIn
+from lastmile.fleet.models import Driver
+from lastmile.orders import service as orders
+from lastmile.routes import service as routes
+from lastmile.routes.models import StopKind
+from service.test_live_api import _ready, events_of, seed, sessions_of
+
+pytestmark = pytest.mark.usefixtures("daytime")
+
+
+def _dispatch_as_planned(client: TestClient, org_id: str, route_ids: list[str]) -> None:
+    """The seeded routes are on the road; record their arrivals as dispatched (what the
+    dispatch of a plan does)."""
+    with sessions_of(client)() as session:
+        for route_id in route_ids:
+            route = routes.get(session=session, org_id=org_id, route_id=route_id)
+            status = route.status
+            routes.dispatch(session=session, route=route, driver_id=route.driver_id)
+            route.status = status
+        session.commit()
+
+
+def test_an_inserted_order_shows_in_the_plan_and_its_exports(client: TestClient) -> None:
+    org = make_org(client, "Bakery")
+    day = seed(client, org, [[("A", 1, None), ("B", 2, None), ("C", 3, None)]])
+    _dispatch_as_planned(client, org.org_id, day.route_ids)
+    before = client.get(f"/api/v1/plans/{day.plan_id}", headers=org.dispatcher).json()
+    [route_before] = before["routes"]
+    as_dispatched = {s["external_id"]: s["arrival"] for s in route_before["stops"]}
+    assert {s["external_id"]: s["dispatched_arrival"] for s in route_before["stops"]} == (
+        as_dispatched
+    )
+
+    new_id = _ready(client, org, day, "NEW", 2.5)
+    inserted = client.post(f"/api/v1/orders/{new_id}/insert", headers=org.dispatcher)
+    assert inserted.status_code == 200, inserted.text
+
+    plan = client.get(f"/api/v1/plans/{day.plan_id}", headers=org.dispatcher).json()
+    [route] = plan["routes"]
+    stops = [s for s in route["stops"] if s["kind"] == "order"]
+    assert [s["external_id"] for s in stops] == ["A", "B", "NEW", "C"]
+    assert plan["totals"]["routed"] == 4
+    assert plan["document"]["routes"] == plan["routes"]
+    # Times follow each other, and the route's end is after its last stop.
+    previous = datetime.fromisoformat(route["start"]["departure"])
+    for s in route["stops"]:
+        arrival, start, departure = (
+            datetime.fromisoformat(s[k]) for k in ("arrival", "start", "departure")
+        )
+        assert previous <= arrival <= start <= departure
+        previous = departure
+    assert previous <= datetime.fromisoformat(route["end"]["arrival"])
+    # The rows say the same (the API renders them, it keeps no second copy).
+    with sessions_of(client)() as session:
+        rows = routes.stops_of(session=session, org_id=org.org_id, route_ids=day.route_ids)
+        ids = [s.order_id for s in rows[day.route_ids[0]] if s.kind is StopKind.ORDER]
+    assert [s["order_id"] for s in stops] == ids
+    # C now comes later than it was dispatched with, and keeps its as-dispatched arrival; the
+    # new stop's as-dispatched arrival is the one it joined the route with.
+    by_ext = {s["external_id"]: s for s in stops}
+    assert by_ext["C"]["dispatched_arrival"] == as_dispatched["C"]
+    assert by_ext["C"]["arrival"] > as_dispatched["C"]
+    assert by_ext["NEW"]["dispatched_arrival"] == by_ext["NEW"]["arrival"]
+
+    vehicle_id = route["vehicle_id"]
+    exported = client.get(
+        f"/app/plans/{day.plan_id}/export/{vehicle_id}.csv", headers=org.dispatcher
+    )
+    assert exported.status_code == 200, exported.text
+    lines = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [r["external_id"] for r in lines] == ["A", "B", "NEW", "C"]
+    assert [r["arrival"] for r in lines] == [s["arrival"] for s in stops]
+    gpx = client.get(f"/app/plans/{day.plan_id}/export/{vehicle_id}.gpx", headers=org.dispatcher)
+    assert gpx.status_code == 200
+    assert gpx.text.index(">3. NEW<") < gpx.text.index(">4. C<")
+
+
+def test_a_report_on_a_stop_moved_while_offline_wins_and_warns(client: TestClient) -> None:
+    org = make_org(client, "Pharmacy")
+    day = seed(client, org, [[("A", 1, None), ("B", 2, None)], [("X", 3, None), ("Y", 4, None)]])
+    first, second = day.route_ids
+    with sessions_of(client)() as session:
+        stops = routes.stops_of(session=session, org_id=org.org_id, route_ids=day.route_ids)
+        moved = next(s for s in stops[first] if s.order_id == day.orders["B"])
+        moved_id = moved.id
+        # The dispatcher moves B to the second van's route (after Y), while van 1 is offline.
+        target = routes.get(session=session, org_id=org.org_id, route_id=second)
+        kept = [s for s in stops[second] if s.kind is StopKind.ORDER]
+        from lastmile.core import model as core
+
+        timed = [
+            core.Stop(s.order_id, s.arrival_s, s.start_s, s.departure_s, ()) for s in kept
+        ] + [core.Stop(moved.order_id, kept[-1].departure_s + 300, kept[-1].departure_s + 300,
+                       kept[-1].departure_s + 420, ())]  # fmt: skip
+        routes.rewrite_remaining(
+            session=session,
+            route=target,
+            stops=stops[second],
+            remaining=stops[second],
+            timed=timed,
+            moved_in={moved.order_id or "": moved},
+        )
+        session.commit()
+        driver = session.get(
+            Driver,
+            routes.get(session=session, org_id=org.org_id, route_id=first).driver_id,
+        )
+        assert driver is not None
+        # Van 1's phone comes back online with the delivery it made at B.
+        at = utcnow().replace(microsecond=0)
+        [result] = drivers.apply_events(
+            session=session,
+            org_id=org.org_id,
+            driver=driver,
+            events_in=[
+                DriverEventIn.model_validate(
+                    {
+                        "key": "offline-b",
+                        "type": "delivered",
+                        "stop_id": moved_id,
+                        "route_id": first,
+                        "occurred_at": at.isoformat(),
+                        "recipient": "B. Customer",
+                    }
+                )
+            ],
+        )
+        assert result.status == "applied", result
+        order = orders.get(session=session, org_id=org.org_id, order_id=day.orders["B"])
+        assert order.status == "delivered"
+        driver_id = driver.id
+    [warning] = events_of(client, org, "stop.conflict")
+    assert warning["stop_id"] == moved_id and warning["route_id"] == second
+    assert warning["reported_by"] == driver_id
+    assert "B" in warning["message"] and "moved" in warning["message"]
+    # A stop that is on nobody's dispatched route is still refused.
+    with sessions_of(client)() as session:
+        driver = session.get(Driver, driver_id)
+        assert driver is not None
+        [refused] = drivers.apply_events(
+            session=session,
+            org_id=org.org_id,
+            driver=driver,
+            events_in=[
+                DriverEventIn.model_validate(
+                    {
+                        "key": "bogus",
+                        "type": "delivered",
+                        "stop_id": "stp_does_not_exist",
+                        "occurred_at": utcnow().isoformat(),
+                    }
+                )
+            ],
+        )
+        assert refused.status == "rejected"
