@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from helpers.live import Receiver
 from helpers.service import make_org
+from lastmile.common.jobs import JobContext
 from lastmile.common.netguard import BlockedAddress, Policy, UrlRefused, check_url, use_resolver
 from lastmile.config import Settings
 from lastmile.db.engine import create_db_engine, session_factory
@@ -22,7 +23,6 @@ from lastmile.events.jobs import NO_CONNECTION, deliver_webhook
 from lastmile.events.models import WebhookDelivery
 from lastmile.integrations.notify.apprise_channel import AppriseChannel
 from lastmile.integrations.notify.base import OutgoingMessage, SendError
-from lastmile.common.jobs import JobContext
 
 HTTP = frozenset({"http", "https"})
 REFUSED = [

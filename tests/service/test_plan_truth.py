@@ -170,3 +170,32 @@ def test_a_report_on_a_stop_moved_while_offline_wins_and_warns(client: TestClien
             ],
         )
         assert refused.status == "rejected"
+
+
+def test_a_stop_event_from_the_driver_app_recomputes_the_route_etas(client: TestClient) -> None:
+    """Without GPS, a delivery reported by the app refreshes the ETAs of the rest of the
+    route (``live.on_stop_done``), which the dispatcher and the customer read."""
+    from lastmile.live.models import StopEta
+    from service.test_driver_api import ev, plan_day, send
+
+    day = plan_day(client, "Stop events")
+    first = day.stops[0]
+    route_id = day.route["id"]
+
+    def predicted() -> dict[str, int]:
+        with day.sessions() as session:
+            return {
+                e.stop_id: e.arrival_s
+                for e in session.query(StopEta).filter(StopEta.route_id == route_id)
+            }
+
+    assert predicted() == {}
+    [started] = send(client, day, ev("s-start-01", "route_started", day.at(0)))
+    assert started["status"] == "applied"
+    [done] = send(client, day, ev("s-deliv-01", "delivered", day.at(60), first["id"]))
+    assert done["status"] == "applied", done
+    after = predicted()
+    rest = [s["id"] for s in day.stops[1:]]
+    assert rest and set(rest) <= set(after)
+    assert first["id"] not in after  # a delivered stop has no prediction any more
+    assert events_of(client, day.org, "eta.updated")[-1]["route_id"] == route_id

@@ -31,7 +31,6 @@ from lastmile.orders import service as orders
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orgs.models import Organisation
 from lastmile.routes import service as routes_service
-from lastmile.routes.models import Route
 from lastmile.tracking.models import CustomerInput, TrackingView
 
 EVENT_CONTACT = "order.contact"
@@ -149,9 +148,7 @@ def records(
     # a stop for it), from a day before the range to a day after, with the same filters.
     carriers: dict[str, dict[date, kpi.Carrier]] = {}
     route_ends: dict[str, dict[date, int]] = {}
-    in_scope = set(
-        session.scalars(select(Order.id).where(*in_range))
-    )
+    in_scope = set(session.scalars(select(Order.id).where(*in_range)))
     for order_id, arrival_s, route_id, route_day, driver_id, end_s in routes_service.carriers(
         session=session,
         org_id=org_id,

@@ -99,11 +99,29 @@ def get_route(
     operation_id="post_driver_events",
     responses={**_AUTH, 422: {"description": "Not a batch (or more than 500 events)"}},
 )
-def post_events(body: EventBatch, driver: CurrentDriver, session: DbSession) -> EventResults:
-    """Apply device events (idempotent by key, in the order they happened); a result each."""
+def post_events(
+    body: EventBatch, driver: CurrentDriver, session: DbSession, settings: AppSettings
+) -> EventResults:
+    """Apply device events (idempotent by key, in the order they happened); a result each.
+
+    The ETAs of each route with a stop event are recomputed (``live.service.on_stop_done``):
+    the pace learns from it, and the next stops' times follow the day as it goes."""
+    touched: set[str] = set()
     results = service.apply_events(
-        session=session, org_id=driver.org_id, driver=driver, events_in=body.events
+        session=session,
+        org_id=driver.org_id,
+        driver=driver,
+        events_in=body.events,
+        touched_routes=touched,
     )
+    if touched:
+        from lastmile.live import service as live
+
+        for route_id in sorted(touched):
+            live.on_stop_done(
+                session=session, settings=settings, org_id=driver.org_id, route_id=route_id
+            )
+        session.commit()
     return EventResults(results=results)
 
 

@@ -381,6 +381,7 @@ def apply_events(
     driver: Driver,
     events_in: Sequence[DriverEventIn],
     now: datetime | None = None,
+    touched_routes: set[str] | None = None,
 ) -> list[EventResult]:
     """Apply a batch of device events in the order they happened; results in the order given.
 
@@ -399,7 +400,7 @@ def apply_events(
     order = sorted(range(len(events_in)), key=lambda i: (times[i] or epoch, i))
     results: dict[int, EventResult] = {}
     for i in order:
-        results[i] = _apply_one(session, org_id, driver, events_in[i], now)
+        results[i] = _apply_one(session, org_id, driver, events_in[i], now, touched_routes)
     session.commit()
     return [results[i] for i in range(len(events_in))]
 
@@ -437,7 +438,12 @@ def _stored(session: Session, org_id: str, key: str) -> DeviceEvent | None:
 
 
 def _apply_one(
-    session: Session, org_id: str, driver: Driver, event: DriverEventIn, now: datetime
+    session: Session,
+    org_id: str,
+    driver: Driver,
+    event: DriverEventIn,
+    now: datetime,
+    touched_routes: set[str] | None,
 ) -> EventResult:
     driver_id = driver.id
     try:
@@ -473,6 +479,8 @@ def _apply_one(
                 )
                 if target.moved:
                     _warn_moved(session, org_id, driver, event, at, target)
+                if touched_routes is not None:
+                    touched_routes.add(target.route.id)
             else:
                 order_status = None
                 _apply_route_event(session, org_id, driver_id, event, at, target)

@@ -9,9 +9,9 @@ import httpx
 
 from lastmile.auth.security import sign
 from lastmile.common.clock import utcnow
+from lastmile.common.jobs import JobContext
 from lastmile.common.netguard import BLOCKED, Policy, guarded
 from lastmile.config import Settings
-from lastmile.common.jobs import JobContext
 from lastmile.events.models import Event, Webhook, WebhookDelivery
 
 SIGNATURE_HEADER = "X-Lastmile-Signature"

@@ -24,7 +24,6 @@ from lastmile.common import clock
 from lastmile.common.jobs import JobContext
 from lastmile.config import Settings
 from lastmile.jobs import store
-from lastmile.common.jobs import JobContext
 from lastmile.jobs.registry import PROCESS_JOBS
 
 log = logging.getLogger(__name__)
