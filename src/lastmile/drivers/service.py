@@ -1176,9 +1176,7 @@ def erase_personal_data(*, session: Session, org_id: str, order_ids: Sequence[st
             keys.append(pod.storage_key)
         pod.storage_key = ERASED_POD
         pod.recipient = ""
-    stop_ids = set(
-        session.scalars(select(Stop.id).where(Stop.org_id == org_id, Stop.order_id.in_(order_ids)))
-    )
+    stop_ids = routes.stop_ids_of_orders(session=session, org_id=org_id, order_ids=order_ids)
     if stop_ids:
         for event in session.scalars(select(DeviceEvent).where(DeviceEvent.org_id == org_id)):
             payload = event.payload or {}

@@ -229,6 +229,18 @@ def stop_of(
     return (row[0], row[1]) if row else None
 
 
+def stop_ids_of_orders(*, session: Session, org_id: str, order_ids: Sequence[str]) -> set[str]:
+    """The ids of every stop, on any route, of ``order_ids`` (erasing an order's personal
+    data finds the drivers' notes by stop)."""
+    if not order_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Stop.id).where(Stop.org_id == org_id, Stop.order_id.in_(list(order_ids)))
+        )
+    )
+
+
 def stop_on_driver_route(
     *, session: Session, org_id: str, driver_id: str, stop_id: str
 ) -> tuple[Stop, Route] | None:
