@@ -78,8 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from lastmile.common.web import install_error_handlers
 
     install_error_handlers(app)
+    from lastmile.common.nul import RefuseNul
     from lastmile.ops.middleware import RequestMiddleware
 
+    app.add_middleware(RefuseNul)  # inside RequestMiddleware: its 422s get a request id too
     app.add_middleware(RequestMiddleware, settings=settings)
     for router in _routers():
         app.include_router(router)

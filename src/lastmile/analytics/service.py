@@ -21,6 +21,7 @@ from lastmile.common.clock import utcnow
 from lastmile.core import kpi
 from lastmile.core.errors import FieldIssue, InputError, NotFound
 from lastmile.core.formats.csv_out import write_csv
+from lastmile.core.units import plausible_date_issue
 from lastmile.drivers.models import Position, ProofOfDelivery
 from lastmile.events import service as events
 from lastmile.events.models import Event
@@ -73,6 +74,10 @@ def filters(
     today = orders.org_today(session=session, org_id=org_id)
     start = start or end or today
     end = end or start
+    for name, value in (("from", start), ("to", end)):
+        issue = plausible_date_issue(value)
+        if issue:
+            raise InputError([FieldIssue(None, name, str(value), issue)], "query")
     if end < start:
         raise InputError([FieldIssue(None, "to", str(end), "is before 'from'")], "query")
     if (end - start).days >= MAX_DAYS:

@@ -12,6 +12,7 @@ The solver works on integers only. Money is scaled by :data:`COST_SCALE` (1 unit
 from __future__ import annotations
 
 import math
+from datetime import date
 
 COST_SCALE = 100_000
 """Solver cost units per currency unit."""
@@ -76,3 +77,16 @@ DEMAND_SCALE = 1000
 def demand_to_int(amount: float) -> int:
     """A demand or capacity in solver load units."""
     return round(amount * DEMAND_SCALE)
+
+
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+"""Dates a delivery business can mean: queries and reports outside them are refused with a
+message (at year 9999 a week's or a month's end would not even exist)."""
+
+
+def plausible_date_issue(value: date) -> str | None:
+    """Why ``value`` is refused as a date to report on, or None if it is fine."""
+    if EARLIEST_DATE <= value <= LATEST_DATE:
+        return None
+    return f"must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from lastmile.auth.principal import STAFF, Principal
 from lastmile.common.clock import utcnow
 from lastmile.common.metrics import METRICS
-from lastmile.common.web import AppSettings, Caller, DbSession, problem
+from lastmile.common.web import AppSettings, Caller, DbSession, FormText, problem
 from lastmile.drivers import service
 from lastmile.drivers.models import ProofOfDelivery
 from lastmile.drivers.pod_store import PodStore, store_for
@@ -33,7 +33,7 @@ from lastmile.drivers.schemas import (
     PositionResult,
     RouteResponse,
 )
-from lastmile.events.follow import Opened, follow
+from lastmile.events.follow import MAX_EVENT_ID, Opened, follow, resume_cursor
 from lastmile.events.models import Event
 from lastmile.fleet.models import Driver
 from lastmile.orgs.models import Role
@@ -181,8 +181,10 @@ def upload_pod(
     response: Response,
     file: Annotated[UploadFile, File(description="The photo or signature (JPEG, PNG, WebP).")],
     kind: Annotated[PodKind, Form()],
-    event_key: Annotated[str, Form(description="Key of the delivered/failed event.")],
-    recipient: Annotated[str, Form(max_length=200)] = "",
+    event_key: Annotated[
+        FormText, Form(max_length=100, description="Key of the delivered/failed event.")
+    ],
+    recipient: Annotated[FormText, Form(max_length=200)] = "",
 ) -> Any:
     """Upload a proof of delivery for a synced delivered/failed event (idempotent)."""
     limit = settings.pod_max_bytes
@@ -279,7 +281,11 @@ async def stream_driver_events(
     session: DbSession,
     last_event_id: Annotated[
         int | None,
-        Query(ge=0, description="Replay events after this id (or send the Last-Event-ID header)."),
+        Query(
+            ge=0,
+            le=MAX_EVENT_ID,
+            description="Replay events after this id (or send the Last-Event-ID header).",
+        ),
     ] = None,
     last_event_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
@@ -295,9 +301,7 @@ async def stream_driver_events(
             return service.interest(session=session, org_id=org_id, driver_id=driver.id)
 
     interest = await run_in_threadpool(who)  # raises 403 before the stream starts
-    start = last_event_id
-    if start is None and last_event_header and last_event_header.isdigit():
-        start = int(last_event_header)
+    start = resume_cursor(last_event_id, last_event_header)
 
     def refreshed() -> service.Interest:
         with sessions() as session:

@@ -13,7 +13,7 @@ from lastmile.auth.principal import STAFF
 from lastmile.common.netguard import Policy
 from lastmile.common.web import AppSettings, Caller, DbSession
 from lastmile.events import service
-from lastmile.events.follow import Opened, follow
+from lastmile.events.follow import MAX_EVENT_ID, Opened, follow, resume_cursor
 from lastmile.events.models import Event, Webhook
 from lastmile.events.schemas import DeliveryRead, WebhookCreate, WebhookCreated, WebhookRead
 from lastmile.orgs.models import Role
@@ -46,7 +46,11 @@ async def stream_events(
     session: DbSession,
     last_event_id: Annotated[
         int | None,
-        Query(ge=0, description="Replay events after this id (or send the Last-Event-ID header)."),
+        Query(
+            ge=0,
+            le=MAX_EVENT_ID,
+            description="Replay events after this id (or send the Last-Event-ID header).",
+        ),
     ] = None,
     types: Annotated[list[str] | None, Query(description="Only these event types.")] = None,
     last_event_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
@@ -54,9 +58,7 @@ async def stream_events(
     """Live events of the caller's organisation (order status, positions, plan progress)."""
     caller.require(*STAFF)
     session.close()  # the login check's connection goes back to the pool: a stream holds none
-    start = last_event_id
-    if start is None and last_event_header and last_event_header.isdigit():
-        start = int(last_event_header)
+    start = resume_cursor(last_event_id, last_event_header)
     wanted = set(types or ())
     events = follow(
         request,

@@ -124,3 +124,18 @@ async def follow(
             while not queue.empty():
                 announced.append(queue.get_nowait())
             late.update(i for i in announced if i <= cursor and i not in delivered)
+
+
+MAX_EVENT_ID = 2**63 - 1
+"""Event ids are 64-bit integers in the database: a cursor above this is refused (query) or
+ignored (header: the stream starts from now), never sent to the database, where it would overflow."""
+
+
+def resume_cursor(query: int | None, header: str | None) -> int | None:
+    """Where a stream resumes: the ``last_event_id`` parameter, else the ``Last-Event-ID``
+    header if it is a plain non-negative number (anything else starts from now)."""
+    if query is not None:
+        return query
+    if header and header.isascii() and header.isdigit() and int(header) <= MAX_EVENT_ID:
+        return int(header)
+    return None

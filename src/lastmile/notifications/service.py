@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from lastmile.common.clock import utcnow
 from lastmile.common.netguard import Policy, UrlRefused
 from lastmile.core.errors import FieldIssue, InputError, NotFound
+from lastmile.core.units import plausible_date_issue
 from lastmile.db.engine import LastmileSession
 from lastmile.events.models import Event
 from lastmile.integrations.notify.apprise_channel import AppriseChannel, check_template
@@ -232,10 +233,14 @@ def usage(*, session: Session, org_id: str, month: str | None = None) -> Usage:
     if month:
         try:
             year, number = (int(p) for p in month.split("-"))
-            now = datetime.combine(date(year, number, 15), time(12), ZoneInfo(org.timezone))
+            day = date(year, number, 15)
+            if plausible_date_issue(day):
+                raise ValueError(month)
+            now = datetime.combine(day, time(12), ZoneInfo(org.timezone))
         except ValueError:
             raise InputError(
-                issues=[FieldIssue(None, "month", month, "must be YYYY-MM")], source="usage"
+                issues=[FieldIssue(None, "month", month, "must be YYYY-MM, 2000-01 to 2099-12")],
+                source="usage",
             ) from None
     start = _month_start(org, now)
     end = _next_month(start, org)

@@ -17,6 +17,7 @@ from lastmile.common.web import (
     AppSettings,
     Caller,
     DbSession,
+    FormText,
 )
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.formats.orders_csv import ORDER_ALIASES
@@ -113,7 +114,7 @@ def import_preview(
     caller: Caller,
     session: DbSession,
     file: Annotated[UploadFile, File()],
-    date: Annotated[str, Form()] = "",
+    date: Annotated[FormText, Form(max_length=40)] = "",
 ) -> dict[str, Any]:
     """Dry run of an orders CSV: every row's verdict and, where known, its pin. Saves nothing."""
     caller.require(*STAFF)

@@ -837,8 +837,9 @@ def decode_csv(data: bytes) -> str:
         issues=[FieldIssue(None, None, None, "the file is not text (UTF-8 or Windows-1252)")],
         source=IMPORT_SOURCE,
     )
-    if b"\x00" in data:  # UTF-16 or binary; PostgreSQL would refuse NUL characters too
+    if data.count(b"\x00") * 4 > len(data):  # UTF-16 or binary
         raise not_text
+    # A few NUL characters in text: the CSV reader names their row and column.
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

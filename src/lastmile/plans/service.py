@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lastmile.common.clock import utcnow
 from lastmile.common.metrics import METRICS
 from lastmile.config import Settings
-from lastmile.core.errors import Conflict, FieldIssue, InputError, NotFound
+from lastmile.core.errors import Conflict, FieldIssue, InputError, LastmileError, NotFound
 from lastmile.core.formats.plan_json import plan_document
 from lastmile.core.model import Location, OrderKind, TimeWindow
 from lastmile.core.model import Order as CoreOrder
@@ -35,6 +36,8 @@ from lastmile.orgs.models import Organisation
 from lastmile.plans.models import Plan
 from lastmile.routes import service as routes
 from lastmile.routes.models import Route
+
+log = logging.getLogger(__name__)
 
 PLANNABLE = ("ready", "planned")
 """Order statuses a new plan may take: ready ones, and planned ones (re-planning the day)."""
@@ -156,6 +159,15 @@ def _select_orders(session: Session, plan: Plan) -> list[Order]:
     )
 
 
+def failure_message(exc: Exception) -> str:
+    """What the dispatcher reads when a plan fails: a domain error's own message (it names
+    what to fix); anything else (a database error would show its SQL) only in the server log."""
+    if isinstance(exc, LastmileError):
+        return exc.message
+    log.error("plan failed", exc_info=exc)
+    return "planning failed because of an internal error (the server log has the details)"
+
+
 def solve_plan(*, sessions: sessionmaker[Session], settings: Settings, plan_id: str) -> None:
     """The job: solve a queued plan and store routes, stops and the document.
 
@@ -179,7 +191,7 @@ def solve_plan(*, sessions: sessionmaker[Session], settings: Settings, plan_id: 
             plan = session.get(Plan, plan_id)
             assert plan is not None
             plan.status = "failed"
-            plan.error = str(exc) or type(exc).__name__
+            plan.error = failure_message(exc)
             plan.finished_at = utcnow()
             events.record(
                 session=session,

@@ -91,6 +91,8 @@ def read_rows(text: str, *, source: str) -> tuple[list[str], list[tuple[int, dic
     row it starts in).
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\x00" in text:
+        raise InputError(issues=[_nul_issue(text)], source=source)
     if not text.strip():
         raise InputError(issues=[FieldIssue(None, None, None, "the file is empty")], source=source)
     sample = text[:4096]
@@ -162,6 +164,21 @@ def read_rows(text: str, *, source: str) -> tuple[list[str], list[tuple[int, dic
     if issues:
         raise InputError(issues=issues, source=source)
     return header, rows
+
+
+def _nul_issue(text: str) -> FieldIssue:
+    """Where the first NUL character is (no value may hold one; PostgreSQL cannot store it).
+
+    A file full of them is most often UTF-16 ("Unicode text" from Excel), so say so."""
+    before = text[: text.index("\x00")]
+    row = before.count("\n") + 1
+    first_line = text.split("\n", 1)[0].replace("\x00", "")
+    delimiter = max(",;\t", key=first_line.count)
+    header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter), [])
+    cell = before.rsplit("\n", 1)[-1].count(delimiter)  # a good guess (quoted cells aside)
+    column = header[cell] if row > 1 and cell < len(header) else None
+    hint = " (a UTF-16 file? save it as CSV UTF-8)" if text.count("\x00") * 3 > len(text) else ""
+    return FieldIssue(row, column, None, f"contains a NUL character (\\0){hint}")
 
 
 class RowReader:
