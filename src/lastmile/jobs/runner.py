@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import queue
 import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import timedelta
@@ -91,6 +92,10 @@ class InlineRunner:
         self._timers: set[threading.Timer] = set()
         self._lock = threading.RLock()
         self._closed = False
+        self._to_store: queue.Queue[tuple[str, dict[str, Any], float] | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._store_jobs, name="lastmile-job-store")
+        self._writer.daemon = True
+        self._writer.start()
 
     def start(self) -> None:
         """Resume the jobs a previous run of the server left: queued, waiting or running."""
@@ -99,11 +104,30 @@ class InlineRunner:
             self._schedule(job.id, job.name, job.kwargs, (job.run_at - now).total_seconds())
 
     def enqueue(self, name: str, *, delay_s: float = 0, **kwargs: Any) -> None:
-        """Store the job, then run it when due (stored even while shutting down)."""
-        job_id = store.add(self._engine, name=name, kwargs=kwargs, delay_s=delay_s)
-        self._schedule(job_id, name, kwargs, delay_s)
+        """Hand the job to the writer thread, which stores it, then runs it when due.
 
-    def _schedule(self, job_id: int, name: str, kwargs: dict[str, Any], delay_s: float) -> None:
+        Never writes in the caller's thread: jobs are enqueued from after-commit hooks, and
+        on SQLite a caller that still holds another open write transaction in this thread
+        would wait for itself. Stored even while shutting down (``shutdown`` drains, and
+        after it jobs are stored here, to run at the next start)."""
+        if self._closed:
+            store.add(self._engine, name=name, kwargs=kwargs, delay_s=delay_s)
+            return
+        self._to_store.put((name, kwargs, delay_s))
+
+    def _store_jobs(self) -> None:
+        while (item := self._to_store.get()) is not None:
+            name, kwargs, delay_s = item
+            try:
+                job_id = store.add(self._engine, name=name, kwargs=kwargs, delay_s=delay_s)
+            except Exception:
+                log.exception("could not store job %s; running it unstored", name)
+                job_id = None
+            self._schedule(job_id, name, kwargs, delay_s)
+
+    def _schedule(
+        self, job_id: int | None, name: str, kwargs: dict[str, Any], delay_s: float
+    ) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -115,14 +139,14 @@ class InlineRunner:
             self._timers.add(timer)
             timer.start()
 
-    def _fire(self, job_id: int, name: str, kwargs: dict[str, Any]) -> None:
+    def _fire(self, job_id: int | None, name: str, kwargs: dict[str, Any]) -> None:
         with self._lock:
             self._timers = {t for t in self._timers if t.is_alive()}
             if self._closed:
                 return
             self._submit(job_id, name, kwargs)
 
-    def _submit(self, job_id: int, name: str, kwargs: dict[str, Any]) -> None:
+    def _submit(self, job_id: int | None, name: str, kwargs: dict[str, Any]) -> None:
         from lastmile.jobs.registry import run
 
         if name in PROCESS_JOBS:
@@ -137,15 +161,21 @@ class InlineRunner:
             future = self._threads.submit(self._run_stored, job_id, name, kwargs, run)
         future.add_done_callback(lambda f: self._done(job_id, name, kwargs, f))
 
-    def _run_stored(self, job_id: int, name: str, kwargs: dict[str, Any], run: Any) -> None:
-        if store.get(self._engine, job_id) is None:
+    def _run_stored(self, job_id: int | None, name: str, kwargs: dict[str, Any], run: Any) -> None:
+        if job_id is not None and store.get(self._engine, job_id) is None:
             return  # removed meanwhile (finished by an earlier run, or deleted by hand)
         run(self._context, name, kwargs)
 
-    def _done(self, job_id: int, name: str, kwargs: dict[str, Any], future: Future[None]) -> None:
+    def _done(
+        self, job_id: int | None, name: str, kwargs: dict[str, Any], future: Future[None]
+    ) -> None:
         if future.cancelled():
             return  # the server stopped first: the stored job resumes at the next start
         error = future.exception()
+        if job_id is None:
+            if error is not None:
+                log.error("job %s failed: %s", name, error, exc_info=error)
+            return
         try:
             if error is None:
                 store.finish(self._engine, job_id)
@@ -163,6 +193,8 @@ class InlineRunner:
             log.exception("could not record the outcome of job %s", name)
 
     def shutdown(self) -> None:
+        self._to_store.put(None)
+        self._writer.join(timeout=10)  # jobs enqueued so far are stored before we stop
         with self._lock:
             self._closed = True
             for timer in self._timers:
