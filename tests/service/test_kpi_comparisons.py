@@ -194,3 +194,103 @@ def test_comparisons_validate_input_and_stay_in_their_organisation(client: TestC
     assert [c["id"] for c in client.get("/api/v1/comparisons", headers=org.dispatcher).json()] == [
         comparison_id
     ]
+
+
+def test_a_typed_in_baseline_judges_the_pilot_against_the_spreadsheet_era(
+    client: TestClient,
+) -> None:
+    """September and October typed in from a spreadsheet; the pilot is a lastmile week."""
+    org = make_org(client, "Spreadsheet")
+    week(client, org, MONDAY, late=1, failed=1)  # on time 6/8, 2 failed attempts, 8 orders
+    pilot = {"from": MONDAY.isoformat(), "to": (MONDAY + timedelta(days=6)).isoformat()}
+    typed = [
+        {"from": "2026-09-01", "to": "2026-09-30", "orders": 300,
+         "values": {"on_time_rate": 0.60, "failed_attempts": 30, "cost_per_delivery": 5.0}},
+        {"from": "2026-10-01", "to": "2026-10-31", "orders": 100,
+         "values": {"on_time_rate": 0.80, "failed_attempts": 10}},
+    ]  # fmt: skip
+    r = client.post(
+        "/api/v1/comparisons",
+        json={
+            "name": "Before lastmile",
+            "baseline": {"from": "2026-09-01", "typed": typed},
+            "pilot": pilot,
+            "objectives": [
+                {"metric": "on_time_rate", "op": "at_least", "target": 0.1, "relative": True}
+            ],
+        },
+        headers=org.dispatcher,
+    )
+    assert r.status_code == 201, r.text
+    report = r.json()
+    changes = {c["metric"]["name"]: c for c in report["changes"]}
+    # rates: weighted by deliveries (300 x 0.60 + 100 x 0.80) / 400; totals: added up
+    assert changes["on_time_rate"]["baseline"] == pytest.approx(0.65)
+    assert changes["failed_attempts"]["baseline"] == 40
+    assert changes["cost_per_delivery"]["baseline"] == 5.0  # only September gave it
+    assert changes["avg_rating"]["baseline"] is None
+    assert changes["on_time_rate"]["pilot"] == pytest.approx(0.75)
+    assert report["objectives"][0]["met"] is True  # 0.65 -> 0.75 is +15 %, at least +10 %
+    assert report["baseline_orders"] == 400 and report["warnings"] == []
+    stored = report["comparison"]["baseline"]
+    assert stored["from"] == "2026-09-01" and stored["to"] == "2026-10-31"
+    assert stored["typed"][1]["values"]["failed_attempts"] == 10
+    html = client.get(
+        f"/api/v1/comparisons/{report['comparison']['id']}/report.html", headers=org.dispatcher
+    )
+    assert "typed in, 2026-09-01 to 2026-10-31" in html.text
+
+
+def test_typed_figures_are_checked_and_an_empty_baseline_is_flagged(client: TestClient) -> None:
+    org = make_org(client, "Careful")
+    week(client, org, MONDAY, late=0, failed=0)
+    pilot = {"from": MONDAY.isoformat(), "to": (MONDAY + timedelta(days=6)).isoformat()}
+    bad = client.post(
+        "/api/v1/comparisons",
+        json={
+            "name": "Typos",
+            "baseline": {
+                "from": "2026-09-01",
+                "depot_id": "dep_x",
+                "typed": [
+                    {"from": "2026-09-30", "to": "2026-09-01",
+                     "values": {"on_time_rate": 95, "avg_rating": 7, "speed": 1}},
+                ],
+            },
+            "pilot": pilot,
+        },
+        headers=org.dispatcher,
+    )  # fmt: skip
+    assert bad.status_code == 422, bad.text
+    fields = {e["field"] for e in bad.json()["errors"]}
+    assert fields == {
+        "baseline.depot_id",
+        "baseline.typed[0].to",
+        "baseline.typed[0].values.on_time_rate",
+        "baseline.typed[0].values.avg_rating",
+        "baseline.typed[0].values.speed",
+    }
+    assert client.get("/api/v1/comparisons", headers=org.dispatcher).json() == []
+    typed_pilot = client.post(
+        "/api/v1/comparisons",
+        json={"name": "x", "baseline": pilot, "pilot": {**pilot, "typed": [
+            {"from": "2026-09-01", "to": "2026-09-30", "values": {"on_time_rate": 0.5}}]}},
+        headers=org.dispatcher,
+    )  # fmt: skip
+    assert typed_pilot.status_code == 422
+    assert typed_pilot.json()["errors"][0]["field"] == "pilot.typed"
+
+    empty = client.post(
+        "/api/v1/comparisons",
+        json={"name": "Empty", "baseline": {"from": "2026-01-05", "to": "2026-01-11"},
+              "pilot": pilot},
+        headers=org.dispatcher,
+    )  # fmt: skip
+    assert empty.status_code == 201
+    warnings = empty.json()["warnings"]
+    assert len(warnings) == 1 and "baseline has no orders" in warnings[0]
+    html = client.get(
+        f"/api/v1/comparisons/{empty.json()['comparison']['id']}/report.html",
+        headers=org.dispatcher,
+    )
+    assert 'data-testid="warning"' in html.text

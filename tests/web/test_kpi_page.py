@@ -168,5 +168,41 @@ def test_kpi_page_agrees_with_the_api_and_makes_comparisons(kpi_client: TestClie
         page.wait_for_function("document.getElementById('comparison-error').textContent !== ''")
         assert "baseline.to" in page.inner_text("#comparison-error")
         assert len(kpi_client.get("/api/v1/comparisons", headers=org.dispatcher).json()) == 1
+
+        # A baseline typed in from the spreadsheet era: two months, in the form's units.
+        page.goto(f"/app/kpis?from={MONDAY.isoformat()}&to={LAST.isoformat()}")
+        form = page.locator("#comparison-form")
+        form.locator("input[name=name]").fill("Before lastmile")
+        page.check("#typed-toggle")
+        page.click("#add-period")
+        periods = form.locator(".typed-period")
+        for i, (start, end, orders, on_time, minutes) in enumerate(
+            [
+                ("2026-09-01", "2026-09-30", "300", "60", "40"),
+                ("2026-10-01", "2026-10-31", "100", "80", ""),
+            ]
+        ):
+            block = periods.nth(i)
+            block.locator("input[name=typed_from]").fill(start)
+            block.locator("input[name=typed_to]").fill(end)
+            block.locator("input[name=typed_orders]").fill(orders)
+            block.locator("[data-metric=on_time_rate]").fill(on_time)
+            if minutes:
+                block.locator("[data-metric=avg_delivery_time_s]").fill(minutes)
+        form.locator("input[name=pilot_from]").fill(MONDAY.isoformat())
+        form.locator("input[name=pilot_to]").fill(LAST.isoformat())
+        _shot(page, "04-typed-baseline")
+        with page.expect_navigation():
+            form.locator("button[type=submit]").click()
+        assert (
+            "typed in, 2026-09-01 to 2026-10-31"
+            in page.locator("#comparisons-table tbody tr").first.inner_text()
+        )
+        typed = kpi_client.get("/api/v1/comparisons", headers=org.dispatcher).json()[0]
+        assert typed["baseline"]["typed"][0]["values"] == {
+            "on_time_rate": 0.6,
+            "avg_delivery_time_s": 2400.0,
+        }
+        assert typed["baseline"]["typed"][1]["orders"] == 100
         assert errors == []
         context.close()

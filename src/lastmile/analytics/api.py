@@ -184,7 +184,7 @@ def _comparison_read(row: Comparison) -> ComparisonRead:
     return ComparisonRead(
         id=row.id,
         name=row.name,
-        baseline={k: str(v) for k, v in row.baseline.items()},
+        baseline={k: v if k == "typed" else str(v) for k, v in row.baseline.items()},
         pilot={k: str(v) for k, v in row.pilot.items()},
         objectives=[ObjectiveIn.model_validate(o) for o in row.objectives],
         created_at=row.created_at,
@@ -219,6 +219,7 @@ def _report_read(done: service.Report) -> ComparisonReport:
         ],
         baseline_orders=result.baseline.orders,
         pilot_orders=result.pilot.orders,
+        warnings=done.warnings,
     )
 
 

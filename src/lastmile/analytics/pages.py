@@ -159,7 +159,8 @@ def kpis_page(
         comparisons=[
             {
                 "row": c,
-                "baseline": documents.scope_label(_scope(c.baseline), names),
+                "baseline": ("typed in, " if "typed" in c.baseline else "")
+                + documents.scope_label(_scope(c.baseline), names),
                 "pilot": documents.scope_label(_scope(c.pilot), names),
                 "objectives": [documents.objective_label(o) for o in service.objectives_of(c)],
             }

@@ -104,10 +104,12 @@ def context(report: Report, names: dict[str, str]) -> dict[str, Any]:
     result = report.result
     return {
         "name": report.comparison.name,
-        "baseline": scope_label(report.baseline, names),
+        "baseline": ("typed in, " if "typed" in report.comparison.baseline else "")
+        + scope_label(report.baseline, names),
         "pilot": scope_label(report.pilot, names),
         "baseline_orders": result.baseline.orders,
         "pilot_orders": result.pilot.orders,
+        "warnings": report.warnings,
         "all_met": result.all_met,
         "verdict": verdict,
         "objectives": [
@@ -265,6 +267,8 @@ def to_pdf(report: Report, names: dict[str, str]) -> bytes:
             fontsize=9,
         )
         page.text(0.07, 0.908, f"Pilot: {ctx['pilot']} ({ctx['pilot_orders']} orders)", fontsize=9)
+        for i, warning in enumerate(ctx["warnings"]):
+            page.text(0.07, 0.056 - 0.016 * i, f"Warning: {warning}", fontsize=7.5, color=BAD)
         overall = {
             True: "All objectives met",
             False: "Not all objectives met",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -115,8 +115,28 @@ class KpiSeriesRead(BaseModel):
     points: list[SeriesPoint]
 
 
+class TypedPeriodIn(BaseModel):
+    """One period of figures typed in from before lastmile (e.g. September from the old
+    spreadsheet): KPIs of the catalogue in their API units (rates as fractions, durations in
+    seconds, money in the organisation's currency)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    orders: int | None = Field(
+        default=None, ge=0, le=10_000_000, description="Deliveries in the period, if known."
+    )
+    values: dict[str, float] = Field(
+        min_length=1,
+        max_length=len(METRICS),
+        description="KPI name -> the figure of the period.",
+    )
+
+
 class ScopeIn(BaseModel):
-    """A set of delivery days (and optionally one depot, driver or vehicle)."""
+    """A set of delivery days (and optionally one depot, driver or vehicle); for a baseline,
+    alternatively figures typed in (``typed``), which then cover ``from`` .. ``to``."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -125,6 +145,11 @@ class ScopeIn(BaseModel):
     depot_id: str | None = Field(default=None, max_length=64)
     driver_id: str | None = Field(default=None, max_length=64)
     vehicle_id: str | None = Field(default=None, max_length=64)
+    typed: list[TypedPeriodIn] | None = Field(
+        default=None,
+        max_length=60,
+        description="Baseline only: figures typed in per period instead of lastmile's data.",
+    )
 
     def as_scope(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -134,6 +159,16 @@ class ScopeIn(BaseModel):
         for key in ("depot_id", "driver_id", "vehicle_id"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
+        if self.typed is not None:
+            out["typed"] = [
+                {
+                    "from": p.from_.isoformat(),
+                    "to": p.to.isoformat(),
+                    "orders": p.orders,
+                    "values": dict(p.values),
+                }
+                for p in self.typed
+            ]
         return out
 
 
@@ -170,8 +205,8 @@ class ComparisonCreate(BaseModel):
 class ComparisonRead(BaseModel):
     id: str
     name: str
-    baseline: dict[str, str]
-    pilot: dict[str, str]
+    baseline: dict[str, Any]
+    pilot: dict[str, Any]
     objectives: list[ObjectiveIn]
     created_at: dt.datetime
     created_by: str
@@ -202,3 +237,7 @@ class ComparisonReport(BaseModel):
     changes: list[MetricChangeRead]
     baseline_orders: int
     pilot_orders: int
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What makes the comparison weak, e.g. a baseline without any deliveries.",
+    )

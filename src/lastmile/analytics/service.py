@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from lastmile.analytics.models import Comparison
 from lastmile.common.clock import utcnow
-from lastmile.core import kpi
+from lastmile.core import kpi, kpi_typed
 from lastmile.core.errors import FieldIssue, InputError, NotFound
 from lastmile.core.formats.csv_out import write_csv
 from lastmile.core.units import plausible_date_issue
@@ -468,6 +468,13 @@ def create_comparison(
     actor: str,
 ) -> Comparison:
     """Store a baseline-vs-pilot comparison after checking both scopes and every objective."""
+    if "typed" in pilot:
+        raise InputError(
+            [FieldIssue(None, "pilot.typed", None, "only a baseline can be typed in")],
+            "comparison",
+        )
+    if "typed" in baseline:
+        baseline = _checked_typed(baseline)
     before = scope_filters(session=session, org_id=org_id, scope=baseline, name="baseline")
     after = scope_filters(session=session, org_id=org_id, scope=pilot, name="pilot")
     issues = [
@@ -480,7 +487,7 @@ def create_comparison(
     row = Comparison(
         org_id=org_id,
         name=name,
-        baseline=scope_of(before),
+        baseline=scope_of(before) | ({"typed": baseline["typed"]} if "typed" in baseline else {}),
         pilot=scope_of(after),
         objectives=[
             {"metric": o.metric, "op": o.op, "target": o.target, "relative": o.relative}
@@ -491,6 +498,44 @@ def create_comparison(
     session.add(row)
     session.commit()
     return row
+
+
+def _checked_typed(baseline: dict[str, Any]) -> dict[str, Any]:
+    """A typed-in baseline checked figure by figure (issues name
+    ``baseline.typed[i].values.<kpi>``), its ``from``/``to`` widened to cover every period."""
+    issues: list[FieldIssue] = []
+    for key in SCOPE_REFS:
+        if baseline.get(key):
+            issues.append(
+                FieldIssue(
+                    None, f"baseline.{key}", None, "a typed-in baseline covers the whole business"
+                )
+            )
+    periods = list(baseline["typed"])
+    if not periods:
+        issues.append(FieldIssue(None, "baseline.typed", None, "needs at least one period"))
+    for i, period in enumerate(periods):
+        where = f"baseline.typed[{i}]"
+        if period["to"] < period["from"]:
+            issues.append(FieldIssue(None, f"{where}.to", period["to"], "is before from"))
+        for metric_name, value in period["values"].items():
+            metric = kpi.BY_NAME.get(metric_name)
+            problem = (
+                "not a KPI of the catalogue"
+                if metric is None
+                else kpi_typed.figure_problem(metric, float(value))
+            )
+            if problem:
+                issues.append(
+                    FieldIssue(None, f"{where}.values.{metric_name}", str(value), problem)
+                )
+    if issues:
+        raise InputError(issues, "comparison")
+    return {
+        **baseline,
+        "from": min(p["from"] for p in periods),
+        "to": max(p["to"] for p in periods),
+    }
 
 
 def list_comparisons(*, session: Session, org_id: str) -> list[Comparison]:
@@ -535,6 +580,7 @@ class Report:
     baseline: Filters
     pilot: Filters
     result: kpi.Comparison
+    warnings: list[str]
 
 
 def report(*, session: Session, org_id: str, comparison_id: str) -> Report:
@@ -549,12 +595,31 @@ def report(*, session: Session, org_id: str, comparison_id: str) -> Report:
         after = scope_filters(session=session, org_id=org_id, scope=row.pilot, name="pilot")
     except InputError as exc:
         raise NotFound(f"the comparison's scope no longer exists: {exc.message}") from exc
-    result = kpi.compare(
-        compute(session=session, org_id=org_id, f=before),
-        compute(session=session, org_id=org_id, f=after),
-        objectives_of(row),
+    typed = row.baseline.get("typed")
+    baseline: kpi.Kpis | kpi_typed.TypedBaseline = (
+        kpi_typed.TypedBaseline.from_json(typed)
+        if typed is not None
+        else compute(session=session, org_id=org_id, f=before)
     )
-    return Report(row, before, after, result)
+    result = kpi.compare(
+        baseline, compute(session=session, org_id=org_id, f=after), objectives_of(row)
+    )
+    return Report(row, before, after, result, _warnings(result, typed is not None))
+
+
+def _warnings(result: kpi.Comparison, typed: bool) -> list[str]:
+    """What an owner must know before trusting the verdict."""
+    out = []
+    if not typed and result.baseline.orders == 0:
+        out.append(
+            "The baseline has no orders in lastmile for its days: every change is unknown. "
+            "Choose other days, or type in the figures of the time before lastmile."
+        )
+    if typed and all(c.baseline is None for c in result.changes):
+        out.append("The typed-in baseline has no figures.")
+    if result.pilot.orders == 0:
+        out.append("The pilot has no orders for its days yet.")
+    return out
 
 
 def scope_names(*, session: Session, org_id: str, scopes: list[Filters]) -> dict[str, str]:

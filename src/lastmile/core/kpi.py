@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -475,8 +475,20 @@ METRICS: tuple[Metric, ...] = (
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
 
 
-def values(result: Kpis) -> dict[str, float | None]:
-    """Every catalogue metric of a KPI result, by name."""
+class MetricSource(Protocol):
+    """Anything a comparison can take as its baseline besides computed KPIs: figures the
+    owner typed in (``core.kpi_typed.TypedBaseline``)."""
+
+    @property
+    def orders(self) -> int: ...
+
+    def metric_values(self) -> dict[str, float | None]: ...
+
+
+def values(result: Kpis | MetricSource) -> dict[str, float | None]:
+    """Every catalogue metric of a KPI result (or of typed-in figures), by name."""
+    if not isinstance(result, Kpis):
+        return result.metric_values()
     return {m.name: m.read(result) for m in METRICS}
 
 
@@ -608,7 +620,7 @@ class ObjectiveResult:
 
 @dataclass(frozen=True)
 class Comparison:
-    baseline: Kpis
+    baseline: Kpis | MetricSource
     pilot: Kpis
     changes: list[MetricChange]
     objectives: list[ObjectiveResult]
@@ -649,7 +661,7 @@ def judge(objective: Objective, change: MetricChange) -> ObjectiveResult:
     return ObjectiveResult(objective, change.metric, actual, met)
 
 
-def compare(baseline: Kpis, pilot: Kpis, objectives: list[Objective]) -> Comparison:
+def compare(baseline: Kpis | MetricSource, pilot: Kpis, objectives: list[Objective]) -> Comparison:
     """Every catalogue metric of the two periods side by side, and each objective judged.
 
     Raises ``KeyError`` for an objective naming no catalogue metric (callers validate first).

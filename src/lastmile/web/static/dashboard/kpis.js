@@ -82,7 +82,53 @@ function objectiveOf(row) {
   return { metric, op: kind, target, relative: false };
 }
 
+// --- a typed-in baseline: figures from before lastmile, per period and KPI ------------------
+const typedToggle = document.getElementById('typed-toggle');
+const typedBox = document.getElementById('typed-periods');
+
+function addPeriod() {
+  const block = document.createElement('fieldset');
+  block.className = 'typed-period';
+  const n = typedBox.querySelectorAll('.typed-period').length + 1;
+  const inputs = data.catalogue.map(m =>
+    `<label class="small">${esc(m.label)} <input type="number" step="any" min="0" data-metric="${esc(m.name)}" data-unit="${esc(m.unit)}" style="width:6em"> <span class="muted">${esc(UNIT[m.unit])}</span></label>`).join(' ');
+  block.innerHTML = `<legend>Period ${n}</legend>
+    <label>From <input type="date" name="typed_from" required></label>
+    <label>To <input type="date" name="typed_to" required></label>
+    <label>Deliveries <input type="number" name="typed_orders" min="0" step="1" style="width:7em"></label>
+    <div class="typed-figures">${inputs}</div>
+    <button type="button" class="link remove-period">remove period</button>`;
+  block.querySelector('.remove-period').addEventListener('click', () => block.remove());
+  typedBox.insertBefore(block, document.getElementById('add-period'));
+}
+typedToggle.addEventListener('change', () => {
+  typedBox.hidden = !typedToggle.checked;
+  for (const name of ['baseline_from', 'baseline_to', 'baseline_depot_id']) form.elements[name].disabled = typedToggle.checked;
+  if (typedToggle.checked && !typedBox.querySelector('.typed-period')) addPeriod();
+});
+document.getElementById('add-period').addEventListener('click', addPeriod);
+
+function typedPeriods() {
+  return [...typedBox.querySelectorAll('.typed-period')].map(block => {
+    const values = {};
+    for (const input of block.querySelectorAll('[data-metric]')) {
+      if (input.value === '') continue;
+      const v = Number(input.value);
+      // As the form shows them: rates in per cent, durations in minutes.
+      values[input.dataset.metric] = input.dataset.unit === 'rate' ? v / 100 : input.dataset.unit === 'seconds' ? v * 60 : v;
+    }
+    const orders = block.querySelector('[name=typed_orders]').value;
+    return { from: block.querySelector('[name=typed_from]').value, to: block.querySelector('[name=typed_to]').value,
+      orders: orders === '' ? null : Number(orders), values };
+  });
+}
+
 function scope(prefix) {
+  if (prefix === 'baseline' && typedToggle.checked) {
+    const periods = typedPeriods();
+    const days = periods.flatMap(p => [p.from, p.to]).filter(Boolean).sort();
+    return { from: days[0] || '', to: days[days.length - 1] || '', typed: periods };
+  }
   const get = (name) => form.elements[`${prefix}_${name}`].value;
   const out = { from: get('from'), to: get('to') || get('from') };
   if (get('depot_id')) out.depot_id = get('depot_id');
@@ -102,6 +148,14 @@ form.addEventListener('submit', async (event) => {
   try {
     const report = await api('POST', '/api/v1/comparisons', body);
     toast(`${report.comparison.name}: created`);
+    if (report.warnings.length) {
+      // Said before the page reloads, so the owner knows the verdict rests on thin ground.
+      const id = encodeURIComponent(report.comparison.id);
+      error.innerHTML = report.warnings.map(w => `⚠ ${esc(w)}`).join('<br>') +
+        ` <a href="/api/v1/comparisons/${id}/report.html" target="_blank" rel="noopener">Open the report</a> · <a href="">Refresh the list</a>`;
+      error.dataset.testid = 'comparison-warning';
+      return;
+    }
     location.reload();
   } catch (e) {
     error.textContent = e.message;
