@@ -235,3 +235,19 @@ def _orders_of_day(client: TestClient, org: OrgUsers) -> list[dict[str, Any]]:
         f"/api/v1/orders?date={DAY}&limit=500", headers=org.dispatcher
     ).json()
     return list(body["items"])
+
+
+def test_unknown_or_foreign_ids_are_refused_at_once(client: TestClient) -> None:
+    """422 naming the field before anything is queued (before: 202, then a failed plan)."""
+    a, b = make_org(client, "Ids A"), make_org(client, "Ids B")
+    _seed(client, a)
+    foreign = client.get("/api/v1/orders?limit=1", headers=a.dispatcher).json()["items"][0]["id"]
+    for body in (
+        {"date": DAY, "order_ids": [foreign]},
+        {"date": DAY, "order_ids": ["ord_does_not_exist"]},
+        {"date": DAY, "vehicle_ids": ["veh_does_not_exist"]},
+    ):
+        answer = client.post("/api/v1/plans", json=body, headers=b.dispatcher)
+        assert answer.status_code == 422, answer.text
+        assert next(iter(body.keys() - {"date"})) in answer.json()["detail"]
+    assert client.get("/api/v1/plans", headers=b.dispatcher).json() == []

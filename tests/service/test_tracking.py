@@ -269,6 +269,9 @@ def test_requests_are_rate_limited_per_client(client: TestClient, monkeypatch: A
     limited = client.get(path)
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert "Too many requests" in limited.text
+    status = client.get(path + "/status.json")  # what the page polls: the same limit, in JSON
+    assert status.status_code == 429 and int(status.headers["retry-after"]) >= 1
+    assert status.json()["status"] == "rate_limited" and "Retry-After" in status.json()["detail"]
     with day.sessions() as session:
         session.execute(update(TrackingHit).values(at=now() - timedelta(minutes=2)))
         session.commit()

@@ -56,7 +56,12 @@ def create(
 ) -> Plan:
     """Queue a plan for ``date``; the solve job picks it up. ``balance_pct``: spread the day
     evenly over the vehicles, none more than that many percent above the mean (None: the
-    cheapest day)."""
+    cheapest day). Named orders and vehicles are checked here, so that a request naming
+    unknown ones is answered 422 at once instead of queuing a plan that fails."""
+    if order_ids is not None:
+        _orders_to_plan(session, org_id, date, order_ids)
+    if vehicle_ids is not None:
+        fleet.to_core_vehicles(session=session, org_id=org_id, vehicle_ids=list(vehicle_ids))
     plan = Plan(
         org_id=org_id,
         date=date,
@@ -124,8 +129,16 @@ def core_orders(rows: Sequence[Order], dimensions: tuple[str, ...]) -> list[Core
 
 
 def _select_orders(session: Session, plan: Plan) -> list[Order]:
-    query = select(Order).where(Order.org_id == plan.org_id)
-    ids = plan.params.get("order_ids")
+    return _orders_to_plan(session, plan.org_id, plan.date, plan.params.get("order_ids"))
+
+
+def _orders_to_plan(
+    session: Session, org_id: str, date: dt.date, ids: Sequence[str] | None
+) -> list[Order]:
+    """The orders a plan takes; named ids that are unknown, of another organisation or not
+    ready are an :class:`InputError` (checked when the plan is asked for, and again when the
+    job runs, since orders may change in between)."""
+    query = select(Order).where(Order.org_id == org_id)
     if ids is not None:
         rows = list(session.scalars(query.where(Order.id.in_(ids))))
         found = {o.id for o in rows}
@@ -152,7 +165,7 @@ def _select_orders(session: Session, plan: Plan) -> list[Order]:
         return rows
     return list(
         session.scalars(
-            query.where(Order.date == plan.date, Order.status.in_(PLANNABLE)).order_by(
+            query.where(Order.date == date, Order.status.in_(PLANNABLE)).order_by(
                 Order.created_at, Order.external_id
             )
         )

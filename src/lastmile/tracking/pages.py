@@ -242,7 +242,18 @@ def tracking_status(token: str, request: Request, session: DbSession) -> Respons
     """What the page refreshes every 30 s (not counted as a view)."""
     link = _open(request, session, token)
     if isinstance(link, HTMLResponse):
-        return JSONResponse({"status": "gone"}, status_code=link.status_code, headers=HEADERS)
+        # The page's script reads ``status``: 429 means "wait and ask again" (Retry-After),
+        # 404/410 that the link is gone for good.
+        code = link.status_code
+        status = {429: "rate_limited", 410: "expired"}.get(code, "not_found")
+        detail = {
+            429: "too many requests from this address; try again after Retry-After seconds",
+            410: "this tracking link has expired",
+        }.get(code, "no such tracking link")
+        headers = dict(HEADERS)
+        if code == 429 and "retry-after" in link.headers:
+            headers["Retry-After"] = link.headers["retry-after"]
+        return JSONResponse({"status": status, "detail": detail}, status_code=code, headers=headers)
     progress = service.progress(session=session, link=link)
     return JSONResponse(_status_json(progress), headers=HEADERS)
 
