@@ -105,7 +105,7 @@ def _seed(client: TestClient, name: str) -> Day:
     with _sessions(client)() as session:
         row = session.get(Organisation, org.org_id)
         assert row is not None
-        row.settings = {**(row.settings or {}), "pod_policy": ["photo", "signature"]}
+        row.settings = {**(row.settings or {}), "pod_policy": ["signature_photo"]}
         session.commit()
     day = datetime.now(ZoneInfo(ZONE)).date()
     r = client.post(
@@ -542,6 +542,78 @@ def test_staff_cannot_log_in_and_a_scanned_code_goes_with_the_delivery(
             )
         ).one()
         assert delivered.payload.get("barcodes") == ["PKG-SCAN-7"]
+
+
+@pytest.mark.browser
+def test_the_ways_of_handing_over(live_app: LiveApp, browser: Any) -> None:
+    """The organisation allows a signature, a safe place or a neighbour (issue 14, item 4):
+    the app asks how it was handed over and then for exactly that way's proof."""
+    from playwright.sync_api import expect
+
+    client = live_app.client
+    day = _seed(client, "Ways Co")
+    r = client.patch(
+        "/api/v1/organisation",
+        json={"pod_policy": ["signature", "safe_place", "neighbour"]},
+        headers=day.org.admin,
+    )
+    assert r.status_code == 200, r.text
+    context = _context(browser)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_app.url}/driver")
+    page.get_by_label("E-mail").fill(day.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.locator("#start-route").click()
+
+    # stop 1: left at a safe place; without photo and place the app says what is missing
+    _open_stop(page, day.stops[0]["id"])
+    page.locator("#arrived").click()
+    page.locator("#delivered").click()
+    expect(page.locator("input[name=handover]")).to_have_count(3)
+    assert page.locator("#handover-signature").is_checked()  # the usual way first
+    page.locator("#handover-safe_place").check()
+    expect(page.locator("#signature")).to_be_hidden()
+    page.locator("#confirm-delivered").click()
+    expect(page.locator(".field-error[data-for=photo]")).to_contain_text("where you left it")
+    expect(page.locator(".field-error[data-for=note]")).to_contain_text("where you left it")
+    page.locator("#photo").set_input_files(
+        files=[{"name": "door.jpg", "mimeType": "image/jpeg", "buffer": _jpeg(page)}]
+    )
+    page.fill("#note", "Behind the garden gate")
+    _shot(page, "20-safe-place", full=True)
+    page.locator("#confirm-delivered").click()
+    page.locator("#finish-route").wait_for()
+
+    # stop 2: with a neighbour: their name, no photo needed
+    _open_stop(page, day.stops[1]["id"])
+    page.locator("#arrived").click()
+    page.locator("#delivered").click()
+    page.locator("#handover-neighbour").check()
+    page.locator("#confirm-delivered").click()
+    expect(page.locator(".field-error[data-for=recipient]")).to_contain_text("neighbour")
+    expect(page.locator(".field-error[data-for=photo]")).to_have_text("")
+    page.fill("#recipient", "Frau Huber, no. 12")
+    _shot(page, "21-neighbour", full=True)
+    page.locator("#confirm-delivered").click()
+    page.locator("#finish-route").wait_for()
+    _wait_all_sent(page)
+    context.close()
+    assert errors == []
+    with _sessions(client)() as session:
+        events = {
+            e.payload["stop_id"]: e.payload
+            for e in session.scalars(
+                select(DeviceEvent).where(
+                    DeviceEvent.org_id == day.org.org_id, DeviceEvent.type == "delivered"
+                )
+            )
+        }
+    first, second = events[day.stops[0]["id"]], events[day.stops[1]["id"]]
+    assert (first["handover"], first["note"]) == ("safe_place", "Behind the garden gate")
+    assert (second["handover"], second["recipient"]) == ("neighbour", "Frau Huber, no. 12")
 
 
 @pytest.mark.browser

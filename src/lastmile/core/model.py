@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +53,14 @@ class OrderKind(StrEnum):
 
     DELIVERY = "delivery"
     PICKUP = "pickup"
+
+
+Handover = Literal["signature", "signature_photo", "photo", "safe_place", "neighbour"]
+"""How a delivery may be handed over, each with its proof: ``signature`` (the recipient signs
+and gives their name), ``signature_photo`` (that and a photo), ``photo`` (a photo only), ``safe_place`` (left at a safe place: a
+photo and where), ``neighbour`` (with a neighbour: their name). A proof-of-delivery policy is
+a non-empty list of them; the first is the usual way."""
+HANDOVERS: tuple[str, ...] = get_args(Handover)
 
 
 class Profile(StrEnum):

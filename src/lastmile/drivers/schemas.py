@@ -13,6 +13,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lastmile.core.model import HANDOVERS, Handover
 from lastmile.drivers.models import ProofOfDelivery
 
 EventType = Literal["route_started", "route_finished", "arrived", "delivered", "failed"]
@@ -22,6 +23,7 @@ PodKind = Literal["photo", "signature"]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 FAIL_REASONS: tuple[str, ...] = get_args(FailReason)
 POD_KINDS: tuple[str, ...] = get_args(PodKind)
+__all__ = ["HANDOVERS", "POD_KINDS"]
 
 MAX_EVENTS = 500
 MAX_POSITIONS = 1000
@@ -64,7 +66,14 @@ class DriverStop(BaseModel):
     customer: str | None = None
     phone: str | None = None
     items: dict[str, float] | None = Field(default=None, description="{dimension: amount}")
-    pod_required: list[PodKind] | None = None
+    pod_required: list[PodKind] | None = Field(
+        default=None, description="Proofs the first (usual) way of handing over needs."
+    )
+    handover: list[Handover] | None = Field(
+        default=None,
+        description="The ways this delivery may be handed over (the order's proof-of-delivery "
+        "policy, else the organisation's); the first is the usual one.",
+    )
     navigation: Navigation | None = None
 
 
@@ -123,6 +132,12 @@ class DriverEventIn(_Loose):
     note: str = ""
     recipient: str = ""
     barcodes: list[str] = Field(default_factory=list)
+    handover: str | None = Field(
+        default=None,
+        description="For delivered: signature, signature_photo, photo, safe_place (note says where) or "
+        "neighbour (recipient is the neighbour's name); must be allowed by the stop's "
+        "`handover`. Omitted: the stop's usual way.",
+    )
 
 
 class EventBatch(_Loose):

@@ -45,6 +45,7 @@ from lastmile.drivers.pod_store import PodStore, extension, sniff_image
 from lastmile.drivers.schemas import (
     EVENT_TYPES,
     FAIL_REASONS,
+    HANDOVERS,
     POD_KINDS,
     DriverEventIn,
     DriverRoute,
@@ -67,6 +68,7 @@ from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orders.schemas import format_clock_exact, has_nul
+from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Organisation
 from lastmile.routes import service as routes
 from lastmile.routes.models import Route, RouteStatus, Stop, StopKind, StopStatus
@@ -77,7 +79,15 @@ MAX_EVENT_AGE = timedelta(days=7)
 """Older events and positions are refused (a phone that kept them that long is broken)."""
 VISIBLE_ROUTES = routes.VISIBLE
 """Route statuses a driver sees (``planned`` routes are not sent to anyone yet)."""
-DEFAULT_POD_POLICY = ("signature",)
+PROOFS_OF: dict[str, tuple[str, ...]] = {
+    "signature": ("signature",),
+    "signature_photo": ("photo", "signature"),
+    "photo": ("photo",),
+    "safe_place": ("photo",),
+    "neighbour": (),
+}
+"""The proof files each way of handing over needs (the app asks for them before it lets the
+driver confirm; they upload separately, so the event itself cannot carry them)."""
 STOP_EVENTS = ("arrived", "delivered", "failed")
 ROUTE_EVENTS = ("route_started", "route_finished")
 MAX_NOTE = 2000
@@ -157,13 +167,11 @@ def route_for_day(*, session: Session, org_id: str, driver_id: str, day: date) -
     return rows[-1] if rows else None
 
 
-def pod_policy(org: Organisation) -> list[str]:
-    """Proof kinds a delivery needs: the organisation's ``settings.pod_policy`` (a list of
-    ``photo``/``signature``; ``[]`` = none), default ``["signature"]``."""
-    value = (org.settings or {}).get("pod_policy")
-    if isinstance(value, list) and all(isinstance(v, str) and v in POD_KINDS for v in value):
-        return [k for k in POD_KINDS if k in value]
-    return list(DEFAULT_POD_POLICY)
+def pod_policy(org: Organisation, order: Order | None = None) -> list[str]:
+    """The ways a delivery may be handed over: the order's own ``pod_policy``, else the
+    organisation's ``settings.pod_policy``, else ``["signature"]``."""
+    own = orgs.valid_pod_policy(order.pod_policy) if order is not None else None
+    return own or orgs.pod_policy(org)
 
 
 def navigation(lon: float, lat: float) -> Navigation:
@@ -204,7 +212,6 @@ def route_view(*, session: Session, org_id: str, route: Route) -> DriverRoute:
     )
     if vehicle is None:
         raise NotFound("the route's vehicle no longer exists")
-    policy = pod_policy(org)
     rows = routes.stops_with_orders(session=session, org_id=org_id, route_id=route.id)
     stops: list[DriverStop] = []
     for stop, order in rows:
@@ -247,7 +254,8 @@ def route_view(*, session: Session, org_id: str, route: Route) -> DriverRoute:
                     "customer": order.customer,
                     "phone": order.phone,
                     "items": dict(order.demand),
-                    "pod_required": policy,
+                    "pod_required": list(PROOFS_OF[pod_policy(org, order)[0]]),
+                    "handover": pod_policy(org, order),
                     "navigation": navigation(order.lon, order.lat)  # type: ignore[arg-type]
                     if located
                     else None,
@@ -469,6 +477,11 @@ def _apply_one(
                     )
                 reason = event.reason
             target = _target(session, org_id, driver_id, event, at)
+            if event.type == "delivered":
+                assert target.order is not None
+                _check_handover(event, pod_policy(_org(session, org_id), target.order))
+            elif event.handover is not None:
+                raise _Rejected("handover", "only a delivered event says how it was handed over")
             if event.type in ROUTE_EVENTS:
                 # Two syncs of the same batch at once (a retry while the first request still
                 # runs) wait for each other here; the second then sees the first's key.
@@ -524,6 +537,23 @@ def _apply_one(
         if stored is not None:
             return _replay(stored, driver)
         return _rejected(event.key, "type", exc.message)
+
+
+def _check_handover(event: DriverEventIn, allowed: list[str]) -> None:
+    """The way of handing over must be one the order's policy allows, with what it needs that
+    the event carries: where for a safe place, the neighbour's name. An omitted ``handover``
+    is the usual (first) way, so apps that predate the policy keep working."""
+    way = event.handover if event.handover is not None else allowed[0]
+    if way not in HANDOVERS:
+        raise _Rejected("handover", f"unknown {way!r}; known: {', '.join(HANDOVERS)}")
+    if way not in allowed:
+        raise _Rejected(
+            "handover", f"{way} is not allowed for this order; allowed: {', '.join(allowed)}"
+        )
+    if way == "neighbour" and not event.recipient.strip():
+        raise _Rejected("recipient", "a delivery left with a neighbour needs the neighbour's name")
+    if way == "safe_place" and not event.note.strip():
+        raise _Rejected("note", "a delivery left at a safe place needs where it was left")
 
 
 def _rejected(key: str, field: str, message: str) -> EventResult:
@@ -617,8 +647,11 @@ def _path(current: OrderStatus, wanted: OrderStatus) -> list[OrderStatus] | None
 
 def _note(event: DriverEventIn) -> str:
     parts = [event.note.strip()] if event.note.strip() else []
+    if event.handover == "safe_place":
+        parts.insert(0, "left at a safe place")
     if event.recipient.strip():
-        parts.append(f"received by {event.recipient.strip()}")
+        who = "left with neighbour" if event.handover == "neighbour" else "received by"
+        parts.append(f"{who} {event.recipient.strip()}")
     if event.barcodes:
         parts.append("barcodes: " + ", ".join(event.barcodes))
     return "; ".join(parts)

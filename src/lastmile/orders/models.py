@@ -43,6 +43,9 @@ class Order(OrgScoped, Base):
     customer: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str] = mapped_column(String(50), default="")
     email: Mapped[str] = mapped_column(String(320), default="")
+    pod_policy: Mapped[list[str] | None] = mapped_column(default=None)
+    """This order's ways of handing over (``core.model.Handover``); ``None``: the
+    organisation's proof-of-delivery policy."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from lastmile.core.model import Handover
 from lastmile.core.units import parse_clock
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
@@ -180,6 +181,14 @@ class OrderCreate(_Input):
     customer: str = Field(default="", max_length=200)
     phone: str = Field(default="", max_length=50)
     email: str = Field(default="", max_length=320)
+    pod_policy: list[Handover] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=5,
+        description="Ways this order may be handed over (signature, signature_photo, photo, "
+        "safe_place, neighbour); the first is the usual one. Omitted or null: the "
+        "organisation's policy.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> OrderCreate:
@@ -225,6 +234,13 @@ class OrderUpdate(_Input):
     customer: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=50)
     email: str | None = Field(default=None, max_length=320)
+    pod_policy: list[Handover] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=5,
+        description="Ways this order may be handed over (signature, photo, safe_place, "
+        "neighbour); the first is the usual one. null: back to the organisation's policy.",
+    )
 
     @field_validator(*_NOT_NULL, mode="before")
     @classmethod
@@ -265,6 +281,9 @@ class OrderRead(BaseModel):
     customer: str
     phone: str
     email: str
+    pod_policy: list[Handover] | None = Field(
+        description="The order's own ways of handing over; null: the organisation's policy."
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -291,6 +310,7 @@ class OrderRead(BaseModel):
             customer=order.customer,
             phone=order.phone,
             email=order.email,
+            pod_policy=order.pod_policy,  # type: ignore[arg-type]
             created_at=order.created_at,
             updated_at=order.updated_at,
         )

@@ -54,7 +54,7 @@ EVENT_UPDATED = "order.updated"
 EVENT_DELETED = "order.deleted"
 EVENT_STATUS_CHANGED = "order.status_changed"
 
-CONTACT_FIELDS = frozenset({"notes", "customer", "phone", "email"})
+CONTACT_FIELDS = frozenset({"notes", "customer", "phone", "email", "pod_policy"})
 """Fields that may change in any status (they do not affect a plan)."""
 
 PLAN_FIELDS = (
@@ -334,7 +334,13 @@ def _desired(order_in: OrderCreate, today: date | None, default_service_s: int) 
         "customer": order_in.customer,
         "phone": order_in.phone,
         "email": order_in.email,
+        "pod_policy": _ordered_policy(order_in.pod_policy),
     }
+
+
+def _ordered_policy(policy: Sequence[str] | None) -> list[str] | None:
+    """A POD policy without repeats, the usual (first) way kept first."""
+    return list(dict.fromkeys(policy)) if policy else None
 
 
 def _changes(existing: Order, desired: dict[str, Any]) -> dict[str, Any]:
@@ -523,6 +529,8 @@ def update(
             value = dict(sorted(value.items()))
         elif name == "address":
             value = value.strip()
+        elif name == "pod_policy":
+            value = _ordered_policy(value)
         values[name] = value
     changes = {k: v for k, v in values.items() if getattr(order, k) != v}
     if "lon" in sent:

@@ -34,6 +34,7 @@ def _read(org: Organisation) -> OrganisationRead:
         name=org.name,
         timezone=org.timezone,
         default_service_s=service.default_service_s(org),
+        pod_policy=service.pod_policy(org),  # type: ignore[arg-type]
     )
 
 
@@ -55,6 +56,7 @@ def update_organisation(
         name=body.name,
         timezone=body.timezone,
         default_service_s=body.default_service_s,
+        pod_policy=list(body.pod_policy) if body.pod_policy is not None else None,
     )
     return _read(org)
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lastmile.core.model import Handover
 from lastmile.orgs.models import Role
 
 
@@ -33,6 +34,10 @@ class OrganisationRead(BaseModel):
     default_service_s: int = Field(
         description="Seconds at each stop for orders created without a service time."
     )
+    pod_policy: list[Handover] = Field(
+        description="Ways a delivery may be handed over unless the order says otherwise "
+        "(signature, signature_photo, photo, safe_place, neighbour); the first is the usual one."
+    )
 
 
 class OrganisationUpdate(BaseModel):
@@ -43,6 +48,7 @@ class OrganisationUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     timezone: str | None = Field(default=None, max_length=64)
     default_service_s: int | None = Field(default=None, ge=0, le=4 * 3600, strict=True)
+    pod_policy: list[Handover] | None = Field(default=None, min_length=1, max_length=5)
 
 
 class InvitationRead(BaseModel):

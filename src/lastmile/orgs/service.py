@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from lastmile.core.errors import Conflict, FieldIssue, InputError, NotFound
+from lastmile.core.model import HANDOVERS
 from lastmile.orgs.models import Membership, Organisation, Role
 
 
@@ -135,6 +136,22 @@ def remove_member(
     session.commit()
 
 
+DEFAULT_POD_POLICY = ("signature",)
+
+
+def valid_pod_policy(value: object) -> list[str] | None:
+    """``value`` as a proof-of-delivery policy (a non-empty list of ways of handing over,
+    ``core.model.HANDOVERS``, first = the usual way, no repeats), or ``None`` if it is not."""
+    if isinstance(value, list) and value and all(v in HANDOVERS for v in value):
+        return list(dict.fromkeys(value))
+    return None
+
+
+def pod_policy(org: Organisation) -> list[str]:
+    """The organisation's ways of handing over a delivery (default: a signature)."""
+    return valid_pod_policy((org.settings or {}).get("pod_policy")) or list(DEFAULT_POD_POLICY)
+
+
 PLANNING = "planning"
 """``Organisation.settings`` section of the planning defaults (``default_service_s``)."""
 
@@ -153,6 +170,7 @@ def update(
     name: str | None = None,
     timezone: str | None = None,
     default_service_s: int | None = None,
+    pod_policy: list[str] | None = None,
 ) -> Organisation:
     """Rename, move to another time zone or change the default service time. A new service
     time applies to orders created from now on (stored orders keep theirs, so a plan, the
@@ -167,14 +185,26 @@ def update(
         org.name = new_name
     if timezone is not None:
         org.timezone = timezone
+    values = dict(org.settings or {})
+    if pod_policy is not None:
+        policy = valid_pod_policy(pod_policy)
+        if policy is None:
+            raise InputError(
+                issues=[
+                    FieldIssue(
+                        None, "pod_policy", ",".join(pod_policy)[:60], "is not a list of ways"
+                    )
+                ],
+                source="organisation",
+            )
+        values["pod_policy"] = policy
     if default_service_s is not None:
-        values = dict(org.settings or {})
         section = values.get(PLANNING)
         values[PLANNING] = {
             **(section if isinstance(section, dict) else {}),
             "default_service_s": default_service_s,
         }
-        org.settings = values  # a new dict, so the JSON column is written
+    org.settings = values  # a new dict, so the JSON column is written
     session.commit()
     return org
 

@@ -36,6 +36,14 @@ PROFILES = {
 }
 """The vehicle profiles (``core.model.Profile``) in the owner's words."""
 DIMENSION_NAMES = {"parcels": "parcels", "weight_kg": "kg"}
+HANDOVERS = [
+    ("signature", "Signed by the recipient", "a signature and the name"),
+    ("signature_photo", "Signed, with a photo", "a signature, the name and a photo"),
+    ("photo", "Handed over with a photo", "a photo"),
+    ("safe_place", "Left at a safe place", "a photo and where it was left"),
+    ("neighbour", "With a neighbour", "the neighbour's name (a signature if they like)"),
+]
+"""The ways of handing over (``core.model.HANDOVERS``) in the owner's words."""
 
 
 @router.get("/app/settings", response_model=None)
@@ -88,7 +96,9 @@ def settings_page(request: Request, session: DbSession, settings: AppSettings) -
             "name": org.name,
             "timezone": org.timezone,
             "default_service_s": orgs.default_service_s(org),
+            "pod_policy": orgs.pod_policy(org),
         },
+        handovers=HANDOVERS,
         zones=ZONES,
         profiles=PROFILES,
         dimension_names=DIMENSION_NAMES,

@@ -184,3 +184,17 @@ document.querySelectorAll('form[data-erase]').forEach(form => form.addEventListe
     form.reset();
   } catch (err) { toast(err.message, 'error'); }
 }));
+
+// --- proof of delivery: the allowed ways, the usual one first ------------------------------
+document.getElementById('pod-form')?.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const form = e.target;
+  const allowed = [...form.querySelectorAll('input[name=allowed]:checked')].map(i => i.value);
+  const usual = form.querySelector('input[name=usual]:checked')?.value;
+  if (!allowed.length) { toast('Allow at least one way of handing over.', 'error'); return; }
+  const policy = allowed.includes(usual) ? [usual, ...allowed.filter(w => w !== usual)] : allowed;
+  try {
+    await api('PATCH', '/api/v1/organisation', { pod_policy: policy });
+    toast('Saved: drivers get it with their next route update.');
+  } catch (err) { toast(err.message, 'error'); }
+});

@@ -99,7 +99,7 @@ const started = (route) => route && route.status === 'started';
 function routeSignature(route) {
   if (!route) return 'none';
   return JSON.stringify([route.id, route.status, route.stops.map((s) => [
-    s.id, s.sequence, s.status, s.notes, s.address, s.windows, s.phone, s.items, s.pod_required,
+    s.id, s.sequence, s.status, s.notes, s.address, s.windows, s.phone, s.items, s.pod_required, s.handover,
   ])]);
 }
 const etas = (route) => (route ? route.stops.map((s) => s.eta).join() : '');
@@ -742,41 +742,85 @@ function changedNotice() {
   return h('p', { class: 'notice changed', hidden: true }, 'The dispatcher removed this stop from your route.');
 }
 
+// The ways of handing over (the order's proof-of-delivery policy) and what each needs.
+const HANDOVER = {
+  signature: { label: 'Signed by the recipient', needs: ['signature', 'recipient'] },
+  signature_photo: { label: 'Signed, with a photo', needs: ['signature', 'recipient', 'photo'] },
+  photo: { label: 'Handed over, photo', needs: ['photo'] },
+  safe_place: { label: 'Left at a safe place', needs: ['photo', 'note'] },
+  neighbour: { label: 'With a neighbour', needs: ['recipient'] },
+};
+
+/** The ways this stop allows; a server without policies sends only pod_required. */
+function waysOf(stop) {
+  const ways = (stop.handover || []).filter((w) => HANDOVER[w]);
+  if (ways.length) return ways;
+  const proofs = new Set(stop.pod_required || []);
+  if (proofs.has('signature')) return [proofs.has('photo') ? 'signature_photo' : 'signature'];
+  return [proofs.has('photo') ? 'photo' : 'signature'];
+}
+
 function deliverView(stop) {
   const draft = draftOf(stop);
-  const needs = new Set(stop.pod_required || []);
+  const ways = waysOf(stop);
+  if (!ways.includes(draft.way)) draft.way = ways[0];
+  let needs = new Set();
   const canvas = h('canvas', { class: 'signature', id: 'signature', 'aria-label': 'Signature: draw with your finger' });
   let pad = null;
+  const sigLegend = h('legend', {});
   const signature = h('fieldset', { class: 'card' },
-    h('legend', {}, needs.has('signature') ? 'Signature (required)' : 'Signature (optional)'),
+    sigLegend,
     h('p', { class: 'muted', id: 'sig-help' }, 'The recipient signs with a finger in the box.'),
     canvas,
     h('button', { type: 'button', class: 'btn btn-small', id: 'clear-signature', onclick: () => pad?.clear() }, 'Clear signature'),
     h('p', { class: 'field-error', role: 'alert', 'data-for': 'signature' }));
   const recipient = h('input', { id: 'recipient', name: 'recipient', type: 'text', autocomplete: 'off', value: draft.recipient || '', oninput: (e) => { draft.recipient = e.target.value; } });
   const note = h('textarea', { id: 'note', name: 'note', rows: 2, value: draft.note || '', oninput: (e) => { draft.note = e.target.value; } });
+  const recipientLabel = h('label', { for: 'recipient' });
+  const noteLabel = h('label', { for: 'note' });
+  const photoBox = h('div', {});
+  const choice = h('fieldset', { class: 'card handover', hidden: ways.length < 2 },
+    h('legend', {}, 'How was it handed over?'),
+    ...ways.map((w) => h('label', { class: 'radio' },
+      h('input', { type: 'radio', name: 'handover', value: w, id: `handover-${w}`, checked: w === draft.way,
+        onchange: () => { draft.way = w; show(); } }),
+      ' ', HANDOVER[w].label)));
+  function show() {
+    needs = new Set(HANDOVER[draft.way].needs);
+    photoBox.replaceChildren(photoField(draft, { required: needs.has('photo'), id: 'photo' }));
+    sigLegend.textContent = needs.has('signature') ? 'Signature (required)' : 'Signature (optional)';
+    signature.hidden = !['signature', 'signature_photo', 'neighbour'].includes(draft.way);
+    recipientLabel.textContent = draft.way === 'neighbour' ? "Neighbour's name and house (required)"
+      : needs.has('recipient') ? 'Received by (name, required)' : 'Received by (name)';
+    noteLabel.textContent = draft.way === 'safe_place' ? 'Where was it left? (required)' : 'Note (optional)';
+    for (const el of form.querySelectorAll('.field-error')) el.textContent = '';
+  }
   const form = h('form', { class: 'stack', novalidate: true, onsubmit: (e) => { e.preventDefault(); submit(); } },
     changedNotice(),
     h('div', {}, h('h2', { tabindex: -1 }, 'Delivered: proof of delivery'),
       h('p', { class: 'address' }, stop.address || stop.external_id)),
-    photoField(draft, { required: needs.has('photo'), id: 'photo' }),
+    choice,
+    photoBox,
     signature,
     h('div', { class: 'card' },
-      h('label', { for: 'recipient' }, needs.has('signature') ? 'Received by (name, required)' : 'Received by (name)'),
+      recipientLabel,
       recipient,
       h('p', { class: 'field-error', role: 'alert', 'data-for': 'recipient' }),
-      h('label', { for: 'note' }, 'Note (optional)'),
-      note),
+      noteLabel,
+      note,
+      h('p', { class: 'field-error', role: 'alert', 'data-for': 'note' })),
     barcodeSection(draft),
     h('button', { type: 'submit', class: 'btn btn-ok btn-big', id: 'confirm-delivered' }, 'Confirm delivery'));
+  show();
   // The canvas needs its size on screen, known once it is in the page.
   requestAnimationFrame(() => { pad = new SignaturePad(canvas); draft.pad = pad; });
 
   async function submit() {
     const errors = {};
-    if (needs.has('photo') && !draft.photo) errors.photo = 'Take a photo of the delivered parcel.';
+    if (needs.has('photo') && !draft.photo) errors.photo = draft.way === 'safe_place' ? 'Take a photo of where you left it.' : 'Take a photo of the delivered parcel.';
     if (needs.has('signature') && (!pad || pad.empty)) errors.signature = 'The recipient has to sign.';
-    if (needs.has('signature') && !recipient.value.trim()) errors.recipient = 'Write the name of the person who signed.';
+    if (needs.has('recipient') && !recipient.value.trim()) errors.recipient = draft.way === 'neighbour' ? 'Write the name of the neighbour who took it.' : 'Write the name of the person who signed.';
+    if (needs.has('note') && !note.value.trim()) errors.note = 'Write where you left it (e.g. "behind the garden gate").';
     for (const el of form.querySelectorAll('.field-error')) el.textContent = errors[el.dataset.for] || '';
     const first = Object.keys(errors)[0];
     if (first) { $(first)?.scrollIntoView({ block: 'center' }); return; }
@@ -785,9 +829,10 @@ function deliverView(stop) {
     takeTypedCode(form, draft);
     const attachments = [];
     if (draft.photo) attachments.push({ kind: 'photo', blob: draft.photo, name: 'photo.jpg' });
-    if (pad && !pad.empty) attachments.push({ kind: 'signature', blob: await pad.toBlob(), name: 'signature.png' });
+    if (pad && !pad.empty && !signature.hidden) attachments.push({ kind: 'signature', blob: await pad.toBlob(), name: 'signature.png' });
     await act('delivered', stop, {
       recipient: recipient.value.trim(), note: note.value.trim(), barcodes: [...draft.barcodes],
+      handover: draft.way,
     }, attachments);
     forget(stop);
     toast(`Stop ${stop.sequence} delivered.`);
