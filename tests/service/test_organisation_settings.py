@@ -94,4 +94,5 @@ def test_organisation_name_and_time_zone(client: TestClient) -> None:
         "name": "Bakery Rename",
         "timezone": "Europe/Berlin",
         "default_service_s": 0,
+        "pod_policy": ["signature"],
     }

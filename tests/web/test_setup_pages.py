@@ -175,6 +175,30 @@ def test_owner_sets_up_the_business(page: Any, app_client: TestClient) -> None:
     assert van["open_end"] is False and van["end"] is None and van["cost_per_km"] == 0.4
     _shot(page, "05-vehicles")
 
+    # --- proof of delivery: a photo is enough, or left at a safe place
+    page.uncheck("#pod-signature")
+    page.check("#pod-photo")
+    page.check("#pod-safe_place")
+    page.check("input[name=usual][value=photo]")
+    page.click("#pod-form button[type=submit]")
+    page.wait_for_function("document.getElementById('toast').textContent.startsWith('Saved')")
+    assert _api(app_client, "/api/v1/organisation")["pod_policy"] == ["photo", "safe_place"]
+
+    # --- a driver with the login for the phone in the same form: link and QR code
+    page.fill("#driver-form input[name=name]", "Dana")
+    page.select_option("#driver-form select[name=vehicle_id]", label="Van 1")
+    page.fill("#driver-form input[name=email]", "dana@blumen-meier.example")
+    page.click("#driver-form button[type=submit]")
+    page.wait_for_selector("#login-dialog[open] #login-qr svg")
+    link = page.input_value("#login-url")
+    assert "/app/invite/" in link
+    _shot(page, "06-driver-login-qr")
+    page.click("#login-close")
+    page.wait_for_selector("#drivers-table tr[data-id]")
+    assert "link sent" in page.locator("#drivers-table tr[data-id]").inner_text()
+    (dana,) = _api(app_client, "/api/v1/drivers")["items"]
+    assert dana["login_invited"] is True and dana["vehicle_id"] == van["id"]
+
     # --- closed after the first sign-up
     page.goto("/app/setup")
     page.wait_for_url("**/app/orders")  # logged in: the login page sends us on
@@ -182,3 +206,4 @@ def test_owner_sets_up_the_business(page: Any, app_client: TestClient) -> None:
     # 422 with the form, the vehicle API 422 for the break); no script error, no missing file
     refused = "console error: Failed to load resource: the server responded with a status of 422"
     assert [p.split(" (")[0] for p in page.problems] == [refused, refused], page.problems
+    _shot(page, "07-after-setup")

@@ -477,3 +477,21 @@ def accept(
     row.accepted_at = utcnow()
     session.commit()
     return user, row
+
+
+def accepted_invitation_ids(*, session: Session, org_id: str, user_id: str) -> set[str]:
+    """The invitations to ``org_id`` that this user's e-mail accepted (a driver's login is
+    linked to the driver who was given the invitation)."""
+    user = session.get(User, user_id)
+    if user is None:
+        return set()
+    return set(
+        session.scalars(
+            select(Invitation.id).where(
+                Invitation.org_id == org_id,
+                Invitation.email == user.email,
+                Invitation.kind == "invite",
+                Invitation.accepted_at.is_not(None),
+            )
+        )
+    )

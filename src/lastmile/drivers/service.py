@@ -30,6 +30,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lastmile.auth import service as auth
 from lastmile.common.clock import utcnow
 from lastmile.core.errors import (
     Conflict,
@@ -137,9 +138,17 @@ def driver_of(*, session: Session, org_id: str, user_id: str | None) -> Driver:
     try:
         return fleet.driver_for_user(session=session, org_id=org_id, user_id=user_id)
     except NotFound:
-        raise Forbidden(
-            "no driver is linked to this login; ask a dispatcher to link it to a driver"
-        ) from None
+        pass
+    accepted = auth.accepted_invitation_ids(session=session, org_id=org_id, user_id=user_id)
+    linked = fleet.link_invited(
+        session=session, org_id=org_id, user_id=user_id, invitation_ids=accepted
+    )
+    if linked is not None:
+        return linked
+    raise Forbidden(
+        "no driver is linked to this login; ask your dispatcher to give you the login from "
+        "Settings -> Drivers"
+    )
 
 
 def _org(session: Session, org_id: str) -> Organisation:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import segno
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 
+from lastmile.auth import service as auth
 from lastmile.auth.principal import STAFF, Principal
-from lastmile.common.web import Caller, DbSession
-from lastmile.core.errors import FieldIssue, InputError
+from lastmile.common.web import AppSettings, Caller, DbSession
+from lastmile.core.errors import Conflict, FieldIssue, InputError
 from lastmile.fleet import service
 from lastmile.fleet.schemas import (
     DepotCreate,
@@ -20,6 +22,8 @@ from lastmile.fleet.schemas import (
     DepotRead,
     DepotUpdate,
     DriverCreate,
+    DriverLogin,
+    DriverLoginCreate,
     DriverPage,
     DriverRead,
     DriverUpdate,
@@ -313,3 +317,45 @@ def delete_driver(driver_id: str, caller: Admin, session: DbSession) -> Response
     """Delete a driver without history (admin); 409 otherwise: deactivate them instead."""
     service.delete_driver(session=session, org_id=caller.org_id, driver_id=driver_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/drivers/{driver_id}/login",
+    response_model=DriverLogin,
+    status_code=201,
+    operation_id="create_driver_login",
+    responses={**_ONE, **_CONFLICT},
+)
+def create_driver_login(
+    driver_id: str,
+    body: DriverLoginCreate,
+    caller: Admin,
+    session: DbSession,
+    settings: AppSettings,
+) -> DriverLogin:
+    """Give a driver without a login a one-time link for their phone (admin): the invitation
+    of the members API with the role driver (a new e-mail sets its password there, an
+    existing account logs in and accepts); the driver app links the login to this driver on
+    its first call. 409 if the driver has a login."""
+    from lastmile.orgs.api import accept_url
+
+    driver = service.get_driver(session=session, org_id=caller.org_id, driver_id=driver_id)
+    if driver.user_id is not None:
+        raise Conflict(f"{driver.name} already has a login")
+    row, token = auth.invite(
+        session=session,
+        org_id=caller.org_id,
+        email=body.email,
+        role=Role.DRIVER,
+        invited_by=caller.user_id,
+    )
+    service.set_login_invitation(
+        session=session, org_id=caller.org_id, driver_id=driver.id, invitation_id=row.id
+    )
+    url = accept_url(settings.public_url, token)
+    return DriverLogin(
+        email=row.email,
+        accept_url=url,
+        qr_svg=segno.make(url, error="m").svg_inline(scale=4, title="Login link"),
+        expires_at=row.expires_at,
+    )

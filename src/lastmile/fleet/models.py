@@ -70,3 +70,6 @@ class Driver(OrgScoped, Base):
     )
     """The vehicle this driver usually drives."""
     active: Mapped[bool] = mapped_column(default=True)
+    invitation_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    """The login invitation given to this driver (``auth``'s invitations), until it is
+    accepted: the driver app links the new login to this driver on its first call."""

@@ -417,6 +417,9 @@ class DriverRead(BaseModel):
     user_id: str | None
     vehicle_id: str | None
     active: bool
+    login_invited: bool = Field(
+        description="A login invitation was given and not yet used (POST /drivers/{id}/login)."
+    )
     created_at: datetime
 
     @classmethod
@@ -428,8 +431,27 @@ class DriverRead(BaseModel):
             user_id=row.user_id,
             vehicle_id=row.vehicle_id,
             active=row.active,
+            login_invited=row.invitation_id is not None and row.user_id is None,
             created_at=row.created_at,
         )
+
+
+class DriverLoginCreate(BaseModel):
+    """The e-mail the driver logs in with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320)
+
+
+class DriverLogin(BaseModel):
+    """A one-time link for the driver's phone (shown once): a new e-mail sets its password
+    there, an existing account logs in and accepts."""
+
+    email: str
+    accept_url: str
+    qr_svg: str = Field(description="The link as a QR code (SVG) to scan with the phone.")
+    expires_at: datetime
 
 
 class DriverPage(BaseModel):

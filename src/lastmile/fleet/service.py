@@ -663,6 +663,48 @@ def get_driver(*, session: Session, org_id: str, driver_id: str) -> Driver:
     return _get(session, Driver, org_id, driver_id, "driver")
 
 
+def set_login_invitation(
+    *, session: Session, org_id: str, driver_id: str, invitation_id: str
+) -> Driver:
+    """Remember the login invitation given to a driver without a login (409 if they have
+    one); :func:`link_invited` links the login once the invitation is accepted."""
+    driver = get_driver(session=session, org_id=org_id, driver_id=driver_id)
+    if driver.user_id is not None:
+        raise Conflict(f"{driver.name} already has a login")
+    driver.invitation_id = invitation_id
+    session.commit()
+    return driver
+
+
+def link_invited(
+    *, session: Session, org_id: str, user_id: str, invitation_ids: set[str]
+) -> Driver | None:
+    """Link a login to the driver whose invitation it accepted (its first driver-app call)."""
+    if not invitation_ids:
+        return None
+    driver = session.scalar(
+        select(Driver)
+        .where(
+            Driver.org_id == org_id,
+            Driver.user_id.is_(None),
+            Driver.invitation_id.in_(invitation_ids),
+        )
+        .limit(1)
+    )
+    if driver is None:
+        return None
+    driver.user_id = user_id
+    driver.invitation_id = None
+    events.record(
+        session=session,
+        org_id=org_id,
+        type="driver.updated",
+        payload={"id": driver.id, "name": driver.name, "changed": ["user_id"]},
+    )
+    session.commit()
+    return driver
+
+
 def driver_for_user(*, session: Session, org_id: str, user_id: str) -> Driver:
     """The driver record a driver-app login belongs to."""
     driver = session.scalar(

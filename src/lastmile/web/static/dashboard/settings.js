@@ -198,3 +198,35 @@ document.getElementById('pod-form')?.addEventListener('submit', async (e) => {
     toast('Saved: drivers get it with their next route update.');
   } catch (err) { toast(err.message, 'error'); }
 });
+
+// --- drivers: add one, with the login for the driver app in the same form -----------------
+const loginDialog = document.getElementById('login-dialog');
+async function giveLogin(driverId, name, email) {
+  const login = await api('POST', `/api/v1/drivers/${driverId}/login`, { email });
+  document.getElementById('login-who').textContent = name;
+  document.getElementById('login-qr').innerHTML = login.qr_svg;  // SVG drawn by the server
+  document.getElementById('login-url').value = login.accept_url;
+  loginDialog.showModal();
+}
+document.getElementById('login-copy')?.addEventListener('click', async () => {
+  const input = document.getElementById('login-url');
+  input.select();
+  try { await navigator.clipboard.writeText(input.value); toast('Link copied.'); } catch { toast('Select the link and copy it.'); }
+});
+document.getElementById('login-close')?.addEventListener('click', () => { loginDialog.close(); location.reload(); });
+document.getElementById('driver-form')?.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const f = e.target.elements;
+  const body = { name: f.name.value.trim(), phone: f.phone.value.trim(), vehicle_id: f.vehicle_id.value || null };
+  const email = f.email?.value.trim();
+  try {
+    const driver = await api('POST', '/api/v1/drivers', body);
+    if (email) await giveLogin(driver.id, driver.name, email);
+    else location.reload();
+  } catch (err) { toast(err.message, 'error'); }
+});
+document.querySelectorAll('[data-login]').forEach(b => b.addEventListener('click', async () => {
+  const email = prompt(`E-mail ${b.dataset.name} logs in with:`);
+  if (!email) return;
+  try { await giveLogin(b.dataset.login, b.dataset.name, email.trim()); } catch (err) { toast(err.message, 'error'); }
+}));
