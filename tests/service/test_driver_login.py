@@ -38,6 +38,7 @@ def test_a_new_driver_gets_a_login_link_and_the_app_links_it(client: TestClient)
     path = login["accept_url"].split("://", 1)[1].split("/", 1)[1]
     assert path.startswith("app/invite/")
     assert login["qr_svg"].startswith("<svg") and "<path" in login["qr_svg"]
+    assert login["emailed"] is False  # this server sends no mail
     shown = client.get(f"/api/v1/drivers/{driver['id']}", headers=shop.dispatcher).json()
     assert shown["login_invited"] is True
 

@@ -337,7 +337,8 @@ def create_driver_login(
     of the members API with the role driver (a new e-mail sets its password there, an
     existing account logs in and accepts); the driver app links the login to this driver on
     its first call. 409 if the driver has a login."""
-    from lastmile.orgs.api import accept_url
+    from lastmile.orgs import service as orgs
+    from lastmile.orgs.api import _mail_invitation, accept_url
 
     driver = service.get_driver(session=session, org_id=caller.org_id, driver_id=driver_id)
     if driver.user_id is not None:
@@ -358,4 +359,7 @@ def create_driver_login(
         accept_url=url,
         qr_svg=segno.make(url, error="m").svg_inline(scale=4, title="Login link"),
         expires_at=row.expires_at,
+        emailed=_mail_invitation(
+            row.email, orgs.get(session=session, org_id=caller.org_id).name, Role.DRIVER, url
+        ),
     )

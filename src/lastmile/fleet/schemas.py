@@ -452,6 +452,7 @@ class DriverLogin(BaseModel):
     accept_url: str
     qr_svg: str = Field(description="The link as a QR code (SVG) to scan with the phone.")
     expires_at: datetime
+    emailed: bool = Field(description="Whether the link was also e-mailed (the server sends mail).")
 
 
 class DriverPage(BaseModel):

@@ -206,6 +206,7 @@ async function giveLogin(driverId, name, email) {
   document.getElementById('login-who').textContent = name;
   document.getElementById('login-qr').innerHTML = login.qr_svg;  // SVG drawn by the server
   document.getElementById('login-url').value = login.accept_url;
+  document.getElementById('login-mailed').hidden = !login.emailed;
   loginDialog.showModal();
 }
 document.getElementById('login-copy')?.addEventListener('click', async () => {
