@@ -269,10 +269,11 @@ def test_driver_sees_only_their_own_route(client: TestClient) -> None:
     with day.sessions() as session:
         org = session.get(Organisation, day.org.org_id)
         assert org is not None
-        org.settings = {"pod_policy": ["signature", "photo"]}
+        org.settings = {"pod_policy": ["signature_photo"]}
         session.commit()
     again = client.get(f"/api/v1/driver/route?date={day.day}", headers=day.org.driver).json()
     assert again["route"]["stops"][0]["pod_required"] == ["photo", "signature"]
+    assert again["route"]["stops"][0]["handover"] == ["signature_photo"]
 
 
 def test_another_organisations_driver_sees_nothing(client: TestClient) -> None:
