@@ -9,9 +9,9 @@ result is an ordinary ``.osm.pbf`` read by the same code as any real extract:
 * a road hierarchy: every 10th street is ``secondary``, every 30th ``primary``, the rest
   ``residential``; ways run from one main road to the next;
 * one-way streets: every 4th residential street, alternating direction;
-* parks: blocks whose inner streets are footpaths (walkable, not drivable), with a
-  ``leisure=park`` outline;
-* a river across the city that only main roads cross, on bridges;
+* parks: blocks whose inner streets are footways (walkable, not drivable);
+* a river across the city (a ``waterway=river`` line) that only main roads cross, on
+  bridges;
 * turn-restriction relations (``no_left_turn``, ``only_straight_on``) at some crossings of
   main roads, each with ``from``/``via``/``to`` members as OSM defines them.
 
