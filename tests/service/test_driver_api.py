@@ -477,6 +477,10 @@ def test_replaying_a_batch_changes_nothing(client: TestClient) -> None:
         ev("r-arrive-003", "arrived", day.at(16), day.stops[2]["id"]),
     )
     assert [r["status"] for r in twice] == ["applied", "duplicate"]
+    # A key reused for a different event is a conflict naming the key, not silently dropped.
+    reused = send(client, day, ev("r-arrive-003", "arrived", day.at(17), day.stops[3]["id"]))
+    assert reused[0]["status"] == "rejected", reused
+    assert reused[0]["error"]["field"] == "key" and "r-arrive-003" in reused[0]["error"]["message"]
 
 
 def test_late_arrival_goes_into_history_without_going_backwards(client: TestClient) -> None:

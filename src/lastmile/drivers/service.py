@@ -448,6 +448,18 @@ def _replay(stored: DeviceEvent, driver: Driver) -> EventResult:
     return first.model_copy(update={"status": "duplicate"})
 
 
+def _differs(stored: DeviceEvent, event: DriverEventIn) -> bool:
+    """A reused key whose event says something else than the stored one (not a retry)."""
+    sent = event.model_dump()
+    resolved = ("occurred_at", "key", "route_id", "stop_id", "order_id")  # stored resolved
+    return any(
+        sent[name] != stored.payload.get(name)
+        for name in sent
+        if name not in resolved or (name != "occurred_at" and sent[name] is not None)
+        if name != "key"
+    )
+
+
 def _stored(session: Session, org_id: str, key: str) -> DeviceEvent | None:
     return session.scalar(
         select(DeviceEvent).where(DeviceEvent.org_id == org_id, DeviceEvent.idempotency_key == key)
@@ -468,6 +480,12 @@ def _apply_one(
         with session.begin_nested():
             stored = _stored(session, org_id, event.key)
             if stored is not None:
+                if _differs(stored, event):
+                    raise _Rejected(
+                        "key",
+                        f"key {event.key!r} was already used for a different event "
+                        "(a conflict: send this event with a new key)",
+                    )
                 return _replay(stored, driver)
             at = parse_time(event.occurred_at, now=now, field="occurred_at")
             if event.type not in EVENT_TYPES:
