@@ -216,12 +216,16 @@ def test_dispatcher_day(
         "dragging the pin did not save: " + page.locator("#toast").inner_text()
     )
     assert moved["address_verdict"] == "given"
-    # the keyboard way: type the location
-    page.once("dialog", lambda d: d.accept("47.2111, 9.5299"))
-    page.locator("#orders-table tr", has_text="SMP-0011").locator(".set-location").click()
-    page.wait_for_selector("#orders-table tr:has-text('SMP-0011') >> text=47.2111, 9.5299")
+    # the keyboard way: edit the address text; it is checked again when saved
+    page.locator("#orders-table tr", has_text="SMP-0011").locator(".fix-address").click()
+    page.fill("#fix-address", "Landstr. 19, 9490 Vaduz")
+    page.click("#fix-save")
+    page.wait_for_selector("#toast:has-text('SMP-0011: address found and saved')")
+    page.wait_for_selector("#orders-table tr:has-text('SMP-0011') >> text=Landstr. 19")
     typed = {o["external_id"]: o for o in _orders(web_client, org.dispatcher)}["SMP-0011"]
-    assert (typed["lat"], typed["lon"]) == (47.2111, 9.5299)
+    assert typed["address"] == "Landstr. 19, 9490 Vaduz" and typed["status"] == "ready"
+    assert typed["address_verdict"] == "corrected"
+    assert abs(typed["lon"] - 9.5174) < 0.001 and abs(typed["lat"] - 47.1435) < 0.001
 
     # --- bulk action: cancel the selected order (and only it)
     page.fill("input[name=q]", "X-CANCEL")

@@ -27,19 +27,15 @@ from rich.table import Table
 from lastmile.cli.common import bundled_extract, fail, read_text, write_outputs
 from lastmile.core.errors import FieldIssue, InputError, LastmileError
 from lastmile.core.formats.csv_out import write_csv
+from lastmile.core.formats.addresses import ADDRESS_ALIASES, AddressColumns, address_line
+from lastmile.core.formats.orders_csv import ORDER_ALIASES
+from lastmile.core.formats.table import match_columns
 from lastmile.core.geo.geocoder import Geocoder, GeocodeResult, Verdict
 from lastmile.core.geo.index import ProgressCallback, load_index
 from lastmile.core.model import Location
 
 ATTRIBUTION = "Addresses © OpenStreetMap contributors (ODbL 1.0)"
 
-ADDRESS_COLUMNS = ("address", "addr", "street_address", "full_address")
-STREET_COLUMNS = ("street", "street_name", "strasse")
-NUMBER_COLUMNS = ("house_number", "housenumber", "house_no", "number", "hausnummer")
-POSTCODE_COLUMNS = ("postcode", "postal_code", "zip", "zip_code", "plz")
-CITY_COLUMNS = ("city", "town", "ort", "municipality")
-LON_COLUMNS = ("lon", "lng", "longitude")
-LAT_COLUMNS = ("lat", "latitude")
 OUT_COLUMNS = (
     "verdict",
     "matched_address",
@@ -56,44 +52,32 @@ _stderr = Console(stderr=True)
 
 @dataclass(frozen=True)
 class _Columns:
-    """Which CSV column (original header) holds what; ``None`` when absent."""
+    """The address columns (shared with the orders CSV) and the optional pin columns."""
 
-    address: str | None
-    street: str | None
-    number: str | None
-    postcode: str | None
-    city: str | None
+    address: AddressColumns
     lon: str | None
     lat: str | None
 
 
-def _find(headers: Sequence[str], aliases: Sequence[str]) -> str | None:
-    normal = {h.strip().casefold().replace(" ", "_").replace("-", "_"): h for h in headers}
-    for alias in aliases:
-        if alias in normal:
-            return normal[alias]
-    return None
+_ALIASES = {**ADDRESS_ALIASES, "lon": ORDER_ALIASES["lon"], "lat": ORDER_ALIASES["lat"]}
 
 
 def _columns(headers: Sequence[str], source: str) -> _Columns:
+    matched = match_columns(headers, _ALIASES, source=source)
     cols = _Columns(
-        address=_find(headers, ADDRESS_COLUMNS),
-        street=_find(headers, STREET_COLUMNS),
-        number=_find(headers, NUMBER_COLUMNS),
-        postcode=_find(headers, POSTCODE_COLUMNS),
-        city=_find(headers, CITY_COLUMNS),
-        lon=_find(headers, LON_COLUMNS),
-        lat=_find(headers, LAT_COLUMNS),
+        address=AddressColumns.of(matched),
+        lon=matched.field_to_column.get("lon"),
+        lat=matched.field_to_column.get("lat"),
     )
-    if cols.address is None and cols.street is None:
+    if not cols.address.any:
         raise InputError(
             [
                 FieldIssue(
                     None,
                     "address",
                     None,
-                    "missing address column: expected one of "
-                    + ", ".join(ADDRESS_COLUMNS)
+                    "missing address column: expected one of address, "
+                    + ", ".join(ADDRESS_ALIASES["address"])
                     + " (or street with house_number, postcode, city); found "
                     + (", ".join(headers) if headers else "no header"),
                 )
@@ -140,28 +124,6 @@ def _hint(row: dict[str, str], cols: _Columns, n: int, issues: list[FieldIssue])
             FieldIssue(n, f"{cols.lon}/{cols.lat}", f"{lon_text}, {lat_text}", "not a lon/lat pair")
         )
         return None
-
-
-def _input_text(row: dict[str, str], cols: _Columns) -> str:
-    """The address as one line, from the address column or the separate parts."""
-    parts = {
-        name: row.get(col, "").strip() if col else ""
-        for name, col in (
-            ("street", cols.street),
-            ("number", cols.number),
-            ("postcode", cols.postcode),
-            ("city", cols.city),
-        )
-    }
-    if cols.address is not None and row.get(cols.address, "").strip():
-        text = row[cols.address].strip()
-        town = " ".join(p for p in (parts["postcode"], parts["city"]) if p)
-        if town and town.casefold() not in text.casefold():
-            text = f"{text}, {town}"
-        return text
-    first = " ".join(p for p in (parts["street"], parts["number"]) if p)
-    town = " ".join(p for p in (parts["postcode"], parts["city"]) if p)
-    return ", ".join(p for p in (first, town) if p)
 
 
 def _result_json(n: int, result: GeocodeResult) -> dict[str, Any]:
@@ -334,7 +296,7 @@ def geocode(
             rows_task = progress.add_task("geocoding", total=len(rows))
             results: list[GeocodeResult] = []
             for row, hint in zip(rows, hints, strict=True):
-                results.append(geocoder.geocode(_input_text(row, cols), hint=hint))
+                results.append(geocoder.geocode(address_line(row, cols.address), hint=hint))
                 progress.advance(rows_task)
         if out is not None:
             write_outputs({out: _out_csv(headers, rows, results)})

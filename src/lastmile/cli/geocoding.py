@@ -19,13 +19,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lastmile.core.errors import FieldIssue, InputError
+from lastmile.core.formats.addresses import AddressColumns, address_line
 from lastmile.core.formats.orders_csv import ORDER_ALIASES, OrderRow, OrdersFile
-from lastmile.core.formats.table import match_columns, normalise_header, read_rows
+from lastmile.core.formats.table import match_columns, read_rows
 from lastmile.core.geo.geocoder import Geocoder, GeocodeResult
 from lastmile.core.geo.index import load_index
 
-POSTCODE_COLUMNS = ("postcode", "postal_code", "zip", "zip_code", "plz")
-CITY_COLUMNS = ("city", "town", "ort", "municipality")
 ATTRIBUTION = "Addresses © OpenStreetMap contributors (ODbL 1.0)"
 
 
@@ -56,40 +55,30 @@ class GeocodedOrders:
         return tuple(r for r in self.rows if r.result.verdict.resolved and r.result.changes)
 
 
-def _find(header: Sequence[str], aliases: Sequence[str]) -> str | None:
-    normal = {normalise_header(h): h for h in header}
-    return next((normal[a] for a in aliases if a in normal), None)
-
-
 def addresses_to_geocode(text: str, *, source: str) -> tuple[str, dict[int, str]]:
     """The address column's header, and row number -> address text for rows without coordinates.
 
     A row needs geocoding when both coordinate cells are empty or the file has no
-    coordinate columns at all. The address comes from the address column; a postcode or
-    town column is appended when the address lacks it (as ``lastmile geocode`` does).
+    coordinate columns at all. The line is :func:`lastmile.core.formats.addresses.address_line`'s,
+    as in ``lastmile geocode`` and the server's import.
     A row with neither coordinates nor an address is an input error.
     """
     header, rows = read_rows(text, source=source)
     columns = match_columns(header, ORDER_ALIASES, source=source)
     lon = columns.field_to_column.get("lon")
     lat = columns.field_to_column.get("lat")
-    address = columns.field_to_column.get("address")
-    postcode = _find(header, POSTCODE_COLUMNS)
-    city = _find(header, CITY_COLUMNS)
+    address = AddressColumns.of(columns)
     wanted: dict[int, str] = {}
     issues: list[FieldIssue] = []
     for row_no, cells in rows:
         if (lon and cells.get(lon)) or (lat and cells.get(lat)):
             continue
-        line = cells.get(address, "") if address else ""
-        town = " ".join(cells.get(c, "") for c in (postcode, city) if c and cells.get(c))
-        if town and town.casefold() not in line.casefold():
-            line = f"{line}, {town}" if line else town
+        line = address_line(cells, address)
         if not line.strip():
             issues.append(
                 FieldIssue(
                     row_no,
-                    address or "address",
+                    address.main,
                     None,
                     "has neither coordinates (lon, lat) nor an address to geocode",
                 )
@@ -98,7 +87,7 @@ def addresses_to_geocode(text: str, *, source: str) -> tuple[str, dict[int, str]
         wanted[row_no] = line.strip()
     if issues:
         raise InputError(issues=issues, source=source)
-    return address or "address", wanted
+    return address.main, wanted
 
 
 def geocode_orders(

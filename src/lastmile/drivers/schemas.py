@@ -63,6 +63,7 @@ class DriverStop(BaseModel):
         default=None, description='Local "HH:MM" pairs when service may start; empty = any time.'
     )
     notes: str | None = None
+    description: str | None = Field(default=None, description='What to deliver ("bread basket").')
     customer: str | None = None
     phone: str | None = None
     items: dict[str, float] | None = Field(default=None, description="{dimension: amount}")

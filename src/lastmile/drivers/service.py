@@ -260,6 +260,7 @@ def route_view(*, session: Session, org_id: str, route: Route) -> DriverRoute:
                         (format_clock_exact(a), format_clock_exact(b)) for a, b in order.windows
                     ],
                     "notes": order.notes,
+                    "description": order.description,
                     "customer": order.customer,
                     "phone": order.phone,
                     "items": dict(order.demand),

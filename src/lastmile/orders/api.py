@@ -190,6 +190,7 @@ def geocode_address(
         lat=result.location.lat if result.location else None,
         confidence=result.confidence,
         changes=list(result.changes),
+        reason=result.reason,
         candidates=[
             {
                 "address": c.address.format(),
@@ -237,12 +238,26 @@ def get_order(order_id: str, caller: Caller, session: DbSession) -> OrderRead:
 
 
 @router.patch("/orders/{order_id}", response_model=OrderRead, operation_id="update_order")
-def update_order(order_id: str, body: OrderUpdate, caller: Caller, session: DbSession) -> OrderRead:
-    """Change some fields; a new address without coordinates needs geocoding again."""
+def update_order(
+    order_id: str, body: OrderUpdate, request: Request, caller: Caller, session: DbSession
+) -> OrderRead:
+    """Change some fields; a new address without coordinates is geocoded again at once."""
     caller.require(*STAFF)
     order = service.update(
         session=session, org_id=caller.org_id, order_id=order_id, order_in=body, actor=caller.actor
     )
+    settings = request.app.state.settings
+    if (
+        "address" in body.model_fields_set
+        and "lon" not in body.model_fields_set
+        and settings.geocode_imports
+        and lifecycle.needs_geocoding(status=order.status, lon=order.lon, lat=order.lat)
+        and order.address_verdict is None
+    ):
+        from lastmile.common.geocoding import geocoder_for
+        from lastmile.orders.jobs import geocode_order
+
+        order = geocode_order(session=session, order=order, geocoder=geocoder_for(settings))
     return OrderRead.of(order)
 
 

@@ -82,6 +82,24 @@ DELETABLE: frozenset[OrderStatus] = frozenset({S.NEW, S.READY, S.CANCELLED})
 ACCEPTED_VERDICTS: frozenset[str] = frozenset({"given", "exact", "corrected"})
 """Address verdicts that make an order ``ready`` (the others leave it ``new`` for a person)."""
 
+UNRESOLVED_VERDICTS: frozenset[str] = frozenset({"ambiguous", "not_found", "outside_area"})
+"""The geocoder could not place the address: the order waits for a person (no location)."""
+
+LOCATION_WORDS: dict[str | None, str] = {
+    "exact": "address checked",
+    "corrected": "address corrected",
+    "given": "placed on the map",
+    "ambiguous": "several places match",
+    "not_found": "not found on the map",
+    "outside_area": "outside your map area",
+    None: "not checked yet",
+}
+"""What a shop owner reads for an address verdict (the API keeps the codes)."""
+
+
+def location_words(verdict: str | None) -> str:
+    return LOCATION_WORDS.get(verdict, verdict or LOCATION_WORDS[None])
+
 
 def parse_status(value: str) -> OrderStatus:
     """A status from its name, or :class:`IllegalTransition` naming the known ones."""

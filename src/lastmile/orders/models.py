@@ -40,6 +40,8 @@ class Order(OrgScoped, Base):
     deliver_to: Mapped[str | None] = mapped_column(String(100), default=None)
     """For a pickup: external id of the delivery its goods go to."""
     notes: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    """What to deliver, in the shop's words ("bread basket"), shown to the driver."""
     customer: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str] = mapped_column(String(50), default="")
     email: Mapped[str] = mapped_column(String(320), default="")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from lastmile.auth.principal import STAFF
+from lastmile.common.geocoding import geocoder_for
 from lastmile.common.web import (
     AppSettings,
     Caller,
@@ -20,10 +21,17 @@ from lastmile.common.web import (
     FormText,
 )
 from lastmile.core.errors import FieldIssue, InputError
+from lastmile.core.formats.addresses import AddressColumns, address_line
 from lastmile.core.formats.orders_csv import ORDER_ALIASES
 from lastmile.core.formats.table import match_columns, read_rows
+from lastmile.core.geo.geocoder import Geocoder
 from lastmile.orders import service as orders
-from lastmile.orders.lifecycle import OrderStatus
+from lastmile.orders.lifecycle import (
+    ACCEPTED_VERDICTS,
+    UNRESOLVED_VERDICTS,
+    OrderStatus,
+    location_words,
+)
 from lastmile.web.layout import (
     Viewer,
     clock_text,
@@ -48,8 +56,15 @@ BULK_ACTIONS = {
 }
 
 
-def _order_json(o: Any) -> dict[str, Any]:
-    return {
+def is_unresolved(order: Any) -> bool:
+    """An order the geocoder could not place (distinct from one not checked yet)."""
+    return order.lon is None and order.address_verdict in UNRESOLVED_VERDICTS
+
+
+def _order_json(o: Any, geocoder: Geocoder | None = None) -> dict[str, Any]:
+    """An order's pin; an unresolved one carries the geocoder's reason and suggestions
+    (the same answer as ``GET /api/v1/geocode``), and its best guess as the pin's place."""
+    item: dict[str, Any] = {
         "id": o.id,
         "external_id": o.external_id,
         "status": o.status,
@@ -57,7 +72,20 @@ def _order_json(o: Any) -> dict[str, Any]:
         "lon": o.lon,
         "lat": o.lat,
         "verdict": o.address_verdict,
+        "verdict_text": location_words(o.address_verdict),
+        "unresolved": is_unresolved(o),
     }
+    if item["unresolved"] and geocoder is not None:
+        result = geocoder.geocode(o.address)
+        item["reason"] = result.reason
+        item["candidates"] = [
+            {"address": c.address.format(), "lon": c.location.lon, "lat": c.location.lat}
+            for c in result.candidates[:5]
+        ]
+        if result.candidates:  # the pin starts at the best guess (never saved by itself)
+            best = result.candidates[0].location
+            item["lon"], item["lat"] = best.lon, best.lat
+    return item
 
 
 @router.get("/app/orders", response_model=None)
@@ -88,6 +116,7 @@ def orders_page(
         offset=(page - 1) * PAGE_SIZE,
     )
     pages = max(1, math.ceil(total / PAGE_SIZE))
+    geocoder = geocoder_for(settings) if any(is_unresolved(o) for o in rows) else None
     context: dict[str, Any] = {
         "nav": "orders",
         "rows": rows,
@@ -99,7 +128,15 @@ def orders_page(
         "q": q,
         "statuses": [s.value for s in OrderStatus],
         "clock": clock_text,
-        "pins": json_script([_order_json(o) for o in rows if o.lon is not None]),
+        "pins": json_script(
+            [
+                _order_json(o, geocoder)
+                for o in rows
+                if o.lon is not None or (is_unresolved(o) and o.status == OrderStatus.NEW)
+            ]
+        ),
+        "location_words": location_words,
+        "is_unresolved": is_unresolved,
     }
     name = (
         "dashboard/_orders_table.html"
@@ -113,10 +150,12 @@ def orders_page(
 def import_preview(
     caller: Caller,
     session: DbSession,
+    settings: AppSettings,
     file: Annotated[UploadFile, File()],
     date: Annotated[FormText, Form(max_length=40)] = "",
 ) -> dict[str, Any]:
-    """Dry run of an orders CSV: every row's verdict and, where known, its pin. Saves nothing."""
+    """Dry run of an orders CSV: every row's verdict, its address checked by the geocoder and,
+    where known, its pin. Saves nothing."""
     caller.require(*STAFF)
     data = file.file.read(10_000_001)
     if len(data) > 10_000_000:
@@ -136,22 +175,39 @@ def import_preview(
     header, raw_rows = read_rows(text, source="orders CSV")
     columns = match_columns(header, ORDER_ALIASES, source="orders CSV")
     col = columns.field_to_column
+    address_columns = AddressColumns.of(columns)
     cells = dict(raw_rows)
+    geocoder = geocoder_for(settings) if settings.geocode_imports else None
     out = []
     for row in report.rows:
         cell = cells.get(row.row, {})
+        address = address_line(cell, address_columns)
         lon = _float(cell.get(col.get("lon", ""), ""))
         lat = _float(cell.get(col.get("lat", ""), ""))
-        has_point = lon is not None and lat is not None and row.status != "invalid"
+        verdict: str | None = "given"
+        reason = ""
+        if row.status == "invalid":
+            verdict, lon, lat = "invalid", None, None
+        elif lon is None or lat is None:
+            lon = lat = None
+            verdict = None
+            if geocoder is not None and address:
+                # The same check the import's geocoding job makes after the import.
+                result = geocoder.geocode(address)
+                verdict, reason = result.verdict.value, result.reason
+                if result.verdict.value in ACCEPTED_VERDICTS and result.location is not None:
+                    lon, lat = result.location.lon, result.location.lat
+                    reason = "; ".join(result.changes)
         out.append(
             {
                 **row.model_dump(mode="json"),
-                "address": cell.get(col.get("address", ""), ""),
-                "lon": lon if has_point else None,
-                "lat": lat if has_point else None,
-                "verdict": "given"
-                if has_point
-                else ("invalid" if row.status == "invalid" else "needs geocoding"),
+                "address": address,
+                "lon": lon,
+                "lat": lat,
+                "verdict": verdict,
+                "verdict_text": "invalid row" if verdict == "invalid" else location_words(verdict),
+                "unresolved": verdict in UNRESOLVED_VERDICTS,
+                "reason": reason,
             }
         )
     return {
@@ -160,6 +216,7 @@ def import_preview(
         "updated": report.updated,
         "unchanged": report.unchanged,
         "invalid": report.invalid,
+        "unresolved": sum(1 for r in out if r["unresolved"]),
         "warnings": report.warnings,
         "date": report.date.isoformat() if report.date else None,
     }

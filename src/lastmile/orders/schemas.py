@@ -178,6 +178,9 @@ class OrderCreate(_Input):
         default=None, description="For a pickup: external_id of the delivery its goods go to."
     )
     notes: str = Field(default="", max_length=2000)
+    description: str = Field(
+        default="", max_length=2000, description='What to deliver, in words ("bread basket").'
+    )
     customer: str = Field(default="", max_length=200)
     phone: str = Field(default="", max_length=50)
     email: str = Field(default="", max_length=320)
@@ -211,7 +214,7 @@ def _check_location(
 
 _NOT_NULL = (
     "date", "address", "windows", "service_s", "demand", "required", "value", "skills",
-    "kind", "notes", "customer", "phone", "email",
+    "kind", "notes", "description", "customer", "phone", "email",
 )  # fmt: skip
 
 
@@ -231,6 +234,7 @@ class OrderUpdate(_Input):
     kind: Kind | None = None
     deliver_to: ExternalId | None = None
     notes: str | None = Field(default=None, max_length=2000)
+    description: str | None = Field(default=None, max_length=2000)
     customer: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=50)
     email: str | None = Field(default=None, max_length=320)
@@ -278,6 +282,7 @@ class OrderRead(BaseModel):
     kind: Kind
     deliver_to: str | None
     notes: str
+    description: str
     customer: str
     phone: str
     email: str
@@ -307,6 +312,7 @@ class OrderRead(BaseModel):
             kind="pickup" if order.kind == "pickup" else "delivery",
             deliver_to=order.deliver_to,
             notes=order.notes,
+            description=order.description,
             customer=order.customer,
             phone=order.phone,
             email=order.email,
@@ -433,4 +439,5 @@ class GeocodeAnswer(BaseModel):
     lat: float | None
     confidence: float
     changes: list[str]
+    reason: str = Field(default="", description="why there is no answer (when there is none)")
     candidates: list[dict[str, Any]]

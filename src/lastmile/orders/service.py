@@ -54,7 +54,7 @@ EVENT_UPDATED = "order.updated"
 EVENT_DELETED = "order.deleted"
 EVENT_STATUS_CHANGED = "order.status_changed"
 
-CONTACT_FIELDS = frozenset({"notes", "customer", "phone", "email", "pod_policy"})
+CONTACT_FIELDS = frozenset({"notes", "description", "customer", "phone", "email", "pod_policy"})
 """Fields that may change in any status (they do not affect a plan)."""
 
 PLAN_FIELDS = (
@@ -331,6 +331,7 @@ def _desired(order_in: OrderCreate, today: date | None, default_service_s: int) 
         "kind": order_in.kind,
         "deliver_to": order_in.deliver_to,
         "notes": order_in.notes,
+        "description": order_in.description,
         "customer": order_in.customer,
         "phone": order_in.phone,
         "email": order_in.email,
@@ -355,7 +356,7 @@ def _changes(existing: Order, desired: dict[str, Any]) -> dict[str, Any]:
     if desired["lon"] is not None:
         if (existing.lon, existing.lat) != (desired["lon"], desired["lat"]):
             changes.update(lon=desired["lon"], lat=desired["lat"], address_verdict="given")
-    elif "address" in changes and existing.lon is not None:
+    elif "address" in changes and (existing.lon is not None or existing.address_verdict):
         changes.update(lon=None, lat=None, address_verdict=None)
     return changes
 
@@ -539,7 +540,7 @@ def update(
         if (order.lon, order.lat) != (order_in.lon, order_in.lat):
             verdict = "given" if order_in.lon is not None else None
             changes.update(lon=order_in.lon, lat=order_in.lat, address_verdict=verdict)
-    elif "address" in changes and order.lon is not None:
+    elif "address" in changes and (order.lon is not None or order.address_verdict):
         changes.update(lon=None, lat=None, address_verdict=None)
     if not changes:
         return order
@@ -923,6 +924,7 @@ def import_csv(
             "kind": order.kind.value,
             "deliver_to": order.deliver_to,
             "notes": order.notes,
+            "description": row.description,
             "customer": row.customer,
             "phone": row.phone,
             "email": row.email,

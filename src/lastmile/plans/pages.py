@@ -26,6 +26,7 @@ from lastmile.core.model import Location
 from lastmile.core.model import Profile as RoadProfile
 from lastmile.fleet import service as fleet
 from lastmile.orders import service as orders
+from lastmile.orders.lifecycle import location_words
 from lastmile.plans import document
 from lastmile.plans import edit as planedit
 from lastmile.plans import service as plans
@@ -181,6 +182,10 @@ def plan_page(
         v.id: (v.name or v.external_id)
         for v in fleet.list_vehicles(session=session, org_id=viewer.org_id)[0]
     }
+    # Orders of the day that no plan could take: their address waits for a person.
+    left_out, left_out_total = orders.list_orders(
+        session=session, org_id=viewer.org_id, date=plan.date, statuses=["new"], limit=20
+    )
     return render(
         request,
         "dashboard/plan.html",
@@ -196,6 +201,19 @@ def plan_page(
         driver_id_of={v: r.driver_id or "" for v, r in route_rows.items()},
         editable=plan.status == "done" and plan.dispatched_at is None,
         move_targets=[{"id": v, "name": vehicle_names.get(v, v)} for v in all_vehicles],
+        left_out=left_out,
+        order_of=orders.get_many(
+            session=session,
+            org_id=viewer.org_id,
+            order_ids=[
+                s["order_id"]
+                for r in doc.get("routes", [])
+                for s in r["stops"]
+                if s.get("order_id")
+            ],
+        ),
+        left_out_total=left_out_total,
+        location_words=location_words,
         data=json_script(
             {
                 "plan_id": plan.id,
@@ -318,24 +336,58 @@ def route_sheet(
     if not isinstance(viewer, Viewer):
         return viewer
     plan, route = _route_doc(session, viewer.org_id, plan_id, vehicle_id)
-    drivers = {
+    return _sheets(request, session, settings, viewer, plan, [route])
+
+
+@router.get("/app/plans/{plan_id}/sheets", response_model=None)
+def route_sheets(
+    request: Request, plan_id: str, session: DbSession, settings: AppSettings
+) -> Response:
+    """Every route of a plan as printable sheets, one route per page."""
+    viewer = staff_page(request, session, settings)
+    if not isinstance(viewer, Viewer):
+        return viewer
+    plan = plans.get(session=session, org_id=viewer.org_id, plan_id=plan_id)
+    return _sheets(
+        request, session, settings, viewer, plan, list((plan.document or {}).get("routes", []))
+    )
+
+
+def _sheets(
+    request: Request,
+    session: Session,
+    settings: Any,
+    viewer: Viewer,
+    plan: Plan,
+    routes: list[dict[str, Any]],
+) -> Response:
+    """Route sheets with what the driver needs at each door: the customer and phone, what to
+    deliver, the notes and the address as it is now (corrected after planning, if it was)."""
+    driver_ids = {
         r.vehicle_id: r.driver_id
-        for r in plans.routes_of(session=session, org_id=viewer.org_id, plan_id=plan_id)
+        for r in plans.routes_of(session=session, org_id=viewer.org_id, plan_id=plan.id)
     }
-    driver = ""
-    if drivers.get(vehicle_id):
-        driver = fleet.get_driver(
-            session=session, org_id=viewer.org_id, driver_id=drivers[vehicle_id] or ""
-        ).name
+    drivers = {d.id: d.name for d in fleet.list_drivers(session=session, org_id=viewer.org_id)[0]}
+    order_ids = [s["order_id"] for r in routes for s in r["stops"] if s.get("order_id")]
     return render(
         request,
         "dashboard/route_sheet.html",
         viewer,
         settings,
         plan=plan,
-        route=route,
-        driver=driver,
+        sheets=[
+            {"route": r, "driver": drivers.get(driver_ids.get(r["vehicle_id"]) or "", "")}
+            for r in routes
+        ],
+        order_of=orders.get_many(session=session, org_id=viewer.org_id, order_ids=order_ids),
+        amount=_amount,
     )
+
+
+def _amount(demand: dict[str, float]) -> str:
+    """``{"parcels": 2, "weight_kg": 3.5}`` -> ``2 parcels, 3.5 kg``."""
+    units = {"weight_kg": "kg", "volume_l": "l"}
+    return ", ".join(f"{v:g} {units.get(k, k.replace('_', ' '))}" for k, v in demand.items() if v)
 
 
 @router.get("/app/plans/{plan_id}/export/{vehicle_id}.gpx", response_model=None)

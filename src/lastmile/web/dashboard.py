@@ -16,6 +16,7 @@ from lastmile.live.pages import router as live_pages
 from lastmile.orders.pages import router as order_pages
 from lastmile.plans.pages import router as plan_pages
 from lastmile.web.basemap import router as basemap_routes
+from lastmile.web.order_page import router as order_page
 from lastmile.web.settings import router as settings_pages
 from lastmile.web.setup import router as setup_pages
 
@@ -25,6 +26,7 @@ router = APIRouter(include_in_schema=False)
 for pages in (
     login_pages,
     order_pages,
+    order_page,
     basemap_routes,
     plan_pages,
     live_pages,

@@ -170,6 +170,12 @@ def json_script(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def amounts_text(demand: dict[str, float]) -> str:
+    """``{"parcels": 2, "weight_kg": 3.5}`` -> ``2 parcels, 3.5 kg`` (zeros left out)."""
+    units = {"weight_kg": "kg", "volume_l": "l"}
+    return ", ".join(f"{v:g} {units.get(k, k.replace('_', ' '))}" for k, v in demand.items() if v)
+
+
 def clock_text(seconds: int) -> str:
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 

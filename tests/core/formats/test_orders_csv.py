@@ -53,12 +53,12 @@ def test_columns_not_understood_are_named() -> None:
 
 
 def test_bad_values_name_row_column_and_value() -> None:
-    text = "id,lon,lat,window_start,window_end,parcels\nA,9.5,47.1,08:00,12:00,1\nB,abc,47.1,08:00,12:00,1\nC,9.5,47.1,8h,12:00,-2\n"
+    text = "id,lon,lat,window_start,window_end,parcels\nA,9.5,47.1,08:00,12:00,1\nB,abc,47.1,08:00,12:00,1\nC,9.5,47.1,8x,12:00,-2\n"
     with pytest.raises(InputError) as info:
         parse_orders_csv(text, dimensions=("parcels",))
     issues = {(i.row, i.field, i.value) for i in info.value.issues}
     assert (3, "lon", "abc") in issues
-    assert (4, "window_start", "8h") in issues
+    assert (4, "window_start", "8x") in issues
     assert (4, "parcels", "-2") in issues
     assert "row 3, column 'lon'" in info.value.message
 
@@ -102,3 +102,54 @@ def test_vehicles_errors() -> None:
             "id,start_lon,start_lat,capacity_parcels,profile\nV,9.5,47.1,10,hovercraft\n"
         )
     assert info.value.issues[0].field == "profile" and info.value.issues[0].row == 2
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("19-21", [(19 * H, 21 * H)]),
+        ("9h-12h", [(9 * H, 12 * H)]),
+        ("9h30-12h", [(9 * H + 1800, 12 * H)]),
+        ("9:00 - 12:00", [(9 * H, 12 * H)]),
+        ("9.00-12.00", [(9 * H, 12 * H)]),
+        ("9am-1pm", [(9 * H, 13 * H)]),
+        ("8-10, 14-16", [(8 * H, 10 * H), (14 * H, 16 * H)]),
+        ("08:00 bis 12:00", [(8 * H, 12 * H)]),
+    ],
+)
+def test_common_window_spellings_are_read(cell: str, expected: list[tuple[int, int]]) -> None:
+    parsed = parse_orders_csv(f"id,lon,lat,window\nA1,9.5,47.1,{cell!r}\n".replace("'", '"'))
+    assert [(w.start, w.end) for w in parsed.orders[0].windows] == expected
+
+
+@pytest.mark.parametrize("cell", ["8 o'clock-9", "25-26", "9.5-12", "13pm-14pm", "9:60-10"])
+def test_windows_that_are_not_times_name_the_cell(cell: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_orders_csv(f'id,lon,lat,window\nA1,9.5,47.1,"{cell}"\n')
+    (issue,) = caught.value.issues
+    assert (issue.row, issue.field, issue.value) == (2, "window", cell)
+
+
+def test_address_is_one_line_from_its_parts_or_with_the_town_columns() -> None:
+    text = (
+        "id,street,house_number,postcode,city,lon,lat\n"
+        "A1,Landstrasse,19,9490,Vaduz,9.5,47.1\n"
+        "A2,Im Gamander,14,,Schaan,9.5,47.1\n"
+    )
+    assert [o.address for o in parse_orders_csv(text).orders] == [
+        "Landstrasse 19, 9490 Vaduz",
+        "Im Gamander 14, Schaan",
+    ]
+    text = (
+        "id,address,zip,town,lon,lat\n"
+        "A1,Landstrasse 19,9490,Vaduz,9.5,47.1\n"
+        'A2,"Landstrasse 19, 9490 Vaduz",9490,Vaduz,9.5,47.1\n'
+        'A3,"Landstrasse 19, Vaduz",9490,Vaduz,9.5,47.1\n'
+    )
+    parsed = parse_orders_csv(text)
+    assert not parsed.unknown_columns
+    assert [o.address for o in parsed.orders] == [
+        "Landstrasse 19, 9490 Vaduz",
+        "Landstrasse 19, 9490 Vaduz",
+        "Landstrasse 19, Vaduz, 9490",
+    ]

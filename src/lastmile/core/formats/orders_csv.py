@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from lastmile.core.errors import FieldIssue, InputError
+from lastmile.core.formats.addresses import ADDRESS_ALIASES, AddressColumns, address_line
 from lastmile.core.formats.table import Columns, RowReader, match_columns, parse_windows, read_rows
 from lastmile.core.model import Location, Order, OrderKind, TimeWindow
 from lastmile.core.units import minutes_to_seconds
@@ -29,14 +30,7 @@ ORDER_ALIASES: dict[str, tuple[str, ...]] = {
         "external_id",
         "shipment_id",
     ),
-    "address": (
-        "addr",
-        "street_address",
-        "full_address",
-        "delivery_address",
-        "address_line",
-        "destination",
-    ),
+    **ADDRESS_ALIASES,
     "lon": ("lng", "long", "longitude", "x"),
     "lat": ("latitude", "y"),
     "window_start": (
@@ -78,6 +72,18 @@ ORDER_ALIASES: dict[str, tuple[str, ...]] = {
     "deliver_to": ("delivery_id", "pair_id", "paired_delivery", "deliver_to_id"),
     "date": ("delivery_date", "day", "service_date"),
     "notes": ("note", "instructions", "comment", "comments", "delivery_notes"),
+    "description": (
+        "item",
+        "item_description",
+        "items_description",
+        "contents",
+        "goods",
+        "products",
+        "product",
+        "article",
+        "articles",
+        "what",
+    ),
     "customer": ("customer_name", "recipient", "recipient_name", "contact", "name"),
     "phone": ("phone_number", "telephone", "tel", "mobile"),
     "email": ("e_mail", "email_address"),
@@ -113,6 +119,8 @@ class OrderRow:
     customer: str
     phone: str
     email: str
+    description: str = ""
+    """What to deliver, in words (the ``description``/``item`` column)."""
 
 
 @dataclass(frozen=True)
@@ -203,6 +211,7 @@ def parse_orders_csv(
 
     parsed: list[OrderRow] = []
     seen_ids: dict[str, int] = {}
+    address_columns = AddressColumns.of(columns)
     for row_no, cells in rows:
         r = RowReader(row_no, cells, columns, issues)
         order_id = r.text("id", required=True)
@@ -255,14 +264,22 @@ def parse_orders_csv(
                 kind=kind,
                 deliver_to=deliver_to,
                 external_id=order_id,
-                address=r.raw("address"),
+                address=address_line(cells, address_columns),
                 notes=r.raw("notes"),
             )
         except ValueError as exc:
             issues.append(FieldIssue(row_no, None, None, str(exc)))
             continue
         parsed.append(
-            OrderRow(order, row_no, day, r.raw("customer"), r.raw("phone"), r.raw("email"))
+            OrderRow(
+                order,
+                row_no,
+                day,
+                r.raw("customer"),
+                r.raw("phone"),
+                r.raw("email"),
+                r.raw("description"),
+            )
         )
 
     known = set(seen_ids)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lastmile.core.errors import FieldIssue, InputError
-from lastmile.core.units import parse_clock
+from lastmile.core.units import read_clock
 
 
 def normalise_header(name: str) -> str:
@@ -265,7 +265,7 @@ class RowReader:
         if value == "":
             return None
         try:
-            return parse_clock(value)
+            return read_clock(value)
         except ValueError:
             self.fail(name, value, "is not a time of day (HH:MM)")
             return None
@@ -291,15 +291,20 @@ FALSE_WORDS = frozenset({"0", "false", "no", "n", "nein", ""})
 
 
 def parse_windows(text: str) -> Iterator[tuple[int, int]]:
-    """``"08:00-12:00"`` or ``"08:00-10:00; 14:00-16:00"`` -> (start, end) seconds pairs."""
-    for part in re.split(r"[;|]|,(?=\s*\d{1,2}:\d{2}\s*[-\u2013])", text):
+    """``"08:00-12:00"`` or ``"08:00-10:00; 14:00-16:00"`` -> (start, end) seconds pairs.
+
+    Each end is read by :func:`lastmile.core.units.read_clock`, so ``19-21``, ``9h-12h``,
+    ``9:00 - 12:00``, ``9.00-12.00`` and ``9am-1pm`` are windows too.
+    """
+    clock = r"\d{1,2}(?:[:.h]\d{2}|h)?\s*(?:[ap]\.?m\.?)?"
+    for part in re.split(rf"[;|]|,(?=\s*{clock}\s*[-\u2013])", text):
         part = part.strip()
         if not part:
             continue
         bounds = re.split(r"\s*(?:-|\u2013|to|bis)\s*", part)
         if len(bounds) != 2:
             raise ValueError(f"not a time window (expected HH:MM-HH:MM): {part!r}")
-        start, end = parse_clock(bounds[0]), parse_clock(bounds[1])
+        start, end = read_clock(bounds[0]), read_clock(bounds[1])
         if end < start:
             raise ValueError(f"time window ends before it starts: {part!r}")
         yield start, end

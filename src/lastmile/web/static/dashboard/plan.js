@@ -113,7 +113,7 @@ if (dialog) {
   });
   document.querySelectorAll('.route li button.move').forEach(b => b.addEventListener('click', () => {
     const li = b.closest('li');
-    open(li.dataset.order, li.children[1].textContent, li.dataset.vehicle, Number(li.dataset.index));
+    open(li.dataset.order, (li.dataset.label || li.children[1].textContent), li.dataset.vehicle, Number(li.dataset.index));
   }));
   // drag a stop's bar on the timeline: to another row (route), between other bars (place)
   const svg = document.getElementById('timeline');
@@ -157,7 +157,7 @@ if (dialog) {
       if (!dragged || dragged === li) return;
       let pos = Number(li.dataset.index);
       if (dragged.dataset.vehicle === li.dataset.vehicle && Number(dragged.dataset.index) < pos) pos -= 1;
-      open(dragged.dataset.order, dragged.children[1].textContent, li.dataset.vehicle, pos);
+      open(dragged.dataset.order, (dragged.dataset.label || dragged.children[1].textContent), li.dataset.vehicle, pos);
     });
   });
   document.querySelectorAll('.route ol.stops').forEach(ol => {
@@ -168,7 +168,7 @@ if (dialog) {
       if (!dragged) return;
       let pos = ol.querySelectorAll('li').length;
       if (dragged.dataset.vehicle === ol.dataset.vehicle) pos -= 1;
-      open(dragged.dataset.order, dragged.children[1].textContent, ol.dataset.vehicle, pos);
+      open(dragged.dataset.order, (dragged.dataset.label || dragged.children[1].textContent), ol.dataset.vehicle, pos);
     });
   });
 }

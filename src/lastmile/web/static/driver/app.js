@@ -99,7 +99,7 @@ const started = (route) => route && route.status === 'started';
 function routeSignature(route) {
   if (!route) return 'none';
   return JSON.stringify([route.id, route.status, route.stops.map((s) => [
-    s.id, s.sequence, s.status, s.notes, s.address, s.windows, s.phone, s.items, s.pod_required, s.handover,
+    s.id, s.sequence, s.status, s.notes, s.description, s.address, s.windows, s.phone, s.items, s.pod_required, s.handover,
   ])]);
 }
 const etas = (route) => (route ? route.stops.map((s) => s.eta).join() : '');
@@ -522,6 +522,7 @@ function routeView(route) {
     parts.push(h('section', { class: 'card next', 'aria-labelledby': 'next-h' },
       h('h3', { id: 'next-h' }, `Next: stop ${next.sequence}`),
       h('p', { class: 'address' }, next.address || next.customer || next.external_id),
+      next.description ? h('p', { class: 'what' }, next.description) : null,
       stopTimes(next),
       h('div', { class: 'row' },
         navigation(next),
@@ -611,9 +612,11 @@ function stopView(route, stop) {
       stop.external_id ? h('p', { class: 'muted' }, `Order ${stop.external_id}`) : null),
   ];
   if (stop.notes) parts.push(h('section', { class: 'card notes', 'aria-label': 'Notes' }, h('h3', {}, 'Notes'), h('p', {}, stop.notes)));
-  if (items.length) {
-    parts.push(h('section', { class: 'card', 'aria-label': 'Items' }, h('h3', {}, 'Items'),
-      h('ul', { class: 'items' }, items.map(([k, v]) => h('li', {}, h('span', {}, k.replaceAll('_', ' ')), h('strong', {}, String(v)))))));
+  // What to hand over, in the shop's words ("bread basket"); the amounts come after it.
+  if (stop.description || items.length) {
+    parts.push(h('section', { class: 'card', 'aria-label': 'What to deliver' }, h('h3', {}, 'What to deliver'),
+      stop.description ? h('p', { class: 'what big' }, stop.description) : null,
+      items.length ? h('ul', { class: 'items' }, items.map(([k, v]) => h('li', {}, h('span', {}, k.replaceAll('_', ' ')), h('strong', {}, String(v))))) : null));
   }
   const contact = [];
   if (stop.phone) {

@@ -1,0 +1,107 @@
+"""One order's page (``/app/orders/{id}``): everything the shop knows about a delivery.
+
+It combines slices (orders: the order and its status history; drivers: proofs of delivery;
+notifications: messages sent; tracking: the customer's instructions, rating and page views;
+analytics: "where is my order" contacts), so it lives in ``web/`` and only calls services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from lastmile.analytics import service as analytics
+from lastmile.common.web import AppSettings, DbSession
+from lastmile.drivers import service as drivers
+from lastmile.notifications import service as notifications
+from lastmile.orders import service as orders
+from lastmile.orders.lifecycle import UNRESOLVED_VERDICTS, location_words
+from lastmile.tracking import service as tracking
+from lastmile.web.layout import Viewer, amounts_text, clock_text, render, staff_page
+
+router = APIRouter(include_in_schema=False)
+
+STATUS_WORDS = {
+    "new": "received",
+    "ready": "ready to plan",
+    "planned": "planned",
+    "dispatched": "sent to the driver",
+    "out_for_delivery": "on the way",
+    "arrived": "driver at the door",
+    "delivered": "delivered",
+    "failed": "not delivered",
+    "cancelled": "cancelled",
+    "rescheduled": "moved to another day",
+}
+"""How a shop owner reads a status change in the history."""
+
+POD_WORDS = {"signature": "Signature", "photo": "Photo"}
+INSTRUCTION_WORDS = {
+    "safe_place": "leave at a safe place",
+    "gate_code": "gate code",
+    "neighbour": "leave with a neighbour",
+    "other": "other",
+}
+
+
+def _actor(actor: str) -> str:
+    """``user:…`` / ``driver:…`` / ``system:geocoder`` in words."""
+    kind = actor.split(":", 1)[0]
+    return {
+        "user": "dispatcher",
+        "api_key": "shop system (API)",
+        "driver": "driver",
+        "system": "lastmile",
+    }.get(kind, kind or "—")
+
+
+@router.get("/app/orders/{order_id}", response_model=None)
+def order_page(
+    request: Request, order_id: str, session: DbSession, settings: AppSettings
+) -> Response:
+    """Status history, proof of delivery, messages sent, tracking, instructions, rating and
+    contacts of one order."""
+    viewer = staff_page(request, session, settings)
+    if not isinstance(viewer, Viewer):
+        return viewer
+    org_id = viewer.org_id
+    order = orders.get(session=session, org_id=org_id, order_id=order_id)
+    zone = ZoneInfo(viewer.timezone)
+
+    def local(when: dt.datetime | str | None) -> str:
+        """A moment in the organisation's time zone, 24-hour."""
+        if when is None or when == "":
+            return ""
+        moment = dt.datetime.fromisoformat(when) if isinstance(when, str) else when
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    history = orders.history(session=session, org_id=org_id, order_id=order.id)
+    return render(
+        request,
+        "dashboard/order.html",
+        viewer,
+        settings,
+        nav="orders",
+        order=order,
+        history=history,
+        pods=drivers.list_pods(session=session, org_id=org_id, order_id=order.id),
+        messages=notifications.list_notifications(
+            session=session, org_id=org_id, order_id=order.id, limit=100
+        ),
+        tracked=tracking.order_tracking(session=session, org_id=org_id, order_id=order.id),
+        contacts=analytics.contacts_of(session=session, org_id=org_id, order_id=order.id),
+        unresolved=order.lon is None and order.address_verdict in UNRESOLVED_VERDICTS,
+        location_words=location_words,
+        status_words=STATUS_WORDS,
+        pod_words=POD_WORDS,
+        instruction_words=INSTRUCTION_WORDS,
+        actor=_actor,
+        local=local,
+        clock=clock_text,
+        amounts=amounts_text(order.demand),
+    )
