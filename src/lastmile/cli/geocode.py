@@ -26,8 +26,8 @@ from rich.table import Table
 
 from lastmile.cli.common import bundled_extract, fail, read_text, write_outputs
 from lastmile.core.errors import FieldIssue, InputError, LastmileError
-from lastmile.core.formats.csv_out import write_csv
 from lastmile.core.formats.addresses import ADDRESS_ALIASES, AddressColumns, address_line
+from lastmile.core.formats.csv_out import write_csv
 from lastmile.core.formats.orders_csv import ORDER_ALIASES
 from lastmile.core.formats.table import match_columns
 from lastmile.core.geo.geocoder import Geocoder, GeocodeResult, Verdict
