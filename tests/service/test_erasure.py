@@ -18,6 +18,12 @@ def test_erase_a_customer_keeps_anonymous_orders(client: TestClient) -> None:
     day = plan_day(client, "Forget")
     ann = next(s for s in day.stops if s["order_id"])
     ann_order = client.get(f"/api/v1/orders/{ann['order_id']}", headers=day.org.admin).json()
+    described = client.patch(
+        f"/api/v1/orders/{ann['order_id']}",
+        json={"description": "birthday cake for Ann"},
+        headers=day.org.dispatcher,
+    )
+    assert described.status_code == 200 and described.json()["description"], described.text
     send(
         client,
         day,
@@ -73,6 +79,7 @@ def test_erase_a_customer_keeps_anonymous_orders(client: TestClient) -> None:
     assert after["status"] == "delivered"  # the KPIs still count the delivery
     assert after["customer"] == "(erased)"
     assert after["phone"] == after["email"] == after["address"] == after["notes"] == ""
+    assert after["description"] == ""
     for step in client.get(
         f"/api/v1/orders/{ann['order_id']}/events", headers=day.org.admin
     ).json():

@@ -1108,7 +1108,7 @@ ERASED = "(erased)"
 
 def erase_personal_data(*, session: Session, org_id: str, order_ids: Sequence[str]) -> int:
     """Blank what names a person on these orders: customer, phone, e-mail, address text,
-    notes, the notes of their history; coordinates are cut to 3 decimals (about 100 m: the
+    notes, what to deliver (description), the notes of their history; coordinates are cut to 3 decimals (about 100 m: the
     street, not the door). Status, dates, windows, quantities and times stay, so KPIs still
     count the orders. Does not commit (the caller erases all slices in one transaction)."""
     orders = list(
@@ -1120,6 +1120,7 @@ def erase_personal_data(*, session: Session, org_id: str, order_ids: Sequence[st
         order.email = ""
         order.address = ""
         order.notes = ""
+        order.description = ""  # "birthday cake for Maria" names a person too
         if order.lon is not None and order.lat is not None:
             order.lon, order.lat = round(order.lon, 3), round(order.lat, 3)
     for event in session.scalars(
