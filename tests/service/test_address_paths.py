@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from helpers.service import make_org
 from lastmile.cli import app as cli
+from lastmile.common.jobs import JobContext
 from lastmile.core.geo.index import load_index
 from lastmile.core.roads import default_extract
-from lastmile.common.jobs import JobContext
 from lastmile.orders.jobs import geocode_orders
 
 DAY = "2026-11-25"
