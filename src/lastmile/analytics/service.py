@@ -402,21 +402,6 @@ def log_contact(
     return payload
 
 
-def contacts_of(*, session: Session, org_id: str, order_id: str) -> list[dict[str, Any]]:
-    """The "where is my order" contacts logged about one order, oldest first."""
-    order = orders.get(session=session, org_id=org_id, order_id=order_id)
-    found = session.scalars(
-        select(Event)
-        .where(
-            Event.org_id == org_id,
-            Event.type == EVENT_CONTACT,
-            Event.created_at >= order.created_at - timedelta(minutes=1),
-        )
-        .order_by(Event.id)
-    )
-    return [e.payload for e in found if e.payload.get("order_id") == order.id]
-
-
 # --- baseline vs pilot -----------------------------------------------------------------------
 
 SCOPE_REFS: dict[str, type[Depot] | type[Driver] | type[Vehicle]] = {

@@ -239,7 +239,6 @@ def route_view(*, session: Session, org_id: str, route: Route) -> DriverRoute:
         status = _stop_status(stop, order)
         if status is None or order is None:
             continue
-        located = order.lon is not None and order.lat is not None
         stops.append(
             DriverStop.model_validate(
                 {
@@ -266,8 +265,8 @@ def route_view(*, session: Session, org_id: str, route: Route) -> DriverRoute:
                     "items": dict(order.demand),
                     "pod_required": list(PROOFS_OF[pod_policy(org, order)[0]]),
                     "handover": pod_policy(org, order),
-                    "navigation": navigation(order.lon, order.lat)  # type: ignore[arg-type]
-                    if located
+                    "navigation": navigation(order.lon, order.lat)
+                    if order.lon is not None and order.lat is not None
                     else None,
                 }
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, text
@@ -94,6 +95,17 @@ def record(*, session: Session, org_id: str, type: str, payload: dict[str, Any])
             session.flush()
             pending.deliveries.append(delivery.id)
     return row
+
+
+def of_type(*, session: Session, org_id: str, type: str, after: datetime) -> list[Event]:
+    """Events of one type recorded after ``after``, oldest first (e.g. an order's contacts)."""
+    return list(
+        session.scalars(
+            select(Event)
+            .where(Event.org_id == org_id, Event.type == type, Event.created_at >= after)
+            .order_by(Event.id)
+        )
+    )
 
 
 def since(*, session: Session, org_id: str, after_id: int, limit: int = 500) -> list[Event]:

@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from lastmile.auth.principal import STAFF
 from lastmile.common.web import Caller, DbSession, problem
 from lastmile.core.errors import FieldIssue, InputError
+from lastmile.core.formats.table import decode_upload
 from lastmile.orders import lifecycle, service
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order
@@ -143,7 +144,7 @@ def import_orders(
     report = service.import_csv(
         session=session,
         org_id=caller.org_id,
-        text=service.decode_csv(data),
+        text=decode_upload(data, source=service.IMPORT_SOURCE),
         actor=caller.actor,
         date=date,
         dry_run=dry_run,

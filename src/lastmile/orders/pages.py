@@ -23,7 +23,7 @@ from lastmile.common.web import (
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.formats.addresses import AddressColumns, address_line
 from lastmile.core.formats.orders_csv import ORDER_ALIASES
-from lastmile.core.formats.table import match_columns, read_rows
+from lastmile.core.formats.table import decode_upload, match_columns, read_rows
 from lastmile.core.geo.geocoder import Geocoder
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import (
@@ -163,7 +163,7 @@ def import_preview(
             issues=[FieldIssue(None, "file", None, "is larger than 10000000 bytes")],
             source="orders CSV",
         )
-    text = orders.decode_csv(data)
+    text = decode_upload(data, source=orders.IMPORT_SOURCE)
     report = orders.import_csv(
         session=session,
         org_id=caller.org_id,

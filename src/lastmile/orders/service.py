@@ -840,25 +840,6 @@ _FIELD_TO_CSV = {
 }
 
 
-def decode_csv(data: bytes) -> str:
-    """Text of an uploaded CSV: UTF-8 (with or without BOM), else Windows-1252 (Excel)."""
-    not_text = InputError(
-        issues=[FieldIssue(None, None, None, "the file is not text (UTF-8 or Windows-1252)")],
-        source=IMPORT_SOURCE,
-    )
-    if data.count(b"\x00") * 4 > len(data):  # UTF-16 or binary
-        raise not_text
-    # A few NUL characters in text: the CSV reader names their row and column.
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        raise not_text from None
-
-
 def import_csv(
     *,
     session: Session,
@@ -1108,9 +1089,9 @@ ERASED = "(erased)"
 
 def erase_personal_data(*, session: Session, org_id: str, order_ids: Sequence[str]) -> int:
     """Blank what names a person on these orders: customer, phone, e-mail, address text,
-    notes, what to deliver (description), the notes of their history; coordinates are cut to 3 decimals (about 100 m: the
-    street, not the door). Status, dates, windows, quantities and times stay, so KPIs still
-    count the orders. Does not commit (the caller erases all slices in one transaction)."""
+    notes, description, their history's notes; coordinates are cut to 3 decimals (about
+    100 m: the street, not the door). Status, dates, windows, quantities and times stay, so
+    KPIs still count the orders. Does not commit (the caller erases all slices in one go)."""
     orders = list(
         session.scalars(select(Order).where(Order.org_id == org_id, Order.id.in_(order_ids)))
     )

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from lastmile.analytics import service as analytics
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.drivers import service as drivers
+from lastmile.events import service as events
 from lastmile.notifications import service as notifications
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import UNRESOLVED_VERDICTS, location_words
@@ -94,7 +95,16 @@ def order_page(
             session=session, org_id=org_id, order_id=order.id, limit=100
         ),
         tracked=tracking.order_tracking(session=session, org_id=org_id, order_id=order.id),
-        contacts=analytics.contacts_of(session=session, org_id=org_id, order_id=order.id),
+        contacts=[
+            e.payload
+            for e in events.of_type(
+                session=session,
+                org_id=org_id,
+                type=analytics.EVENT_CONTACT,
+                after=order.created_at - dt.timedelta(minutes=1),
+            )
+            if e.payload.get("order_id") == order.id
+        ],
         unresolved=order.lon is None and order.address_verdict in UNRESOLVED_VERDICTS,
         location_words=location_words,
         status_words=STATUS_WORDS,

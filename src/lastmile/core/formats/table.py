@@ -81,6 +81,25 @@ def match_columns(
     return Columns(found, unknown, extra)
 
 
+def decode_upload(data: bytes, *, source: str) -> str:
+    """Text of an uploaded CSV: UTF-8 (with or without BOM), else Windows-1252 (Excel)."""
+    not_text = InputError(
+        issues=[FieldIssue(None, None, None, "the file is not text (UTF-8 or Windows-1252)")],
+        source=source,
+    )
+    if data.count(b"\x00") * 4 > len(data):  # UTF-16 or binary
+        raise not_text
+    # A few NUL characters in text: the CSV reader names their row and column.
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise not_text from None
+
+
 def read_rows(text: str, *, source: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """Parse CSV text (comma, semicolon or tab separated) into header and numbered rows.
 
