@@ -532,6 +532,15 @@ def test_settings_are_validated_and_admin_only(client: TestClient) -> None:
         headers=day.org.admin,
     )
     assert bad.status_code == 422
+    broken = {"en": {"confirmed": {"subject": "Hello {{ name", "body": "ok {{ order_id }}"}}}
+    typo = client.put(
+        "/api/v1/notifications/settings",
+        json={"notifications": {"templates": broken}},
+        headers=day.org.admin,
+    )
+    assert typo.status_code == 422, typo.text  # refused when saved, not replaced when sending
+    assert "templates.en.confirmed.subject" in typo.json()["detail"]
+    assert "line 1" in typo.json()["detail"]
     denied = client.put("/api/v1/notifications/settings", json={}, headers=day.org.dispatcher)
     assert denied.status_code == 403
     got = client.get("/api/v1/notifications/settings", headers=day.org.dispatcher).json()

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from lastmile.notifications.templates import KINDS
+from lastmile.notifications.templates import KINDS, syntax_error
 
 Kind = Literal[
     "confirmed",
@@ -45,6 +45,14 @@ class TemplateParts(BaseModel):
     subject: str | None = Field(default=None, max_length=300)
     body: str | None = Field(default=None, max_length=5000)
     text: str | None = Field(default=None, max_length=1000)
+
+    @field_validator("subject", "body", "text")
+    @classmethod
+    def _parses(cls, value: str | None) -> str | None:
+        problem = syntax_error(value) if value else None
+        if problem:
+            raise ValueError(f"is not a valid template ({problem})")
+        return value
 
 
 class TrackingSettings(BaseModel):

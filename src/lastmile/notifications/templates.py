@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 KINDS = (
@@ -142,6 +143,16 @@ DEFAULTS: dict[str, dict[str, _T]] = {
 }
 
 _ENV = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+
+
+def syntax_error(source: str) -> str | None:
+    """Why ``source`` is not a valid message template (checked when settings are saved, so a
+    typo is reported to the admin instead of silently replaced by the default when sending)."""
+    try:
+        _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        return f"line {exc.lineno}: {exc.message}"
+    return None
 
 
 @dataclass(frozen=True)
