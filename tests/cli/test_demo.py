@@ -82,8 +82,7 @@ def test_seed_is_complete_and_idempotent(tmp_path: Path) -> None:
                 password=DEMO_PASSWORD,
                 client="test",
                 org_id=None,
-                max_failures=5,
-                window_s=60,
+                limits=auth.LoginLimits(per_account=5, per_address=20, window_s=60),
             )
             assert org_id == org.id and role is login.role
     engine.dispose()
