@@ -170,6 +170,8 @@ def test_messy_file_to_route_sheets(
     left_out = page.locator("#left-out").inner_text()
     assert "3 order(s)" in left_out and "F-05" in left_out and "F-06" in left_out
     assert "every order is planned" not in page.locator("#unassigned").inner_text()
+    # no internal names: how driving times were found, in words
+    assert "straight-line distances" in page.locator("#travel-times").inner_text()
     _shot(page, "03-plan-left-out")
     page.click("#left-out a:has-text('Fix them')")
     page.wait_for_url("**/app/orders?*status=new*")
