@@ -474,7 +474,7 @@ def create_comparison(
             "comparison",
         )
     if "typed" in baseline:
-        baseline = _checked_typed(baseline)
+        baseline = kpi_typed.checked_typed_scope(baseline, SCOPE_REFS)
     before = scope_filters(session=session, org_id=org_id, scope=baseline, name="baseline")
     after = scope_filters(session=session, org_id=org_id, scope=pilot, name="pilot")
     issues = [
@@ -498,44 +498,6 @@ def create_comparison(
     session.add(row)
     session.commit()
     return row
-
-
-def _checked_typed(baseline: dict[str, Any]) -> dict[str, Any]:
-    """A typed-in baseline checked figure by figure (issues name
-    ``baseline.typed[i].values.<kpi>``), its ``from``/``to`` widened to cover every period."""
-    issues: list[FieldIssue] = []
-    for key in SCOPE_REFS:
-        if baseline.get(key):
-            issues.append(
-                FieldIssue(
-                    None, f"baseline.{key}", None, "a typed-in baseline covers the whole business"
-                )
-            )
-    periods = list(baseline["typed"])
-    if not periods:
-        issues.append(FieldIssue(None, "baseline.typed", None, "needs at least one period"))
-    for i, period in enumerate(periods):
-        where = f"baseline.typed[{i}]"
-        if period["to"] < period["from"]:
-            issues.append(FieldIssue(None, f"{where}.to", period["to"], "is before from"))
-        for metric_name, value in period["values"].items():
-            metric = kpi.BY_NAME.get(metric_name)
-            problem = (
-                "not a KPI of the catalogue"
-                if metric is None
-                else kpi_typed.figure_problem(metric, float(value))
-            )
-            if problem:
-                issues.append(
-                    FieldIssue(None, f"{where}.values.{metric_name}", str(value), problem)
-                )
-    if issues:
-        raise InputError(issues, "comparison")
-    return {
-        **baseline,
-        "from": min(p["from"] for p in periods),
-        "to": max(p["to"] for p in periods),
-    }
 
 
 def list_comparisons(*, session: Session, org_id: str) -> list[Comparison]:

@@ -12,10 +12,12 @@ else by their number of days.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.kpi import BY_NAME, Metric
 
 TOTALS = frozenset({"delivered", "failed_attempts", "cost_total", "actual_km", "actual_hours"})
@@ -99,3 +101,41 @@ def figure_problem(metric: Metric, value: float) -> str | None:
     if metric.unit == "stars" and not 1 <= value <= 5:
         return "is a rating from 1 to 5 stars"
     return None
+
+
+def checked_typed_scope(baseline: dict[str, Any], scope_keys: Iterable[str]) -> dict[str, Any]:
+    """A typed-in baseline checked figure by figure (issues name
+    ``baseline.typed[i].values.<kpi>``), its ``from``/``to`` widened to cover every period."""
+    issues: list[FieldIssue] = []
+    for key in scope_keys:
+        if baseline.get(key):
+            issues.append(
+                FieldIssue(
+                    None, f"baseline.{key}", None, "a typed-in baseline covers the whole business"
+                )
+            )
+    periods = list(baseline["typed"])
+    if not periods:
+        issues.append(FieldIssue(None, "baseline.typed", None, "needs at least one period"))
+    for i, period in enumerate(periods):
+        where = f"baseline.typed[{i}]"
+        if period["to"] < period["from"]:
+            issues.append(FieldIssue(None, f"{where}.to", period["to"], "is before from"))
+        for metric_name, value in period["values"].items():
+            metric = BY_NAME.get(metric_name)
+            problem = (
+                "not a KPI of the catalogue"
+                if metric is None
+                else figure_problem(metric, float(value))
+            )
+            if problem:
+                issues.append(
+                    FieldIssue(None, f"{where}.values.{metric_name}", str(value), problem)
+                )
+    if issues:
+        raise InputError(issues, "comparison")
+    return {
+        **baseline,
+        "from": min(p["from"] for p in periods),
+        "to": max(p["to"] for p in periods),
+    }
