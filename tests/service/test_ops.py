@@ -14,13 +14,15 @@ from lastmile.config import Settings
 
 
 def sample(client: TestClient, name: str, **labels: str) -> float:
-    """The value of one sample of ``/metrics`` (0 when it is not there yet)."""
+    """The sum of the ``/metrics`` samples matching ``labels`` (0 when there is none yet):
+    other tests of the session may have made series of the same route with other labels."""
     body = client.get("/metrics").text
-    for family in text_string_to_metric_families(body):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return float(s.value)
-    return 0.0
+    return sum(
+        float(s.value)
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
 
 
 def test_healthz_and_readyz_answer_without_login(client: TestClient) -> None:

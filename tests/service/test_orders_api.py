@@ -535,13 +535,11 @@ def test_nul_characters_are_refused_not_a_server_error(client: TestClient) -> No
         ).status_code
         == 422
     )
-    assert client.get(f"{ORDERS}/ord_%00", headers=org.dispatcher).status_code == 404
-    assert (
-        client.post(
-            f"{ORDERS}/ord_%00/transitions", json={"to": "cancelled"}, headers=org.dispatcher
-        ).status_code
-        == 404
-    )
+    # a NUL in the path: the NUL guard answers 422 before any lookup (404 would do too)
+    assert client.get(f"{ORDERS}/ord_%00", headers=org.dispatcher).status_code in (404, 422)
+    assert client.post(
+        f"{ORDERS}/ord_%00/transitions", json={"to": "cancelled"}, headers=org.dispatcher
+    ).status_code in (404, 422)
     assert client.get(ORDERS, params={"q": "a\x00"}, headers=org.dispatcher).status_code == 422
     files = {"file": ("o.csv", b"id,address\nX\x00,Street 1\n", "text/csv")}
     assert client.post(f"{ORDERS}/import", files=files, headers=org.dispatcher).status_code == 422
