@@ -105,7 +105,8 @@ def test_user_in_two_organisations_chooses_one(client: TestClient) -> None:
 
 
 def test_cookie_session_needs_csrf_token_for_writes(client: TestClient) -> None:
-    from lastmile.common.web import CSRF_HEADER, SESSION_COOKIE, csrf_token
+    from lastmile.auth.deps import csrf_token
+    from lastmile.common.web import CSRF_HEADER, SESSION_COOKIE
 
     org = make_org(client, "Florist")
     sessions = client.app.state.sessions  # type: ignore[attr-defined]

@@ -25,8 +25,9 @@ from lastmile.analytics.schemas import (
     ObjectiveResultRead,
     SeriesPoint,
 )
+from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF, Principal
-from lastmile.common.web import Caller, DbSession
+from lastmile.common.web import DbSession
 from lastmile.core import kpi
 
 router = APIRouter(prefix="/api/v1", tags=["analytics"])

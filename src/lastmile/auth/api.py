@@ -5,6 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from lastmile.auth import service
+from lastmile.auth.deps import (
+    Caller,
+    caller_token,
+    known_device,
+    login_limits,
+    optional_principal,
+    remember_device,
+)
 from lastmile.auth.models import ApiKey, User
 from lastmile.auth.principal import Principal
 from lastmile.auth.schemas import (
@@ -18,17 +26,7 @@ from lastmile.auth.schemas import (
     TokenRequest,
     TokenResponse,
 )
-from lastmile.common.web import (
-    AppSettings,
-    Caller,
-    DbSession,
-    caller_token,
-    client_address,
-    known_device,
-    login_limits,
-    optional_principal,
-    remember_device,
-)
+from lastmile.common.web import AppSettings, DbSession, client_address
 from lastmile.core.errors import Forbidden
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role

@@ -9,15 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lastmile.auth import passwords
 from lastmile.auth import service as auth
-from lastmile.common.web import (
-    SESSION_COOKIE,
-    AppSettings,
-    DbSession,
-    client_address,
-    known_device,
-    login_limits,
-    remember_device,
-)
+from lastmile.auth.deps import known_device, login_limits, remember_device
+from lastmile.common.web import SESSION_COOKIE, AppSettings, DbSession, client_address
 from lastmile.core.errors import InputError, LastmileError, NotFound, RateLimited
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role

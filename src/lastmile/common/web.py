@@ -1,4 +1,6 @@
-"""FastAPI plumbing shared by every router: sessions, who is calling, problem+json errors."""
+"""FastAPI plumbing shared by every router: sessions, settings, client address, problem+json
+errors. Who is calling (bearer tokens, API keys, session cookies) is the auth slice's own
+``auth/deps.py``, so that this module, which every slice imports, imports no slice."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import logging
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator
@@ -15,16 +17,6 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lastmile.auth import service as auth
-from lastmile.auth.principal import Principal
-from lastmile.auth.security import (
-    DEVICE_COOKIE,
-    DEVICE_COOKIE_MAX_AGE_S,
-    device_cookie,
-    same,
-    sign,
-    trusted_device,
-)
 from lastmile.config import Settings
 from lastmile.core.errors import (
     Conflict,
@@ -98,78 +90,6 @@ def client_address(request: Request, settings: Settings) -> str:
         if not _within(hop, settings.trusted_proxies):
             return hop[:64]
     return hops[0][:64] if hops else peer
-
-
-def login_limits(settings: Settings) -> auth.LoginLimits:
-    return auth.LoginLimits(
-        per_account=settings.login_max_failures,
-        per_address=settings.login_address_max_failures,
-        window_s=settings.login_window_s,
-    )
-
-
-def known_device(request: Request, settings: Settings, email: str) -> str | None:
-    """The device id if this browser or phone logged in to ``email`` before."""
-    return trusted_device(settings.resolved_secret_key(), request.cookies.get(DEVICE_COOKIE), email)
-
-
-def remember_device(response: Response, request: Request, settings: Settings, email: str) -> None:
-    """After a successful login: mark this device as one that logged in to ``email``."""
-    value = device_cookie(settings.resolved_secret_key(), request.cookies.get(DEVICE_COOKIE), email)
-    response.set_cookie(
-        DEVICE_COOKIE,
-        value,
-        max_age=DEVICE_COOKIE_MAX_AGE_S,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
-
-
-def csrf_token(settings: Settings, session_token: str) -> str:
-    """The CSRF token of a browser session: an HMAC of its cookie (double submit)."""
-    return sign(settings.resolved_secret_key(), "csrf:" + session_token)
-
-
-def get_principal(request: Request, session: DbSession, settings: AppSettings) -> Principal:
-    """Authenticate: ``Authorization: Bearer`` (token or API key), ``X-API-Key``, or the
-    session cookie (which needs the CSRF header on anything but GET)."""
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return auth.principal_for_token(session=session, token=header[7:].strip())
-    api_key = request.headers.get("x-api-key")
-    if api_key:
-        return auth.principal_for_token(session=session, token=api_key.strip())
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        if request.method not in SAFE_METHODS:
-            sent = request.headers.get(CSRF_HEADER, "")
-            if not sent or not same(sent, csrf_token(settings, cookie)):
-                raise Forbidden("missing or wrong CSRF token")
-        return auth.principal_for_token(session=session, token=cookie, via_cookie=True)
-    raise Unauthorized("log in first: send 'Authorization: Bearer <token>' or an API key")
-
-
-Caller = Annotated[Principal, Depends(get_principal)]
-
-
-def caller_token(request: Request) -> str | None:
-    """The bearer token or session cookie of this request (to keep it when revoking the
-    user's others)."""
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return request.cookies.get(SESSION_COOKIE)
-
-
-def optional_principal(request: Request, session: Session, settings: Settings) -> Principal | None:
-    """The caller if the request carries valid credentials, else None (pages and routes
-    that anyone with a link may use, e.g. accepting an invitation)."""
-    try:
-        return get_principal(request, session, settings)
-    except (Unauthorized, Forbidden):
-        return None
 
 
 def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:

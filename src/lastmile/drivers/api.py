@@ -17,10 +17,11 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF, Principal
 from lastmile.common.clock import utcnow
 from lastmile.common.metrics import METRICS
-from lastmile.common.web import AppSettings, Caller, DbSession, FormText, problem
+from lastmile.common.web import AppSettings, DbSession, FormText, problem
 from lastmile.drivers import service
 from lastmile.drivers.models import ProofOfDelivery
 from lastmile.drivers.pod_store import PodStore, store_for

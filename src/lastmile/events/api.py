@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
 from lastmile.common.netguard import Policy
-from lastmile.common.web import AppSettings, Caller, DbSession
+from lastmile.common.web import AppSettings, DbSession
 from lastmile.events import service
 from lastmile.events.follow import MAX_EVENT_ID, Opened, follow, resume_cursor
 from lastmile.events.models import Event, Webhook

@@ -12,8 +12,9 @@ import segno
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 
 from lastmile.auth import service as auth
+from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF, Principal
-from lastmile.common.web import AppSettings, Caller, DbSession
+from lastmile.common.web import AppSettings, DbSession
 from lastmile.core.errors import Conflict, FieldIssue, InputError
 from lastmile.fleet import service
 from lastmile.fleet.schemas import (

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
-from lastmile.common.web import AppSettings, Caller, DbSession, problem
+from lastmile.common.web import AppSettings, DbSession, problem
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.model import Location, TimeWindow
 from lastmile.live import service

@@ -5,10 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from lastmile.common.web import (
-    AppSettings,
-    DbSession,
-)
+from lastmile.common.web import AppSettings, DbSession
 from lastmile.events import service as events
 from lastmile.fleet import service as fleet
 from lastmile.orders import service as orders

@@ -12,9 +12,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query
 
+from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
 from lastmile.common.netguard import Policy
-from lastmile.common.web import AppSettings, Caller, DbSession
+from lastmile.common.web import AppSettings, DbSession
 from lastmile.notifications import service
 from lastmile.notifications.schemas import (
     NotificationRead,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from lastmile.common.web import AppSettings, Caller, DbSession
+from lastmile.auth.deps import Caller
+from lastmile.common.web import AppSettings, DbSession
 from lastmile.drivers.pod_store import store_for
 from lastmile.ops import erasure
 from lastmile.orgs.models import Role

@@ -13,8 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
+from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
-from lastmile.common.web import Caller, DbSession, problem
+from lastmile.common.web import DbSession, problem
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.formats.table import decode_upload
 from lastmile.orders import lifecycle, service

@@ -12,14 +12,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
 from lastmile.common.geocoding import geocoder_for
-from lastmile.common.web import (
-    AppSettings,
-    Caller,
-    DbSession,
-    FormText,
-)
+from lastmile.common.web import AppSettings, DbSession, FormText
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.formats.addresses import AddressColumns, address_line
 from lastmile.core.formats.orders_csv import ORDER_ALIASES

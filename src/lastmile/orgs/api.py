@@ -9,8 +9,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from lastmile.auth import service as auth
+from lastmile.auth.deps import Caller
 from lastmile.auth.models import Invitation
-from lastmile.common.web import AppSettings, Caller, DbSession
+from lastmile.common.web import AppSettings, DbSession
 from lastmile.integrations.notify.base import NotifySettings, OutgoingMessage, SendError
 from lastmile.integrations.notify.email import SmtpChannel
 from lastmile.orgs import service

@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 
+from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
-from lastmile.common.web import Caller, DbSession
+from lastmile.common.web import DbSession
 from lastmile.plans import document, service
 from lastmile.plans.models import Plan
 from lastmile.plans.schemas import (

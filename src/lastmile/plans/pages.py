@@ -13,13 +13,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
 from lastmile.common.travel import provider_for
-from lastmile.common.web import (
-    AppSettings,
-    Caller,
-    DbSession,
-)
+from lastmile.common.web import AppSettings, DbSession
 from lastmile.core.errors import LastmileError, NotFound
 from lastmile.core.formats.csv_out import write_csv
 from lastmile.core.model import Location

@@ -11,8 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
-from lastmile.common.web import Caller, DbSession
+from lastmile.common.web import DbSession
 from lastmile.integrations.notify.base import NotifySettings
 from lastmile.tracking import service
 from lastmile.tracking.schemas import OrderTrackingRead, TrackingKpis, TrackingLinkRead

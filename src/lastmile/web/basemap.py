@@ -19,11 +19,9 @@ from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
+from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
-from lastmile.common.web import (
-    AppSettings,
-    Caller,
-)
+from lastmile.common.web import AppSettings
 from lastmile.config import Settings
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.formats.plan_json import OSM_ATTRIBUTION

@@ -22,14 +22,12 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from lastmile.auth import service as auth
+from lastmile.auth.deps import csrf_token
 from lastmile.auth.models import User
 from lastmile.auth.principal import STAFF, Principal
 from lastmile.auth.security import same
 from lastmile.common.clock import utcnow
-from lastmile.common.web import (
-    SESSION_COOKIE,
-    csrf_token,
-)
+from lastmile.common.web import SESSION_COOKIE
 from lastmile.config import Settings
 from lastmile.core.errors import LastmileError
 from lastmile.core.formats.plan_json import OSM_ATTRIBUTION

@@ -7,10 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from lastmile.auth import service as auth
-from lastmile.common.web import (
-    AppSettings,
-    DbSession,
-)
+from lastmile.common.web import AppSettings, DbSession
 from lastmile.events import service as events
 from lastmile.fleet import service as fleet
 from lastmile.fleet.schemas import VehicleRead
