@@ -26,6 +26,18 @@ from lastmile.web.layout import (
 router = APIRouter(include_in_schema=False)
 
 
+def _csrf_refused() -> HTMLResponse:
+    """A form posted without this session's CSRF token (or with another one's)."""
+    return HTMLResponse("missing or wrong CSRF token", status_code=403)
+
+
+def _logged_out() -> RedirectResponse:
+    """Back to the login page, the session cookie dropped (its token is revoked already)."""
+    response = RedirectResponse("/app/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
 @router.get("/app/login", response_model=None)
 def login_page(
     request: Request, session: DbSession, settings: AppSettings, next: str | None = None
@@ -95,11 +107,9 @@ def logout(
     viewer = viewer_of(request, session, settings)
     if viewer is not None:
         if not form_csrf_ok(viewer, csrf):
-            return HTMLResponse("missing or wrong CSRF token", status_code=403)
+            return _csrf_refused()
         auth.revoke_token(session=session, token=viewer.cookie)
-    response = RedirectResponse("/app/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+    return _logged_out()
 
 
 @router.post("/app/switch-org", response_model=None)
@@ -115,7 +125,7 @@ def switch_org(
     if viewer is None:
         return to_login(request)
     if not form_csrf_ok(viewer, csrf):
-        return HTMLResponse("missing or wrong CSRF token", status_code=403)
+        return _csrf_refused()
     if org_id not in {o["id"] for o in viewer.organisations}:
         return HTMLResponse("you are not a member of that organisation", status_code=403)
     assert viewer.principal.user_id is not None
@@ -171,7 +181,7 @@ def account_password(
     if viewer is None:
         return to_login(request)
     if not form_csrf_ok(viewer, csrf):
-        return HTMLResponse("missing or wrong CSRF token", status_code=403)
+        return _csrf_refused()
     error = ""
     if new_password != repeat_password:
         error = "The two new passwords differ."
@@ -214,12 +224,10 @@ def account_logout_everywhere(
     if viewer is None:
         return to_login(request)
     if not form_csrf_ok(viewer, csrf):
-        return HTMLResponse("missing or wrong CSRF token", status_code=403)
+        return _csrf_refused()
     assert viewer.principal.user_id is not None
     auth.revoke_tokens(session=session, user_id=viewer.principal.user_id)
-    response = RedirectResponse("/app/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+    return _logged_out()
 
 
 def _message(exc: LastmileError) -> str:
@@ -289,7 +297,7 @@ def invite_submit(
     user_id = None
     if viewer is not None and not password:
         if not form_csrf_ok(viewer, csrf):
-            return HTMLResponse("missing or wrong CSRF token", status_code=403)
+            return _csrf_refused()
         user_id = viewer.principal.user_id
     elif password != repeat_password:
         return _invite_page(
