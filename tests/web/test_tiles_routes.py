@@ -83,6 +83,8 @@ def test_dashboard_map_shows_street_names_and_house_numbers(tiles_client: TestCl
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url("**/app/orders**")
+        # The basemap attaches itself once /tiles/meta.json has answered: wait for that.
+        page.wait_for_function("() => !!(window.lastmileBasemap && window.lastmileBasemap.map)")
         page.evaluate(
             "([lon, lat]) => window.lastmileBasemap.map.setView([lat, lon], 18)", list(VADUZ_CENTRE)
         )
