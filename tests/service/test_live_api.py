@@ -327,6 +327,8 @@ def test_insert_into_a_running_route_keeps_done_stops(client: TestClient) -> Non
     body = response.json()
     assert body["route_id"] == route_id and body["order_status"] == "dispatched"
     assert body["added_cost"] > 0
+    # its service time (120 s) at least, and the detour: the rest of the route ends later
+    assert body["added_s"] >= 120
     after = stops_of(client, route_id)
     assert after[0] == before[0]  # the delivered stop did not move or change
     assert [s[0] for s in after] == [day.orders["A"], day.orders["B"], new_id, day.orders["C"]]
@@ -403,6 +405,23 @@ def test_reoptimise_untangles_the_rest_and_keeps_what_is_done(client: TestClient
     route_id = day.route_ids[0]
     planned = stops_of(client, route_id)
     deliver(client, day, "A", planned[0][2], planned[0][3])
+    # a preview says what would change and writes nothing
+    events_before = len(events_of(client, org, "route.changed"))
+    preview = client.post(
+        f"/api/v1/plans/{day.plan_id}/reoptimise",
+        json={"time_limit_s": 0.5, "preview": True},
+        headers=org.dispatcher,
+    ).json()
+    assert preview["changed"] and not preview["applied"], preview
+    (change,) = preview["changes"]
+    assert change["route_id"] == route_id and change["moved_in"] == []
+    assert change["before"] == [day.orders[x] for x in "BCDE"]
+    assert sorted(change["after"]) == sorted(change["before"])
+    assert change["after"] != change["before"]
+    assert change["distance_after_m"] < change["distance_before_m"]
+    assert change["end_after"] <= change["end_before"]
+    assert [s[0] for s in stops_of(client, route_id)[1:]] == change["before"]
+    assert len(events_of(client, org, "route.changed")) == events_before
     response = client.post(
         f"/api/v1/plans/{day.plan_id}/reoptimise",
         json={"time_limit_s": 0.5},
@@ -410,7 +429,8 @@ def test_reoptimise_untangles_the_rest_and_keeps_what_is_done(client: TestClient
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["changed"], body
+    assert body["changed"] and body["applied"], body
+    assert [s[0] for s in stops_of(client, route_id)[1:]] == change["after"]
     assert body["cost_after"] < body["cost_before"]
     after = stops_of(client, route_id)
     assert after[0][0] == day.orders["A"] and after[0][4] == "done"

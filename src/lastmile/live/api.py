@@ -14,12 +14,14 @@ from lastmile.auth.principal import STAFF
 from lastmile.common.web import AppSettings, DbSession, problem
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.model import Location, TimeWindow
+from lastmile.live import reoptimise as replan
 from lastmile.live import service
 from lastmile.live.schemas import (
     Inserted,
     Pace,
     ReoptimiseRequest,
     ReoptimiseResult,
+    RouteChangeRead,
     RouteEtasRead,
     SlotBooked,
     SlotBooking,
@@ -125,6 +127,7 @@ def insert_order(
         eta=done.etas.clock.iso(eta.arrival_s) if eta else None,
         added_cost=done.added_cost,
         added_distance_m=done.added_distance_m,
+        added_s=done.added_s,
     )
 
 
@@ -138,9 +141,10 @@ def reoptimise_plan(
     session: DbSession,
     settings: AppSettings,
 ) -> ReoptimiseResult:
-    """Re-plan the remaining stops of the plan's running routes from where the vehicles are."""
+    """Re-plan the remaining stops of the plan's running routes from where the vehicles are
+    (``preview``: only say what would change)."""
     caller.require(*STAFF)
-    result = service.reoptimise(
+    result = replan.reoptimise(
         session=session,
         settings=settings,
         org_id=caller.org_id,
@@ -148,7 +152,9 @@ def reoptimise_plan(
         route_ids=body.route_ids,
         time_limit_s=body.time_limit_s,
         actor=caller.actor,
+        preview=body.preview,
     )
+    clock = result.clock
     return ReoptimiseResult(
         plan_id=plan_id,
         changed=result.changed,
@@ -157,6 +163,23 @@ def reoptimise_plan(
         cost_after=result.cost_after,
         routes_changed=result.routes,
         orders_moved=result.moved_orders,
+        applied=result.applied,
+        changes=[
+            RouteChangeRead(
+                route_id=c.route_id,
+                vehicle_id=c.vehicle_id,
+                before=list(c.before),
+                after=list(c.after),
+                cost_before=c.cost_before,
+                cost_after=c.cost_after,
+                distance_before_m=c.distance_before_m,
+                distance_after_m=c.distance_after_m,
+                end_before=clock.iso(c.end_before_s),
+                end_after=clock.iso(c.end_after_s),
+                moved_in=list(c.moved_in),
+            )
+            for c in result.changes
+        ],
     )
 
 

@@ -57,6 +57,9 @@ class Inserted(BaseModel):
     eta: str | None
     added_cost: float = Field(description="Marginal cost of the insertion (currency).")
     added_distance_m: int
+    added_s: int = Field(
+        default=0, description="How much later the route's remaining work ends, seconds."
+    )
 
 
 class ReoptimiseRequest(BaseModel):
@@ -66,6 +69,23 @@ class ReoptimiseRequest(BaseModel):
         description="Only these routes (default: every running route).",
     )
     time_limit_s: float = Field(default=2.0, gt=0, le=60, description="Search time in seconds.")
+    preview: bool = Field(
+        default=False, description="Only say what would change; nothing is written."
+    )
+
+
+class RouteChangeRead(BaseModel):
+    route_id: str
+    vehicle_id: str
+    before: list[str] = Field(description="Remaining order ids in visit order, before.")
+    after: list[str] = Field(description="Remaining order ids in visit order, after.")
+    cost_before: float
+    cost_after: float
+    distance_before_m: int
+    distance_after_m: int
+    end_before: str = Field(description="When the route's remaining work ends, before.")
+    end_after: str = Field(description="When it ends after re-optimising.")
+    moved_in: list[str] = Field(description="Orders that come to this route from another.")
 
 
 class ReoptimiseResult(BaseModel):
@@ -76,6 +96,8 @@ class ReoptimiseResult(BaseModel):
     cost_after: float
     routes_changed: list[str]
     orders_moved: int
+    applied: bool = Field(default=False, description="False for a preview or no improvement.")
+    changes: list[RouteChangeRead] = Field(default_factory=list)
 
 
 class SlotRead(BaseModel):

@@ -46,7 +46,7 @@ from lastmile.core.live.slots import (
     fleet_has_room,
     offers,
 )
-from lastmile.core.planning import build_problem, route_cost, simulate, solve
+from lastmile.core.planning import build_problem, route_cost, simulate
 from lastmile.core.planning.build import collect_locations, validate_problem
 from lastmile.core.roads.provider import TravelTimeProvider
 from lastmile.drivers.models import Position
@@ -57,7 +57,6 @@ from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orgs.models import Organisation
-from lastmile.plans.models import Plan
 from lastmile.routes import service as routes_service
 from lastmile.routes.models import Route, RouteStatus, Stop, StopKind, StopStatus
 
@@ -991,6 +990,8 @@ class Inserted:
     added_cost: float
     added_distance_m: int
     etas: RouteEtas
+    added_s: int = 0
+    """How much later the route's remaining work ends with the order than without it."""
 
 
 def _now(session: Session, org_id: str, day: dt.date, now: dt.datetime | None) -> int:
@@ -1113,7 +1114,8 @@ def _apply_insertion(
     fresh = load_states(session=session, org_id=org_id, routes=[route])[0]
     etas = refresh(session=session, provider=provider, state=fresh, now=now)
     session.commit()
-    return Inserted(row, route, stop, insertion.added_cost, added_m, etas)
+    added_s = insertion.timing.end_time - base.end_time
+    return Inserted(row, route, stop, insertion.added_cost, added_m, etas, added_s)
 
 
 def _rewrite_remaining(
@@ -1132,146 +1134,6 @@ def _rewrite_remaining(
         timed=timed,
         moved_in=moved_in,
     )
-
-
-# --- re-optimising the rest of the day -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reoptimised:
-    changed: bool
-    message: str
-    cost_before: float
-    cost_after: float
-    routes: list[str]
-    moved_orders: int
-
-
-def reoptimise(
-    *,
-    session: Session,
-    settings: Settings,
-    org_id: str,
-    plan_id: str,
-    route_ids: Sequence[str] | None,
-    time_limit_s: float,
-    actor: str,
-    now: dt.datetime | None = None,
-) -> Reoptimised:
-    """Re-plan the remaining stops of a plan's running routes with the solver.
-
-    Done and arrived stops stay; each vehicle starts where it is now. Orders already in a
-    started van stay in that van (their goods are on board); orders of routes not started yet
-    may move between the routes of the same status (planned with planned, dispatched with
-    dispatched). The new plan is kept only if it serves every remaining order and costs less.
-    """
-    from lastmile.common.travel import provider_for
-
-    _serialise(session, org_id)
-    plan = session.scalar(select(Plan).where(Plan.org_id == org_id, Plan.id == plan_id))
-    if plan is None:
-        raise NotFound("plan not found")
-    routes = [
-        r
-        for r in routes_service.of_plan(
-            session=session, org_id=org_id, plan_id=plan_id, statuses=RUNNING
-        )
-        if route_ids is None or r.id in route_ids
-    ]
-    if route_ids is not None:
-        unknown = sorted(set(route_ids) - {r.id for r in routes})
-        if unknown:
-            raise InputError(
-                issues=[
-                    FieldIssue(None, "route_ids", u, "is not a running route of this plan")
-                    for u in unknown
-                ],
-                source="reoptimise",
-            )
-    if not routes:
-        raise Conflict("the plan has no running route to re-optimise")
-    states = load_states(session=session, org_id=org_id, routes=_locked(session, routes))
-    tags = {
-        s.route.id: frozenset(
-            {
-                f"live:{s.route.id}"
-                if s.route.status == RouteStatus.STARTED
-                else f"live:{s.route.status}"
-            }
-        )
-        for s in states
-    }
-    now_s = _now(session, org_id, plan.date, now)
-    provider = provider_for(settings)
-    day = build_live_day(states=states, provider=provider, now_s=now_s, tags=tags)
-    before = round(sum(r.cost for r in day.routes if r.stops), 2)
-    if not day.problem.orders:
-        return Reoptimised(False, "no remaining stops", before, before, [], 0)
-    result = solve(day.problem, time_limit=time_limit_s, seed=0)
-    if result.unassigned:
-        return Reoptimised(
-            False,
-            f"the solver left {len(result.unassigned)} order(s) out; nothing changed",
-            before, before, [], 0,
-        )  # fmt: skip
-    after = round(sum(r.cost for r in result.routes), 2)
-    if after >= before - 0.01:
-        return Reoptimised(
-            False, "the current routes are already as good; nothing changed", before, after, [], 0
-        )
-    old_route_of = {o.id: rid for rid, st in day.states.items() for o in _remaining_orders(st, ())}
-    all_stops = {
-        s.order_id: s
-        for st in states
-        for s in st.remaining
-        if s.kind == StopKind.ORDER and s.order_id
-    }
-    new_routes = {r.vehicle_id: r for r in result.routes}
-    changed: list[str] = []
-    moved = 0
-    for state in states:
-        rid = state.route.id
-        new = new_routes.get(rid)
-        timed = new.stops if new is not None else ()
-        incoming = {
-            oid: all_stops[oid]
-            for oid in (s.order_id for s in timed if s.order_id)
-            if old_route_of.get(oid) != rid
-        }
-        moved += len(incoming)
-        old_ids = [s.order_id for s in state.remaining if s.kind == StopKind.ORDER]
-        new_ids = [s.order_id for s in timed if s.order_id]
-        if old_ids == new_ids:
-            continue
-        base = next(r for r in day.routes if r.vehicle_id == rid)
-        _rewrite_remaining(session, state, timed, incoming)
-        distance = new.distance_m if new else 0
-        state.route.distance_m = max(0, state.route.distance_m - base.distance_m + distance)
-        if new is not None:
-            state.route.end_s = new.end_time
-        state.route.cost = round(
-            max(0.0, state.route.cost - base.cost + (new.cost if new else 0)), 2
-        )
-        state.route.duration_s = state.route.end_s - state.route.start_s
-        changed.append(rid)
-        events.record(
-            session=session,
-            org_id=org_id,
-            type=EVENT_ROUTE_CHANGED,
-            payload={
-                "route_id": rid,
-                "driver_id": state.route.driver_id,
-                "change": "reoptimised",
-                "actor": actor,
-            },
-        )
-    session.flush()
-    for state in load_states(
-        session=session, org_id=org_id, routes=[s.route for s in states if s.route.id in changed]
-    ):
-        refresh(session=session, provider=provider, state=state, now=now)
-    session.commit()
-    return Reoptimised(True, f"{len(changed)} route(s) changed", before, after, changed, moved)
 
 
 # --- bookable delivery windows ---------------------------------------------------------------
