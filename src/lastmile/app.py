@@ -103,6 +103,7 @@ def _routers() -> list[APIRouter]:
     from lastmile.analytics.api import router as analytics_router
     from lastmile.analytics.pages import router as kpi_pages_router
     from lastmile.auth.api import router as auth_router
+    from lastmile.customers.api import router as address_book_router
     from lastmile.drivers.api import router as drivers_router
     from lastmile.drivers.pages import router as driver_app_router
     from lastmile.events.api import router as events_router
@@ -122,6 +123,7 @@ def _routers() -> list[APIRouter]:
         auth_router,
         members_router,
         orders_router,
+        address_book_router,
         fleet_router,
         plans_router,
         events_router,

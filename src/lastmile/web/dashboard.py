@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from lastmile.auth.pages import router as login_pages
+from lastmile.customers.pages import router as customer_pages
 from lastmile.live.pages import router as live_pages
 from lastmile.orders.pages import router as order_pages
 from lastmile.plans.pages import router as plan_pages
@@ -27,6 +28,7 @@ for pages in (
     login_pages,
     order_pages,
     order_page,
+    customer_pages,
     basemap_routes,
     plan_pages,
     live_pages,

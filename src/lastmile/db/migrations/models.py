@@ -4,6 +4,7 @@ imported from anywhere else it would make ``db`` depend on every slice above it.
 
 from lastmile.analytics.models import Comparison
 from lastmile.auth.models import AccessToken, ApiKey, Invitation, LoginThrottle, User
+from lastmile.customers.models import Customer, CustomerAddress, CustomerOrder
 from lastmile.db.base import Base
 from lastmile.drivers.models import DeviceEvent, Position, ProofOfDelivery
 from lastmile.events.models import Event, Webhook, WebhookDelivery
@@ -23,7 +24,10 @@ __all__ = [
     "AccessToken",
     "ApiKey",
     "Comparison",
+    "Customer",
+    "CustomerAddress",
     "CustomerInput",
+    "CustomerOrder",
     "Depot",
     "DeviceEvent",
     "Driver",
