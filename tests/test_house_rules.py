@@ -17,7 +17,7 @@ TOO_LONG_TODAY = {
     "core/roads/engine.py": 894,
     "fleet/service.py": 820,
     "notifications/service.py": 747,
-    "tracking/service.py": 708,
+    "tracking/service.py": 652,
     "integrations/geocode/nominatim.py": 675,
     "core/kpi.py": 672,
     "core/geo/index.py": 644,

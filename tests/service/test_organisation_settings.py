@@ -95,4 +95,23 @@ def test_organisation_name_and_time_zone(client: TestClient) -> None:
         "timezone": "Europe/Berlin",
         "default_service_s": 0,
         "pod_policy": ["signature"],
+        "phone": "",
     }
+
+
+def test_the_shops_phone_is_checked_and_kept_per_organisation(client: TestClient) -> None:
+    shop = make_org(client, "Phone Co")
+    other = make_org(client, "Other Phone Co")
+    assert client.get(ORG, headers=shop.driver).json()["phone"] == ""
+    for bad in ("call me", "+", "12", "+41 " + "1" * 40, "<b>1234</b>"):
+        r = client.patch(ORG, json={"phone": bad}, headers=shop.admin)
+        assert r.status_code == 422, (bad, r.text)
+        assert "phone" in r.text
+    r = client.patch(ORG, json={"phone": " +423  234 56 78 "}, headers=shop.admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["phone"] == "+423 234 56 78"
+    assert client.get(ORG, headers=other.admin).json()["phone"] == ""
+    r = client.patch(ORG, json={"name": "Phone Co Renamed"}, headers=shop.admin)
+    assert r.json()["phone"] == "+423 234 56 78"  # omitted: kept
+    r = client.patch(ORG, json={"phone": ""}, headers=shop.admin)
+    assert r.json()["phone"] == ""

@@ -159,20 +159,31 @@ def seed(client: TestClient, name: str) -> Day:
     return Day(org=org, stops=stops, route_id=route["id"])
 
 
-def drive(client: TestClient, day: Day, type: str, stop: int | None = None, ago_s: int = 0) -> None:
+def drive(
+    client: TestClient,
+    day: Day,
+    type: str,
+    stop: int | None = None,
+    ago_s: int = 0,
+    **extra: str,
+) -> datetime:
+    """Send one driver event that happened ``ago_s`` seconds ago; returns when."""
     day.keys += 1
+    at = now() - timedelta(seconds=ago_s)
     event: dict[str, Any] = {
         "key": f"{day.org.org_id}-{day.keys:04d}",
         "type": type,
-        "occurred_at": (now() - timedelta(seconds=ago_s)).isoformat(),
+        "occurred_at": at.isoformat(),
         "stop_id": day.stops[stop]["id"] if stop is not None else None,
     }
     if type == "route_started":
         event["route_id"] = day.route_id
     if type == "failed":
         event["reason"] = "not_home"
+    event.update(extra)
     r = client.post("/api/v1/driver/events", json={"events": [event]}, headers=day.org.driver)
     assert r.json()["results"][0]["status"] == "applied", r.text
+    return at
 
 
 def position(client: TestClient, day: Day, lon: float, lat: float, ago_s: int = 0) -> None:
@@ -229,7 +240,7 @@ def test_one_link_one_order_and_the_map_only_when_near(live_app: LiveApp, page: 
     shot(page, "02-on-its-way-far")
 
     # two stops done: one stop before theirs -> the map with the vehicle
-    drive(client, day, "delivered", 0, ago_s=40)
+    first_delivered = drive(client, day, "delivered", 0, ago_s=40)
     drive(client, day, "delivered", 1, ago_s=30)
     lon, lat = day.stops[1]["lon"], day.stops[1]["lat"]
     position(client, day, lon, lat, ago_s=20)
@@ -245,11 +256,24 @@ def test_one_link_one_order_and_the_map_only_when_near(live_app: LiveApp, page: 
     assert roads > 0, "the tracking map shows no roads"
     shot(page, "03-near-with-map")
 
-    # the first customer's page (delivered) has no map and no ETA, and offers a rating
+    # a GPS fix in Zurich (about 90 km away: a stale or spoofed phone) is never shown
+    position(client, day, 8.5417, 47.3769, ago_s=5)
+    page.goto(live_app.url + paths[last])
+    assert page.locator("#map").count() == 0
+    assert "8.5417" not in page.content()
+
+    # the first customer's page (delivered) has no map and no ETA, says when, and asks for
+    # a rating; the page of a delivery still under way asks for none
     page.goto(live_app.url + paths[first])
     assert page.get_by_test_id("status").inner_text() == "Delivered"
     assert page.locator("#map").count() == 0 and page.get_by_test_id("eta").count() == 0
+    delivered_at = first_delivered.astimezone(ZONE).strftime("%H:%M")
+    assert page.get_by_test_id("outcome-time").inner_text() == f"Delivered at {delivered_at}"
     assert page.get_by_test_id("rating-form").count() == 1
+    shot(page, "03b-delivered-when")
+    page.goto(live_app.url + paths[last])
+    assert page.get_by_test_id("rating-form").count() == 0
+    assert page.get_by_test_id("outcome").count() == 0
 
 
 def test_expired_and_unknown_links_get_a_clear_page(live_app: LiveApp, page: Any) -> None:
@@ -338,10 +362,18 @@ def test_german_page_with_proof_of_delivery_and_a_new_window_after_a_failure(
         headers=day.org.admin,
     )
     assert r.status_code == 200, r.text
+    r = client.patch(
+        "/api/v1/organisation",
+        json={"phone": "+423 234 56 78", "pod_policy": ["signature", "neighbour"]},
+        headers=day.org.admin,
+    )
+    assert r.status_code == 200, r.text
     delivered, failed = day.stops[0]["external_id"], day.stops[1]["external_id"]
     paths = {ext: link(client, day, ext) for ext in (delivered, failed)}
     drive(client, day, "route_started", ago_s=60)
-    drive(client, day, "delivered", 0, ago_s=40)
+    handed = drive(
+        client, day, "delivered", 0, ago_s=40, handover="neighbour", recipient="Frau Meier, Nr. 12"
+    )
     pod = client.post(
         "/api/v1/driver/pod",
         data={"kind": "photo", "event_key": f"{day.org.org_id}-{day.keys:04d}"},
@@ -356,6 +388,16 @@ def test_german_page_with_proof_of_delivery_and_a_new_window_after_a_failure(
     try:
         page.goto(live_app.url + paths[delivered])
         assert page.get_by_test_id("status").inner_text() == "Zugestellt"
+        at = handed.astimezone(ZONE).strftime("%H:%M")
+        assert page.get_by_test_id("outcome-time").inner_text() == f"Zugestellt um {at}"
+        assert (
+            page.get_by_test_id("handover").inner_text()
+            == "Abgegeben bei Ihren Nachbarn: Frau Meier, Nr. 12"
+        )
+        phone = page.get_by_test_id("shop-phone")
+        assert "+423 234 56 78" in phone.inner_text()
+        assert phone.locator("a").get_attribute("href") == "tel:+4232345678"
+        assert page.get_by_test_id("rating-form").count() == 1
         photo = page.locator("[data-testid=pod] img")
         assert photo.count() == 1
         assert page.evaluate("img => img.complete && img.naturalWidth > 0", photo.element_handle())
@@ -363,6 +405,9 @@ def test_german_page_with_proof_of_delivery_and_a_new_window_after_a_failure(
 
         page.goto(live_app.url + paths[failed])
         assert page.get_by_test_id("status").inner_text() == "Zustellung nicht möglich"
+        assert page.get_by_test_id("reason").inner_text() == "Grund: Es war niemand zu Hause."
+        assert page.get_by_test_id("rating-form").count() == 0  # nothing to rate yet
+        assert page.get_by_test_id("shop-phone").count() == 1
         buttons = page.locator("form.slots button")
         assert buttons.count() >= 1
         chosen = buttons.nth(buttons.count() - 1).inner_text()

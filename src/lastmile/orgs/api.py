@@ -36,6 +36,7 @@ def _read(org: Organisation) -> OrganisationRead:
         timezone=org.timezone,
         default_service_s=service.default_service_s(org),
         pod_policy=service.pod_policy(org),  # type: ignore[arg-type]
+        phone=service.shop_phone(org),
     )
 
 
@@ -49,7 +50,7 @@ def get_organisation(caller: Caller, session: DbSession) -> OrganisationRead:
 def update_organisation(
     body: OrganisationUpdate, caller: Caller, session: DbSession
 ) -> OrganisationRead:
-    """Change the name, time zone or default service time (admin)."""
+    """Change the name, time zone, default service time, proof policy or phone (admin)."""
     caller.require(Role.ADMIN)
     org = service.update(
         session=session,
@@ -58,6 +59,7 @@ def update_organisation(
         timezone=body.timezone,
         default_service_s=body.default_service_s,
         pod_policy=list(body.pod_policy) if body.pod_policy is not None else None,
+        phone=body.phone,
     )
     return _read(org)
 

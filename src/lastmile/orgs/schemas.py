@@ -38,6 +38,9 @@ class OrganisationRead(BaseModel):
         description="Ways a delivery may be handed over unless the order says otherwise "
         "(signature, signature_photo, photo, safe_place, neighbour); the first is the usual one."
     )
+    phone: str = Field(
+        default="", description="The shop's phone number, shown to customers on the tracking page."
+    )
 
 
 class OrganisationUpdate(BaseModel):
@@ -49,6 +52,11 @@ class OrganisationUpdate(BaseModel):
     timezone: str | None = Field(default=None, max_length=64)
     default_service_s: int | None = Field(default=None, ge=0, le=4 * 3600, strict=True)
     pod_policy: list[Handover] | None = Field(default=None, min_length=1, max_length=5)
+    phone: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The shop's phone number for customers (empty: none shown).",
+    )
 
 
 class InvitationRead(BaseModel):

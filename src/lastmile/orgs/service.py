@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, text
@@ -163,6 +164,34 @@ def default_service_s(org: Organisation) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
 
 
+CONTACT = "contact"
+"""``Organisation.settings`` section of how customers reach the shop (``phone``)."""
+PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{2,38}$")
+"""A phone number as people write it: digits, spaces, ``( ) . / -``, a leading ``+``."""
+
+
+def shop_phone(org: Organisation) -> str:
+    """The phone number customers may call (shown on the tracking page), or ``""``."""
+    section = (org.settings or {}).get(CONTACT)
+    value = section.get("phone") if isinstance(section, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def check_phone(phone: str) -> str:
+    """``phone`` tidied, or an :class:`InputError` naming the field (``""`` clears it)."""
+    phone = " ".join(phone.split())
+    if phone and not PHONE.match(phone):
+        raise InputError(
+            issues=[
+                FieldIssue(
+                    None, "phone", phone[:40], "digits, spaces and + ( ) . / - only, 3 to 40"
+                )
+            ],
+            source="organisation",
+        )
+    return phone
+
+
 def update(
     *,
     session: Session,
@@ -171,6 +200,7 @@ def update(
     timezone: str | None = None,
     default_service_s: int | None = None,
     pod_policy: list[str] | None = None,
+    phone: str | None = None,
 ) -> Organisation:
     """Rename, move to another time zone or change the default service time. A new service
     time applies to orders created from now on (stored orders keep theirs, so a plan, the
@@ -198,6 +228,12 @@ def update(
                 source="organisation",
             )
         values["pod_policy"] = policy
+    if phone is not None:
+        contact = values.get(CONTACT)
+        values[CONTACT] = {
+            **(contact if isinstance(contact, dict) else {}),
+            "phone": check_phone(phone),
+        }
     if default_service_s is not None:
         section = values.get(PLANNING)
         values[PLANNING] = {

@@ -25,6 +25,7 @@ from lastmile.drivers.pod_store import store_for
 from lastmile.notifications.models import OrderRecipients
 from lastmile.notifications.service import settings_of
 from lastmile.orgs.models import Organisation
+from lastmile.tracking import reschedule as rebook
 from lastmile.tracking import service
 from lastmile.tracking.models import TrackingLink
 
@@ -87,6 +88,21 @@ TEXT: dict[str, dict[str, str]] = {
         "rate_limited_title": "Too many requests",
         "rate_limited": "Please wait a minute and try again.",
         "error": "Please check your input",
+        "delivered_at": "Delivered at",
+        "attempted_at": "We came at",
+        "on": "on",
+        "signed_by": "Signed for by",
+        "received_by": "Received by",
+        "neighbour_took": "Left with your neighbour",
+        "safe_place_left": "Left at a safe place",
+        "why": "Why",
+        "reason_not_home": "Nobody was at home.",
+        "reason_wrong_address": "We could not find the address.",
+        "reason_refused": "The delivery was refused.",
+        "reason_access_problem": "We could not get to your door.",
+        "reason_damaged": "The parcel was damaged, so we took it back.",
+        "reason_other": "Something else stopped the delivery.",
+        "call_shop": "Questions? Call",
     },
     "de": {
         "title": "Ihre Lieferung",
@@ -131,6 +147,21 @@ TEXT: dict[str, dict[str, str]] = {
         "rate_limited_title": "Zu viele Anfragen",
         "rate_limited": "Bitte warten Sie eine Minute und versuchen Sie es erneut.",
         "error": "Bitte prüfen Sie Ihre Eingabe",
+        "delivered_at": "Zugestellt um",
+        "attempted_at": "Wir waren da um",
+        "on": "am",
+        "signed_by": "Unterschrieben von",
+        "received_by": "Entgegengenommen von",
+        "neighbour_took": "Abgegeben bei Ihren Nachbarn",
+        "safe_place_left": "Abgelegt an einem sicheren Ort",
+        "why": "Grund",
+        "reason_not_home": "Es war niemand zu Hause.",
+        "reason_wrong_address": "Wir haben die Adresse nicht gefunden.",
+        "reason_refused": "Die Annahme wurde verweigert.",
+        "reason_access_problem": "Wir sind nicht bis zu Ihrer Tür gekommen.",
+        "reason_damaged": "Das Paket war beschädigt; wir haben es wieder mitgenommen.",
+        "reason_other": "Die Zustellung war aus einem anderen Grund nicht möglich.",
+        "call_shop": "Fragen? Rufen Sie an:",
     },
 }
 
@@ -220,7 +251,7 @@ def tracking_page(
     progress = service.progress(session=session, link=link)
     lang = _language_of(session, link, request)
     org = session.get(Organisation, link.org_id)
-    offers = service.reschedule_offers(session=session, settings=settings, link=link)
+    offers = rebook.reschedule_offers(session=session, settings=settings, link=link)
     return _page(
         "page.html",
         200,
@@ -311,7 +342,7 @@ def reschedule(
     if isinstance(link, HTMLResponse):
         return link
     try:
-        service.reschedule(session=session, settings=settings, link=link, key=slot)
+        rebook.reschedule(session=session, settings=settings, link=link, key=slot)
     except (InputError, Conflict):
         session.rollback()
         return RedirectResponse(f"/t/{token}?error=reschedule", status_code=303, headers=HEADERS)

@@ -31,7 +31,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
-from lastmile.config import Settings
 from lastmile.core.errors import (
     Conflict,
     FieldIssue,
@@ -40,14 +39,18 @@ from lastmile.core.errors import (
     NotFound,
     RateLimited,
 )
+from lastmile.core.geo import haversine_m
+from lastmile.core.model import Location
 from lastmile.drivers.models import Position, ProofOfDelivery
+from lastmile.drivers.outcome import Outcome, outcome_of
 from lastmile.fleet.models import Driver
 from lastmile.live.models import StopEta
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
-from lastmile.orders.schemas import OrderUpdate, format_clock_exact
+from lastmile.orders.schemas import OrderUpdate
 from lastmile.orgs.models import Organisation
+from lastmile.orgs.service import shop_phone
 from lastmile.routes import service as routes
 from lastmile.routes.models import Route, RouteStatus, Stop, StopKind, StopStatus
 from lastmile.tracking.models import CustomerInput, TrackingHit, TrackingLink, TrackingView
@@ -103,7 +106,7 @@ def ttl_days(org: Organisation) -> int:
     return _int_setting(org_settings(org, "tracking"), "ttl_days", DEFAULT_TTL_DAYS, 1, 365)
 
 
-def _org(session: Session, org_id: str) -> Organisation:
+def org_of(session: Session, org_id: str) -> Organisation:
     org = session.get(Organisation, org_id)
     if org is None:
         raise NotFound("organisation not found")
@@ -124,7 +127,7 @@ def create_link(
 ) -> tuple[TrackingLink, str]:
     """A new link for an order: the row and the token (shown once, never stored)."""
     order = orders.get(session=session, org_id=org_id, order_id=order_id)
-    org = _org(session, org_id)
+    org = org_of(session, org_id)
     now = now or utcnow()
     zone = ZoneInfo(org.timezone)
     end_of_day = datetime.combine(order.date + timedelta(days=1), time(0), zone).astimezone(UTC)
@@ -225,11 +228,17 @@ class Progress:
     instruction_text: str = ""
     rating: int | None = None
     comment: str = ""
+    outcome: Outcome | None = None
+    """When and how it was delivered, or why not (delivered / failed only)."""
+    shop_phone: str = ""
 
     def local(self, moment: datetime | None) -> str:
         if moment is None:
             return ""
         return moment.astimezone(ZoneInfo(self.timezone)).strftime("%H:%M")
+
+    def local_date(self, moment: datetime) -> str:
+        return moment.astimezone(ZoneInfo(self.timezone)).date().isoformat()
 
 
 def first_name(name: str) -> str:
@@ -344,7 +353,7 @@ def eta_of(*, session: Session, org: Organisation, route: Route, stop: Stop, now
 def progress(*, session: Session, link: TrackingLink, now: datetime | None = None) -> Progress:
     """What the page of ``link`` shows: only its own order."""
     now = now or utcnow()
-    org = _org(session, link.org_id)
+    org = org_of(session, link.org_id)
     order = orders.get(session=session, org_id=link.org_id, order_id=link.order_id)
     feedback = session.get(CustomerInput, order.id)
     status = order.status
@@ -359,8 +368,10 @@ def progress(*, session: Session, link: TrackingLink, now: datetime | None = Non
         "address": order.address,
         "destination": destination,
         "can_instruct": status not in _CLOSED,
-        "can_rate": status in (OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED),
+        "can_rate": status == OrderStatus.DELIVERED,
         "can_reschedule": may_reschedule(org, order),
+        "outcome": outcome_of(session=session, org_id=org.id, order_id=order.id, status=status),
+        "shop_phone": shop_phone(org),
     }
     if feedback is not None:
         values.update(
@@ -394,7 +405,9 @@ def progress(*, session: Session, link: TrackingLink, now: datetime | None = Non
                     .order_by(Position.recorded_at.desc(), Position.id.desc())
                     .limit(1)
                 )
-                if position is not None:
+                if position is not None and near_route(
+                    session, org.id, route.id, destination, (position.lon, position.lat)
+                ):
                     values.update(show_map=True, vehicle=(position.lon, position.lat))
     if status == OrderStatus.DELIVERED:
         values["pods"] = [
@@ -407,6 +420,32 @@ def progress(*, session: Session, link: TrackingLink, now: datetime | None = Non
             if p.kind == "photo"
         ]
     return Progress(**values)
+
+
+FAR_FROM_ROUTE_M = 50_000
+"""A GPS point farther than this from every stop left (and the customer's door) is wrong
+(a phone's stale or spoofed fix) and never shown to a customer."""
+
+
+def near_route(
+    session: Session,
+    org_id: str,
+    route_id: str,
+    destination: tuple[float, float] | None,
+    point: tuple[float, float],
+) -> bool:
+    """Whether ``point`` is within :data:`FAR_FROM_ROUTE_M` of the route's open stops or
+    the customer's door (a route with no known place says nothing is near)."""
+    places = [
+        (lon, lat)
+        for _, lon, lat in routes.remaining_points(
+            session=session, org_id=org_id, route_ids=[route_id]
+        )
+    ]
+    if destination is not None:
+        places.append(destination)
+    here = Location(*point)
+    return any(haversine_m(here, Location(*p)) <= FAR_FROM_ROUTE_M for p in places)
 
 
 _EN_ROUTE = (OrderStatus.DISPATCHED, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.ARRIVED)
@@ -499,8 +538,8 @@ def save_rating(
             source="rating",
         )
     order = orders.get(session=session, org_id=link.org_id, order_id=link.order_id)
-    if order.status not in (OrderStatus.DELIVERED, OrderStatus.FAILED, OrderStatus.RETURNED):
-        raise Conflict("you can rate the delivery once it has happened")
+    if order.status != OrderStatus.DELIVERED:
+        raise Conflict("you can rate the delivery once it has been delivered")
     row = _input_row(session, link)
     row.rating = rating
     row.comment = comment
@@ -509,106 +548,11 @@ def save_rating(
     return row
 
 
-# --- another delivery window (lastmile.live's slots) ----------------------------------------
-
-
-@dataclass(frozen=True)
-class Slot:
-    day: date
-    start_s: int
-    end_s: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.day.isoformat()}/{self.start_s}-{self.end_s}"
-
-    @property
-    def label(self) -> str:
-        return f"{format_clock_exact(self.start_s)}-{format_clock_exact(self.end_s)}"
-
-
 def may_reschedule(org: Organisation, order: Order) -> bool:
     """The customer may pick another window: the organisation allows it
     (``tracking.reschedule``), the delivery failed, and the address has coordinates."""
     allowed = bool(org_settings(org, "tracking").get("reschedule", False))
     return allowed and order.status == OrderStatus.FAILED and order.lon is not None
-
-
-def reschedule_offers(
-    *, session: Session, settings: Settings, link: TrackingLink, now: datetime | None = None
-) -> list[Slot]:
-    """The windows of the next delivery day that ``lastmile.live`` says can still be kept."""
-    from lastmile.core.model import Location
-    from lastmile.live import service as live
-
-    now = now or utcnow()
-    org = _org(session, link.org_id)
-    order = orders.get(session=session, org_id=link.org_id, order_id=link.order_id)
-    if not may_reschedule(org, order) or order.lat is None or order.lon is None:
-        return []
-    today = now.astimezone(ZoneInfo(org.timezone)).date()
-    day = max(order.date, today) + timedelta(days=1)
-    answer = live.slot_offers(
-        session=session,
-        settings=settings,
-        org_id=org.id,
-        day=day,
-        location=Location(order.lon, order.lat),
-        demand=dict(order.demand),
-        service_s=order.service_s,
-        now=now,
-    )
-    return [
-        Slot(day, offer.window.start, offer.window.end)
-        for offer in answer.offers
-        if offer.available
-    ]
-
-
-def reschedule(
-    *,
-    session: Session,
-    settings: Settings,
-    link: TrackingLink,
-    key: str,
-    now: datetime | None = None,
-) -> Slot:
-    """Book the slot ``key`` (from :func:`reschedule_offers`, checked again now): the order is
-    rescheduled to that day (it goes back to ``ready`` for planning) with the slot as its
-    only window."""
-    offers = {
-        s.key: s for s in reschedule_offers(session=session, settings=settings, link=link, now=now)
-    }
-    slot = offers.get(key)
-    if slot is None:
-        raise Conflict("this delivery window is no longer available; please choose another")
-    orders.transition(
-        session=session,
-        org_id=link.org_id,
-        order_id=link.order_id,
-        to_status=OrderStatus.RESCHEDULED,
-        actor=CUSTOMER,
-        new_date=slot.day,
-        note=f"customer chose {slot.day.isoformat()} {slot.label} on the tracking page",
-        commit=False,
-    )
-    orders.update(
-        session=session,
-        org_id=link.org_id,
-        order_id=link.order_id,
-        order_in=OrderUpdate.model_validate(
-            {
-                "windows": [
-                    {
-                        "start": format_clock_exact(slot.start_s),
-                        "end": format_clock_exact(slot.end_s),
-                    }
-                ]
-            }
-        ),
-        actor=CUSTOMER,
-    )  # commits both
-    return slot
 
 
 # --- staff ---------------------------------------------------------------------------------

@@ -94,6 +94,7 @@ def settings_page(request: Request, session: DbSession, settings: AppSettings) -
             "timezone": org.timezone,
             "default_service_s": orgs.default_service_s(org),
             "pod_policy": orgs.pod_policy(org),
+            "phone": orgs.shop_phone(org),
         },
         handovers=HANDOVERS,
         zones=ZONES,
