@@ -221,7 +221,7 @@ def bench_service(runs: int, roads: bool) -> None:
         zone = ZoneInfo("Europe/Vaduz")
         now = utcnow().astimezone(zone).replace(hour=10, minute=0, second=0, microsecond=0)
         day = now.date()
-        from lastmile.common.travel import provider_for
+        from lastmile.integrations.configured import provider_for
 
         provider: TravelTimeProvider = provider_for(settings)
         problem, routes, news, _ = core_day(provider, 50, 1000, runs)

@@ -271,7 +271,6 @@ def setup_day(url: str, data_dir: Path, args: argparse.Namespace) -> Day:
     from lastmile.auth import service as auth
     from lastmile.auth.models import User
     from lastmile.auth.security import hash_password
-    from lastmile.common.travel import provider_for
     from lastmile.config import Settings
     from lastmile.core.model import Location, Profile, TimeWindow
     from lastmile.core.model import Order as CoreOrder
@@ -279,6 +278,7 @@ def setup_day(url: str, data_dir: Path, args: argparse.Namespace) -> Day:
     from lastmile.core.model import Vehicle as CoreVehicle
     from lastmile.core.planning import build_problem, route_cost, simulate
     from lastmile.fleet.models import Driver, Vehicle
+    from lastmile.integrations.configured import provider_for
     from lastmile.orders.models import Order
     from lastmile.orgs import service as orgs
     from lastmile.orgs.models import Membership, Role

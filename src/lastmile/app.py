@@ -14,11 +14,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lastmile import __version__
-from lastmile.common.travel import provider_for
 from lastmile.config import Settings, get_settings
 from lastmile.db import create_db_engine, migrate, session_factory
 from lastmile.events import service as events
 from lastmile.events.bus import LocalBus, PostgresBus, psycopg_conninfo
+from lastmile.integrations.configured import provider_for
 from lastmile.jobs.runner import InlineRunner, JobRunner
 
 

@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _URL = re.compile(r"^https?://[^/?#\s]+/?$")
+_SERVER_URL = re.compile(r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
 
 
 class Settings(BaseSettings):
@@ -63,6 +64,28 @@ class Settings(BaseSettings):
     ``["10.1.2.0/24"]`` for a receiver on your own network. Empty (the default): only public
     internet addresses; loopback, private, link-local (cloud metadata) and other special
     addresses are refused."""
+    routing_server: Literal["builtin", "osrm", "valhalla"] = "builtin"
+    """Where travel times come from: ``builtin`` (the offline road engine on
+    ``roads_extract``), or an ``osrm`` or ``valhalla`` server at ``routing_server_url``."""
+    routing_server_url: str | None = None
+    """The OSRM or Valhalla server (``http://127.0.0.1:5000``); required with one of them."""
+    routing_server_profile_urls: dict[str, str] = Field(default_factory=dict)
+    """OSRM serves one profile per server: the servers of the other profiles, as JSON
+    (``{"cargo_bike": "http://127.0.0.1:5001"}``). ``routing_server_url`` serves van and car."""
+    geocoder: Literal["builtin", "nominatim"] = "builtin"
+    """How addresses become coordinates: ``builtin`` (the offline index of ``roads_extract``)
+    or a ``nominatim`` server at ``nominatim_url``."""
+    nominatim_url: str = "https://nominatim.openstreetmap.org"
+    """The Nominatim server; the public one allows one request a second (answers are cached)."""
+    nominatim_min_interval_s: float = Field(default=1.0, ge=0)
+    """Least time between two Nominatim requests (at least 1 for the public server)."""
+    nominatim_email: str | None = None
+    """Sent with every Nominatim request, so the server's operator can reach you."""
+    nominatim_countrycodes: str | None = None
+    """Limit Nominatim's answers to these countries (``"de,at"``)."""
+    map_servers_allowed_networks: list[str] = Field(default_factory=list)
+    """Private networks (CIDR, as JSON) the routing and Nominatim servers may be on, e.g.
+    ``["127.0.0.1/32"]`` for a server on this machine. Empty: only public addresses."""
     pod_max_bytes: int = Field(default=5_000_000, ge=1)
     """Largest accepted proof-of-delivery upload."""
     jobs: Literal["auto", "inline", "queue"] = "auto"
@@ -106,7 +129,7 @@ class Settings(BaseSettings):
     tracking_rate_per_minute: int = Field(default=60, ge=1)
     """Requests per minute one client address may make to public tracking pages."""
 
-    @field_validator("trusted_proxies", "outbound_allowed_networks")
+    @field_validator("trusted_proxies", "outbound_allowed_networks", "map_servers_allowed_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         for item in value:
@@ -126,6 +149,26 @@ class Settings(BaseSettings):
             )
         return value.rstrip("/")
 
+    @field_validator("routing_server_url", "nominatim_url")
+    @classmethod
+    def _server_url(cls, value: str | None) -> str | None:
+        if value is not None and not _SERVER_URL.match(value.strip()):
+            raise ValueError("must be an http:// or https:// address (like http://127.0.0.1:5000)")
+        return None if value is None else value.strip().rstrip("/")
+
+    @field_validator("routing_server_profile_urls")
+    @classmethod
+    def _profile_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        from lastmile.core.model import Profile
+
+        known = {p.value for p in Profile}
+        for profile, url in value.items():
+            if profile not in known:
+                raise ValueError(f"{profile!r} is not a profile ({', '.join(sorted(known))})")
+            if not _SERVER_URL.match(url.strip()):
+                raise ValueError(f"{profile}: {url!r} is not an http:// or https:// address")
+        return {k: v.strip().rstrip("/") for k, v in value.items()}
+
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.environment == "production" and not self.secret_key:
@@ -134,6 +177,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "LASTMILE_PUBLIC_URL must be set when LASTMILE_ENVIRONMENT=production "
                 "(the https:// address customers' tracking links start with)"
+            )
+        if self.routing_server != "builtin" and not self.routing_server_url:
+            raise ValueError(
+                f"LASTMILE_ROUTING_SERVER_URL must be set when LASTMILE_ROUTING_SERVER="
+                f"{self.routing_server} (the address of your {self.routing_server} server)"
             )
         if self.jobs == "queue" and not self.is_postgres:
             raise ValueError("LASTMILE_JOBS=queue needs PostgreSQL (LASTMILE_DATABASE_URL)")

@@ -173,3 +173,71 @@ def osrm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# --- Valhalla -----------------------------------------------------------------------------
+
+VALHALLA_SCRIPT = ROOT / "scripts" / "valhalla-test-server.sh"
+
+
+def _valhalla_unavailable(message: str) -> None:
+    text = f"real Valhalla not available: {message}"
+    if _in_ci():
+        pytest.fail(text + " (CI=true: the Valhalla tests must run in CI)", pytrace=False)
+    pytest.skip(text)
+
+
+def _valhalla_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            if httpx.get(f"{url}/status", timeout=2).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture(scope="session")
+def valhalla_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A running ``valhalla_service`` (pyvalhalla's, Liechtenstein tiles) on loopback."""
+    given = os.environ.get("LASTMILE_VALHALLA_URL")
+    if given:
+        yield given.rstrip("/")
+        return
+    try:
+        setup = subprocess.run(
+            ["bash", str(VALHALLA_SCRIPT), "setup"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _valhalla_unavailable(f"{VALHALLA_SCRIPT.name} setup did not finish: {exc}")
+    if setup.returncode != 0:
+        tail = "\n".join((setup.stderr or setup.stdout).strip().splitlines()[-8:])
+        _valhalla_unavailable(
+            f"{VALHALLA_SCRIPT.name} setup exited with {setup.returncode}:\n{tail}"
+        )
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("valhalla") / "service.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            ["bash", str(VALHALLA_SCRIPT), "serve", str(port)], stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        if not _valhalla_ready(url, process, timeout_s=30):
+            _valhalla_unavailable(f"valhalla_service did not start:\n{log.read_text()[-2000:]}")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

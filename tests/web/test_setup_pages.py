@@ -19,7 +19,7 @@ from helpers.browser import chromium
 from helpers.live import serve_app
 from helpers.service import sqlite_settings
 from lastmile.app import create_app
-from lastmile.common.geocoding import geocoder_for
+from lastmile.integrations.configured import geocoder_for
 
 SHOTS = Path(__file__).parents[2] / "test-artifacts" / "setup"
 OWNER = "anna@blumen-meier.example"

@@ -145,7 +145,7 @@ def check_command() -> None:
     """Check the configuration and what a server needs (data directory, database, migrations,
     queue, road network) and say what is wrong; exit code 1 if anything is."""
     from lastmile.cli.server import checked_settings
-    from lastmile.common.travel import provider_for
+    from lastmile.integrations.configured import provider_for
     from lastmile.ops.health import readiness
 
     settings = checked_settings()

@@ -164,8 +164,8 @@ def _wait_until_up(url: str, timeout_s: float, stop: threading.Event) -> bool:
 
 def _demo_roads() -> Roads:
     """The server's own road network (shared in this process), whatever ``use_roads`` says."""
-    from lastmile.common.travel import provider_for
     from lastmile.core.roads import RoadProvider
+    from lastmile.integrations.configured import provider_for
 
     provider = provider_for(get_settings().model_copy(update={"use_roads": True}))
     return Roads(provider if isinstance(provider, RoadProvider) else None)

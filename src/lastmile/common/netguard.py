@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from lastmile.config import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -221,3 +223,22 @@ def guarded(policy: Policy) -> Iterator[Policy]:
         yield policy
     finally:
         _active.reset(token)
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """An httpx transport whose every connection goes through ``policy`` (see :func:`guarded`).
+
+    For long-lived clients of one configured server (a routing or geocoding server): the
+    connection pool opens connections, redirects included, only inside the policy, without
+    wrapping each call site."""
+
+    def __init__(self, policy: Policy, inner: httpx.BaseTransport | None = None) -> None:
+        self.policy = policy
+        self._inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with guarded(self.policy):
+            return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()

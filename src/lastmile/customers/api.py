@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
-from lastmile.common.geocoding import geocoder_for
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.customers import service
 from lastmile.customers.models import Customer
@@ -26,6 +25,7 @@ from lastmile.customers.schemas import (
     CustomerRead,
     CustomerUpdate,
 )
+from lastmile.integrations.configured import geocoder_for
 from lastmile.orders.schemas import OrderRead, OrderWriteResult
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])

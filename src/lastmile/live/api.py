@@ -212,7 +212,7 @@ def _locate(
             issues=[FieldIssue(None, "address", address, "give an address, or lon and lat")],
             source="slots",
         )
-    from lastmile.common.geocoding import geocoder_for
+    from lastmile.integrations.configured import geocoder_for
 
     found = geocoder_for(settings).geocode(address)
     if not found.verdict.resolved or found.location is None:

@@ -132,7 +132,7 @@ def reoptimise(
     dispatched). The new plan is kept only if it serves every remaining order and costs less.
     With ``preview`` nothing is written: the answer says what would change.
     """
-    from lastmile.common.travel import provider_for
+    from lastmile.integrations.configured import provider_for
 
     _serialise(session, org_id)
     plan = session.scalar(select(Plan).where(Plan.org_id == org_id, Plan.id == plan_id))

@@ -581,7 +581,7 @@ def route_etas(
     now: dt.datetime | None = None,
 ) -> RouteEtas:
     """The current ETAs and risks of a route, computed now (and stored, with events)."""
-    from lastmile.common.travel import provider_for
+    from lastmile.integrations.configured import provider_for
 
     route = _get_route(session, org_id, route_id)
     state = load_states(session=session, org_id=org_id, routes=[route])[0]
@@ -628,7 +628,7 @@ def on_position(
     every ``settings.eta_gps_refresh_s`` of the points' own time (per process); returns
     ``None`` when skipped. Stop events (:func:`on_stop_done`) always recompute.
     """
-    from lastmile.common.travel import provider_for
+    from lastmile.integrations.configured import provider_for
 
     if not _gps_refresh_due(route_id, at, settings.eta_gps_refresh_s):
         return None
@@ -660,7 +660,7 @@ def on_stop_done(
 ) -> RouteEtas | None:
     """Hook for the driver API after a stop's status changed (arrived, delivered, failed):
     recompute the route's ETAs (the pace learns from it). The caller commits."""
-    from lastmile.common.travel import provider_for
+    from lastmile.integrations.configured import provider_for
 
     route = _get_route(session, org_id, route_id)
     if route.status not in RUNNING:
@@ -1011,7 +1011,7 @@ def insert_order(
 
     Raises :class:`DoesNotFit` (409) with the reason and what would make it fit.
     """
-    from lastmile.common.travel import provider_for
+    from lastmile.integrations.configured import provider_for
 
     _serialise(session, org_id)
     row = orders.get(session=session, org_id=org_id, order_id=order_id)
@@ -1175,7 +1175,7 @@ def slot_offers(
     Slot length and cut-off: the arguments, else the organisation's settings
     (``slot_length_min``, ``slot_cutoff_min``), else 2 hours and 60 minutes.
     """
-    from lastmile.common.travel import provider_for
+    from lastmile.integrations.configured import provider_for
 
     org_settings = _org_settings(session, org_id)
     length = length_s or int(org_settings.get("slot_length_min", DEFAULT_SLOT_S // 60)) * 60

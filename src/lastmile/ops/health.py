@@ -94,7 +94,7 @@ def _queue_check(settings: Settings, engine: Engine, jobs: object | None) -> str
 def _roads_check(settings: Settings) -> str:
     if not settings.use_roads:
         return "ok"
-    from lastmile.common.travel import road_network_loaded
+    from lastmile.integrations.configured import road_network_loaded
 
     return "ok" if road_network_loaded(settings) else "loading"
 

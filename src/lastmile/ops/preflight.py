@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from lastmile.config import Settings
+from lastmile.integrations.configured import server_url_problems
 
 
 class ConfigError(Exception):
@@ -53,7 +54,8 @@ def _describe(error: object) -> str:
 
 def check(settings: Settings, *, database: bool = True) -> Checked:
     """Everything a server or worker needs before it starts: a writable data directory, an
-    existing road extract if one is named, a database that answers."""
+    existing road extract if one is named, routing and geocoding servers the outbound policy
+    lets us reach, a database that answers."""
     problems: list[str] = []
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -65,6 +67,7 @@ def check(settings: Settings, *, database: bool = True) -> Checked:
         )
     if settings.roads_extract is not None and not settings.roads_extract.is_file():
         problems.append(f"LASTMILE_ROADS_EXTRACT: no such file: {settings.roads_extract}")
+    problems.extend(server_url_problems(settings))
     url = make_url(settings.resolved_database_url)
     where = url.render_as_string(hide_password=True)
     if not url.drivername.startswith(("sqlite", "postgresql")):

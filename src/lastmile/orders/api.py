@@ -181,7 +181,7 @@ def geocode_address(
 ) -> GeocodeAnswer:
     """Check an address offline: verdict, best match and candidates (to fix an order)."""
     caller.require(*STAFF)
-    from lastmile.common.geocoding import geocoder_for
+    from lastmile.integrations.configured import geocoder_for
 
     result = geocoder_for(request.app.state.settings).geocode(q)
     return GeocodeAnswer(
@@ -256,7 +256,7 @@ def update_order(
         and lifecycle.needs_geocoding(status=order.status, lon=order.lon, lat=order.lat)
         and order.address_verdict is None
     ):
-        from lastmile.common.geocoding import geocoder_for
+        from lastmile.integrations.configured import geocoder_for
         from lastmile.orders.jobs import geocode_order
 
         order = geocode_order(session=session, order=order, geocoder=geocoder_for(settings))

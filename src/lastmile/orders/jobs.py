@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from lastmile.common.geocoding import geocoder_for
 from lastmile.common.jobs import JobContext
 from lastmile.core.errors import Conflict
-from lastmile.core.geo.geocoder import Geocoder
+from lastmile.integrations.configured import geocoder_for
+from lastmile.integrations.geocode import Geocoder
 from lastmile.orders import service
 from lastmile.orders.lifecycle import ACCEPTED_VERDICTS
 from lastmile.orders.models import Order

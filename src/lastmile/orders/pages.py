@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
-from lastmile.common.geocoding import geocoder_for
 from lastmile.common.web import AppSettings, DbSession, FormText
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.formats.addresses import AddressColumns, address_line
 from lastmile.core.formats.orders_csv import ORDER_ALIASES
 from lastmile.core.formats.table import decode_upload, match_columns, read_rows
-from lastmile.core.geo.geocoder import Geocoder
+from lastmile.integrations.configured import geocoder_for
+from lastmile.integrations.geocode import Geocoder
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import (
     ACCEPTED_VERDICTS,

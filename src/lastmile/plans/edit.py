@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from lastmile.common.travel import provider_for
 from lastmile.config import Settings
 from lastmile.core.errors import Conflict, FieldIssue, InputError
 from lastmile.core.formats.plan_json import plan_document
@@ -25,6 +24,7 @@ from lastmile.core.model import Problem, Route, Unassigned, UnassignedReason
 from lastmile.core.planning import build_problem, check, route_cost, simulate
 from lastmile.events import service as events
 from lastmile.fleet import service as fleet
+from lastmile.integrations.configured import provider_for
 from lastmile.orders import service as orders
 from lastmile.orders.models import Order
 from lastmile.orgs import service as orgs

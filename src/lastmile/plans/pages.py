@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 
 from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
-from lastmile.common.travel import provider_for
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.core.errors import LastmileError, NotFound
 from lastmile.core.formats.csv_out import write_csv
 from lastmile.core.model import Location
 from lastmile.core.model import Profile as RoadProfile
 from lastmile.fleet import service as fleet
+from lastmile.integrations.configured import provider_for
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import location_words
 from lastmile.plans import document

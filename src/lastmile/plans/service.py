@@ -251,7 +251,7 @@ def solve_plan(*, sessions: sessionmaker[Session], settings: Settings, plan_id: 
 def _solve(
     session: Session, sessions: sessionmaker[Session], settings: Settings, plan: Plan
 ) -> tuple[dict[str, Any], list[str]]:
-    from lastmile.common.travel import provider_for
+    from lastmile.integrations.configured import provider_for
 
     org = session.get(Organisation, plan.org_id)
     assert org is not None

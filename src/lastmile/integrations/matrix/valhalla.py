@@ -1,10 +1,11 @@
 """Travel times from a Valhalla server: ``/sources_to_targets`` for matrices, ``/route`` for paths.
 
-Tested against the documented wire format; no Valhalla server runs in CI. The tests feed
-this adapter answers in the shapes of Valhalla's API reference
-(https://valhalla.github.io/valhalla/api/matrix/api-reference/ and
+Tested against a real ``valhalla_service`` 3.9.1 (the programs of the PyPI wheel
+``pyvalhalla``, over the bundled extract; ``scripts/valhalla-test-server.sh``) in
+tests/integrations/test_configured.py, and against answers in the shapes of Valhalla's API
+reference (https://valhalla.github.io/valhalla/api/matrix/api-reference/ and
 https://valhalla.github.io/valhalla/api/turn-by-turn/api-reference/) through an
-``httpx.MockTransport``; the OSRM adapter, built the same way, is tested against a real server.
+``httpx.MockTransport`` for errors and edge cases a real server rarely gives.
 
 How
 ---
