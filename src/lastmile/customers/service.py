@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
 from lastmile.core.errors import FieldIssue, InputError, NotFound
-from lastmile.core.geo.geocoder import Geocoder
 from lastmile.customers.models import Customer, CustomerAddress, CustomerOrder
 from lastmile.customers.schemas import (
     AddressIn,
@@ -31,6 +30,7 @@ from lastmile.customers.schemas import (
     CustomerUpdate,
     window_seconds,
 )
+from lastmile.integrations.geocode import Geocoder
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import ACCEPTED_VERDICTS, OrderStatus
 from lastmile.orders.models import Order
