@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     """Map tile URL template for the dashboard when online; unset = offline vector basemap."""
     plan_time_limit_s: float = Field(default=10.0, gt=0, le=3600)
     """Default search time of a plan job."""
+    solver_workers: int = Field(default=1, ge=1, le=64)
+    """Solver processes for one plan job. 1 leaves the other
+    cores to the web server, so a same-day insert stays fast while a plan runs."""
     access_token_ttl_s: int = Field(default=12 * 3600, gt=0)
     """How long an API access token from ``/auth/token`` stays valid."""
     login_max_failures: int = Field(default=5, ge=1)

@@ -80,6 +80,8 @@ def test_plan_a_day_then_dispatch(client: TestClient) -> None:
     assert len(ids) == 150
     _check_document(plan["document"], ids)
     assert plan["totals"]["orders"] == 150
+    # plan_day's verdict travels with the plan (core.planning.day)
+    assert plan["document"]["check"] == {"ok": True, "violations": []}
     planned = client.get(
         f"/api/v1/orders?date={DAY}&status=planned&limit=500", headers=org.dispatcher
     ).json()

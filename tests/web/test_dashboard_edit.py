@@ -46,6 +46,7 @@ def _plan(client: TestClient, org: OrgUsers, orders_csv: str | None = None) -> d
         if plan["status"] in ("done", "failed"):
             assert plan["status"] == "done", plan["error"]
             assert len(plan["routes"]) == 2
+            assert plan["document"]["check"] == {"ok": True, "violations": []}
             return plan
         time.sleep(0.1)
     raise AssertionError("plan not finished")
@@ -124,6 +125,47 @@ def test_a_window_broken_by_a_move_is_reported(web_client: TestClient) -> None:
     assert [v["external_id"] for v in late] == ["SMP-0001"]
     assert late[0]["amount"] > 0
     assert "SMP-0001" in late[0]["message"]
+
+
+def test_a_confirmed_late_move_keeps_the_plan_marked_and_the_page_shows_it(
+    web_client: TestClient,
+) -> None:
+    """The one plan behaviour (core.planning.day): a plan the checker finds fault with is
+    kept, marked in its document's ``check``, and shown on the plan page, never silently."""
+    org = seed_org(web_client, "Marked Co")
+    lines = dashboard_orders_csv().splitlines()
+    lines[1] = lines[1].replace("08:00,17:00", "08:00,08:20")
+    plan = _plan(web_client, org, "\n".join(lines) + "\n")
+    route, stop = next(
+        (r, s)
+        for r in plan["routes"]
+        for s in r["stops"]
+        if s["kind"] == "order" and s["external_id"] == "SMP-0001"
+    )
+    client = TestClient(web_client.app)
+    _login(client, "dispatcher@marked-co.example")
+    assert 'id="check-findings"' not in client.get(f"/app/plans/{plan['id']}").text
+    r = web_client.post(
+        f"/app/api/plans/{plan['id']}/edit/apply",
+        json={
+            "order_id": stop["order_id"],
+            "to_vehicle_id": route["vehicle_id"],
+            "position": len(_stops(route)) - 1,
+        },
+        headers=org.dispatcher,
+    )
+    assert r.status_code == 200, r.text
+    stored = web_client.get(f"/api/v1/plans/{plan['id']}", headers=org.dispatcher).json()
+    check = stored["document"]["check"]
+    assert check["ok"] is False
+    assert [v["code"] for v in check["violations"]] == ["late"]
+    assert check["violations"][0]["order_id"] == stop["order_id"]
+    page = client.get(f"/app/plans/{plan['id']}").text
+    found = re.search(r'<div class="card" id="check-findings".*?</div>', page, re.S)
+    assert found, "the findings are not on the plan page"
+    assert "found 1 problem(s)" in found.group(0)
+    # the dispatcher's order number, not the internal id
+    assert "SMP-0001" in found.group(0) and stop["order_id"] not in found.group(0)
 
 
 def test_apply_stores_the_edit_and_dispatch_uses_it(

@@ -45,11 +45,10 @@ from lastmile.core.model import (
 )
 from lastmile.core.planning import (
     Balance,
+    CheckedPlan,
     SolveProgress,
     build_problem,
-    check,
-    solve,
-    solve_balanced,
+    plan_day,
 )
 from lastmile.core.units import format_clock
 
@@ -370,14 +369,14 @@ def plan(
                 f"[yellow]{orders}: no column for {', '.join(parsed.missing_demand)}; taken as 0 for every order[/]"
             )
         zone = _zone(timezone, fleet)
-        plan_day = _plan_day(day, parsed)
+        day_planned = _day_of(day, parsed)
         provider = load_provider(roads, console=err_console)
         with err_console.status(f"Computing travel times ({provider.name}) ..."):
             problem = build_problem(
                 tuple(o for o in parsed.orders if o.id not in skipped), fleet, dims, provider
             )
         limit = time_limit if time_limit > 0 else 10.0
-        result = _solve_with_progress(
+        checked = _solve_with_progress(
             problem,
             limit,
             seed,
@@ -385,10 +384,11 @@ def plan(
             workers or min(4, os.cpu_count() or 1),
             Balance(balance / 100) if balance is not None else None,
         )
-        report = check(result, problem)
+        result, report = checked.plan, checked.check
         if not report.ok:
             err_console.print(
-                f"[red]The independent check found problems in the plan:[/]\n{report}"
+                "[red]The independent check found problems in the plan (written, marked in "
+                f"its `check` member; exit status 3):[/]\n{report}"
             )
         if skipped:
             # Every input order appears once in plan.json: the skipped ones (no location,
@@ -397,7 +397,13 @@ def plan(
             problem = replace(problem, orders=(*problem.orders, *extra))
             result = replace(result, unassigned=(*result.unassigned, *skipped.values()))
         document = plan_document(
-            problem, result, day=plan_day, zone=zone, travel_times=provider.name, time_limit_s=limit
+            problem,
+            result,
+            day=day_planned,
+            zone=zone,
+            travel_times=provider.name,
+            time_limit_s=limit,
+            check=report,
         )
         outputs: dict[Path, str] = {out: json.dumps(document, indent=2, ensure_ascii=False) + "\n"}
         if map_file is not None or geojson is not None:
@@ -410,7 +416,7 @@ def plan(
                 from lastmile.web.planmap import render_plan_map
 
                 outputs[map_file] = render_plan_map(
-                    document, features, title=f"Delivery plan {plan_day.isoformat()}"
+                    document, features, title=f"Delivery plan {day_planned.isoformat()}"
                 )
         write_outputs(outputs)
     except LastmileError as exc:
@@ -422,6 +428,13 @@ def plan(
         console.print(
             f"Open the map: [link=file://{map_file.resolve()}]file://{map_file.resolve()}[/link]"
         )
+    if not report.ok:
+        # Last, so it is not scrolled away by the table: the plan is written but marked.
+        err_console.print(
+            f"[red]The plan has {len(report.violations)} finding(s) of the independent check "
+            "(listed above and in plan.json `check`).[/]"
+        )
+        raise typer.Exit(3)
 
 
 def _geocode_missing(
@@ -495,7 +508,7 @@ def _profile(name: str) -> Any:
     return Profile(name)
 
 
-def _plan_day(text: str | None, parsed: OrdersFile) -> date:
+def _day_of(text: str | None, parsed: OrdersFile) -> date:
     if text is not None:
         try:
             return date.fromisoformat(text)
@@ -527,7 +540,7 @@ def _solve_with_progress(
     iterations: int | None,
     workers: int,
     balance: Balance | None = None,
-) -> Plan:
+) -> CheckedPlan:
     with Progress(
         TextColumn("Planning {task.fields[orders]} orders"),
         BarColumn(),
@@ -545,24 +558,14 @@ def _solve_with_progress(
             )
             progress.update(task, completed=event.fraction, best=best)
 
-        if balance is None:
-            result = solve(
-                problem,
-                time_limit=limit,
-                seed=seed,
-                on_progress=update,
-                max_iterations=iterations,
-                workers=workers,
-            )
-        else:
-            result = solve_balanced(
-                problem,
-                balance,
-                time_limit=limit,
-                seed=seed,
-                on_progress=update,
-                max_iterations=iterations,
-                workers=workers,
-            )
+        checked = plan_day(
+            problem,
+            time_limit=limit,
+            seed=seed,
+            workers=workers,
+            balance=balance,
+            max_iterations=iterations,
+            on_progress=update,
+        )
         progress.update(task, completed=1.0)
-    return result
+    return checked

@@ -216,6 +216,7 @@ def move_stop(
         zone=zone,
         travel_times=doc.get("travel_times", ""),
         time_limit_s=(doc.get("solver") or {}).get("time_limit_s"),
+        check=report,
     )
     document["edited"] = True
     return EditOutcome(

@@ -148,6 +148,35 @@ def plan_form(
     )
 
 
+def _findings(doc: dict[str, Any], vehicle_names: dict[str, str]) -> list[str]:
+    """The independent checker's findings on the plan (``check`` of the document), with the
+    vehicle names and order numbers the dispatcher knows instead of internal ids."""
+    check = doc.get("check") or {}
+    if check.get("ok", True):
+        return []
+    external = {
+        str(s["order_id"]): str(s.get("external_id") or s["order_id"])
+        for r in doc.get("routes", [])
+        for s in r["stops"]
+        if s.get("order_id")
+    }
+    external.update(
+        {
+            str(u["order_id"]): str(u.get("external_id") or u["order_id"])
+            for u in doc.get("unassigned", [])
+        }
+    )
+    out = []
+    for v in check.get("violations", []):
+        message = str(v["message"])
+        for vid, name in vehicle_names.items():
+            message = message.replace(vid, name)
+        for oid, ext in external.items():
+            message = message.replace(oid, ext)
+        out.append(message)
+    return out
+
+
 @router.get("/app/plans/{plan_id}", response_model=None)
 def plan_page(
     request: Request, plan_id: str, session: DbSession, settings: AppSettings
@@ -210,6 +239,7 @@ def plan_page(
             ],
         ),
         left_out_total=left_out_total,
+        findings=_findings(doc, vehicle_names),
         location_words=location_words,
         data=json_script(
             {

@@ -23,9 +23,7 @@ from lastmile.core.planning import (
     Balance,
     SolveProgress,
     build_problem,
-    check,
-    solve,
-    solve_balanced,
+    plan_day,
 )
 from lastmile.events import service as events
 from lastmile.fleet import service as fleet
@@ -242,6 +240,7 @@ def solve_plan(*, sessions: sessionmaker[Session], settings: Settings, plan_id: 
                 "routes": len(document["routes"]),
                 "unassigned": len(document["unassigned"]),
                 "cost": document["totals"]["cost"],
+                "check_findings": len(document["check"]["violations"]),
             },
         )
         session.commit()
@@ -307,19 +306,15 @@ def _solve(
                 s.commit()
 
     balance_pct = plan.params.get("balance_pct")
-    if balance_pct is None:
-        result = solve(problem, time_limit=limit, seed=0, on_progress=progress)
-    else:
-        result = solve_balanced(
-            problem,
-            Balance(float(balance_pct) / 100),
-            time_limit=limit,
-            seed=0,
-            on_progress=progress,
-        )
-    report = check(result, problem)
-    if not report.ok:
-        raise RuntimeError(f"the plan failed the independent check: {report}")
+    checked = plan_day(
+        problem,
+        time_limit=limit,
+        seed=0,
+        workers=settings.solver_workers,
+        balance=Balance(float(balance_pct) / 100) if balance_pct is not None else None,
+        on_progress=progress,
+    )
+    result = checked.plan
     document = plan_document(
         problem,
         result,
@@ -327,6 +322,7 @@ def _solve(
         zone=ZoneInfo(org.timezone),
         travel_times=provider.name,
         time_limit_s=limit,
+        check=checked.check,
     )
     store_routes(session, plan, result.routes)
     return document, [oid for r in result.routes for oid in r.order_ids]

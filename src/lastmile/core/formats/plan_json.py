@@ -10,10 +10,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from lastmile.core.model import Location, Plan, Problem, Route, StopKind
+
+if TYPE_CHECKING:
+    from lastmile.core.planning.check import CheckReport
 
 SCHEMA = "lastmile.plan/1"
 OSM_ATTRIBUTION = "© OpenStreetMap contributors"
@@ -98,8 +101,11 @@ def plan_document(
     zone: ZoneInfo,
     travel_times: str,
     time_limit_s: float | None = None,
+    check: CheckReport | None = None,
 ) -> dict[str, Any]:
-    """The whole plan as a JSON-ready dict."""
+    """The whole plan as a JSON-ready dict; with ``check``, the independent checker's
+    findings go into it (``check.ok`` false and the violations: the plan is marked, never
+    silently kept)."""
     clock = Clock(day, zone)
     routes = [route_document(problem, r, clock) for r in plan.routes]
     service = sum(
@@ -146,9 +152,28 @@ def plan_document(
             "seed": plan.stats.seed,
             "time_limit_s": time_limit_s,
         }
+    if check is not None:
+        document["check"] = check_document(check)
     if travel_times != "straight-line":
         document["attribution"] = OSM_ATTRIBUTION
     return document
+
+
+def check_document(report: CheckReport) -> dict[str, Any]:
+    """The checker's verdict as the plan document's ``check`` member."""
+    return {
+        "ok": report.ok,
+        "violations": [
+            {
+                "code": v.code.value,
+                "message": v.message,
+                "vehicle_id": v.vehicle_id,
+                "order_id": v.order_id,
+                "amount": v.amount,
+            }
+            for v in report.violations
+        ],
+    }
 
 
 def route_geometry(problem: Problem, route: Route, path: PathFunction) -> list[Location]:

@@ -6,6 +6,7 @@ The rest of lastmile calls only what this package exports; PyVRP stays behind ``
 from lastmile.core.planning.balance import Balance, BalanceReport, balance_of, solve_balanced
 from lastmile.core.planning.build import build_problem, validate_problem
 from lastmile.core.planning.check import CheckReport, Violation, ViolationCode, check
+from lastmile.core.planning.day import CheckedPlan, plan_day
 from lastmile.core.planning.explain import Insertion, explain_dropped, insertions, screen_orders
 from lastmile.core.planning.solve import SolveProgress, solve
 from lastmile.core.planning.timing import RouteTiming, route_cost, simulate
@@ -14,6 +15,7 @@ __all__ = [
     "Balance",
     "BalanceReport",
     "CheckReport",
+    "CheckedPlan",
     "Insertion",
     "RouteTiming",
     "SolveProgress",
@@ -24,6 +26,7 @@ __all__ = [
     "check",
     "explain_dropped",
     "insertions",
+    "plan_day",
     "route_cost",
     "screen_orders",
     "simulate",
