@@ -16,7 +16,7 @@ TOO_LONG_TODAY = {
     "core/roads/hierarchy.py": 925,
     "core/roads/engine.py": 894,
     "fleet/service.py": 820,
-    "notifications/service.py": 747,
+    "notifications/service.py": 695,
     "tracking/service.py": 652,
     "integrations/geocode/nominatim.py": 675,
     "core/kpi.py": 672,

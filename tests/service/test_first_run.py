@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lastmile.auth import service as auth
 from lastmile.auth.models import User
 from lastmile.core.errors import LastmileError
-from lastmile.notifications import service as notifications
+from lastmile.notifications import settings as notifications
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Membership, Organisation
 

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
 from lastmile.common.netguard import Policy
+from lastmile.common.secrets import mask_password
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.events import service
 from lastmile.events.follow import MAX_EVENT_ID, Opened, follow, resume_cursor
@@ -88,7 +89,7 @@ async def stream_events(
 def _read(hook: Webhook) -> WebhookRead:
     return WebhookRead(
         id=hook.id,
-        url=hook.url,
+        url=mask_password(hook.url),
         event_types=hook.event_types,
         active=hook.active,
         created_at=hook.created_at,

@@ -17,6 +17,7 @@ from lastmile.auth.principal import STAFF
 from lastmile.common.netguard import Policy
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.notifications import service
+from lastmile.notifications import settings as notification_settings
 from lastmile.notifications.schemas import (
     NotificationRead,
     RecipientsBody,
@@ -46,7 +47,7 @@ router = APIRouter(prefix="/api/v1", tags=["notifications"], lifespan=_follow_ev
 def get_settings(caller: Caller, session: DbSession) -> SettingsBody:
     """The organisation's notification and tracking settings."""
     caller.require(*STAFF)
-    return service.get_settings(session=session, org_id=caller.org_id)
+    return notification_settings.get_settings(session=session, org_id=caller.org_id)
 
 
 @router.put("/notifications/settings", operation_id="put_notification_settings")
@@ -58,7 +59,7 @@ def put_settings(
     SMS and chat URLs: an apprise service with its provider's fixed host, or json/form/xml
     to a public address (see ``LASTMILE_OUTBOUND_ALLOWED_NETWORKS``)."""
     caller.require(Role.ADMIN)
-    return service.update_settings(
+    return notification_settings.update_settings(
         session=session,
         org_id=caller.org_id,
         body=body,

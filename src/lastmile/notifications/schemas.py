@@ -20,6 +20,9 @@ Kind = Literal[
     "gift_delivered",
 ]
 Language = Literal["en", "de"]
+SECRET_FIELDS = ("sms_url", "chat_url")
+"""Fields of :class:`NotificationSettings` that hold a provider's credentials (masked when
+read, see ``lastmile.common.secrets``)."""
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -77,10 +80,19 @@ class NotificationSettings(BaseModel):
     """Language of customers whose order names none."""
     email: bool = False
     """Send e-mail (through the server's SMTP settings) to orders with an e-mail address."""
-    sms_url: str | None = Field(default=None, max_length=2000)
-    """apprise URL template for SMS with ``{phone}``, e.g. ``twilio://SID:TOKEN@+15551234567/{phone}``."""
-    chat_url: str | None = Field(default=None, max_length=2000)
-    """apprise URL template for a chat service (WhatsApp, Signal...) with ``{phone}``."""
+    sms_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="apprise URL template for SMS with `{phone}`, e.g. "
+        "`twilio://SID:TOKEN@+15551234567/{phone}`. Write-only: read back as `twilio://********`; "
+        "sending that back keeps the stored URL, null removes it.",
+    )
+    chat_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="apprise URL template for a chat service (WhatsApp, Signal...) with "
+        "`{phone}`; write-only like `sms_url`.",
+    )
     kinds: list[Kind] = Field(default_factory=lambda: list(KINDS))  # type: ignore[arg-type]
     """Which messages are sent."""
     costs: dict[Literal["email", "sms", "chat"], float] = Field(default_factory=dict)

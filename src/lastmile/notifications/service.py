@@ -25,19 +25,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
-from lastmile.common.netguard import Policy, UrlRefused
-from lastmile.core.errors import FieldIssue, InputError, NotFound
+from lastmile.common.netguard import Policy
+from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.units import plausible_date_issue
 from lastmile.db.engine import LastmileSession
 from lastmile.events.models import Event
-from lastmile.integrations.notify.apprise_channel import AppriseChannel, check_template
+from lastmile.integrations.notify.apprise_channel import AppriseChannel
 from lastmile.integrations.notify.base import Channel, NotifySettings, OutgoingMessage, SendError
 from lastmile.integrations.notify.email import SmtpChannel
 from lastmile.notifications import templates
@@ -46,10 +45,10 @@ from lastmile.notifications.schemas import (
     ChannelUsage,
     NotificationSettings,
     RecipientsBody,
-    SettingsBody,
-    TrackingSettings,
     Usage,
 )
+from lastmile.notifications.settings import organisation
+from lastmile.notifications.settings import settings_of as settings_of  # re-exported
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order
@@ -78,58 +77,7 @@ DEFAULT_COSTS = {"email": 0.0, "sms": 0.08, "chat": 0.02}
 CHANNELS = ("email", "sms", "chat")
 
 
-# --- settings ------------------------------------------------------------------------------
-
-
-def settings_of(org: Organisation) -> NotificationSettings:
-    """The organisation's notification settings (defaults where it has none or bad ones)."""
-    raw = (org.settings or {}).get("notifications")
-    try:
-        return NotificationSettings.model_validate(raw if isinstance(raw, dict) else {})
-    except ValidationError:
-        log.warning("organisation %s has invalid notification settings; using defaults", org.id)
-        return NotificationSettings()
-
-
-def _org(session: Session, org_id: str) -> Organisation:
-    org = session.get(Organisation, org_id)
-    if org is None:
-        raise NotFound("organisation not found")
-    return org
-
-
-def get_settings(*, session: Session, org_id: str) -> SettingsBody:
-    org = _org(session, org_id)
-    raw = (org.settings or {}).get("tracking")
-    try:
-        track = TrackingSettings.model_validate(raw if isinstance(raw, dict) else {})
-    except ValidationError:
-        track = TrackingSettings()
-    return SettingsBody(notifications=settings_of(org), tracking=track)
-
-
-def update_settings(
-    *, session: Session, org_id: str, body: SettingsBody, policy: Policy
-) -> SettingsBody:
-    """Replace the organisation's notification and tracking settings (an SMS or chat URL
-    that the outbound ``policy`` would never let through is refused now)."""
-    issues = []
-    for name in ("sms_url", "chat_url"):
-        url = getattr(body.notifications, name)
-        if url:
-            try:
-                check_template(url, policy)
-            except UrlRefused as exc:
-                issues.append(FieldIssue(None, f"notifications.{name}", url, str(exc)))
-    if issues:
-        raise InputError(issues=issues, source="notification settings")
-    org = _org(session, org_id)
-    values = dict(org.settings or {})
-    values["notifications"] = body.notifications.model_dump(mode="json", exclude_none=True)
-    values["tracking"] = body.tracking.model_dump(mode="json")
-    org.settings = values  # a new dict, so the JSON column is written
-    session.commit()
-    return get_settings(session=session, org_id=org_id)
+# --- settings (in lastmile.notifications.settings) ---------------------------------------
 
 
 def cost_of(settings: NotificationSettings, channel: str) -> float:
@@ -228,7 +176,7 @@ def month_cost(*, session: Session, org: Organisation, now: datetime) -> float:
 
 def usage(*, session: Session, org_id: str, month: str | None = None) -> Usage:
     """Messages and cost per channel in one month (``YYYY-MM``, default this one)."""
-    org = _org(session, org_id)
+    org = organisation(session, org_id)
     now = utcnow()
     if month:
         try:
@@ -385,7 +333,7 @@ def handle_events(
     by this call (claimed ones only: duplicates are skipped). Ids of events not visible (yet)
     are appended to ``missing``."""
     now = now or utcnow()
-    org = _org(session, org_id)
+    org = organisation(session, org_id)
     settings = settings_of(org)
     if not _channels_on(settings):
         return []
@@ -661,7 +609,7 @@ def channel_for(settings: NotificationSettings, name: str) -> Channel:
 
 def _deliver(session: Session, row: Notification, cost: float) -> None:
     """Send a claimed message and log the outcome (cost only for messages that went out)."""
-    org = _org(session, row.org_id)
+    org = organisation(session, row.org_id)
     settings = settings_of(org)
     message = OutgoingMessage(
         to=row.recipient, subject=row.subject, body=row.body, language=row.language
@@ -688,7 +636,7 @@ def send_due(
     """Send queued messages whose quiet hours are over (all due ones of the organisation, or
     the ones named). Each is claimed by moving it from ``queued`` to ``sending`` first."""
     now = now or utcnow()
-    org = _org(session, org_id)
+    org = organisation(session, org_id)
     settings = settings_of(org)
     query = select(Notification.id).where(
         Notification.org_id == org_id,

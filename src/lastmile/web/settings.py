@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from lastmile.auth import service as auth
+from lastmile.common.secrets import mask_password
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.events import service as events
 from lastmile.fleet import service as fleet
@@ -53,7 +54,12 @@ def settings_page(request: Request, session: DbSession, settings: AppSettings) -
     vehicles, _ = fleet.list_vehicles(session=session, org_id=viewer.org_id)
     drivers, _ = fleet.list_drivers(session=session, org_id=viewer.org_id)
     keys = auth.list_api_keys(session=session, org_id=viewer.org_id) if viewer.is_admin else []
-    hooks = events.list_webhooks(session=session, org_id=viewer.org_id) if viewer.is_admin else []
+    hooks = [
+        {"id": h.id, "url": mask_password(h.url), "event_types": h.event_types}
+        for h in (
+            events.list_webhooks(session=session, org_id=viewer.org_id) if viewer.is_admin else []
+        )
+    ]
     members = (
         [
             {"id": m.id, "user_id": m.user_id, "email": email, "name": name, "role": m.role}

@@ -19,7 +19,7 @@ from lastmile.auth import service as auth
 from lastmile.common.netguard import Policy
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.core.errors import InputError, LastmileError
-from lastmile.notifications import service as notifications
+from lastmile.notifications import settings as notifications
 from lastmile.notifications.schemas import Language
 from lastmile.orgs import service as orgs
 from lastmile.orgs.service import AlreadySetUp
