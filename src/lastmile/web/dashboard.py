@@ -18,6 +18,7 @@ from lastmile.orders.pages import router as order_pages
 from lastmile.plans.pages import router as plan_pages
 from lastmile.web.basemap import router as basemap_routes
 from lastmile.web.order_page import router as order_page
+from lastmile.web.running_day import router as running_day
 from lastmile.web.settings import router as settings_pages
 from lastmile.web.setup import router as setup_pages
 
@@ -27,6 +28,7 @@ router = APIRouter(include_in_schema=False)
 for pages in (
     login_pages,
     order_pages,
+    running_day,  # before the order page: /app/orders/new is not an order id
     order_page,
     customer_pages,
     basemap_routes,

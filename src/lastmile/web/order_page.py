@@ -8,6 +8,7 @@ analytics: "where is my order" contacts), so it lives in ``web/`` and only calls
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -17,9 +18,10 @@ from lastmile.analytics import service as analytics
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.drivers import service as drivers
 from lastmile.events import service as events
+from lastmile.live import service as live
 from lastmile.notifications import service as notifications
 from lastmile.orders import service as orders
-from lastmile.orders.lifecycle import UNRESOLVED_VERDICTS, location_words
+from lastmile.orders.lifecycle import UNRESOLVED_VERDICTS, OrderStatus, location_words
 from lastmile.tracking import service as tracking
 from lastmile.web.layout import Viewer, amounts_text, clock_text, render, staff_page
 
@@ -57,6 +59,16 @@ def _actor(actor: str) -> str:
         "driver": "driver",
         "system": "lastmile",
     }.get(kind, kind or "—")
+
+
+def can_insert(session: Any, org_id: str, order: Any) -> bool:
+    """A ready, placed order whose day has running routes can go into them now."""
+    return (
+        order.status == OrderStatus.READY.value
+        and order.lon is not None
+        and not order.deliver_to
+        and bool(live.running_routes(session=session, org_id=org_id, day=order.date))
+    )
 
 
 @router.get("/app/orders/{order_id}", response_model=None)
@@ -114,4 +126,5 @@ def order_page(
         local=local,
         clock=clock_text,
         amounts=amounts_text(order.demand),
+        insertable=can_insert(session, org_id, order),
     )
