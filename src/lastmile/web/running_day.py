@@ -20,13 +20,13 @@ from pydantic import ValidationError
 from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
 from lastmile.common.clock import utcnow
-from lastmile.common.geocoding import geocoder_for
 from lastmile.common.ids import new_id
 from lastmile.common.web import AppSettings, DbSession, FormText
 from lastmile.core.errors import Conflict, InputError, LastmileError
 from lastmile.core.formats.table import parse_windows
 from lastmile.core.model import UnassignedReason
 from lastmile.fleet import service as fleet
+from lastmile.integrations.configured import geocoder_for
 from lastmile.live import reoptimise as replan
 from lastmile.live import service as live
 from lastmile.orders import service as orders
