@@ -278,7 +278,9 @@ def test_dispatcher_day(
     first.drag_to(target)
     page.wait_for_selector("#move-warning")
     warning = page.locator("#move-warning").inner_text()
-    assert "capacity" in warning
+    # in the owner's words, with the van's name: "Van 2 would carry 7 parcels ...; it holds 6"
+    assert "would carry" in warning and "it holds" in warning
+    assert "veh_" not in warning and "capacity" not in warning
     assert page.locator("#move-delta").is_visible()
     _shot(page, "06-edit-warning")
     page.click("#move-cancel")

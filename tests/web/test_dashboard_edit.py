@@ -84,7 +84,7 @@ def test_move_to_a_full_van_is_reported_before_anything_changes(
     assert answer["ok"] is False
     capacity = [v for v in answer["violations"] if v["code"] == "capacity"]
     assert capacity and capacity[0]["vehicle_id"] == b["vehicle_id"]
-    assert "7 > capacity 6" in capacity[0]["message"]
+    assert "would carry 7 parcels at the start; it holds 6" in capacity[0]["message"]
     assert answer["changed_vehicles"] == sorted([a["vehicle_id"], b["vehicle_id"]])
     assert answer["cost_delta"] == pytest.approx(answer["cost_after"] - answer["cost_before"])
     # the preview wrote nothing

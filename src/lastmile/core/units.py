@@ -89,6 +89,15 @@ def format_clock(seconds: int) -> str:
     return f"{seconds // 3600:02d}:{(seconds % 3600) // 60:02d}"
 
 
+def format_minutes(seconds: int) -> str:
+    """A duration as a shop owner says it: ``"10 min"``, never less than ``"1 min"``; an hour
+    or more as ``"1 h 05 min"``."""
+    minutes = max(1, round(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def minutes_to_seconds(minutes: float) -> int:
     """Service times arrive in minutes in most files."""
     if math.isnan(minutes) or minutes < 0:

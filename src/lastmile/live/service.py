@@ -33,7 +33,7 @@ from lastmile.common.clock import utcnow
 from lastmile.config import Settings
 from lastmile.core import model as core
 from lastmile.core.errors import Conflict, FieldIssue, InputError, NotFound
-from lastmile.core.formats.plan_json import Clock
+from lastmile.core.formats.plan_json import Clock, in_owner_words
 from lastmile.core.live.eta import LiveRoute, LiveStop, Pace, learn_factor, predict
 from lastmile.core.live.insert import InsertResult, best_insertion
 from lastmile.core.live.risk import RiskLevel, assess
@@ -1043,7 +1043,7 @@ def insert_order(
     result = best_insertion(day.problem, day.routes, day.problem.order(new.id))
     if result.insertion is None:
         why = result.unassigned
-        raise DoesNotFit(why.message if why else "does not fit", why)
+        raise DoesNotFit(in_owner_words(day.problem, why.message) if why else "does not fit", why)
     return _apply_insertion(
         session=session,
         settings=settings,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from lastmile.config import Settings
 from lastmile.core.errors import Conflict, FieldIssue, InputError
-from lastmile.core.formats.plan_json import plan_document
+from lastmile.core.formats.plan_json import in_owner_words, plan_document
 from lastmile.core.model import Plan as CorePlan
 from lastmile.core.model import Problem, Route, Unassigned, UnassignedReason
 from lastmile.core.planning import build_problem, check, route_cost, simulate
@@ -187,21 +187,10 @@ def move_stop(
     core_plan = CorePlan(routes=new_routes, unassigned=_unassigned(doc))
     report = check(core_plan, problem)
     external = {o.id: o.external_id or o.id for o in problem.orders}
-    names = {v.id: v.name or v.id for v in problem.vehicles}
-
-    def readable(message: str) -> str:
-        # The checker names rows by id; the dispatcher knows vehicle names and order numbers.
-        for vid, name in names.items():
-            message = message.replace(vid, name)
-        for oid, ext in external.items():
-            if oid in message:
-                message = message.replace(oid, ext)
-        return message
-
     violations = [
         {
             "code": v.code.value,
-            "message": readable(v.message),
+            "message": in_owner_words(problem, v.message),
             "vehicle_id": v.vehicle_id,
             "order_id": v.order_id,
             "external_id": external.get(v.order_id or ""),

@@ -120,6 +120,19 @@ def _colours(doc: dict[str, Any]) -> dict[str, str]:
     return {r["vehicle_id"]: PALETTE[i % len(PALETTE)] for i, r in enumerate(doc.get("routes", []))}
 
 
+UNASSIGNED_WORDS = {
+    "demand_exceeds_capacity": "too big for every vehicle",
+    "no_vehicle_with_skill": "no vehicle can take it",
+    "window_unreachable": "its time window cannot be reached",
+    "route_too_long": "does not fit in any shift",
+    "fleet_full": "no room left on the vehicles",
+    "not_worth_it": "costs more than it is worth",
+    "pair_unassigned": "its pickup or delivery is not planned",
+    "address_unresolved": "the address is not on the map",
+}
+"""Why an order is not planned (``core.model.UnassignedReason``), in the owner's words."""
+
+
 @router.get("/app/plan", response_model=None)
 def plan_form(
     request: Request, session: DbSession, settings: AppSettings, date: str = ""
@@ -241,6 +254,7 @@ def plan_page(
         left_out_total=left_out_total,
         findings=_findings(doc, vehicle_names),
         location_words=location_words,
+        reason_words=UNASSIGNED_WORDS,
         data=json_script(
             {
                 "plan_id": plan.id,

@@ -38,6 +38,21 @@ from lastmile.web.planmap import PALETTE
 
 templates = Jinja2Templates(directory=str(Path(str(resources.files("lastmile.web") / "templates"))))
 
+STATUS_WORDS = {
+    "new": "received",
+    "ready": "ready to plan",
+    "planned": "planned",
+    "dispatched": "sent to the driver",
+    "out_for_delivery": "on the way",
+    "arrived": "driver at the door",
+    "delivered": "delivered",
+    "failed": "not delivered",
+    "cancelled": "cancelled",
+    "rescheduled": "moved to another day",
+}
+"""How a shop owner reads an order's status (every page: ``status_words`` in templates)."""
+templates.env.globals["status_words"] = STATUS_WORDS
+
 
 @dataclass
 class Viewer:

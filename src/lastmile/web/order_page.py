@@ -23,23 +23,9 @@ from lastmile.notifications import service as notifications
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import UNRESOLVED_VERDICTS, OrderStatus, location_words
 from lastmile.tracking import service as tracking
-from lastmile.web.layout import Viewer, amounts_text, clock_text, render, staff_page
+from lastmile.web.layout import STATUS_WORDS, Viewer, amounts_text, clock_text, render, staff_page
 
 router = APIRouter(include_in_schema=False)
-
-STATUS_WORDS = {
-    "new": "received",
-    "ready": "ready to plan",
-    "planned": "planned",
-    "dispatched": "sent to the driver",
-    "out_for_delivery": "on the way",
-    "arrived": "driver at the door",
-    "delivered": "delivered",
-    "failed": "not delivered",
-    "cancelled": "cancelled",
-    "rescheduled": "moved to another day",
-}
-"""How a shop owner reads a status change in the history."""
 
 POD_WORDS = {"signature": "Signature", "photo": "Photo"}
 INSTRUCTION_WORDS = {

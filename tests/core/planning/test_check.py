@@ -85,3 +85,39 @@ def test_shift_end_and_cost_are_checked() -> None:
         ViolationCode.COST_MISMATCH
         in check(_with_route(plan, replace(route, cost=route.cost + 5)), p).codes()
     )
+
+
+def test_messages_are_in_a_shop_owners_words_with_names() -> None:
+    """"Van 1 would be 10 min late at order B-7", never "served 607 s" or an internal id."""
+    from lastmile.core.formats.plan_json import in_owner_words
+    from lastmile.core.units import format_minutes
+
+    p, plan = _plan()
+    named = replace(
+        p,
+        vehicles=(replace(p.vehicles[0], name="Van 1"),),
+        orders=tuple(replace(o, external_id=f"B-{o.id}") for o in p.orders),
+    )
+    # C's window closes 10 min (and a bit) before the van gets there
+    c_arrival = next(s.start for s in plan.routes[0].stops if s.order_id == "C")
+    tight = replace(
+        named,
+        orders=tuple(
+            replace(o, windows=(TimeWindow(0, c_arrival - 607),)) if o.id == "C" else o
+            for o in named.orders
+        ),
+    )
+    late = next(v for v in check(plan, tight).violations if v.code is ViolationCode.LATE)
+    assert late.amount == 607
+    assert late.message == "V1 would be 10 min late at order C"
+    assert in_owner_words(tight, late.message) == "Van 1 would be 10 min late at order B-C"
+    assert " s " not in late.message and "served" not in late.message
+    # whole ids only: V1 is not replaced inside V10
+    assert in_owner_words(tight, "V10 and V1") == "V10 and Van 1"
+    assert [format_minutes(s) for s in (0, 29, 607, 3600, 5430)] == [
+        "1 min",
+        "1 min",
+        "10 min",
+        "1 h 00 min",
+        "1 h 30 min",
+    ]

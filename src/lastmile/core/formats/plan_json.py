@@ -8,6 +8,7 @@ problem appears exactly once: on a route or in ``unassigned``.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -93,6 +94,24 @@ def route_document(problem: Problem, route: Route, clock: Clock) -> dict[str, An
     }
 
 
+def in_owner_words(problem: Problem, text: str) -> str:
+    """``text`` (a checker's or explainer's message, which name rows by id) with vehicle ids
+    replaced by the vehicles' names and order ids by the shop's order numbers: what a
+    dispatcher reads. Whole ids only, longest first, so ``V1`` never touches ``V10``."""
+    names = {v.id: v.name for v in problem.vehicles if v.name and v.name != v.id}
+    names |= {
+        o.id: o.external_id for o in problem.orders if o.external_id and o.external_id != o.id
+    }
+    if not names:
+        return text
+    pattern = re.compile(
+        r"(?<![\w-])("
+        + "|".join(re.escape(k) for k in sorted(names, key=len, reverse=True))
+        + r")(?![\w-])"
+    )
+    return pattern.sub(lambda m: names[m.group(1)], text)
+
+
 def plan_document(
     problem: Problem,
     plan: Plan,
@@ -136,7 +155,7 @@ def plan_document(
                 "order_id": u.order_id,
                 "external_id": problem.order(u.order_id).external_id,
                 "reason": u.reason.value,
-                "message": u.message,
+                "message": in_owner_words(problem, u.message),
                 "late_s_to_fit": u.late_s_to_fit,
                 "overtime_s_to_fit": u.overtime_s_to_fit,
                 "best_vehicle_id": u.best_vehicle_id,

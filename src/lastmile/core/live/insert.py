@@ -43,6 +43,7 @@ from lastmile.core.model import (
 )
 from lastmile.core.planning.explain import Insertion, insertions
 from lastmile.core.planning.timing import route_cost, simulate
+from lastmile.core.units import format_minutes
 
 VERIFY = 5
 """How many of the cheapest estimated candidates are re-simulated exactly."""
@@ -230,10 +231,6 @@ def candidates(
     return out
 
 
-def _minutes(seconds: int) -> str:
-    return f"{max(1, round(seconds / 60))} min"
-
-
 def best_insertion(
     problem: Problem,
     routes: Sequence[Route],
@@ -331,9 +328,9 @@ def _explain_options(order: Order, options: Sequence[Insertion]) -> Unassigned:
     late, over = best.timing.late_s, best.timing.overtime_excess_s
     hints = []
     if late:
-        hints.append(f"{_minutes(late)} late")
+        hints.append(f"{format_minutes(late)} late")
     if over:
-        hints.append(f"{_minutes(over)} of overtime")
+        hints.append(f"{format_minutes(over)} of overtime")
     if hints:
         message += f"; it would fit on {best.vehicle_id} with " + " and ".join(hints)
     return Unassigned(

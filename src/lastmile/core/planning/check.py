@@ -19,6 +19,7 @@ from lastmile.core.model import (
     StopKind,
     Vehicle,
 )
+from lastmile.core.units import format_clock, format_minutes
 
 TOLERANCE_S = 1
 """Rounding slack when comparing claimed and recomputed times."""
@@ -177,7 +178,7 @@ def _check_route(
                 add(
                     Violation(
                         ViolationCode.CAPACITY,
-                        f"{vid}: {dim} load {load[k]:g} > capacity {vehicle.capacity[k]:g} {where}",
+                        f"{vid} would carry {load[k]:g} {dim} {where}; it holds {vehicle.capacity[k]:g}",
                         vid,
                         amount=load[k] - vehicle.capacity[k],
                     )
@@ -188,7 +189,8 @@ def _check_route(
         add(
             Violation(
                 ViolationCode.SHIFT_START,
-                f"{vid}: leaves at {route.start_time}, before its shift starts at {vehicle.shift.start}",
+                f"{vid} would leave at {format_clock(route.start_time)}, "
+                f"before its shift starts at {format_clock(vehicle.shift.start)}",
                 vid,
             )
         )
@@ -212,7 +214,8 @@ def _check_route(
                 add(
                     Violation(
                         ViolationCode.BREAK,
-                        f"{vid}: break at {stop.start} does not match a break of the driver or overlaps other work",
+                        f"{vid}: the break at {format_clock(stop.start)} is not one of the driver's breaks "
+                        "or overlaps other work",
                         vid,
                     )
                 )
@@ -227,7 +230,8 @@ def _check_route(
             add(
                 Violation(
                     ViolationCode.SKILL,
-                    f"{vid}: order {oid} needs {sorted(order.skills - vehicle.skills)}",
+                    f"{vid} cannot take order {oid}: it needs "
+                    + ", ".join(sorted(order.skills - vehicle.skills)),
                     vid,
                     oid,
                 )
@@ -239,7 +243,8 @@ def _check_route(
             add(
                 Violation(
                     ViolationCode.TIME_MISMATCH,
-                    f"{vid}: order {oid} arrival claimed {stop.arrival}, recomputed {arrival}",
+                    f"{vid}: the plan says it reaches order {oid} at {format_clock(stop.arrival)}, "
+                    f"the roads say {format_clock(arrival)}",
                     vid,
                     oid,
                     amount=stop.arrival - arrival,
@@ -253,7 +258,7 @@ def _check_route(
                 add(
                     Violation(
                         ViolationCode.TIME_MISMATCH,
-                        f"{vid}: order {oid} served at {start}, before its window opens",
+                        f"{vid} would serve order {oid} at {format_clock(start)}, before its window opens",
                         vid,
                         oid,
                     )
@@ -264,7 +269,7 @@ def _check_route(
                 add(
                     Violation(
                         ViolationCode.LATE,
-                        f"{vid}: order {oid} served {late} s after its window closed",
+                        f"{vid} would be {format_minutes(late)} late at order {oid}",
                         vid,
                         oid,
                         amount=late,
@@ -275,7 +280,8 @@ def _check_route(
             add(
                 Violation(
                     ViolationCode.TIME_MISMATCH,
-                    f"{vid}: order {oid} departure claimed {stop.departure}, recomputed {t}",
+                    f"{vid}: the plan says it leaves order {oid} at {format_clock(stop.departure)}, "
+                    f"the roads say {format_clock(t)}",
                     vid,
                     oid,
                 )
@@ -336,7 +342,8 @@ def _check_route(
         add(
             Violation(
                 ViolationCode.TIME_MISMATCH,
-                f"{vid}: end claimed {route.end_time}, recomputed {t}",
+                f"{vid}: the plan says it is back at {format_clock(route.end_time)}, "
+                f"the roads say {format_clock(t)}",
                 vid,
                 amount=route.end_time - t,
             )
@@ -345,7 +352,10 @@ def _check_route(
         add(
             Violation(
                 ViolationCode.SHIFT_END,
-                f"{vid}: ends at {t}, after its shift (and allowed overtime) ends at {vehicle.shift.end + vehicle.max_overtime_s}",
+                f"{vid} would finish at {format_clock(t)}, "
+                f"{format_minutes(t - vehicle.shift.end - vehicle.max_overtime_s)} after its shift "
+                f"(and allowed overtime) ends at "
+                f"{format_clock(vehicle.shift.end + vehicle.max_overtime_s)}",
                 vid,
                 amount=t - vehicle.shift.end - vehicle.max_overtime_s,
             )
@@ -357,7 +367,8 @@ def _check_route(
         add(
             Violation(
                 ViolationCode.MAX_DURATION,
-                f"{vid}: route takes {t - route.start_time} s, more than {vehicle.max_duration_s} s",
+                f"{vid}'s route would take {format_minutes(t - route.start_time)}, "
+                f"more than its {format_minutes(vehicle.max_duration_s)}",
                 vid,
             )
         )
@@ -374,7 +385,8 @@ def _check_route(
         add(
             Violation(
                 ViolationCode.DISTANCE_MISMATCH,
-                f"{vid}: distance claimed {route.distance_m} m, recomputed {distance} m",
+                f"{vid}: the plan says {route.distance_m / 1000:.1f} km, "
+                f"the roads say {distance / 1000:.1f} km",
                 vid,
             )
         )

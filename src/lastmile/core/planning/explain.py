@@ -22,11 +22,7 @@ from lastmile.core.model import (
     Vehicle,
 )
 from lastmile.core.planning.timing import RouteTiming, route_cost, shipment_amount, simulate
-from lastmile.core.units import format_clock
-
-
-def _minutes(seconds: int) -> str:
-    return f"{max(1, round(seconds / 60))} min"
+from lastmile.core.units import format_clock, format_minutes
 
 
 def _amount(problem: Problem, order: Order) -> tuple[float, ...]:
@@ -120,7 +116,7 @@ def _screen_unit(problem: Problem, unit: list[Order]) -> Unassigned | None:
             head.id,
             UnassignedReason.WINDOW_UNREACHABLE,
             f"window ends {format_clock(window.end)} but the earliest any vehicle can be "
-            f"there is {_minutes(timing.late_s)} later ({vehicle.id})",
+            f"there is {format_minutes(timing.late_s)} later ({vehicle.id})",
             late_s_to_fit=timing.late_s,
             best_vehicle_id=vehicle.id,
         )
@@ -128,7 +124,7 @@ def _screen_unit(problem: Problem, unit: list[Order]) -> Unassigned | None:
         head.id,
         UnassignedReason.ROUTE_TOO_LONG,
         f"even alone, the round trip does not fit in any shift: {vehicle.id} would need "
-        f"{_minutes(timing.overtime_excess_s)} of overtime",
+        f"{format_minutes(timing.overtime_excess_s)} of overtime",
         overtime_s_to_fit=timing.overtime_excess_s,
         best_vehicle_id=vehicle.id,
     )
@@ -282,9 +278,9 @@ def _fleet_full(order: Order, options: Sequence[Insertion]) -> Unassigned:
     late, over = best.timing.late_s, best.timing.overtime_excess_s
     hints = []
     if late:
-        hints.append(f"{_minutes(late)} late")
+        hints.append(f"{format_minutes(late)} late")
     if over:
-        hints.append(f"{_minutes(over)} of overtime")
+        hints.append(f"{format_minutes(over)} of overtime")
     if hints:
         message += f"; it would fit on {best.vehicle_id} with " + " and ".join(hints)
     return Unassigned(

@@ -34,6 +34,17 @@ export function toast(message, kind = 'info') {
   el._t = setTimeout(() => { el.className = ''; }, kind === 'error' ? 8000 : 4000);
 }
 
+// An order's status as the shop owner reads it ("on the way", not "out_for_delivery"): the
+// server's one list (web/layout.py STATUS_WORDS), handed over in a meta tag.
+let statusWords = null;
+export function statusWord(status) {
+  if (statusWords === null) {
+    try { statusWords = JSON.parse(document.querySelector('meta[name="status-words"]')?.content || '{}'); }
+    catch { statusWords = {}; }
+  }
+  return statusWords[status] ?? String(status ?? '').replaceAll('_', ' ');
+}
+
 export const esc = (s) => String(s ?? '').replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 
 // Where an empty map looks: the organisation's first depot (or vehicle), else the world.

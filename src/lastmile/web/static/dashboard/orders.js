@@ -1,4 +1,4 @@
-import { api, esc, makeMap, toast, showHome } from './common.js';
+import { api, esc, makeMap, toast, showHome, statusWord } from './common.js';
 
 const map = makeMap('map');
 const pinLayer = L.layerGroup().addTo(map);
@@ -12,7 +12,7 @@ function showSaved(order) {
   const row = document.querySelector(`#orders-table tr[data-id="${CSS.escape(order.id)}"]`);
   if (!row) return;
   const badge = row.querySelector('.badge[class*="s-"]');
-  if (badge) { badge.className = `badge s-${order.status}`; badge.textContent = order.status; }
+  if (badge) { badge.className = `badge s-${order.status}`; badge.textContent = statusWord(order.status); }
   const cell = row.querySelector('.loc-cell');
   if (cell && order.lon != null) {
     const fix = cell.querySelector('.fix-address');
@@ -37,7 +37,7 @@ function drawPins() {
 }
 
 function addPin(p) {
-  const options = { draggable: true, title: `${p.external_id} (${p.unresolved ? 'needs fixing' : p.status})`, keyboard: true, autoPan: true };
+  const options = { draggable: true, title: `${p.external_id} (${p.unresolved ? 'needs fixing' : statusWord(p.status)})`, keyboard: true, autoPan: true };
   if (p.unresolved) options.icon = fixIcon;
   const marker = L.marker([p.lat, p.lon], options)
     .bindPopup(`<b>${esc(p.external_id)}</b><br>${esc(p.address)}<br>${esc(p.verdict_text ?? '')}` +
@@ -93,7 +93,7 @@ function wireTable() {
     if (!confirm(`${action.options[action.selectedIndex].text}: ${n} order(s)?`)) return;
     try {
       const r = await api('POST', '/app/api/orders/bulk', body);
-      toast(`${r.changed} order(s) now ${r.status}`);
+      toast(`${r.changed} order(s) now ${statusWord(r.status)}`);
       htmx.trigger('#filters', 'submit');
     } catch (err) { toast(err.message, 'error'); }
   });
