@@ -34,8 +34,8 @@ from lastmile.orders.lifecycle import ACCEPTED_VERDICTS, OrderStatus
 from lastmile.orders.schemas import OrderCreate, Window
 from lastmile.orgs import service as orgs
 from lastmile.routes import service as routes_service
-from lastmile.web.layout import Viewer, clock_text, parse_day, render, staff_page
-from lastmile.web.order_page import STATUS_WORDS, can_insert
+from lastmile.web.layout import STATUS_WORDS, Viewer, clock_text, parse_day, render, staff_page
+from lastmile.web.order_page import can_insert
 from lastmile.web.settings import HANDOVERS
 
 router = APIRouter(include_in_schema=False)

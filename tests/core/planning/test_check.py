@@ -88,7 +88,7 @@ def test_shift_end_and_cost_are_checked() -> None:
 
 
 def test_messages_are_in_a_shop_owners_words_with_names() -> None:
-    """"Van 1 would be 10 min late at order B-7", never "served 607 s" or an internal id."""
+    """Messages read "Van 1 would be 10 min late at order B-7", never "served 607 s" or ids."""
     from lastmile.core.formats.plan_json import in_owner_words
     from lastmile.core.units import format_minutes
 
