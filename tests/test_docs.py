@@ -61,7 +61,7 @@ def test_every_route_is_documented() -> None:
 
     from lastmile.app import _routers
 
-    text = "\n".join(p.read_text() for p in DOCS.glob("*.md"))
+    text = "\n".join(p.read_text() for p in DOCS.rglob("*.md"))
     missing = []
     for router in _routers():
         for route in router.routes:
@@ -74,7 +74,7 @@ def test_every_route_is_documented() -> None:
 
 def _documented_text() -> str:
     """Every guide, with path parameters' names blurred (``{id}`` and ``{order_id}`` alike)."""
-    text = "\n".join(p.read_text() for p in sorted(DOCS.glob("*.md")))
+    text = "\n".join(p.read_text() for p in sorted(DOCS.rglob("*.md")))
     return re.sub(r"\{[^}]*\}", "{}", text)
 
 

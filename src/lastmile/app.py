@@ -114,6 +114,7 @@ def _routers() -> list[APIRouter]:
     from lastmile.orders.api import router as orders_router
     from lastmile.orgs.api import router as members_router
     from lastmile.plans.api import router as plans_router
+    from lastmile.shops.api import router as shops_router
     from lastmile.tracking.api import routers as tracking_routers
     from lastmile.web.dashboard import router as dashboard_router
 
@@ -131,6 +132,7 @@ def _routers() -> list[APIRouter]:
         live_router,
         *tracking_routers,
         analytics_router,
+        shops_router,
         driver_app_router,
         kpi_pages_router,
         dashboard_router,

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=6, ge=1)
     """Attempts (with exponential backoff) before a webhook delivery is given up."""
 
+    shopify_api_origin: str = "https://{shop}"
+    """Where shops' Admin API is called, ``{shop}`` being the shop's ``*.myshopify.com`` host.
+    Change it only to put a proxy in between, or to test against a fake shop
+    (``http://{shop}:8081``)."""
+
     public_url: str = "http://localhost:8000"
     """Where customers reach this server (``https://deliveries.example.com``): tracking links
     in messages start with it. ``https://`` also turns on Secure cookies and HSTS; required

@@ -25,6 +25,7 @@ def registry() -> dict[str, JobFunction]:
         "deliver_webhook": deliver_webhook,
         "geocode_orders": geocode_orders,
         **__import__("lastmile.notifications.jobs", fromlist=["JOBS"]).JOBS,  # issue 6
+        **__import__("lastmile.shops.jobs", fromlist=["JOBS"]).JOBS,  # issue 18
     }
 
 

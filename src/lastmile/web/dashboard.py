@@ -16,6 +16,7 @@ from lastmile.customers.pages import router as customer_pages
 from lastmile.live.pages import router as live_pages
 from lastmile.orders.pages import router as order_pages
 from lastmile.plans.pages import router as plan_pages
+from lastmile.shops.pages import router as shop_pages
 from lastmile.web.basemap import router as basemap_routes
 from lastmile.web.order_page import router as order_page
 from lastmile.web.running_day import router as running_day
@@ -31,6 +32,7 @@ for pages in (
     running_day,  # before the order page: /app/orders/new is not an order id
     order_page,
     customer_pages,
+    shop_pages,
     basemap_routes,
     plan_pages,
     live_pages,

@@ -16,6 +16,7 @@ from lastmile.orders.models import Order, OrderEvent
 from lastmile.orgs.models import Membership, Organisation
 from lastmile.plans.models import Plan
 from lastmile.routes.models import Route, Stop
+from lastmile.shops.models import ShopConnection, ShopDelivery, ShopOrder
 from lastmile.tracking.models import CustomerInput, TrackingHit, TrackingLink, TrackingView
 
 metadata = Base.metadata
@@ -44,6 +45,9 @@ __all__ = [
     "Position",
     "ProofOfDelivery",
     "Route",
+    "ShopConnection",
+    "ShopDelivery",
+    "ShopOrder",
     "Stop",
     "StopEta",
     "StoredJob",

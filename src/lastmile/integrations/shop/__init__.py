@@ -1,0 +1,1 @@
+"""Online shops we take orders from and report fulfilments to."""

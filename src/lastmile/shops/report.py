@@ -1,0 +1,110 @@
+"""Report deliveries back to the shop: when one of its orders leaves with the driver, a
+fulfilment with our tracking link (Shopify e-mails it to the customer if the connection says
+so); then the fulfilment's events: out for delivery, delivered, a failed attempt.
+
+State-reconciling and idempotent: the job compares what the order's status calls for with
+what was reported (``ShopOrder.fulfillment_id`` / ``reported``) and sends only the rest, so a
+retry or a duplicate job sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session
+
+from lastmile.common.clock import utcnow
+from lastmile.common.netguard import Policy
+from lastmile.config import Settings
+from lastmile.integrations.shop import shopify
+from lastmile.orders import service as orders
+from lastmile.orders.lifecycle import OrderStatus
+from lastmile.orgs.models import Organisation
+from lastmile.shops import service as shops
+from lastmile.shops.models import ShopConnection, ShopOrder
+from lastmile.tracking import service as tracking
+
+log = logging.getLogger(__name__)
+
+S = OrderStatus
+ON_THE_WAY = frozenset({S.OUT_FOR_DELIVERY, S.ARRIVED, S.DELIVERED, S.FAILED})
+"""Statuses in which the order has left with the driver: the shop gets its fulfilment."""
+EVENTS = {
+    S.OUT_FOR_DELIVERY: "OUT_FOR_DELIVERY",
+    S.ARRIVED: "OUT_FOR_DELIVERY",
+    S.DELIVERED: "DELIVERED",
+    S.FAILED: "ATTEMPTED_DELIVERY",
+}
+"""The fulfilment event each status reports (Shopify's FulfillmentEventStatus)."""
+MESSAGES = {
+    "OUT_FOR_DELIVERY": "Out for delivery",
+    "DELIVERED": "Delivered",
+    "ATTEMPTED_DELIVERY": "Delivery attempted: nobody could take it",
+}
+
+
+def report_orders(
+    *, session: Session, settings: Settings, org_id: str, order_ids: list[str]
+) -> list[str]:
+    """Bring the shop up to date for these orders; the errors met (also stored on the shop
+    order and the connection). Orders that did not come from a shop are passed by."""
+    errors: list[str] = []
+    for link in shops.shop_orders_of(session=session, org_id=org_id, order_ids=order_ids):
+        error = _report(session, settings, link)
+        if error:
+            errors.append(error)
+    return errors
+
+
+def _report(session: Session, settings: Settings, link: ShopOrder) -> str | None:
+    connection = session.get(ShopConnection, link.connection_id)
+    if connection is None or not connection.active:
+        return None
+    order = orders.get(session=session, org_id=link.org_id, order_id=link.order_id)
+    status = OrderStatus(order.status)
+    if status not in ON_THE_WAY:
+        return None
+    shop = shopify.Shop(
+        host=connection.shop_host,
+        access_token=connection.access_token,
+        origin=settings.shopify_api_origin,
+    )
+    policy = Policy.from_settings(settings)
+    try:
+        if link.fulfillment_id is None:
+            org = session.get(Organisation, link.org_id)
+            _, token = tracking.create_link(
+                session=session, org_id=link.org_id, order_id=order.id, purpose="shop", commit=False
+            )
+            link.fulfillment_id = shopify.fulfil(
+                shop,
+                policy,
+                order_id=link.shop_order_id,
+                tracking_url=settings.public_url.rstrip("/") + f"/t/{token}",
+                tracking_number=order.external_id,
+                company=org.name if org else "lastmile",
+                notify_customer=connection.notify_customer,
+            )
+            session.commit()  # the link's row and the fulfilment id together
+        wanted = EVENTS[status]
+        if wanted not in link.reported:
+            shopify.report(
+                shop,
+                policy,
+                fulfillment_id=link.fulfillment_id,
+                status=wanted,
+                happened_at=utcnow().isoformat(),
+                message=MESSAGES[wanted],
+            )
+            link.reported = [*link.reported, wanted]
+        link.report_error = None
+        session.commit()
+    except shopify.ShopifyError as exc:
+        session.rollback()
+        link.report_error = str(exc)[:1000]
+        session.commit()
+        shops.record_call(session=session, connection_id=connection.id, error=str(exc))
+        log.warning("shopify report for %s failed: %s", link.order_id, exc)
+        return str(exc)
+    shops.record_call(session=session, connection_id=connection.id, error=None)
+    return None
