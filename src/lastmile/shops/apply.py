@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lastmile.core.errors import Conflict, IllegalTransition, InputError, NotFound
-from lastmile.core.geo.geocoder import Geocoder
 from lastmile.customers import service as customers
+from lastmile.integrations.geocode import Geocoder
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.schemas import OrderCreate, OrderUpdate, Window
@@ -22,7 +22,11 @@ from lastmile.shops import service as shops
 from lastmile.shops.models import ShopConnection, ShopDelivery, ShopOrder
 
 ACTOR = "shop:shopify"
-RESULT_WORDS = {"created": "order created", "updated": "order updated", "unchanged": "nothing changed"}
+RESULT_WORDS = {
+    "created": "order created",
+    "updated": "order updated",
+    "unchanged": "nothing changed",
+}
 
 
 def apply(*, session: Session, delivery_id: str, geocoder: Geocoder | None) -> None:

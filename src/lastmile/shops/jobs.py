@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lastmile.common.geocoding import geocoder_for
 from lastmile.common.jobs import JobContext
+from lastmile.integrations.configured import geocoder_for
 from lastmile.shops import apply, report
 
 APPLY = "apply_shop_order"
