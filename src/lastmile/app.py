@@ -12,10 +12,13 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import Scope
 
 from lastmile import __version__
+from lastmile.common.bodycap import Cap
 from lastmile.config import Settings, get_settings
 from lastmile.db import create_db_engine, migrate, session_factory
+from lastmile.drivers.pod_store import too_large
 from lastmile.events import service as events
 from lastmile.events.bus import LocalBus, PostgresBus, psycopg_conninfo
 from lastmile.integrations.configured import provider_for
@@ -78,16 +81,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from lastmile.common.web import install_error_handlers
 
     install_error_handlers(app)
+    from lastmile.common.bodycap import CapBody
     from lastmile.common.nul import RefuseNul
     from lastmile.ops.middleware import RequestMiddleware
 
     app.add_middleware(RefuseNul)  # inside RequestMiddleware: its 422s get a request id too
+    app.add_middleware(CapBody, cap_of=_upload_cap)
     app.add_middleware(RequestMiddleware, settings=settings)
     for router in _routers():
         app.include_router(router)
     static = Path(str(resources.files("lastmile") / "web" / "static"))
     app.mount("/static", StaticFiles(directory=static), name="static")
     return app
+
+
+POD_UPLOAD = "/api/v1/driver/pod"
+FORM_OVERHEAD = 64 * 1024
+"""What a POD upload's body may hold besides the file: its other form fields, boundaries."""
+
+
+def _upload_cap(scope: Scope) -> Cap | None:
+    """Proof-of-delivery uploads are capped before they are read (``common.bodycap``); the
+    limit is read per request, so a changed setting applies at once."""
+    if scope.get("method") != "POST" or scope.get("path") != POD_UPLOAD:
+        return None
+    limit = int(scope["app"].state.settings.pod_max_bytes)
+    return Cap(
+        max_bytes=limit + FORM_OVERHEAD,
+        detail=too_large(limit),
+        code="pod_too_large",
+    )
 
 
 def _make_runner(settings: Settings, sessions: sessionmaker[Session], engine: Engine) -> JobRunner:

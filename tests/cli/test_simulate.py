@@ -32,7 +32,7 @@ from lastmile.core.geo.distance import haversine_m
 from lastmile.core.model import Location, Profile
 from lastmile.core.roads import RoadNetwork, RoadProvider, default_extract
 from lastmile.drivers.models import DeviceEvent, Position
-from lastmile.drivers.pod_store import sniff_image
+from lastmile.drivers.pod_store import image_type
 from lastmile.fleet.models import Driver
 from lastmile.orders.models import Order
 from lastmile.orgs import service as orgs
@@ -148,7 +148,7 @@ def test_a_leg_follows_the_roads_and_falls_back_to_a_straight_line() -> None:
 def test_proofs_are_real_pngs_and_jams_slow_the_day() -> None:
     for kind in ("signature", "photo"):
         png = proof_png(kind, random.Random(1))
-        assert sniff_image(png) == "image/png" and len(png) < 5000
+        assert image_type(png) == "image/png" and len(png) < 5000
         width, height = int.from_bytes(png[16:20]), int.from_bytes(png[20:24])
         start = png.index(b"IDAT") + 4
         size = int.from_bytes(png[start - 8 : start - 4])

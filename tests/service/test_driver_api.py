@@ -409,7 +409,7 @@ def test_proof_of_delivery_is_checked(client: TestClient, monkeypatch: pytest.Mo
     fake = upload(b"GIF89a this is not one of ours" + b"\x00" * 20)
     assert fake.status_code == 422
     assert fake.json()["errors"][0]["field"] == "file"
-    assert "not a JPEG, PNG or WebP" in fake.json()["detail"]
+    assert "not a whole JPEG, PNG or WebP" in fake.json()["detail"]
     text = upload(b"hello, I am a text file")
     assert text.status_code == 422
     arrived = upload(JPEG, key="k-arrive-a")
@@ -805,15 +805,15 @@ def test_the_same_batch_sent_twice_at_once_is_applied_once(client: TestClient) -
         assert steps.count("arrived") == 1 and steps.count("delivered") == 1, steps
 
 
-def test_pod_store_and_image_sniffing(tmp_path: Any) -> None:
+def test_pod_store_and_image_decoding(tmp_path: Any) -> None:
     from lastmile.core.errors import NotFound
-    from lastmile.drivers.pod_store import FileStore, sniff_image
+    from lastmile.drivers.pod_store import FileStore, image_type
 
-    assert sniff_image(JPEG) == "image/jpeg"
-    assert sniff_image(png()) == "image/png"
-    assert sniff_image(b"RIFF\x24\x00\x00\x00WEBPVP8 ") == "image/webp"
-    assert sniff_image(b"RIFF\x24\x00\x00\x00WAVEfmt ") is None
-    assert sniff_image(b"GIF89a") is None and sniff_image(b"") is None
+    assert image_type(JPEG) == "image/jpeg"
+    assert image_type(png()) == "image/png"
+    assert image_type(b"RIFF\x24\x00\x00\x00WEBPVP8 ") is None  # a header is not an image
+    assert image_type(b"RIFF\x24\x00\x00\x00WAVEfmt ") is None
+    assert image_type(b"GIF89a") is None and image_type(b"") is None
     store = FileStore(tmp_path / "pod")
     store.put("org_1/ord_1/abc.png", png(), "image/png")
     assert store.get("org_1/ord_1/abc.png") == png()

@@ -24,7 +24,7 @@ from lastmile.common.metrics import METRICS
 from lastmile.common.web import AppSettings, DbSession, FormText, problem
 from lastmile.drivers import service
 from lastmile.drivers.models import ProofOfDelivery
-from lastmile.drivers.pod_store import PodStore, store_for
+from lastmile.drivers.pod_store import PodStore, store_for, too_large
 from lastmile.drivers.schemas import (
     EventBatch,
     EventResults,
@@ -194,8 +194,7 @@ def upload_pod(
         return problem(
             413,
             "Payload too large",
-            f"the file is larger than {limit} bytes, the largest proof of delivery accepted; "
-            "send a smaller photo",
+            too_large(limit),
             "pod_too_large",
         )
     row, created = service.add_pod(

@@ -9,11 +9,15 @@ network share) implements the same three methods.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Protocol
+
+from PIL import Image
 
 from lastmile.config import Settings
 from lastmile.core.errors import NotFound
@@ -25,18 +29,48 @@ IMAGE_TYPES: tuple[tuple[str, str], ...] = (
 )
 
 
-def sniff_image(data: bytes) -> str | None:
-    """The image type of ``data`` by its magic bytes (JPEG, PNG, WebP), or ``None``.
+MAX_PIXELS = 40_000_000
+"""Largest proof image, in pixels (a 40-megapixel phone photo): a few megabytes of PNG can
+unpack to gigabytes (a decompression bomb), so the size is checked before decoding."""
+_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
-    What the client calls the file (name, Content-Type) is not trusted.
+
+def image_type(data: bytes) -> str | None:
+    """The image type of ``data`` (JPEG, PNG, WebP), or ``None`` when it is not a whole,
+    decodable image of those types.
+
+    The image is decoded (Pillow), not judged by its first bytes: a file that starts like a
+    JPEG and goes on with anything else, a truncated photo, or a tiny file that claims
+    a billion pixels is refused. What the client calls the file (name, Content-Type) is not
+    trusted.
     """
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=list(_FORMATS)) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    return None
+                if image.format == "JPEG":  # decode at 1/8 scale: every block is still read
+                    image.draft(image.mode, (max(width // 8, 1), max(height // 8, 1)))
+                image.load()
+                return _FORMATS.get(image.format or "")
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombWarning,
+        Image.DecompressionBombError,
+    ):
+        return None
+
+
+def too_large(limit: int) -> str:
+    """What a client is told about a proof over ``LASTMILE_POD_MAX_BYTES``."""
+    return (
+        f"the file is larger than {limit} bytes, the largest proof of delivery accepted; "
+        "send a smaller photo"
+    )
 
 
 def extension(content_type: str) -> str:

@@ -42,7 +42,7 @@ from lastmile.core.errors import (
 )
 from lastmile.core.formats.plan_json import Clock
 from lastmile.drivers.models import DeviceEvent, Position, ProofOfDelivery
-from lastmile.drivers.pod_store import PodStore, extension, sniff_image
+from lastmile.drivers.pod_store import PodStore, extension, image_type
 from lastmile.drivers.schemas import (
     EVENT_TYPES,
     FAIL_REASONS,
@@ -1032,12 +1032,12 @@ def add_pod(
         issues.append(
             FieldIssue(None, "recipient", None, f"at most {MAX_RECIPIENT} characters, no NUL")
         )
-    content_type = sniff_image(data)
+    content_type = image_type(data)
     if not data:
         issues.append(FieldIssue(None, "file", None, "is empty"))
     elif content_type is None:
         issues.append(
-            FieldIssue(None, "file", None, "is not a JPEG, PNG or WebP image (by its content)")
+            FieldIssue(None, "file", None, "is not a whole JPEG, PNG or WebP image (decoded)")
         )
     if issues:
         raise InputError(issues=issues, source="proof of delivery")

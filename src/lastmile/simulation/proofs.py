@@ -1,6 +1,6 @@
 """The proofs of delivery a simulated driver uploads: small PNGs made on the spot.
 
-No image library and no files: the server only needs a real PNG (it sniffs the bytes), and
+No image library and no files: the server only needs a real PNG (it decodes it), and
 a seeded generator keeps a day reproducible.
 """
 
