@@ -245,7 +245,7 @@ def test_vehicle_validation_errors_have_field_paths(client: TestClient) -> None:
         external_id="  ",
         profile="hovercraft",
         start={"lon": 200, "lat": 47},
-        shift={"start": "7:30", "end": "17:30"},
+        shift={"start": "7h30", "end": "17:30"},
         capacity={"parcels": -1},
         speed_factor=0,
         cost_per_km=-0.1,

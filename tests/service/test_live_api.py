@@ -19,6 +19,7 @@ from lastmile.common.clock import utcnow
 from lastmile.core.model import Location, Plan, Profile
 from lastmile.core.planning import check, route_cost, simulate
 from lastmile.core.roads import StraightLineProvider
+from lastmile.core.times import seconds_of_day
 from lastmile.drivers.models import Position
 from lastmile.events.models import Event
 from lastmile.fleet import service as fleet
@@ -73,7 +74,7 @@ def seed(
         zone = live._zone(session, org.org_id)
         now = utcnow()
         day = now.astimezone(zone).date()
-        now_s = live.seconds_of_day(now, day, zone)
+        now_s = seconds_of_day(now, day, zone)
         start_s = now_s + int(shift_h[0] * H)
         plan = PlanRow(org_id=org.org_id, date=day, status="done", progress=1.0)
         session.add(plan)

@@ -21,6 +21,7 @@ from lastmile.common.clock import utcnow
 from lastmile.core import kpi, kpi_typed
 from lastmile.core.errors import FieldIssue, InputError, NotFound
 from lastmile.core.formats.csv_out import write_csv
+from lastmile.core.times import DayClock
 from lastmile.core.units import plausible_date_issue
 from lastmile.drivers.models import Position, ProofOfDelivery
 from lastmile.events import service as events
@@ -57,7 +58,7 @@ def _zone(session: Session, org_id: str) -> ZoneInfo:
 
 
 def _local(day: date, seconds: float, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), zone) + timedelta(seconds=seconds)
+    return DayClock(day, zone).at(seconds)
 
 
 def filters(

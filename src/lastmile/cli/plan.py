@@ -50,7 +50,7 @@ from lastmile.core.planning import (
     build_problem,
     plan_day,
 )
-from lastmile.core.units import format_clock
+from lastmile.core.times import format_clock
 
 console = Console()
 err_console = Console(stderr=True)

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from lastmile.common.web import AppSettings, DbSession
+from lastmile.core.times import format_clock
 from lastmile.customers import service
 from lastmile.orders.lifecycle import location_words
-from lastmile.web.layout import Viewer, clock_text, json_script, org_today, render, staff_page
+from lastmile.web.layout import Viewer, json_script, org_today, render, staff_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -73,7 +74,7 @@ def customer_page(
         addresses=addresses,
         orders=service.orders_of(session=session, org_id=viewer.org_id, customer_id=customer.id),
         today=org_today(viewer),
-        clock=clock_text,
+        clock=format_clock,
         location_words=location_words,
         pins=json_script(
             [

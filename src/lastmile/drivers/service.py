@@ -40,7 +40,7 @@ from lastmile.core.errors import (
     LastmileError,
     NotFound,
 )
-from lastmile.core.formats.plan_json import Clock
+from lastmile.core.times import DayClock, format_clock_exact
 from lastmile.drivers.models import DeviceEvent, Position, ProofOfDelivery
 from lastmile.drivers.pod_store import PodStore, extension, image_type
 from lastmile.drivers.schemas import (
@@ -68,7 +68,7 @@ from lastmile.orders import lifecycle
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
-from lastmile.orders.schemas import format_clock_exact, has_nul
+from lastmile.orders.schemas import has_nul
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Organisation
 from lastmile.routes import service as routes
@@ -215,7 +215,7 @@ def _stop_status(stop: Stop, order: Order | None) -> str | None:
 def route_view(*, session: Session, org_id: str, route: Route) -> DriverRoute:
     """The route as the driver app gets it (``docs/api-driver.md``)."""
     org = _org(session, org_id)
-    clock = Clock(route.date, ZoneInfo(org.timezone))
+    clock = DayClock(route.date, ZoneInfo(org.timezone))
     vehicle = session.scalar(
         select(Vehicle).where(Vehicle.org_id == org_id, Vehicle.id == route.vehicle_id)
     )

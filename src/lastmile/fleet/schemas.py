@@ -10,7 +10,6 @@ spans fields (a break inside the shift) holds whichever fields a request sends.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -25,29 +24,8 @@ from pydantic import (
 )
 
 from lastmile.core.model import Profile
+from lastmile.core.times import format_clock_exact, parse_clock
 from lastmile.fleet.models import Depot, Driver, Vehicle
-
-_CLOCK = re.compile(r"^(\d{2}):([0-5]\d)(?::([0-5]\d))?$")
-MAX_CLOCK_S = 48 * 3600
-"""Latest time of day a shift may end: 48:00 (the core's planning horizon)."""
-
-
-def parse_hhmm(text: str) -> int:
-    """``"07:30"`` (or ``"07:30:15"``) -> seconds since local midnight; up to ``"48:00"``."""
-    match = _CLOCK.fullmatch(text)
-    if match is None:
-        raise ValueError("must be a time of day as HH:MM (e.g. 07:30)")
-    seconds = int(match[1]) * 3600 + int(match[2]) * 60 + int(match[3] or 0)
-    if seconds > MAX_CLOCK_S:
-        raise ValueError("must be at most 48:00 (hours past 24 are the next day)")
-    return seconds
-
-
-def format_hhmm(seconds: int) -> str:
-    """Seconds since midnight -> ``"HH:MM"`` (``"HH:MM:SS"`` when seconds are not zero)."""
-    hours, rest = divmod(int(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
 
 
 def has_nul(value: object) -> bool:
@@ -112,23 +90,23 @@ class Shift(_In):
     @field_validator("start", "end")
     @classmethod
     def _clock(cls, value: str) -> str:
-        return format_hhmm(parse_hhmm(value))
+        return format_clock_exact(parse_clock(value))
 
     @field_validator("end")
     @classmethod
     def _after_start(cls, value: str, info: ValidationInfo) -> str:
         start = info.data.get("start")
-        if start is not None and parse_hhmm(value) < parse_hhmm(start):
+        if start is not None and parse_clock(value) < parse_clock(start):
             raise ValueError(f"is before the shift start {start}")
         return value
 
     @property
     def start_s(self) -> int:
-        return parse_hhmm(self.start)
+        return parse_clock(self.start)
 
     @property
     def end_s(self) -> int:
-        return parse_hhmm(self.end)
+        return parse_clock(self.end)
 
 
 class BreakIn(_In):
@@ -141,13 +119,13 @@ class BreakIn(_In):
     @field_validator("start", "end")
     @classmethod
     def _clock(cls, value: str) -> str:
-        return format_hhmm(parse_hhmm(value))
+        return format_clock_exact(parse_clock(value))
 
     @field_validator("end")
     @classmethod
     def _after_start(cls, value: str, info: ValidationInfo) -> str:
         start = info.data.get("start")
-        if start is not None and parse_hhmm(value) < parse_hhmm(start):
+        if start is not None and parse_clock(value) < parse_clock(start):
             raise ValueError(f"is before the break start {start}")
         return value
 
@@ -250,7 +228,7 @@ class VehicleCreate(_In):
         shift = info.data.get("shift")
         if value is None or not isinstance(shift, Shift):
             return value
-        if parse_hhmm(value.start) < shift.start_s or parse_hhmm(value.end) > shift.end_s:
+        if parse_clock(value.start) < shift.start_s or parse_clock(value.end) > shift.end_s:
             raise ValueError(
                 f"the break window {value.start}-{value.end} must lie inside the shift {shift.start}-{shift.end}"
             )
@@ -325,8 +303,8 @@ class VehicleRead(BaseModel):
         brk = None
         if row.break_start_s is not None and row.break_end_s is not None and row.break_duration_s:
             brk = BreakRead(
-                start=format_hhmm(row.break_start_s),
-                end=format_hhmm(row.break_end_s),
+                start=format_clock_exact(row.break_start_s),
+                end=format_clock_exact(row.break_end_s),
                 minutes=row.break_duration_s / 60,
             )
         return cls(
@@ -338,7 +316,9 @@ class VehicleRead(BaseModel):
             start=Point(lon=row.start_lon, lat=row.start_lat),
             end=end,
             open_end=row.open_end,
-            shift=Shift(start=format_hhmm(row.shift_start_s), end=format_hhmm(row.shift_end_s)),
+            shift=Shift(
+                start=format_clock_exact(row.shift_start_s), end=format_clock_exact(row.shift_end_s)
+            ),
             capacity=dict(row.capacity),
             skills=list(row.skills),
             cost_per_km=row.cost_per_km,

@@ -25,6 +25,7 @@ from lastmile.core.formats.vehicles_csv import (
     VEHICLE_ALIASES,
     parse_vehicles_csv,
 )
+from lastmile.core.times import format_clock_exact, parse_clock
 from lastmile.drivers.models import DeviceEvent, Position
 from lastmile.events import service as events
 from lastmile.fleet.models import Depot, Driver, Vehicle
@@ -37,9 +38,7 @@ from lastmile.fleet.schemas import (
     VehicleCreate,
     VehicleImportReport,
     VehicleUpdate,
-    format_hhmm,
     has_nul,
-    parse_hhmm,
 )
 from lastmile.orgs.models import Membership, Role
 
@@ -226,8 +225,8 @@ def _vehicle_input(row: Vehicle) -> dict[str, Any]:
     brk = None
     if row.break_start_s is not None and row.break_end_s is not None and row.break_duration_s:
         brk = {
-            "start": format_hhmm(row.break_start_s),
-            "end": format_hhmm(row.break_end_s),
+            "start": format_clock_exact(row.break_start_s),
+            "end": format_clock_exact(row.break_end_s),
             "minutes": row.break_duration_s / 60,
         }
     return {
@@ -238,7 +237,10 @@ def _vehicle_input(row: Vehicle) -> dict[str, Any]:
         "start": {"lon": row.start_lon, "lat": row.start_lat},
         "end": end,
         "open_end": row.open_end,
-        "shift": {"start": format_hhmm(row.shift_start_s), "end": format_hhmm(row.shift_end_s)},
+        "shift": {
+            "start": format_clock_exact(row.shift_start_s),
+            "end": format_clock_exact(row.shift_end_s),
+        },
         "capacity": dict(row.capacity),
         "skills": list(row.skills),
         "cost_per_km": row.cost_per_km,
@@ -295,8 +297,8 @@ def _vehicle_columns(session: Session, org_id: str, data: VehicleCreate) -> dict
         "fixed_cost": data.fixed_cost,
         "speed_factor": data.speed_factor,
         "max_duration_s": data.max_duration_s,
-        "break_start_s": parse_hhmm(brk.start) if brk else None,
-        "break_end_s": parse_hhmm(brk.end) if brk else None,
+        "break_start_s": parse_clock(brk.start) if brk else None,
+        "break_end_s": parse_clock(brk.end) if brk else None,
         "break_duration_s": round(brk.minutes * 60) if brk else None,
         "max_overtime_s": data.max_overtime_s,
         "overtime_cost_per_hour": data.overtime_cost_per_hour,
@@ -431,7 +433,10 @@ def _import_input(vehicle: core.Vehicle, dimensions: tuple[str, ...]) -> dict[st
         "start": {"lon": vehicle.start.lon, "lat": vehicle.start.lat},
         "end": None if vehicle.end is None else {"lon": vehicle.end.lon, "lat": vehicle.end.lat},
         "open_end": vehicle.end is None,
-        "shift": {"start": format_hhmm(vehicle.shift.start), "end": format_hhmm(vehicle.shift.end)},
+        "shift": {
+            "start": format_clock_exact(vehicle.shift.start),
+            "end": format_clock_exact(vehicle.shift.end),
+        },
         "capacity": dict(zip(dimensions, vehicle.capacity, strict=True)),
         "skills": sorted(vehicle.skills),
         "cost_per_km": vehicle.cost_per_km,
@@ -442,8 +447,8 @@ def _import_input(vehicle: core.Vehicle, dimensions: tuple[str, ...]) -> dict[st
         "break": None
         if brk is None
         else {
-            "start": format_hhmm(brk.window.start),
-            "end": format_hhmm(brk.window.end),
+            "start": format_clock_exact(brk.window.start),
+            "end": format_clock_exact(brk.window.end),
             "minutes": brk.duration_s / 60,
         },
         "max_overtime_s": vehicle.max_overtime_s,

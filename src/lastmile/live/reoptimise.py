@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from lastmile.config import Settings
 from lastmile.core import model as core
 from lastmile.core.errors import Conflict, FieldIssue, InputError, NotFound
-from lastmile.core.formats.plan_json import Clock
 from lastmile.core.planning import solve
+from lastmile.core.times import DayClock
 from lastmile.events import service as events
 from lastmile.live.service import (
     EVENT_ROUTE_CHANGED,
@@ -73,7 +73,7 @@ class Reoptimised:
     cost_after: float
     routes: list[str]
     moved_orders: int
-    clock: Clock
+    clock: DayClock
     """The plan day's times (``end_*_s`` of the changes are seconds of that day)."""
     applied: bool = False
     changes: tuple[RouteChange, ...] = field(default=())
@@ -169,7 +169,7 @@ def reoptimise(
         for s in states
     }
     now_s = _now(session, org_id, plan.date, now)
-    clock = Clock(plan.date, _zone(session, org_id))
+    clock = DayClock(plan.date, _zone(session, org_id))
     provider = provider_for(settings)
     day = build_live_day(states=states, provider=provider, now_s=now_s, tags=tags)
     before = round(sum(r.cost for r in day.routes if r.stops), 2)

@@ -33,7 +33,7 @@ from lastmile.common.clock import utcnow
 from lastmile.config import Settings
 from lastmile.core import model as core
 from lastmile.core.errors import Conflict, FieldIssue, InputError, NotFound
-from lastmile.core.formats.plan_json import Clock, in_owner_words
+from lastmile.core.formats.plan_json import in_owner_words
 from lastmile.core.live.eta import LiveRoute, LiveStop, Pace, learn_factor, predict
 from lastmile.core.live.insert import InsertResult, best_insertion
 from lastmile.core.live.risk import RiskLevel, assess
@@ -49,6 +49,7 @@ from lastmile.core.live.slots import (
 from lastmile.core.planning import build_problem, route_cost, simulate
 from lastmile.core.planning.build import collect_locations, validate_problem
 from lastmile.core.roads.provider import TravelTimeProvider
+from lastmile.core.times import DayClock, seconds_of_day
 from lastmile.drivers.models import Position
 from lastmile.events import service as events
 from lastmile.fleet import service as fleet
@@ -133,12 +134,6 @@ class RouteState:
     def arrived_at(self, stop: Stop) -> int | None:
         at = self.times.get((stop.order_id or "", "arrived"))
         return self.seconds(at) if at is not None else None
-
-
-def seconds_of_day(at: dt.datetime, day: dt.date, zone: ZoneInfo) -> int:
-    """``at`` as seconds since local midnight of ``day`` (wall clock, like the plan's times)."""
-    wall = at.astimezone(zone).replace(tzinfo=None)
-    return int((wall - dt.datetime.combine(day, dt.time(0))).total_seconds())
 
 
 def _zone(session: Session, org_id: str) -> ZoneInfo:
@@ -333,7 +328,7 @@ class RouteEtas:
     end_s: int
     overtime_s: int
     stops: list[EtaRow]
-    clock: Clock
+    clock: DayClock
 
 
 def _windows(order: Order | None) -> tuple[core.TimeWindow, ...]:
@@ -492,7 +487,7 @@ def refresh(
     rows, where, pace, end_s, overtime = compute(
         state, now=now_s, provider=provider, promised=promised
     )
-    clock = Clock(route.date, state.zone)
+    clock = DayClock(route.date, state.zone)
     changed: list[dict[str, Any]] = []
     keep = set()
     for row in rows:
@@ -560,7 +555,7 @@ def refresh(
     return RouteEtas(route, when, now_s, where.source, pace, end_s, overtime, rows, clock)
 
 
-def _event_stop(row: EtaRow, clock: Clock) -> dict[str, Any]:
+def _event_stop(row: EtaRow, clock: DayClock) -> dict[str, Any]:
     return {
         "stop_id": row.stop_id,
         "order_id": row.order_id,
@@ -1146,7 +1141,7 @@ class SlotAnswer:
     offers: list[SlotOffer]
     based_on: str
     """``routes`` (the day's running routes) or ``fleet`` (no plan yet)."""
-    clock: Clock
+    clock: DayClock
 
 
 def _org_settings(session: Session, org_id: str) -> dict[str, Any]:
@@ -1187,7 +1182,7 @@ def slot_offers(
     zone = _zone(session, org_id)
     now_dt = now or utcnow()
     today = now_dt.astimezone(zone).date()
-    clock = Clock(day, zone)
+    clock = DayClock(day, zone)
     now_s: int | None = seconds_of_day(now_dt, day, zone) if day <= today else None
     provider = provider_for(settings)
     routes = running_routes(session=session, org_id=org_id, day=day)

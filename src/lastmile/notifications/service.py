@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from lastmile.common.clock import utcnow
 from lastmile.common.netguard import Policy
 from lastmile.core.errors import FieldIssue, InputError
+from lastmile.core.times import local_hhmm
 from lastmile.core.units import plausible_date_issue
 from lastmile.db.engine import LastmileSession
 from lastmile.events.models import Event
@@ -467,7 +468,7 @@ def _context(
     zone = ZoneInfo(org.timezone)
 
     def clock(moment: datetime | None) -> str:
-        return moment.astimezone(zone).strftime("%H:%M") if moment else ""
+        return local_hhmm(moment, zone)
 
     gift = recipients is not None and recipients.gift
     if target.audience == "buyer" and recipients is not None:

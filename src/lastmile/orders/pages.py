@@ -19,6 +19,7 @@ from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.formats.addresses import AddressColumns, address_line
 from lastmile.core.formats.orders_csv import ORDER_ALIASES
 from lastmile.core.formats.table import decode_upload, match_columns, read_rows
+from lastmile.core.times import format_clock
 from lastmile.integrations.configured import geocoder_for
 from lastmile.integrations.geocode import Geocoder
 from lastmile.orders import service as orders
@@ -30,7 +31,6 @@ from lastmile.orders.lifecycle import (
 )
 from lastmile.web.layout import (
     Viewer,
-    clock_text,
     json_script,
     org_today,
     parse_day,
@@ -123,7 +123,7 @@ def orders_page(
         "status": status,
         "q": q,
         "statuses": [s.value for s in OrderStatus],
-        "clock": clock_text,
+        "clock": format_clock,
         "pins": json_script(
             [
                 _order_json(o, geocoder)

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from lastmile.core.model import Handover
-from lastmile.core.units import parse_clock
+from lastmile.core.times import format_clock_exact, parse_clock
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
 
@@ -45,13 +45,6 @@ def _clock(value: Any) -> Any:
         raise ValueError("must be a time of day as 'HH:MM'")
     parse_clock(value)  # raises ValueError with a readable message
     return value.strip()
-
-
-def format_clock_exact(seconds: int) -> str:
-    """Seconds since midnight -> ``HH:MM`` (``HH:MM:SS`` when the seconds are not zero)."""
-    hours, rest = divmod(int(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
 
 
 def _finite(value: float) -> float:

@@ -33,6 +33,7 @@ from lastmile.common.ids import new_id
 from lastmile.core.errors import Conflict, FieldIssue, IllegalTransition, InputError, NotFound
 from lastmile.core.formats.orders_csv import ORDER_ALIASES, OrdersFile, parse_orders_csv
 from lastmile.core.formats.table import match_columns, read_rows
+from lastmile.core.times import format_clock_exact
 from lastmile.events import service as events
 from lastmile.orders import lifecycle
 from lastmile.orders.lifecycle import OrderStatus
@@ -43,7 +44,6 @@ from lastmile.orders.schemas import (
     ImportRow,
     OrderCreate,
     OrderUpdate,
-    format_clock_exact,
     has_nul,
 )
 from lastmile.orgs import service as orgs

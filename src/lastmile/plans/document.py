@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from lastmile.core.formats.plan_json import SCHEMA, Clock
+from lastmile.core.formats.plan_json import SCHEMA
+from lastmile.core.times import DayClock
 from lastmile.fleet import service as fleet
 from lastmile.orders import service as order_service
 from lastmile.orders.models import Order
@@ -34,7 +35,7 @@ def current(*, session: Session, plan: Plan) -> dict[str, Any] | None:
     if not rows:
         return plan.document
     stored = plan.document or _bare(session, plan)
-    clock = Clock(plan.date, ZoneInfo(str(stored["timezone"])))
+    clock = DayClock(plan.date, ZoneInfo(str(stored["timezone"])))
     by_vehicle = {str(r["vehicle_id"]): r for r in stored.get("routes", [])}
     for r in rows:
         if r.vehicle_id not in by_vehicle:
@@ -114,7 +115,7 @@ def _route(
     orders: dict[str, Order],
     paired: set[str],
     stored: dict[str, Any] | None,
-    clock: Clock,
+    clock: DayClock,
     dimensions: list[str],
 ) -> dict[str, Any]:
     """One route's document from its rows; vehicle facts (name, profile, depot) from the

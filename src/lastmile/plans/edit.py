@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from lastmile.core.formats.plan_json import in_owner_words, plan_document
 from lastmile.core.model import Plan as CorePlan
 from lastmile.core.model import Problem, Route, Unassigned, UnassignedReason
 from lastmile.core.planning import build_problem, check, route_cost, simulate
+from lastmile.core.times import seconds_of_iso
 from lastmile.events import service as events
 from lastmile.fleet import service as fleet
 from lastmile.integrations.configured import provider_for
@@ -63,12 +64,6 @@ class EditOutcome:
         }
 
 
-def _seconds(iso: str) -> int:
-    """Seconds since local midnight of an ISO date-time from a plan document."""
-    moment = datetime.fromisoformat(iso)
-    return moment.hour * 3600 + moment.minute * 60 + moment.second
-
-
 def _orders_of(session: Session, plan: Plan, wanted: set[str]) -> list[Order]:
     rows: list[Order] = []
     offset = 0
@@ -107,9 +102,10 @@ def problem_for(session: Session, settings: Settings, plan: Plan) -> Problem:
 
 def _sequences(doc: dict[str, Any]) -> dict[str, tuple[int, list[str]]]:
     """vehicle id -> (departure, order ids in visiting order)."""
+    day = date.fromisoformat(doc["date"])
     return {
         r["vehicle_id"]: (
-            _seconds(r["start"]["departure"]),
+            seconds_of_iso(r["start"]["departure"], day),
             [s["order_id"] for s in r["stops"] if s["kind"] == "order" and s["order_id"]],
         )
         for r in doc["routes"]

@@ -20,6 +20,7 @@ from lastmile.core.errors import LastmileError, NotFound
 from lastmile.core.formats.csv_out import write_csv
 from lastmile.core.model import Location
 from lastmile.core.model import Profile as RoadProfile
+from lastmile.core.times import format_clock, seconds_of_iso
 from lastmile.fleet import service as fleet
 from lastmile.integrations.configured import provider_for
 from lastmile.orders import service as orders
@@ -30,7 +31,6 @@ from lastmile.plans import service as plans
 from lastmile.plans.models import Plan
 from lastmile.web.layout import (
     Viewer,
-    clock_text,
     json_script,
     org_today,
     parse_day,
@@ -42,16 +42,16 @@ from lastmile.web.planmap import PALETTE
 router = APIRouter(include_in_schema=False)
 
 
-def _local_seconds(iso: str) -> int:
-    moment = dt.datetime.fromisoformat(iso)
-    return moment.hour * 3600 + moment.minute * 60 + moment.second
-
-
 def _timeline(doc: dict[str, Any], colours: dict[str, str]) -> dict[str, Any]:
     """Positions for the SVG timeline: one row per vehicle, a bar per stop, windows shaded."""
     routes = doc.get("routes", [])
     if not routes:
         return {"rows": [], "ticks": [], "width": 0, "height": 0}
+    day = dt.date.fromisoformat(doc["date"])
+
+    def _local_seconds(iso: str) -> int:  # past midnight: 25:30 is 91 800, not 5 400
+        return seconds_of_iso(iso, day)
+
     starts = [_local_seconds(r["start"]["departure"]) for r in routes]
     ends = [_local_seconds(r["end"]["arrival"]) for r in routes]
     t0 = (min(starts) // 3600) * 3600
@@ -104,7 +104,7 @@ def _timeline(doc: dict[str, Any], colours: dict[str, str]) -> dict[str, Any]:
             }
         )
     ticks = [
-        {"x": x(t), "label": clock_text(t) if x(t) < width - 40 else ""}
+        {"x": x(t), "label": format_clock(t) if x(t) < width - 40 else ""}
         for t in range(t0, t1 + 1, 3600)
     ]
     return {

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from lastmile.common.clock import utcnow
 from lastmile.config import Settings
 from lastmile.core.errors import Conflict
+from lastmile.core.times import format_clock_exact
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
-from lastmile.orders.schemas import OrderUpdate, format_clock_exact
+from lastmile.orders.schemas import OrderUpdate
 from lastmile.tracking.models import TrackingLink
 from lastmile.tracking.service import CUSTOMER, may_reschedule, org_of
 

@@ -41,6 +41,7 @@ from lastmile.core.errors import (
 )
 from lastmile.core.geo import haversine_m
 from lastmile.core.model import Location
+from lastmile.core.times import local_hhmm
 from lastmile.drivers.models import Position, ProofOfDelivery
 from lastmile.drivers.outcome import Outcome, outcome_of
 from lastmile.fleet.models import Driver
@@ -233,9 +234,7 @@ class Progress:
     shop_phone: str = ""
 
     def local(self, moment: datetime | None) -> str:
-        if moment is None:
-            return ""
-        return moment.astimezone(ZoneInfo(self.timezone)).strftime("%H:%M")
+        return local_hhmm(moment, ZoneInfo(self.timezone))
 
     def local_date(self, moment: datetime) -> str:
         return moment.astimezone(ZoneInfo(self.timezone)).date().isoformat()

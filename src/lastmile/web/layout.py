@@ -189,10 +189,6 @@ def amounts_text(demand: dict[str, float]) -> str:
     return ", ".join(f"{v:g} {units.get(k, k.replace('_', ' '))}" for k, v in demand.items() if v)
 
 
-def clock_text(seconds: int) -> str:
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
-
-
 def parse_day(text: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text) if text else None

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from lastmile.analytics import service as analytics
 from lastmile.common.web import AppSettings, DbSession
+from lastmile.core.times import format_clock
 from lastmile.drivers import service as drivers
 from lastmile.events import service as events
 from lastmile.live import service as live
@@ -23,7 +24,7 @@ from lastmile.notifications import service as notifications
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import UNRESOLVED_VERDICTS, OrderStatus, location_words
 from lastmile.tracking import service as tracking
-from lastmile.web.layout import STATUS_WORDS, Viewer, amounts_text, clock_text, render, staff_page
+from lastmile.web.layout import STATUS_WORDS, Viewer, amounts_text, render, staff_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -110,7 +111,7 @@ def order_page(
         instruction_words=INSTRUCTION_WORDS,
         actor=_actor,
         local=local,
-        clock=clock_text,
+        clock=format_clock,
         amounts=amounts_text(order.demand),
         insertable=can_insert(session, org_id, order),
     )

@@ -25,6 +25,7 @@ from lastmile.common.web import AppSettings, DbSession, FormText
 from lastmile.core.errors import Conflict, InputError, LastmileError
 from lastmile.core.formats.table import parse_windows
 from lastmile.core.model import UnassignedReason
+from lastmile.core.times import format_clock
 from lastmile.fleet import service as fleet
 from lastmile.integrations.configured import geocoder_for
 from lastmile.live import reoptimise as replan
@@ -34,7 +35,7 @@ from lastmile.orders.lifecycle import ACCEPTED_VERDICTS, OrderStatus
 from lastmile.orders.schemas import OrderCreate, Window
 from lastmile.orgs import service as orgs
 from lastmile.routes import service as routes_service
-from lastmile.web.layout import STATUS_WORDS, Viewer, clock_text, parse_day, render, staff_page
+from lastmile.web.layout import STATUS_WORDS, Viewer, parse_day, render, staff_page
 from lastmile.web.order_page import can_insert
 from lastmile.web.settings import HANDOVERS
 
@@ -84,7 +85,7 @@ def window_reading(
         pairs = list(parse_windows(windows))
     except ValueError as exc:
         return HTMLResponse(f'<span class="error">{_esc(str(exc))}</span>')
-    text = ", ".join(f"{clock_text(a)}–{clock_text(b)}" for a, b in pairs)  # noqa: RUF001
+    text = ", ".join(f"{format_clock(a)}–{format_clock(b)}" for a, b in pairs)  # noqa: RUF001
     return HTMLResponse(f'<span class="ok">read as {text}</span>')
 
 
@@ -273,14 +274,14 @@ def insert_order(
         driver=driver.name if driver else "",
         position=1 + next((i for i, r in enumerate(rows) if r.stop_id == done.stop.id), 0),
         remaining=len(rows),
-        eta=clock_text(mine.arrival_s) if mine else "",
+        eta=format_clock(mine.arrival_s) if mine else "",
         level=mine.level if mine else "on_time",
         minutes_late=-(-mine.late_s // 60) if mine else 0,
-        windows=[f"{clock_text(a)}–{clock_text(b)}" for a, b in (mine.windows if mine else [])],  # noqa: RUF001
+        windows=[f"{format_clock(a)}–{format_clock(b)}" for a, b in (mine.windows if mine else [])],  # noqa: RUF001
         added_min=round(done.added_s / 60),
         added_km=done.added_distance_m / 1000,
         added_cost=done.added_cost,
-        ends=clock_text(done.etas.end_s),
+        ends=format_clock(done.etas.end_s),
         overtime_min=-(-done.etas.overtime_s // 60),
         at_risk=[
             {"external_id": r.external_id, "level": r.level, "late": -(-r.late_s // 60)}
@@ -381,5 +382,5 @@ def reoptimise(
         names=names,
         who=who,
         vehicles=vehicles,
-        clock=clock_text,
+        clock=format_clock,
     )

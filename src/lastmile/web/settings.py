@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from lastmile.auth import service as auth
 from lastmile.common.secrets import mask_password
 from lastmile.common.web import AppSettings, DbSession
+from lastmile.core.times import format_clock
 from lastmile.events import service as events
 from lastmile.fleet import service as fleet
 from lastmile.fleet.schemas import VehicleRead
@@ -16,7 +17,6 @@ from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
 from lastmile.web.layout import (
     Viewer,
-    clock_text,
     json_script,
     render,
     staff_page,
@@ -92,7 +92,7 @@ def settings_page(request: Request, session: DbSession, settings: AppSettings) -
             auth.list_invitations(session=session, org_id=viewer.org_id) if viewer.is_admin else []
         ),
         vehicle_names={v.id: v.name or v.external_id for v in vehicles},
-        clock=clock_text,
+        clock=format_clock,
         roles=[r.value for r in Role],
         welcome=request.query_params.get("welcome") == "1",
         org={

@@ -10,11 +10,12 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from lastmile.core.model import Location, Plan, Problem, Route, StopKind
+from lastmile.core.times import DayClock
 
 if TYPE_CHECKING:
     from lastmile.core.planning.check import CheckReport
@@ -26,19 +27,6 @@ PathFunction = Callable[[Location, Location, str], list[Location]]
 """(from, to, profile) -> geometry; the travel provider's ``path``."""
 
 
-class Clock:
-    """Turns seconds since local midnight of ``day`` into ISO date-times in ``zone``."""
-
-    def __init__(self, day: date, zone: ZoneInfo) -> None:
-        self.day = day
-        self.zone = zone
-
-    def iso(self, seconds: int) -> str:
-        # Wall-clock arithmetic, then attach the zone: "08:00" stays 08:00 on DST days.
-        wall = datetime.combine(self.day, time(0)) + timedelta(seconds=seconds)
-        return wall.replace(tzinfo=self.zone).isoformat()
-
-
 def _load(dimensions: tuple[str, ...], values: tuple[float, ...]) -> dict[str, float]:
     return {d: round(v, 3) for d, v in zip(dimensions, values, strict=True)}
 
@@ -47,7 +35,7 @@ def _point(location: Location) -> dict[str, float]:
     return {"lon": location.lon, "lat": location.lat}
 
 
-def route_document(problem: Problem, route: Route, clock: Clock) -> dict[str, Any]:
+def route_document(problem: Problem, route: Route, clock: DayClock) -> dict[str, Any]:
     vehicle = problem.vehicle(route.vehicle_id)
     orders = {o.id: o for o in problem.orders}
     stops: list[dict[str, Any]] = []
@@ -125,7 +113,7 @@ def plan_document(
     """The whole plan as a JSON-ready dict; with ``check``, the independent checker's
     findings go into it (``check.ok`` false and the violations: the plan is marked, never
     silently kept)."""
-    clock = Clock(day, zone)
+    clock = DayClock(day, zone)
     routes = [route_document(problem, r, clock) for r in plan.routes]
     service = sum(
         problem.order(s.order_id).service_s for r in plan.routes for s in r.stops if s.order_id

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lastmile.core.errors import FieldIssue, InputError
-from lastmile.core.units import read_clock
+from lastmile.core.times import read_clock
 
 
 def normalise_header(name: str) -> str:
@@ -312,7 +312,7 @@ FALSE_WORDS = frozenset({"0", "false", "no", "n", "nein", ""})
 def parse_windows(text: str) -> Iterator[tuple[int, int]]:
     """``"08:00-12:00"`` or ``"08:00-10:00; 14:00-16:00"`` -> (start, end) seconds pairs.
 
-    Each end is read by :func:`lastmile.core.units.read_clock`, so ``19-21``, ``9h-12h``,
+    Each end is read by :func:`lastmile.core.times.read_clock`, so ``19-21``, ``9h-12h``,
     ``9:00 - 12:00``, ``9.00-12.00`` and ``9am-1pm`` are windows too.
     """
     clock = r"\d{1,2}(?:[:.h]\d{2}|h)?\s*(?:[ap]\.?m\.?)?"

@@ -19,7 +19,8 @@ from lastmile.core.model import (
     StopKind,
     Vehicle,
 )
-from lastmile.core.units import format_clock, format_minutes
+from lastmile.core.times import format_clock
+from lastmile.core.units import format_minutes
 
 TOLERANCE_S = 1
 """Rounding slack when comparing claimed and recomputed times."""

@@ -22,7 +22,8 @@ from lastmile.core.model import (
     Vehicle,
 )
 from lastmile.core.planning.timing import RouteTiming, route_cost, shipment_amount, simulate
-from lastmile.core.units import format_clock, format_minutes
+from lastmile.core.times import format_clock
+from lastmile.core.units import format_minutes
 
 
 def _amount(problem: Problem, order: Order) -> tuple[float, ...]:
