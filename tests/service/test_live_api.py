@@ -27,6 +27,7 @@ from lastmile.fleet.models import Driver, Vehicle
 from lastmile.live import service as live
 from lastmile.live.models import StopEta
 from lastmile.orders import service as orders
+from lastmile.orders.core_view import core_orders as to_core
 from lastmile.orders.models import Order
 from lastmile.orders.schemas import OrderCreate
 from lastmile.plans.models import Plan as PlanRow
@@ -67,9 +68,12 @@ def seed(
     started: bool = True,
     capacity: float = 20,
     shift_h: tuple[float, float] = (-2, 8),
+    pairs: dict[str, str] | None = None,
+    open_end: bool = False,
 ) -> Day:
     """Vehicles, orders and one dispatched (or started) route per entry of ``routes``; each
-    route is a list of (external id, position k, windows or None) with times relative to now."""
+    route is a list of (external id, position k, windows or None) with times relative to now;
+    ``pairs``: pickup external id -> the external id of its delivery (on the same route)."""
     with sessions_of(client)() as session:
         zone = live._zone(session, org.org_id)
         now = utcnow()
@@ -86,6 +90,7 @@ def seed(
                 start_lon=DEPOT[0], start_lat=DEPOT[1],
                 shift_start_s=start_s, shift_end_s=now_s + int(shift_h[1] * H),
                 capacity={"parcels": capacity}, cost_per_km=0.5, cost_per_hour=30.0,
+                open_end=open_end,
             )  # fmt: skip
             session.add(vehicle)
             session.flush()
@@ -111,11 +116,14 @@ def seed(
                     created.windows = [[now_s + a, now_s + b] for a, b in windows]
                 rows.append(created)
                 ids[ext] = created.id
+            for pickup, delivery in (pairs or {}).items():
+                row = next(o for o in rows if o.external_id == pickup)
+                row.kind, row.deliver_to = "pickup", delivery
             session.flush()
             vehicles, dims = fleet.to_core_vehicles(
                 session=session, org_id=org.org_id, vehicle_ids=[vehicle.id]
             )
-            core_orders = [live.core_order(o, dims) for o in rows]
+            core_orders = to_core(rows, dims)
             from lastmile.core.planning import build_problem
 
             problem = build_problem(core_orders, vehicles, dims, StraightLineProvider())
@@ -650,6 +658,26 @@ def test_reoptimise_keeps_goods_in_started_vans_and_moves_the_others(client: Tes
             assert body["changed"] and body["orders_moved"] >= 2, body
             near = {day.orders["A1"], day.orders["B2"]}
             assert any(near <= orders_ for orders_ in after)  # the near stops share a route
+
+
+def test_a_pickup_and_its_delivery_stay_in_order_when_re_optimised(client: TestClient) -> None:
+    """The live problem kept the pickup's kind but dropped its delivery: the solver then
+    delivered D (a plain delivery near the van) before picking its goods up at P."""
+    org = make_org(client, "Courier")
+    spec = [[("A", 1, None), ("P", 6, None), ("C", 3, None), ("D", 2, None), ("E", 4, None)]]
+    day = seed(client, org, spec, pairs={"P": "D"}, open_end=True)
+    route_id = day.route_ids[0]
+    planned = stops_of(client, route_id)
+    deliver(client, day, "A", planned[0][2], planned[0][3])
+    body = client.post(
+        f"/api/v1/plans/{day.plan_id}/reoptimise",
+        json={"time_limit_s": 0.5},
+        headers=org.dispatcher,
+    ).json()
+    assert body["changed"], body  # A P C D E zigzags: the rest is re-planned
+    after = [s[0] for s in stops_of(client, route_id)]
+    assert sorted(after, key=str) == sorted(day.orders.values())
+    assert after.index(day.orders["P"]) < after.index(day.orders["D"]), body
 
 
 def test_reoptimise_refuses_routes_of_another_plan(client: TestClient) -> None:

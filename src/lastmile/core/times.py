@@ -94,6 +94,11 @@ def format_clock_exact(seconds: float) -> str:
     return f"{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
 
 
+def clock_span(start_s: float, end_s: float) -> dict[str, str]:
+    """A window or shift as the API writes it: ``{"start": "HH:MM", "end": "HH:MM"}``."""
+    return {"start": format_clock_exact(start_s), "end": format_clock_exact(end_s)}
+
+
 class DayClock:
     """Seconds since local midnight of ``day`` in ``zone`` as date-times (and back)."""
 

@@ -25,7 +25,7 @@ from lastmile.core.formats.vehicles_csv import (
     VEHICLE_ALIASES,
     parse_vehicles_csv,
 )
-from lastmile.core.times import format_clock_exact, parse_clock
+from lastmile.core.times import clock_span, parse_clock
 from lastmile.drivers.models import DeviceEvent, Position
 from lastmile.events import service as events
 from lastmile.fleet.models import Depot, Driver, Vehicle
@@ -225,8 +225,7 @@ def _vehicle_input(row: Vehicle) -> dict[str, Any]:
     brk = None
     if row.break_start_s is not None and row.break_end_s is not None and row.break_duration_s:
         brk = {
-            "start": format_clock_exact(row.break_start_s),
-            "end": format_clock_exact(row.break_end_s),
+            **clock_span(row.break_start_s, row.break_end_s),
             "minutes": row.break_duration_s / 60,
         }
     return {
@@ -237,10 +236,7 @@ def _vehicle_input(row: Vehicle) -> dict[str, Any]:
         "start": {"lon": row.start_lon, "lat": row.start_lat},
         "end": end,
         "open_end": row.open_end,
-        "shift": {
-            "start": format_clock_exact(row.shift_start_s),
-            "end": format_clock_exact(row.shift_end_s),
-        },
+        "shift": clock_span(row.shift_start_s, row.shift_end_s),
         "capacity": dict(row.capacity),
         "skills": list(row.skills),
         "cost_per_km": row.cost_per_km,
@@ -433,10 +429,7 @@ def _import_input(vehicle: core.Vehicle, dimensions: tuple[str, ...]) -> dict[st
         "start": {"lon": vehicle.start.lon, "lat": vehicle.start.lat},
         "end": None if vehicle.end is None else {"lon": vehicle.end.lon, "lat": vehicle.end.lat},
         "open_end": vehicle.end is None,
-        "shift": {
-            "start": format_clock_exact(vehicle.shift.start),
-            "end": format_clock_exact(vehicle.shift.end),
-        },
+        "shift": clock_span(vehicle.shift.start, vehicle.shift.end),
         "capacity": dict(zip(dimensions, vehicle.capacity, strict=True)),
         "skills": sorted(vehicle.skills),
         "cost_per_km": vehicle.cost_per_km,
@@ -447,8 +440,7 @@ def _import_input(vehicle: core.Vehicle, dimensions: tuple[str, ...]) -> dict[st
         "break": None
         if brk is None
         else {
-            "start": format_clock_exact(brk.window.start),
-            "end": format_clock_exact(brk.window.end),
+            **clock_span(brk.window.start, brk.window.end),
             "minutes": brk.duration_s / 60,
         },
         "max_overtime_s": vehicle.max_overtime_s,

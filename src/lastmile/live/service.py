@@ -55,6 +55,7 @@ from lastmile.events import service as events
 from lastmile.fleet import service as fleet
 from lastmile.live.models import StopEta
 from lastmile.orders import service as orders
+from lastmile.orders.core_view import core_orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orgs.models import Organisation
@@ -668,25 +669,6 @@ def on_stop_done(
 # --- the live problem: remaining stops of running routes as a planning problem ---------------
 
 
-def core_order(row: Order, dimensions: tuple[str, ...], **overrides: Any) -> core.Order:
-    if row.lon is None or row.lat is None:
-        raise Conflict(f"order {row.external_id!r} has no coordinates")
-    order = core.Order(
-        id=row.id,
-        external_id=row.external_id,
-        location=core.Location(row.lon, row.lat),
-        demand=tuple(float(row.demand.get(d, 0.0)) for d in dimensions),
-        service_s=row.service_s,
-        windows=_windows(row),
-        required=row.required,
-        value=row.value,
-        skills=frozenset(row.skills),
-        kind=core.OrderKind(row.kind),
-        address=row.address,
-    )
-    return replace(order, **overrides) if overrides else order
-
-
 @dataclass
 class LiveDay:
     """The remaining part of some running routes as one planning problem.
@@ -728,12 +710,12 @@ def live_vehicle(
 def _remaining_orders(
     state: RouteState, dimensions: tuple[str, ...], tags: frozenset[str] = frozenset()
 ) -> list[core.Order]:
-    out = []
+    rows = []
     for stop in state.remaining:
         row = state.orders.get(stop.order_id or "")
         if stop.kind == StopKind.ORDER and row is not None and row.lon is not None:
-            out.append(core_order(row, dimensions, skills=frozenset(row.skills) | tags))
-    return out
+            rows.append(row)
+    return core_orders(rows, dimensions, tags=tags)
 
 
 def build_live_day(
@@ -1030,7 +1012,7 @@ def insert_order(
     unknown = [d for d in row.demand if d not in dims and row.demand[d]]
     if unknown:
         raise DoesNotFit(f"no vehicle has a capacity for {', '.join(sorted(unknown))}")
-    new = core_order(row, dims)
+    new = core_orders([row], dims)[0]
     now_s = _now(session, org_id, row.date, now)
     day = build_live_day(
         states=chosen, provider=provider, now_s=now_s, extra=[new], focus=new.location

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -467,9 +468,7 @@ def _context(
 ) -> dict[str, Any]:
     zone = ZoneInfo(org.timezone)
 
-    def clock(moment: datetime | None) -> str:
-        return local_hhmm(moment, zone)
-
+    clock = partial(local_hhmm, zone=zone)
     gift = recipients is not None and recipients.gift
     if target.audience == "buyer" and recipients is not None:
         name = tracking.first_name(recipients.buyer_name)

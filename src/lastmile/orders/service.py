@@ -33,7 +33,7 @@ from lastmile.common.ids import new_id
 from lastmile.core.errors import Conflict, FieldIssue, IllegalTransition, InputError, NotFound
 from lastmile.core.formats.orders_csv import ORDER_ALIASES, OrdersFile, parse_orders_csv
 from lastmile.core.formats.table import match_columns, read_rows
-from lastmile.core.times import format_clock_exact
+from lastmile.core.times import clock_span
 from lastmile.events import service as events
 from lastmile.orders import lifecycle
 from lastmile.orders.lifecycle import OrderStatus
@@ -890,10 +890,7 @@ def import_csv(
             "address": order.address,
             "lon": order.location.lon if has_coordinates else None,
             "lat": order.location.lat if has_coordinates else None,
-            "windows": [
-                {"start": format_clock_exact(w.start), "end": format_clock_exact(w.end)}
-                for w in order.windows
-            ],
+            "windows": [clock_span(w.start, w.end) for w in order.windows],
             # an empty or missing service time: the organisation's default
             "service_s": order.service_s
             if service_column and (cells.get(service_column) or "").strip()

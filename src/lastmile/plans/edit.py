@@ -27,6 +27,7 @@ from lastmile.events import service as events
 from lastmile.fleet import service as fleet
 from lastmile.integrations.configured import provider_for
 from lastmile.orders import service as orders
+from lastmile.orders.core_view import core_orders as to_core
 from lastmile.orders.models import Order
 from lastmile.orgs import service as orgs
 from lastmile.plans import document
@@ -96,7 +97,7 @@ def problem_for(session: Session, settings: Settings, plan: Plan) -> Problem:
     lost = [r["vehicle_id"] for r in doc.get("routes", []) if r["vehicle_id"] not in known]
     if lost:
         raise Conflict(f"vehicle(s) {', '.join(lost)} are no longer active; plan again")
-    core_orders = plans.core_orders(rows, dimensions)
+    core_orders = to_core(rows, dimensions)
     return build_problem(core_orders, vehicles, dimensions, provider_for(settings))
 
 

@@ -17,8 +17,6 @@ from lastmile.common.metrics import METRICS
 from lastmile.config import Settings
 from lastmile.core.errors import Conflict, FieldIssue, InputError, LastmileError, NotFound
 from lastmile.core.formats.plan_json import plan_document
-from lastmile.core.model import Location, OrderKind, TimeWindow
-from lastmile.core.model import Order as CoreOrder
 from lastmile.core.planning import (
     Balance,
     SolveProgress,
@@ -29,6 +27,7 @@ from lastmile.events import service as events
 from lastmile.fleet import service as fleet
 from lastmile.fleet.models import Driver, Vehicle
 from lastmile.orders import service as orders
+from lastmile.orders.core_view import core_orders
 from lastmile.orders.models import Order
 from lastmile.orgs.models import Organisation
 from lastmile.plans.models import Plan
@@ -98,32 +97,6 @@ def list_plans(
     if date is not None:
         query = query.where(Plan.date == date)
     return list(session.scalars(query.order_by(Plan.created_at.desc()).limit(limit)))
-
-
-def core_orders(rows: Sequence[Order], dimensions: tuple[str, ...]) -> list[CoreOrder]:
-    """Order rows as the planner's orders (the solve job and the dashboard's plan edits)."""
-    by_external = {o.external_id: o.id for o in rows}
-    result = []
-    for o in rows:
-        assert o.lon is not None and o.lat is not None
-        result.append(
-            CoreOrder(
-                id=o.id,
-                external_id=o.external_id,
-                location=Location(o.lon, o.lat),
-                demand=tuple(float(o.demand.get(d, 0.0)) for d in dimensions),
-                service_s=o.service_s,
-                windows=tuple(sorted(TimeWindow(int(a), int(b)) for a, b in o.windows)),
-                required=o.required,
-                value=o.value,
-                skills=frozenset(o.skills),
-                kind=OrderKind(o.kind),
-                deliver_to=by_external.get(o.deliver_to) if o.deliver_to else None,
-                address=o.address,
-                notes=o.notes,
-            )
-        )
-    return result
 
 
 def _select_orders(session: Session, plan: Plan) -> list[Order]:

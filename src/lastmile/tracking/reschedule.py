@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from lastmile.common.clock import utcnow
 from lastmile.config import Settings
 from lastmile.core.errors import Conflict
-from lastmile.core.times import format_clock_exact
+from lastmile.core.times import clock_span, format_clock_exact
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.schemas import OrderUpdate
@@ -99,16 +99,7 @@ def reschedule(
         session=session,
         org_id=link.org_id,
         order_id=link.order_id,
-        order_in=OrderUpdate.model_validate(
-            {
-                "windows": [
-                    {
-                        "start": format_clock_exact(slot.start_s),
-                        "end": format_clock_exact(slot.end_s),
-                    }
-                ]
-            }
-        ),
+        order_in=OrderUpdate.model_validate({"windows": [clock_span(slot.start_s, slot.end_s)]}),
         actor=CUSTOMER,
     )  # commits both
     return slot
