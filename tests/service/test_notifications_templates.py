@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from lastmile.common.i18n import LANGUAGES
 from lastmile.notifications import templates
 
 CONTEXT = {
@@ -21,7 +22,7 @@ CONTEXT = {
 }
 
 
-@pytest.mark.parametrize("language", templates.LANGUAGES)
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", templates.KINDS)
 def test_every_kind_exists_in_every_language_and_renders(kind: str, language: str) -> None:
     out = templates.render(kind, language, CONTEXT)

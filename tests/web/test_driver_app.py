@@ -802,3 +802,72 @@ def test_shell_manifest_and_service_worker(live_app: LiveApp) -> None:
         assert client.get(url).status_code == 200, url
     for name in ("app.js", "store.js", "sync.js", "driver.css"):
         assert f"/static/driver/{name}" in sw.text
+
+
+@pytest.mark.browser
+def test_the_app_speaks_the_organisations_language(live_app: LiveApp, browser: Any) -> None:
+    """A German shop's driver (issue 14, item 14): the phone is set to English, the app
+    follows the organisation's language once logged in, through every screen of a stop."""
+    from playwright.sync_api import expect
+
+    client = live_app.client
+    day = _seed(client, "Deutsch Co")
+    r = client.put(
+        "/api/v1/notifications/settings",
+        json={"notifications": {"language": "de"}},
+        headers=day.org.admin,
+    )
+    assert r.status_code == 200, r.text
+    context = _context(browser)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_app.url}/driver")
+    page.get_by_label("E-mail").fill(day.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#start-route")).to_have_text("Route starten")
+    assert page.evaluate("document.documentElement.lang") == "de"
+    expect(page.locator("#menu")).to_have_text("Menü")
+    body = page.inner_text("#main")
+    assert "0 von 5 Stopps erledigt" in body and "Alle Stopps" in body
+    for english in ("Start route", "All stops", "stops done", "To do", "Window"):
+        assert english not in body, english
+    _shot(page, "30-de-route", full=True)
+
+    page.locator("#start-route").click()
+    _open_stop(page, day.stops[0]["id"])
+    expect(page.locator("#arrived")).to_have_text("Angekommen")
+    page.locator("#arrived").click()
+    expect(page.locator("#failed")).to_have_text("Nicht zugestellt")
+    page.locator("#failed").click()
+    expect(page.locator("#main h2").first).to_have_text("Nicht zugestellt")
+    page.locator("#confirm-failed").click()
+    expect(page.locator(".field-error[data-for=reason]")).to_have_text(
+        "Bitte einen Grund wählen."
+    )
+    page.get_by_label("Niemand zu Hause").check()
+    _shot(page, "31-de-not-delivered", full=True)
+    page.locator("#confirm-failed").click()
+    expect(page.locator("#toast")).to_have_text("Stopp 1 als nicht zugestellt gemeldet.")
+    _wait_all_sent_de(page)
+    _shot(page, "32-de-after-failure", full=True)
+    context.close()
+    assert errors == []
+    with _sessions(client)() as session:
+        reasons = [
+            e.payload.get("reason")
+            for e in session.scalars(
+                select(DeviceEvent).where(
+                    DeviceEvent.org_id == day.org.org_id, DeviceEvent.type == "failed"
+                )
+            )
+        ]
+    assert reasons == ["not_home"]
+
+
+def _wait_all_sent_de(page: Any, timeout: float = 20) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#sync")).to_have_attribute("data-pending", "0", timeout=timeout * 1000)
+    expect(page.locator("#sync")).to_have_text("Alles gesendet")

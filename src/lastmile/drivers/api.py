@@ -37,6 +37,7 @@ from lastmile.drivers.schemas import (
 from lastmile.events.follow import MAX_EVENT_ID, Opened, follow, resume_cursor
 from lastmile.events.models import Event
 from lastmile.fleet.models import Driver
+from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
 
 router = APIRouter(prefix="/api/v1", tags=["drivers"])
@@ -91,7 +92,8 @@ def get_route(
     view = (
         None if route is None else service.route_view(session=session, org_id=org_id, route=route)
     )
-    return RouteResponse(server_time=utcnow(), route=view)
+    org = orgs.get(session=session, org_id=org_id)
+    return RouteResponse(server_time=utcnow(), language=orgs.language(org), route=view)
 
 
 @router.post(

@@ -20,6 +20,9 @@ from importlib.resources.abc import Traversable
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from lastmile.common.i18n import LANGUAGES, choose, words
+from lastmile.drivers.texts import TEXT
+
 router = APIRouter(tags=["driver app"], include_in_schema=False)
 
 SCOPE = "/driver"
@@ -56,6 +59,7 @@ def _assets() -> tuple[str, tuple[str, ...]]:
         digest.update(name.encode() + b"\0" + _static_dir().joinpath(name).read_bytes())
     for name in ("index.html", "sw.js"):
         digest.update(name.encode() + b"\0" + _template(name).encode())
+    digest.update(json.dumps(TEXT, sort_keys=True).encode())
     return digest.hexdigest()[:16], tuple(f"{STATIC_URL}/{name}" for name in names)
 
 
@@ -127,11 +131,23 @@ def manifest() -> Response:
     )
 
 
+@router.get(SCOPE + "/texts/{language}.json")
+def texts(language: str) -> Response:
+    """The app's words in ``language`` (English for one lastmile does not speak), public:
+    the same for every organisation, and needed on the login screen."""
+    chosen = choose(language)
+    body = {"language": chosen, "words": words(TEXT, chosen)}
+    return Response(
+        json.dumps(body, ensure_ascii=False), media_type="application/json", headers=NO_CACHE
+    )
+
+
 @router.get(SCOPE + "/sw.js")
 def service_worker() -> Response:
     """The service worker: precaches the shell and the app's files, keeps the last route."""
     version, urls = _assets()
-    shell = [SCOPE, SCOPE + "/manifest.webmanifest", *urls]
+    texts = [f"{SCOPE}/texts/{language}.json" for language in LANGUAGES]
+    shell = [SCOPE, SCOPE + "/manifest.webmanifest", *texts, *urls]
     script = _render(
         _template("sw.js"),
         {"version": json.dumps(version), "shell": json.dumps(shell), "scope": json.dumps(SCOPE)},

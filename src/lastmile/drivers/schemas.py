@@ -111,6 +111,11 @@ class RouteResponse(BaseModel):
     server_time: dt.datetime = Field(
         description="The server's clock (to spot a wrong phone clock)."
     )
+    language: str = Field(
+        default="en",
+        description="The organisation's language (en, de): the words the app shows, from "
+        "/driver/texts/<language>.json.",
+    )
     route: DriverRoute | None
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from lastmile.common.i18n import Language
 from lastmile.notifications.templates import KINDS, syntax_error
 
 Kind = Literal[
@@ -19,7 +20,6 @@ Kind = Literal[
     "failed",
     "gift_delivered",
 ]
-Language = Literal["en", "de"]
 SECRET_FIELDS = ("sms_url", "chat_url")
 """Fields of :class:`NotificationSettings` that hold a provider's credentials (masked when
 read, see ``lastmile.common.secrets``)."""

@@ -23,6 +23,8 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
+from lastmile.common.i18n import DEFAULT_LANGUAGE, choose
+
 KINDS = (
     "confirmed",
     "out_for_delivery",
@@ -32,8 +34,6 @@ KINDS = (
     "failed",
     "gift_delivered",
 )
-LANGUAGES = ("en", "de")
-DEFAULT_LANGUAGE = "en"
 
 _T = dict[str, str]
 
@@ -164,10 +164,7 @@ class Rendered:
 
 def language_of(wanted: str | None, org_default: str | None = None) -> str:
     """A language we have templates for: the wanted one, else the organisation's, else en."""
-    for candidate in (wanted, org_default):
-        if candidate and candidate.lower()[:2] in LANGUAGES:
-            return candidate.lower()[:2]
-    return DEFAULT_LANGUAGE
+    return choose(wanted, org_default)
 
 
 def template_for(kind: str, language: str, overrides: Mapping[str, Any] | None = None) -> _T:

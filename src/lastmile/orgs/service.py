@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from lastmile.common.i18n import choose
 from lastmile.core.errors import Conflict, FieldIssue, InputError, NotFound
 from lastmile.core.model import HANDOVERS
 from lastmile.orgs.models import Membership, Organisation, Role
@@ -162,6 +163,14 @@ def default_service_s(org: Organisation) -> int:
     section = (org.settings or {}).get(PLANNING)
     value = section.get("default_service_s") if isinstance(section, dict) else None
     return value if isinstance(value, int) and value >= 0 else 0
+
+
+def language(org: Organisation) -> str:
+    """The organisation's language (``settings["notifications"]["language"]``, chosen at
+    sign-up): what its drivers' app speaks and what customers hear when their order names
+    no language (``common.i18n``)."""
+    section = (org.settings or {}).get("notifications")
+    return choose(section.get("language") if isinstance(section, dict) else None)
 
 
 CONTACT = "contact"

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lastmile.common.i18n import choose, words
 from lastmile.common.web import AppSettings, DbSession, client_address
 from lastmile.config import Settings
 from lastmile.core.errors import Conflict, InputError, NotFound, RateLimited
@@ -175,12 +176,11 @@ def _env() -> Environment:
 
 
 def _language(request: Request) -> str:
-    wanted = request.headers.get("accept-language", "")[:2].lower()
-    return wanted if wanted in TEXT else "en"
+    return choose(request.headers.get("accept-language"))
 
 
 def _page(name: str, status: int, language: str, **values: Any) -> HTMLResponse:
-    html = _env().get_template(name).render(t=TEXT[language], lang=language, **values)
+    html = _env().get_template(name).render(t=words(TEXT, language), lang=language, **values)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
@@ -219,13 +219,12 @@ def _language_of(session: Session, link: TrackingLink, request: Request) -> str:
             OrderRecipients.org_id == link.org_id, OrderRecipients.order_id == link.order_id
         )
     )
-    if row is not None and row.language in TEXT:
-        return row.language
     org = session.get(Organisation, link.org_id)
-    header = request.headers.get("accept-language", "")[:2].lower()
-    if header in TEXT:
-        return header
-    return settings_of(org).language if org is not None else "en"
+    return choose(
+        row.language if row is not None else None,
+        request.headers.get("accept-language"),
+        settings_of(org).language if org is not None else None,
+    )
 
 
 def _status_json(progress: service.Progress) -> dict[str, Any]:

@@ -9,27 +9,26 @@ strangers in. It combines the auth, orgs and notifications slices, so it lives i
 
 from __future__ import annotations
 
-from typing import Annotated, get_args
+from typing import Annotated
 from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lastmile.auth import service as auth
+from lastmile.common.i18n import NAMES
 from lastmile.common.netguard import Policy
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.core.errors import InputError, LastmileError
 from lastmile.notifications import settings as notifications
-from lastmile.notifications.schemas import Language
 from lastmile.orgs import service as orgs
 from lastmile.orgs.service import AlreadySetUp
 from lastmile.web.layout import render, set_session
 
 router = APIRouter(include_in_schema=False)
 
-LANGUAGES = {"en": "English", "de": "Deutsch"}
-"""The languages with built-in customer messages (``notifications.templates``)."""
-assert set(LANGUAGES) == set(get_args(Language))
+LANGUAGES = NAMES
+"""The languages lastmile speaks (``common.i18n``): customer messages, pages, driver app."""
 
 ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
 

@@ -10,23 +10,20 @@ import { canScan, scanOnce } from './scanner.js';
 import { SignaturePad } from './signature.js';
 import { files, kv, outbox, positions, queueAction } from './store.js';
 import { Sync } from './sync.js';
+import { applyWords, language, t, useLanguage } from './i18n.js';
 import { h, hhmm, isoNow, shrinkPhoto, uuid } from './util.js';
 
-const REASONS = [
-  ['not_home', 'Nobody at home'],
-  ['wrong_address', 'Wrong address'],
-  ['refused', 'Refused by the recipient'],
-  ['access_problem', 'Could not get access'],
-  ['damaged', 'Parcel damaged'],
-  ['other', 'Other reason'],
-];
-const STATUS_LABEL = {
-  pending: 'To do', arrived: 'Arrived', delivered: 'Delivered', failed: 'Not delivered',
-  skipped: 'Skipped', done: 'Delivered',
+// Every word the driver reads comes from the server's catalogue (drivers/texts.py) in the
+// organisation's language, looked up by key with t() (i18n.js).
+const REASONS = ['not_home', 'wrong_address', 'refused', 'access_problem', 'damaged', 'other'];
+const STATUS_KEYS = {
+  pending: 'status_pending', arrived: 'status_arrived', delivered: 'status_delivered',
+  failed: 'status_failed', skipped: 'status_skipped', done: 'status_delivered',
 };
+const statusLabel = (status) => (STATUS_KEYS[status] ? t(STATUS_KEYS[status]) : status);
 const CLOSED = new Set(['delivered', 'failed', 'skipped', 'done']);
 const NAV_LABELS = [
-  ['google', 'Google Maps'], ['apple', 'Apple Maps'], ['osm', 'OpenStreetMap'], ['geo', 'Other map app'],
+  ['google', 'Google Maps'], ['apple', 'Apple Maps'], ['osm', 'OpenStreetMap'], ['geo', null],
 ];
 
 const S = {
@@ -123,6 +120,7 @@ async function refreshRoute({ quiet = false } = {}) {
     // driver's accepted actions, so the worker's is only for a phone that lost the app's.
     if (offlineCopy && S.routeKnown) throw new NetworkError('offline');
     S.route = data.route;
+    S.orgLanguage = data.language || null;
     for (const ack of acks) if (ack.n > asked) applyEvent(S.route, ack.event, false);
     acks = acks.filter((ack) => ack.n > asked);
     S.routeKnown = true;
@@ -139,13 +137,19 @@ async function refreshRoute({ quiet = false } = {}) {
       S.route = null;
       S.routeProblem = error.message; // e.g. no driver is linked to this login
     } else if (!(error instanceof NetworkError)) {
-      toast(`Could not load the route: ${error.message}`);
+      toast(t('route_load_failed', { error: error.message }));
     }
     S.savedCopy = S.routeKnown;
   }
+  if (S.orgLanguage && S.orgLanguage !== language()) {
+    await useLanguage(S.orgLanguage);
+    applyWords();
+    lastSignature = null;
+    render({ force: true });
+  }
   const after = routeSignature(effectiveRoute());
   if (!quiet && lastSignature !== null && before !== 'none' && before !== after) {
-    toast('Your route was updated by the dispatcher.');
+    toast(t('route_updated'));
   }
   lastSignature = after;
   followRouteStatus();
@@ -169,7 +173,7 @@ async function act(type, stop, extra = {}, attachments = []) {
   for (const [k, v] of Object.entries(extra)) {
     if (v !== null && v !== undefined && v !== '') event[k] = v;
   }
-  const label = stop ? `${actionName(type)} · stop ${stop.sequence}, ${stop.address}` : actionName(type);
+  const label = stop ? t('action_at_stop', { action: actionName(type), n: stop.sequence, address: stop.address }) : actionName(type);
   await queueAction({
     user: S.session.user,
     event,
@@ -184,10 +188,7 @@ async function act(type, stop, extra = {}, attachments = []) {
 }
 
 function actionName(type) {
-  return {
-    route_started: 'Route started', route_finished: 'Route finished', arrived: 'Arrived',
-    delivered: 'Delivered', failed: 'Not delivered',
-  }[type] || type;
+  return ['route_started', 'route_finished', 'arrived', 'delivered', 'failed'].includes(type) ? t(`action_${type}`) : type;
 }
 
 // ---------------------------------------------------------------- session
@@ -214,6 +215,8 @@ async function boot() {
     if (document.visibilityState === 'visible' && S.session?.token) { sync?.kick(); refreshRoute(); }
   });
   S.session = (await kv.get('session')) || null;
+  await useLanguage((await kv.get('language')) || navigator.language);
+  applyWords();
   await loadQueue();
   // An expired login is found out by the server (401), not here: without signal the driver
   // must still see the route and record what happens; the queue waits for the new login.
@@ -244,7 +247,7 @@ async function startSession() {
     onAccepted,
     onRejected: (rows) => {
       refreshRoute({ quiet: true }); // the office knows something the phone does not
-      toast(`The server refused ${rows.length === 1 ? 'an action' : `${rows.length} actions`}: see the top of the screen.`);
+      toast(rows.length === 1 ? t('refused_one') : t('refused_many', { n: rows.length }));
       rerenderRouteViews();
     },
   });
@@ -276,7 +279,7 @@ async function authLost() {
   stopSession();
   S.session = { ...S.session, token: null };
   await kv.set('session', S.session);
-  S.loginNote = 'Your login has expired. Log in again to go on.';
+  S.loginNote = t('login_expired');
   render({ force: true });
 }
 
@@ -288,11 +291,11 @@ async function login(form) {
   const button = form.querySelector('button[type=submit]');
   error.textContent = '';
   button.disabled = true;
-  button.textContent = 'Logging in…';
+  button.textContent = t('logging_in');
   try {
     const { data } = await request('/api/v1/auth/token', { method: 'POST', json: body, auth: false });
     if (data.role !== 'driver') {
-      error.textContent = `This app is for drivers; this login is a ${data.role}. Use the dashboard instead.`;
+      error.textContent = t('not_a_driver', { role: data.role });
       return;
     }
     const user = `${data.organisation_id}:${email.toLowerCase()}`;
@@ -312,21 +315,19 @@ async function login(form) {
     location.replace('#/');
     await startSession();
   } catch (e) {
-    if (e instanceof NetworkError) error.textContent = 'No connection. Logging in needs a signal once; after that the app also works offline.';
-    else if (e instanceof HttpError && e.status === 401) error.textContent = 'Wrong e-mail or password.';
+    if (e instanceof NetworkError) error.textContent = t('no_connection_login');
+    else if (e instanceof HttpError && e.status === 401) error.textContent = t('wrong_password');
     else error.textContent = e.message;
   } finally {
     button.disabled = false;
-    button.textContent = 'Log in';
+    button.textContent = t('log_in');
   }
 }
 
 async function logout() {
   toggleMenu(false);
   const waiting = waitingCount();
-  const question = waiting
-    ? `${waiting} action(s) are not sent yet. They stay on this phone and are sent when you log in again. Log out?`
-    : 'Log out?';
+  const question = waiting ? t('logout_waiting', { n: waiting }) : t('logout_confirm');
   if (!window.confirm(question)) return;
   stopSession();
   S.session = { ...S.session, token: null };
@@ -353,7 +354,7 @@ function render({ force = false } = {}) {
   renderNotices();
   const root = main();
   if (!S.session?.token) {
-    if (root.dataset.view !== 'login' || force) show(loginView(), 'login', 'lastmile driver');
+    if (root.dataset.view !== 'login' || force) show(loginView(), 'login', t('app_title'));
     return;
   }
   const v = view();
@@ -365,16 +366,16 @@ function render({ force = false } = {}) {
     return;
   }
   const route = effectiveRoute();
-  if (!S.routeKnown) return show(h('p', { class: 'card loading' }, 'Loading your route…'), 'loading', 'Today');
-  if (!route) return show(noRouteView(), 'none', 'Today');
-  if (v.name === 'route') return show(routeView(route), 'route', 'My route', null, force);
+  if (!S.routeKnown) return show(h('p', { class: 'card loading' }, t('loading_route')), 'loading', t('title_today'));
+  if (!route) return show(noRouteView(), 'none', t('title_today'));
+  if (v.name === 'route') return show(routeView(route), 'route', t('title_route'), null, force);
   const stop = route.stops.find((s) => s.id === v.id);
   if (!stop) {
-    return show(h('div', { class: 'card' }, h('h2', { tabindex: -1 }, 'This stop is no longer on your route'),
-      h('p', {}, 'The dispatcher changed your route.'),
-      h('a', { class: 'btn btn-primary', href: '#/' }, 'Back to the route')), 'gone', 'Stop');
+    return show(h('div', { class: 'card' }, h('h2', { tabindex: -1 }, t('stop_gone')),
+      h('p', {}, t('stop_gone_why')),
+      h('a', { class: 'btn btn-primary', href: '#/' }, t('back_label'))), 'gone', t('stop'));
   }
-  const title = `Stop ${stop.sequence}`;
+  const title = t('title_stop', { n: stop.sequence });
   if (v.name === 'stop') return show(stopView(route, stop), 'stop', title, stop.id, force);
   if (v.name === 'deliver') return show(deliverView(stop), 'deliver', title, stop.id, true);
   return show(failView(stop), 'fail', title, stop.id, true);
@@ -393,7 +394,7 @@ function show(content, name, title, stopId = null, moveFocus = true) {
   root.dataset.view = name;
   if (stopId) root.dataset.stop = stopId; else delete root.dataset.stop;
   $('title').textContent = title;
-  document.title = `${title} · lastmile driver`;
+  document.title = `${title} · ${t('app_title')}`;
   $('back').hidden = !S.session?.token || name === 'route' || name === 'none' || name === 'login' || name === 'loading';
   if (changedView && moveFocus) {
     window.scrollTo(0, 0);
@@ -412,16 +413,16 @@ function renderBar() {
   bar.className = 'sync';
   if (!navigator.onLine) {
     bar.classList.add('sync-offline');
-    bar.textContent = waiting ? `Offline · ${waiting} waiting` : 'Offline';
+    bar.textContent = waiting ? t('offline_waiting', { n: waiting }) : t('offline');
   } else if (waiting) {
     bar.classList.add('sync-waiting');
-    bar.textContent = S.sending ? `Sending ${waiting}…` : `${waiting} waiting`;
+    bar.textContent = S.sending ? t('sending', { n: waiting }) : t('waiting', { n: waiting });
   } else {
     bar.classList.add('sync-ok');
-    bar.textContent = 'All sent';
+    bar.textContent = t('all_sent');
   }
-  bar.title = waiting ? `${waiting} action(s) or file(s) saved on this phone, not yet sent` : '';
-  $('who').textContent = S.session.email ? `Logged in as ${S.session.email}` : '';
+  bar.title = waiting ? t('waiting_title', { n: waiting }) : '';
+  $('who').textContent = S.session.email ? t('logged_in_as', { email: S.session.email }) : '';
 }
 
 function renderNotices() {
@@ -429,14 +430,14 @@ function renderNotices() {
   const items = [];
   for (const row of S.outbox.filter((r) => mine(r) && r.state === 'rejected')) {
     items.push(h('div', { class: 'notice notice-error', role: 'alert' },
-      h('p', {}, h('strong', {}, 'Not accepted by the office: '), row.label),
+      h('p', {}, h('strong', {}, t('not_accepted')), row.label),
       h('p', {}, row.error || ''),
-      h('button', { type: 'button', class: 'btn btn-small', onclick: async () => { await outbox.dismiss(row.seq); await loadQueue(); render(); } }, 'OK')));
+      h('button', { type: 'button', class: 'btn btn-small', onclick: async () => { await outbox.dismiss(row.seq); await loadQueue(); render(); } }, t('ok'))));
   }
   for (const row of S.files.filter((f) => mine(f) && f.state === 'refused')) {
     items.push(h('div', { class: 'notice notice-error', role: 'alert' },
-      h('p', {}, h('strong', {}, `${row.kind === 'photo' ? 'Photo' : 'Signature'} not accepted: `), row.error || ''),
-      h('button', { type: 'button', class: 'btn btn-small', onclick: async () => { await files.remove(row.id); await loadQueue(); render(); } }, 'OK')));
+      h('p', {}, h('strong', {}, t('file_not_accepted', { kind: t(row.kind === 'photo' ? 'photo' : 'signature') })), row.error || ''),
+      h('button', { type: 'button', class: 'btn btn-small', onclick: async () => { await files.remove(row.id); await loadQueue(); render(); } }, t('ok'))));
   }
   if (S.gpsNote && started(effectiveRoute())) items.push(h('div', { class: 'notice' }, h('p', {}, S.gpsNote)));
   box.replaceChildren(...items);
@@ -460,42 +461,42 @@ function toggleMenu(open) {
 
 function loginView() {
   const form = h('form', { class: 'card', novalidate: true, onsubmit: (e) => { e.preventDefault(); login(form); } },
-    h('h2', { tabindex: -1 }, 'Log in'),
+    h('h2', { tabindex: -1 }, t('log_in')),
     S.loginNote ? h('p', { class: 'notice' }, S.loginNote) : null,
-    waitingCount() ? h('p', { class: 'muted' }, `${waitingCount()} action(s) are saved on this phone and will be sent after you log in.`) : null,
-    h('label', { for: 'email' }, 'E-mail'),
+    waitingCount() ? h('p', { class: 'muted' }, t('saved_on_phone', { n: waitingCount() })) : null,
+    h('label', { for: 'email' }, t('email')),
     h('input', { id: 'email', name: 'email', type: 'email', autocomplete: 'username', required: true, value: S.session?.email || '' }),
-    h('label', { for: 'password' }, 'Password'),
+    h('label', { for: 'password' }, t('password')),
     h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true }),
     h('details', { class: 'more' },
-      h('summary', {}, 'Work for several companies?'),
-      h('label', { for: 'organisation' }, 'Company (name or id)'),
+      h('summary', {}, t('several_companies')),
+      h('label', { for: 'organisation' }, t('company')),
       h('input', { id: 'organisation', name: 'organisation', type: 'text', autocomplete: 'organization' })),
     h('p', { class: 'form-error', role: 'alert' }),
-    h('button', { type: 'submit', class: 'btn btn-primary btn-big' }, 'Log in'));
+    h('button', { type: 'submit', class: 'btn btn-primary btn-big' }, t('log_in')));
   return form;
 }
 
 function noRouteView() {
   return h('div', { class: 'card' },
-    h('h2', { tabindex: -1 }, 'No route for you today'),
+    h('h2', { tabindex: -1 }, t('no_route')),
     S.routeProblem
       ? h('p', { class: 'notice', role: 'alert' }, S.routeProblem.charAt(0).toUpperCase() + S.routeProblem.slice(1))
-      : h('p', {}, 'When the dispatcher sends you a route, it appears here by itself.'),
+      : h('p', {}, t('no_route_help')),
     savedNote(),
-    h('button', { type: 'button', class: 'btn', onclick: () => refreshRoute() }, 'Check again'));
+    h('button', { type: 'button', class: 'btn', onclick: () => refreshRoute() }, t('check_again')));
 }
 
 function savedNote() {
   if (!S.savedCopy || !S.fetchedAt) return null;
-  const at = new Date(S.fetchedAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  return h('p', { class: 'muted saved' }, `Saved copy from ${at}; updates when you have signal.`);
+  const at = new Date(S.fetchedAt).toLocaleTimeString(language(), { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  return h('p', { class: 'muted saved' }, t('saved_copy', { time: at }));
 }
 
 function dateText(iso) {
   const [y, m, d] = String(iso).split('-').map(Number);
   if (!y) return iso;
-  return new Date(y, m - 1, d).toLocaleDateString([], { weekday: 'short', day: 'numeric', month: 'short' });
+  return new Date(y, m - 1, d).toLocaleDateString(language(), { weekday: 'short', day: 'numeric', month: 'short' });
 }
 
 function routeView(route) {
@@ -503,52 +504,52 @@ function routeView(route) {
   const closed = stops.filter((s) => CLOSED.has(s.status)).length;
   const next = nextStop(route);
   const summary = h('section', { class: 'card summary', 'aria-labelledby': 'route-h' },
-    h('h2', { id: 'route-h', tabindex: -1 }, `${route.vehicle?.name || 'Your route'} · ${dateText(route.date)}`),
-    h('p', { class: 'progress-text' }, `${closed} of ${stops.length} stops done`),
-    h('progress', { max: stops.length || 1, value: closed, 'aria-label': 'Stops done' }),
-    route.status === 'started' ? h('p', { class: 'muted' }, 'Your location is shared with the dispatcher while the route is started.') : null,
+    h('h2', { id: 'route-h', tabindex: -1 }, `${route.vehicle?.name || t('your_route')} · ${dateText(route.date)}`),
+    h('p', { class: 'progress-text' }, t('stops_done', { done: closed, total: stops.length })),
+    h('progress', { max: stops.length || 1, value: closed, 'aria-label': t('stops_done_label') }),
+    route.status === 'started' ? h('p', { class: 'muted' }, t('location_shared')) : null,
     savedNote());
   const parts = [summary];
   if (route.status !== 'started' && route.status !== 'finished') {
     parts.push(h('button', {
       type: 'button', class: 'btn btn-primary btn-big', id: 'start-route',
-      onclick: async () => { await act('route_started', null, { route_id: route.id }); toast('Route started. Drive safely!'); render({ force: true }); },
-    }, 'Start route'));
-    parts.push(h('p', { class: 'muted center' }, 'Starting the route shares your location with the dispatcher until you finish it.'));
+      onclick: async () => { await act('route_started', null, { route_id: route.id }); toast(t('route_started_toast')); render({ force: true }); },
+    }, t('start_route')));
+    parts.push(h('p', { class: 'muted center' }, t('start_shares')));
   }
   if (route.status === 'finished') {
-    parts.push(h('div', { class: 'card done' }, h('h3', {}, 'Route finished'), h('p', {}, 'Thank you! Location sharing is off.')));
+    parts.push(h('div', { class: 'card done' }, h('h3', {}, t('route_finished')), h('p', {}, t('route_finished_thanks'))));
   } else if (next) {
     parts.push(h('section', { class: 'card next', 'aria-labelledby': 'next-h' },
-      h('h3', { id: 'next-h' }, `Next: stop ${next.sequence}`),
+      h('h3', { id: 'next-h' }, t('next_stop', { n: next.sequence })),
       h('p', { class: 'address' }, next.address || next.customer || next.external_id),
       next.description ? h('p', { class: 'what' }, next.description) : null,
       stopTimes(next),
       h('div', { class: 'row' },
         navigation(next),
-        h('a', { class: 'btn btn-primary', href: `#/stop/${encodeURIComponent(next.id)}` }, 'Open stop'))));
+        h('a', { class: 'btn btn-primary', href: `#/stop/${encodeURIComponent(next.id)}` }, t('open_stop')))));
   }
-  parts.push(h('h3', { class: 'list-h' }, 'All stops'));
-  parts.push(h('ol', { class: 'stops', 'aria-label': 'Stops in order' }, route.stops.map((s) => stopRow(s, next))));
+  parts.push(h('h3', { class: 'list-h' }, t('all_stops')));
+  parts.push(h('ol', { class: 'stops', 'aria-label': t('stops_in_order') }, route.stops.map((s) => stopRow(s, next))));
   if (route.status === 'started') {
     parts.push(h('button', {
       type: 'button', class: 'btn btn-big', id: 'finish-route',
       onclick: async () => {
         const open = stops.filter((s) => !CLOSED.has(s.status)).length;
-        if (open && !window.confirm(`${open} stop(s) are still open. Finish the route anyway?`)) return;
+        if (open && !window.confirm(t('open_stops_finish', { n: open }))) return;
         await act('route_finished', null, { route_id: route.id });
-        toast('Route finished. Location sharing is off.');
+        toast(t('route_finished_toast'));
         render({ force: true });
       },
-    }, 'Finish route'));
+    }, t('finish_route')));
   }
   return h('div', { class: 'stack' }, parts);
 }
 
 function stopTimes(stop) {
   const bits = [];
-  if (stop.windows?.length) bits.push(h('span', {}, h('span', { class: 'k' }, 'Window '), windowText(stop)));
-  if (stop.eta) bits.push(h('span', {}, h('span', { class: 'k' }, 'ETA '), hhmm(stop.eta)));
+  if (stop.windows?.length) bits.push(h('span', {}, h('span', { class: 'k' }, t('window')), windowText(stop)));
+  if (stop.eta) bits.push(h('span', {}, h('span', { class: 'k' }, t('eta')), hhmm(stop.eta)));
   return bits.length ? h('p', { class: 'times' }, bits) : null;
 }
 
@@ -556,8 +557,8 @@ function stopRow(stop, next) {
   if (stop.kind === 'break') {
     return h('li', { class: 'stop-row break' },
       h('span', { class: 'badge' }, breakIcon()),
-      h('span', { class: 'body' }, h('span', { class: 'address' }, 'Break'),
-        h('span', { class: 'times' }, [stop.eta ? `from ${hhmm(stop.eta)}` : '', stop.service_s ? ` · ${Math.round(stop.service_s / 60)} min` : ''].join(''))));
+      h('span', { class: 'body' }, h('span', { class: 'address' }, t('break')),
+        h('span', { class: 'times' }, [stop.eta ? t('break_from', { time: hhmm(stop.eta) }) : '', stop.service_s ? ` · ${t('minutes', { n: Math.round(stop.service_s / 60) })}` : ''].join(''))));
   }
   const status = stop.status || 'pending';
   return h('li', {},
@@ -568,10 +569,10 @@ function stopRow(stop, next) {
     },
     h('span', { class: 'badge', 'aria-hidden': 'true' }, String(stop.sequence)),
     h('span', { class: 'body' },
-      h('span', { class: 'address' }, h('span', { class: 'sr-only' }, `Stop ${stop.sequence}: `), stop.address || stop.external_id),
-      h('span', { class: 'times' }, [stop.windows?.length ? windowText(stop) : '', stop.eta ? `ETA ${hhmm(stop.eta)}` : ''].filter(Boolean).join(' · '))),
-    h('span', { class: 'chip' }, STATUS_LABEL[status] || status,
-      stop.unsent ? h('span', { class: 'unsent', title: 'Waiting to be sent' }, clockIcon(), h('span', { class: 'sr-only' }, ' (waiting to be sent)')) : null)));
+      h('span', { class: 'address' }, h('span', { class: 'sr-only' }, t('stop_n', { n: stop.sequence })), stop.address || stop.external_id),
+      h('span', { class: 'times' }, [stop.windows?.length ? windowText(stop) : '', stop.eta ? `${t('eta')}${hhmm(stop.eta)}` : ''].filter(Boolean).join(' · '))),
+    h('span', { class: 'chip' }, statusLabel(status),
+      stop.unsent ? h('span', { class: 'unsent', title: t('waiting_to_send') }, clockIcon(), h('span', { class: 'sr-only' }, t('waiting_to_send_sr'))) : null)));
 }
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -594,9 +595,9 @@ function navigation(stop) {
   const links = NAV_LABELS.filter(([k]) => stop.navigation?.[k]);
   if (!links.length) return null;
   return h('details', { class: 'nav' },
-    h('summary', { class: 'btn' }, 'Navigate'),
+    h('summary', { class: 'btn' }, t('navigate')),
     h('ul', { class: 'nav-list' }, links.map(([k, label]) => h('li', {},
-      h('a', { class: 'btn', href: stop.navigation[k], target: k === 'geo' ? null : '_blank', rel: 'noopener', 'data-nav': k }, label)))));
+      h('a', { class: 'btn', href: stop.navigation[k], target: k === 'geo' ? null : '_blank', rel: 'noopener', 'data-nav': k }, label || t('nav_geo'))))));
 }
 
 function stopView(route, stop) {
@@ -606,22 +607,22 @@ function stopView(route, stop) {
     h('section', { class: 'card' },
       h('h2', { class: 'address big', tabindex: -1 }, stop.address || stop.external_id),
       stop.customer ? h('p', { class: 'customer' }, stop.customer) : null,
-      h('p', { class: `status status-${status}` }, STATUS_LABEL[status] || status, stop.unsent ? ' · waiting to be sent' : ''),
+      h('p', { class: `status status-${status}` }, statusLabel(status), stop.unsent ? t('waiting_to_send_suffix') : ''),
       stopTimes(stop),
-      stop.service_s ? h('p', { class: 'muted' }, `About ${Math.max(1, Math.round(stop.service_s / 60))} min at the stop`) : null,
-      stop.external_id ? h('p', { class: 'muted' }, `Order ${stop.external_id}`) : null),
+      stop.service_s ? h('p', { class: 'muted' }, t('minutes_at_stop', { n: Math.max(1, Math.round(stop.service_s / 60)) })) : null,
+      stop.external_id ? h('p', { class: 'muted' }, t('order_n', { id: stop.external_id })) : null),
   ];
-  if (stop.notes) parts.push(h('section', { class: 'card notes', 'aria-label': 'Notes' }, h('h3', {}, 'Notes'), h('p', {}, stop.notes)));
+  if (stop.notes) parts.push(h('section', { class: 'card notes', 'aria-label': t('notes') }, h('h3', {}, t('notes')), h('p', {}, stop.notes)));
   // What to hand over, in the shop's words ("bread basket"); the amounts come after it.
   if (stop.description || items.length) {
-    parts.push(h('section', { class: 'card', 'aria-label': 'What to deliver' }, h('h3', {}, 'What to deliver'),
+    parts.push(h('section', { class: 'card', 'aria-label': t('what_to_deliver') }, h('h3', {}, t('what_to_deliver')),
       stop.description ? h('p', { class: 'what big' }, stop.description) : null,
       items.length ? h('ul', { class: 'items' }, items.map(([k, v]) => h('li', {}, h('span', {}, k.replaceAll('_', ' ')), h('strong', {}, String(v))))) : null));
   }
   const contact = [];
   if (stop.phone) {
-    contact.push(h('a', { class: 'btn', href: `tel:${stop.phone.replace(/[^+\d]/g, '')}` }, `Call ${stop.phone}`));
-    contact.push(h('a', { class: 'btn', href: `sms:${stop.phone.replace(/[^+\d]/g, '')}` }, 'Send SMS'));
+    contact.push(h('a', { class: 'btn', href: `tel:${stop.phone.replace(/[^+\d]/g, '')}` }, t('call', { phone: stop.phone })));
+    contact.push(h('a', { class: 'btn', href: `sms:${stop.phone.replace(/[^+\d]/g, '')}` }, t('send_sms')));
   }
   const nav = navigation(stop);
   if (contact.length || nav) parts.push(h('div', { class: 'row wrap' }, nav, contact));
@@ -631,29 +632,29 @@ function stopView(route, stop) {
 
 function actionsFor(route, stop) {
   const status = stop.status || 'pending';
-  const box = h('section', { class: 'actions', 'aria-label': 'What happened at this stop' });
+  const box = h('section', { class: 'actions', 'aria-label': t('what_happened') });
   if (CLOSED.has(status)) {
-    box.append(h('p', { class: 'muted center' }, status === 'failed' ? 'Marked as not delivered.' : 'This stop is done.'));
+    box.append(h('p', { class: 'muted center' }, status === 'failed' ? t('marked_failed') : t('stop_done')));
     return box;
   }
   if (route.status === 'finished') {
-    box.append(h('p', { class: 'muted center' }, 'The route is finished.'));
+    box.append(h('p', { class: 'muted center' }, t('route_is_finished')));
     return box;
   }
   if (!started(route)) {
-    box.append(h('p', { class: 'muted center' }, 'Start the route first.'),
-      h('button', { type: 'button', class: 'btn btn-primary btn-big', onclick: async () => { await act('route_started', null, { route_id: route.id }); render({ force: true }); } }, 'Start route'));
+    box.append(h('p', { class: 'muted center' }, t('start_first')),
+      h('button', { type: 'button', class: 'btn btn-primary btn-big', onclick: async () => { await act('route_started', null, { route_id: route.id }); render({ force: true }); } }, t('start_route')));
     return box;
   }
   if (status === 'pending') {
     box.append(h('button', {
       type: 'button', class: 'btn btn-primary btn-big', id: 'arrived',
       onclick: async () => { await act('arrived', stop); render({ force: true }); },
-    }, 'Arrived'));
+    }, t('arrived')));
   } else {
     box.append(
-      h('a', { class: 'btn btn-ok btn-big', id: 'delivered', href: `#/stop/${encodeURIComponent(stop.id)}/deliver` }, 'Delivered'),
-      h('a', { class: 'btn btn-danger btn-big', id: 'failed', href: `#/stop/${encodeURIComponent(stop.id)}/fail` }, 'Not delivered'));
+      h('a', { class: 'btn btn-ok btn-big', id: 'delivered', href: `#/stop/${encodeURIComponent(stop.id)}/deliver` }, t('delivered')),
+      h('a', { class: 'btn btn-danger btn-big', id: 'failed', href: `#/stop/${encodeURIComponent(stop.id)}/fail` }, t('not_delivered')));
   }
   return box;
 }
@@ -676,41 +677,41 @@ function draftOf(stop) {
 }
 
 function barcodeSection(draft) {
-  const list = h('ul', { class: 'codes', 'aria-label': 'Scanned parcels' });
+  const list = h('ul', { class: 'codes', 'aria-label': t('scanned_parcels') });
   const draw = () => list.replaceChildren(...draft.barcodes.map((code, i) => h('li', {},
     h('span', { class: 'code' }, code),
-    h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Remove ${code}`, onclick: () => { draft.barcodes.splice(i, 1); draw(); } }, 'Remove'))));
+    h('button', { type: 'button', class: 'btn btn-small', 'aria-label': t('remove_code', { code }), onclick: () => { draft.barcodes.splice(i, 1); draw(); } }, t('remove')))));
   draw();
   const add = (code) => {
     const value = String(code || '').trim();
     if (value && !draft.barcodes.includes(value)) draft.barcodes.push(value);
     draw();
   };
-  const input = h('input', { id: 'barcode', type: 'text', inputmode: 'text', autocomplete: 'off', autocapitalize: 'characters', placeholder: 'Parcel code' });
+  const input = h('input', { id: 'barcode', type: 'text', inputmode: 'text', autocomplete: 'off', autocapitalize: 'characters', placeholder: t('parcel_code') });
   const manual = h('div', { class: 'row' }, input,
-    h('button', { type: 'button', class: 'btn', id: 'add-barcode', onclick: () => { add(input.value); input.value = ''; input.focus(); } }, 'Add'));
+    h('button', { type: 'button', class: 'btn', id: 'add-barcode', onclick: () => { add(input.value); input.value = ''; input.focus(); } }, t('add')));
   input.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); add(input.value); input.value = ''; } });
   return h('fieldset', { class: 'card' },
-    h('legend', {}, 'Parcels (optional)'),
-    canScan ? h('button', { type: 'button', class: 'btn', id: 'scan', onclick: () => openScanner(add) }, 'Scan barcode') : null,
-    h('label', { for: 'barcode' }, canScan ? 'Or type the code' : 'Type the parcel code'),
+    h('legend', {}, t('parcels_optional')),
+    canScan ? h('button', { type: 'button', class: 'btn', id: 'scan', onclick: () => openScanner(add) }, t('scan_barcode')) : null,
+    h('label', { for: 'barcode' }, canScan ? t('or_type_code') : t('type_code')),
     manual, list);
 }
 
 function openScanner(add) {
-  const video = h('video', { playsinline: true, muted: true, 'aria-label': 'Camera' });
+  const video = h('video', { playsinline: true, muted: true, 'aria-label': t('camera') });
   const abort = new AbortController();
-  const status = h('p', { role: 'status' }, 'Point the camera at the barcode.');
-  const dialog = h('dialog', { class: 'scanner', 'aria-label': 'Scan a barcode' }, video, status,
-    h('button', { type: 'button', class: 'btn btn-big', onclick: () => abort.abort() }, 'Cancel'));
+  const status = h('p', { role: 'status' }, t('point_camera'));
+  const dialog = h('dialog', { class: 'scanner', 'aria-label': t('scan_a_barcode') }, video, status,
+    h('button', { type: 'button', class: 'btn btn-big', onclick: () => abort.abort() }, t('cancel')));
   document.body.append(dialog);
   dialog.showModal();
   abort.signal.addEventListener('abort', () => { dialog.close(); dialog.remove(); });
   scanOnce(video, abort.signal).then((code) => {
-    if (code) { add(code); toast(`Scanned ${code}`); }
+    if (code) { add(code); toast(t('scanned', { code })); }
     abort.abort();
   }, (error) => {
-    status.textContent = `The camera could not be used (${error.message}). Type the code instead.`;
+    status.textContent = t('camera_failed', { error: error.message });
   });
 }
 
@@ -721,9 +722,9 @@ function photoField(draft, { required, id }) {
     if (draft.photo) {
       if (draft.photoUrl) URL.revokeObjectURL(draft.photoUrl);
       draft.photoUrl = URL.createObjectURL(draft.photo);
-      preview.append(h('img', { src: draft.photoUrl, alt: 'The photo you took' }));
+      preview.append(h('img', { src: draft.photoUrl, alt: t('photo_taken') }));
     }
-    label.textContent = draft.photo ? 'Take the photo again' : 'Take photo';
+    label.textContent = draft.photo ? t('take_photo_again') : t('take_photo');
   };
   const input = h('input', {
     id, class: 'visually-hidden', type: 'file', accept: 'image/*', capture: 'environment',
@@ -734,24 +735,24 @@ function photoField(draft, { required, id }) {
       drawPreview();
     },
   });
-  const label = h('label', { for: id, class: 'btn btn-big file-btn' }, 'Take photo');
+  const label = h('label', { for: id, class: 'btn btn-big file-btn' }, t('take_photo'));
   drawPreview();
   return h('fieldset', { class: 'card' },
-    h('legend', {}, required ? 'Photo (required)' : 'Photo (optional)'),
+    h('legend', {}, required ? t('photo_required') : t('photo_optional')),
     input, label, preview, h('p', { class: 'field-error', role: 'alert', 'data-for': id }));
 }
 
 function changedNotice() {
-  return h('p', { class: 'notice changed', hidden: true }, 'The dispatcher removed this stop from your route.');
+  return h('p', { class: 'notice changed', hidden: true }, t('stop_removed'));
 }
 
 // The ways of handing over (the order's proof-of-delivery policy) and what each needs.
 const HANDOVER = {
-  signature: { label: 'Signed by the recipient', needs: ['signature', 'recipient'] },
-  signature_photo: { label: 'Signed, with a photo', needs: ['signature', 'recipient', 'photo'] },
-  photo: { label: 'Handed over, photo', needs: ['photo'] },
-  safe_place: { label: 'Left at a safe place', needs: ['photo', 'note'] },
-  neighbour: { label: 'With a neighbour', needs: ['recipient'] },
+  signature: { needs: ['signature', 'recipient'] },
+  signature_photo: { needs: ['signature', 'recipient', 'photo'] },
+  photo: { needs: ['photo'] },
+  safe_place: { needs: ['photo', 'note'] },
+  neighbour: { needs: ['recipient'] },
 };
 
 /** The ways this stop allows; a server without policies sends only pod_required. */
@@ -768,14 +769,14 @@ function deliverView(stop) {
   const ways = waysOf(stop);
   if (!ways.includes(draft.way)) draft.way = ways[0];
   let needs = new Set();
-  const canvas = h('canvas', { class: 'signature', id: 'signature', 'aria-label': 'Signature: draw with your finger' });
+  const canvas = h('canvas', { class: 'signature', id: 'signature', 'aria-label': t('signature_draw') });
   let pad = null;
   const sigLegend = h('legend', {});
   const signature = h('fieldset', { class: 'card' },
     sigLegend,
-    h('p', { class: 'muted', id: 'sig-help' }, 'The recipient signs with a finger in the box.'),
+    h('p', { class: 'muted', id: 'sig-help' }, t('signs_here')),
     canvas,
-    h('button', { type: 'button', class: 'btn btn-small', id: 'clear-signature', onclick: () => pad?.clear() }, 'Clear signature'),
+    h('button', { type: 'button', class: 'btn btn-small', id: 'clear-signature', onclick: () => pad?.clear() }, t('clear_signature')),
     h('p', { class: 'field-error', role: 'alert', 'data-for': 'signature' }));
   const recipient = h('input', { id: 'recipient', name: 'recipient', type: 'text', autocomplete: 'off', value: draft.recipient || '', oninput: (e) => { draft.recipient = e.target.value; } });
   const note = h('textarea', { id: 'note', name: 'note', rows: 2, value: draft.note || '', oninput: (e) => { draft.note = e.target.value; } });
@@ -783,24 +784,24 @@ function deliverView(stop) {
   const noteLabel = h('label', { for: 'note' });
   const photoBox = h('div', {});
   const choice = h('fieldset', { class: 'card handover', hidden: ways.length < 2 },
-    h('legend', {}, 'How was it handed over?'),
+    h('legend', {}, t('how_handed_over')),
     ...ways.map((w) => h('label', { class: 'radio' },
       h('input', { type: 'radio', name: 'handover', value: w, id: `handover-${w}`, checked: w === draft.way,
         onchange: () => { draft.way = w; show(); } }),
-      ' ', HANDOVER[w].label)));
+      ' ', t(`handover_${w}`))));
   function show() {
     needs = new Set(HANDOVER[draft.way].needs);
     photoBox.replaceChildren(photoField(draft, { required: needs.has('photo'), id: 'photo' }));
-    sigLegend.textContent = needs.has('signature') ? 'Signature (required)' : 'Signature (optional)';
+    sigLegend.textContent = needs.has('signature') ? t('signature_required') : t('signature_optional');
     signature.hidden = !['signature', 'signature_photo', 'neighbour'].includes(draft.way);
-    recipientLabel.textContent = draft.way === 'neighbour' ? "Neighbour's name and house (required)"
-      : needs.has('recipient') ? 'Received by (name, required)' : 'Received by (name)';
-    noteLabel.textContent = draft.way === 'safe_place' ? 'Where was it left? (required)' : 'Note (optional)';
+    recipientLabel.textContent = draft.way === 'neighbour' ? t('neighbour_name')
+      : needs.has('recipient') ? t('received_by_required') : t('received_by');
+    noteLabel.textContent = draft.way === 'safe_place' ? t('where_left') : t('note_optional');
     for (const el of form.querySelectorAll('.field-error')) el.textContent = '';
   }
   const form = h('form', { class: 'stack', novalidate: true, onsubmit: (e) => { e.preventDefault(); submit(); } },
     changedNotice(),
-    h('div', {}, h('h2', { tabindex: -1 }, 'Delivered: proof of delivery'),
+    h('div', {}, h('h2', { tabindex: -1 }, t('delivered_pod')),
       h('p', { class: 'address' }, stop.address || stop.external_id)),
     choice,
     photoBox,
@@ -813,17 +814,17 @@ function deliverView(stop) {
       note,
       h('p', { class: 'field-error', role: 'alert', 'data-for': 'note' })),
     barcodeSection(draft),
-    h('button', { type: 'submit', class: 'btn btn-ok btn-big', id: 'confirm-delivered' }, 'Confirm delivery'));
+    h('button', { type: 'submit', class: 'btn btn-ok btn-big', id: 'confirm-delivered' }, t('confirm_delivery')));
   show();
   // The canvas needs its size on screen, known once it is in the page.
   requestAnimationFrame(() => { pad = new SignaturePad(canvas); draft.pad = pad; });
 
   async function submit() {
     const errors = {};
-    if (needs.has('photo') && !draft.photo) errors.photo = draft.way === 'safe_place' ? 'Take a photo of where you left it.' : 'Take a photo of the delivered parcel.';
-    if (needs.has('signature') && (!pad || pad.empty)) errors.signature = 'The recipient has to sign.';
-    if (needs.has('recipient') && !recipient.value.trim()) errors.recipient = draft.way === 'neighbour' ? 'Write the name of the neighbour who took it.' : 'Write the name of the person who signed.';
-    if (needs.has('note') && !note.value.trim()) errors.note = 'Write where you left it (e.g. "behind the garden gate").';
+    if (needs.has('photo') && !draft.photo) errors.photo = draft.way === 'safe_place' ? t('photo_of_place') : t('photo_of_parcel');
+    if (needs.has('signature') && (!pad || pad.empty)) errors.signature = t('must_sign');
+    if (needs.has('recipient') && !recipient.value.trim()) errors.recipient = draft.way === 'neighbour' ? t('write_neighbour') : t('write_signer');
+    if (needs.has('note') && !note.value.trim()) errors.note = t('write_where');
     for (const el of form.querySelectorAll('.field-error')) el.textContent = errors[el.dataset.for] || '';
     const first = Object.keys(errors)[0];
     if (first) { $(first)?.scrollIntoView({ block: 'center' }); return; }
@@ -838,7 +839,7 @@ function deliverView(stop) {
       handover: draft.way,
     }, attachments);
     forget(stop);
-    toast(`Stop ${stop.sequence} delivered.`);
+    toast(t('stop_delivered_toast', { n: stop.sequence }));
     location.replace('#/');
   }
   return form;
@@ -847,29 +848,29 @@ function deliverView(stop) {
 function failView(stop) {
   const draft = draftOf(stop);
   const reasons = h('fieldset', { class: 'card reasons' },
-    h('legend', {}, 'Why could it not be delivered?'),
-    REASONS.map(([code, label]) => h('label', { class: 'choice' },
+    h('legend', {}, t('why_failed')),
+    REASONS.map((code) => h('label', { class: 'choice' },
       h('input', { type: 'radio', name: 'reason', value: code, checked: draft.reason === code, onchange: () => { draft.reason = code; } }),
-      h('span', {}, label))),
+      h('span', {}, t(`reason_${code}`)))),
     h('p', { class: 'field-error', role: 'alert', 'data-for': 'reason' }));
   const note = h('textarea', { id: 'fail-note', name: 'note', rows: 3, value: draft.note || '', oninput: (e) => { draft.note = e.target.value; } });
   const form = h('form', { class: 'stack', novalidate: true, onsubmit: (e) => { e.preventDefault(); submit(); } },
     changedNotice(),
-    h('div', {}, h('h2', { tabindex: -1 }, 'Not delivered'),
+    h('div', {}, h('h2', { tabindex: -1 }, t('not_delivered')),
       h('p', { class: 'address' }, stop.address || stop.external_id)),
     reasons,
     h('div', { class: 'card' },
-      h('label', { for: 'fail-note' }, 'Note (required for "Other reason")'),
+      h('label', { for: 'fail-note' }, t('note_other_required')),
       note,
       h('p', { class: 'field-error', role: 'alert', 'data-for': 'fail-note' })),
     photoField(draft, { required: false, id: 'fail-photo' }),
     barcodeSection(draft),
-    h('button', { type: 'submit', class: 'btn btn-danger btn-big', id: 'confirm-failed' }, 'Confirm: not delivered'));
+    h('button', { type: 'submit', class: 'btn btn-danger btn-big', id: 'confirm-failed' }, t('confirm_failed')));
 
   async function submit() {
     const errors = {};
-    if (!draft.reason) errors.reason = 'Choose a reason.';
-    if (draft.reason === 'other' && !note.value.trim()) errors['fail-note'] = 'Say what happened.';
+    if (!draft.reason) errors.reason = t('choose_reason');
+    if (draft.reason === 'other' && !note.value.trim()) errors['fail-note'] = t('say_what');
     for (const el of form.querySelectorAll('.field-error')) el.textContent = errors[el.dataset.for] || '';
     if (Object.keys(errors).length) return;
     form.querySelector('#confirm-failed').disabled = true;
@@ -877,7 +878,7 @@ function failView(stop) {
     const attachments = draft.photo ? [{ kind: 'photo', blob: draft.photo, name: 'photo.jpg' }] : [];
     await act('failed', stop, { reason: draft.reason, note: note.value.trim(), barcodes: [...draft.barcodes] }, attachments);
     forget(stop);
-    toast(`Stop ${stop.sequence} marked as not delivered.`);
+    toast(t('stop_failed_toast', { n: stop.sequence }));
     location.replace('#/');
   }
   return form;
@@ -885,6 +886,6 @@ function failView(stop) {
 
 boot().catch((error) => {
   main().replaceChildren(h('div', { class: 'card', role: 'alert' },
-    h('h2', {}, 'The app could not start'), h('p', {}, String(error.message || error)),
-    h('p', {}, 'Close the app and open it again. If this keeps happening, tell your dispatcher.')));
+    h('h2', {}, t('cannot_start')), h('p', {}, String(error.message || error)),
+    h('p', {}, t('cannot_start_help'))));
 });

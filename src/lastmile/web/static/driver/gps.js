@@ -2,6 +2,7 @@
 // queued: one every 10 s while moving (at least 15 m apart), one a minute while standing.
 
 import { positions } from './store.js';
+import { t } from './i18n.js';
 import { isoNow } from './util.js';
 
 const MOVING_EVERY_MS = 10000;
@@ -30,7 +31,7 @@ export class Tracker {
 
   start() {
     if (this.watch !== null || !('geolocation' in navigator)) {
-      if (!('geolocation' in navigator)) this.onStatus('This phone cannot share its location.');
+      if (!('geolocation' in navigator)) this.onStatus(t('gps_none'));
       return;
     }
     this.startedAt = Date.now();
@@ -38,8 +39,8 @@ export class Tracker {
     this.watch = navigator.geolocation.watchPosition(
       (p) => this.fix(p),
       (error) => this.onStatus(error.code === 1
-        ? 'Location is blocked: allow it for this app so the dispatcher can see where you are.'
-        : 'Looking for GPS signal…'),
+        ? t('gps_blocked')
+        : t('gps_looking')),
       { enableHighAccuracy: true, maximumAge: 5000, timeout: 60000 },
     );
     // Queued positions go out with the next sync, at most every 15 s.

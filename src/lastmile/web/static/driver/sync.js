@@ -4,6 +4,7 @@
 // 30 s tick start a run.
 
 import { HttpError, NetworkError, request } from './api.js';
+import { t } from './i18n.js';
 import { files, outbox, positions } from './store.js';
 
 const EVENTS_PER_REQUEST = 50;
@@ -122,7 +123,7 @@ export class Sync {
         if (error.status === 409) { mustWait = true; continue; } // event not there yet
         // Refused for good (too large, wrong type): keep it visible, do not resend forever.
         await files.update({ ...row, state: 'refused', error: error.message, attempts: row.attempts + 1 });
-        this.onRejected([{ label: `${row.kind === 'photo' ? 'Photo' : 'Signature'}`, error: error.message }]);
+        this.onRejected([{ label: t(row.kind === 'photo' ? 'photo' : 'signature'), error: error.message }]);
       }
       this.onChange();
     }
