@@ -843,9 +843,7 @@ def test_the_app_speaks_the_organisations_language(live_app: LiveApp, browser: A
     page.locator("#failed").click()
     expect(page.locator("#main h2").first).to_have_text("Nicht zugestellt")
     page.locator("#confirm-failed").click()
-    expect(page.locator(".field-error[data-for=reason]")).to_have_text(
-        "Bitte einen Grund wählen."
-    )
+    expect(page.locator(".field-error[data-for=reason]")).to_have_text("Bitte einen Grund wählen.")
     page.get_by_label("Niemand zu Hause").check()
     _shot(page, "31-de-not-delivered", full=True)
     page.locator("#confirm-failed").click()
