@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VENDOR := src/lastmile/web/static/vendor
 OUT ?= out
 
-.PHONY: demo test lint typecheck unit bench bench-load bench-kpi bench-roads assets clean dist test-deploy
+.PHONY: demo test lint typecheck unit bench bench-gh bench-big-day bench-load bench-kpi bench-roads assets clean dist test-deploy
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,8 +52,31 @@ unit: $(STAMP) assets
 
 test: lint typecheck unit
 
+# Solver quality (docs/benchmarks.md, Solver): Solomon at 1 s and 5 s per instance, ours (2
+# exchanging processes) against plain PyVRP and VROOM, one run at a time (about 15 min).
+# BENCH_ARGS replaces the arguments, e.g. BENCH_ARGS="--set cvrp --budget 10".
+BENCH_ARGS ?= --set solomon --budget 1 5 --seed 1 --solvers ours,pyvrp,vroom \
+	--out $(OUT)/bench/solomon.csv --markdown $(OUT)/bench/solomon.md
 bench: $(STAMP)
+	mkdir -p $(OUT)/bench
 	$(PY) benchmarks/solver_bench.py $(BENCH_ARGS)
+
+# Gehring-Homberger 400 and 1000, 2 instances per class, seeds 1 and 2, 60 s, ours then plain
+# PyVRP (never at once), VROOM once per instance: 24 instances x (2 + 2 + 1) runs of up to 60 s,
+# about 2 hours. Run it on an otherwise idle machine.
+bench-gh: $(STAMP)
+	mkdir -p $(OUT)/bench
+	for n in 400 1000; do \
+	  $(PY) benchmarks/solver_bench.py --set homberger_$$n --per-class 2 --budget 60 --seed 1 2 \
+	    --solvers ours,pyvrp,vroom --out $(OUT)/bench/homberger_$$n.csv \
+	    --markdown $(OUT)/bench/homberger_$$n.md || exit 1; \
+	done
+
+# 10,000 text addresses of the bundled country -> `lastmile plan --time-limit 180
+# --skip-unresolved`: whole-command time, peak memory of all its processes, unassigned, check
+# (docs/benchmarks.md, "A 10,000-stop day"). Run it on a quiet machine; BIG_DAY_ARGS="--stops 1000".
+bench-big-day: $(STAMP)
+	$(PY) benchmarks/big_day.py --stops 10000 --run --out $(OUT)/big-day $(BIG_DAY_ARGS)
 
 # Load benchmark on PostgreSQL (docs/benchmarks.md, Load): needs wrk and a PostgreSQL server
 # (LOAD_ARGS, e.g. --pg postgresql://postgres@127.0.0.1:5432/postgres --write).

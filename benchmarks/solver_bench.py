@@ -13,7 +13,9 @@ Why this script looks the way it does:
   matches the instance's (``dimacs_trunc1_distance`` for VRPTW, ``cvrplib_round_int`` for
   CVRP).
 
-Run ``make bench BENCH_ARGS="--set solomon --per-class 2 --budget 10"``; see ``--help``.
+``make bench`` runs Solomon at 1 s and 5 s against plain PyVRP and VROOM, ``make bench-gh``
+Gehring-Homberger 400 and 1000 (2 per class, seeds 1 and 2, 60 s); ``make bench
+BENCH_ARGS="--set solomon --per-class 2 --budget 10"`` for anything else; see ``--help``.
 The benchmark (unlike the product) reads the shared data folder ``../shared/benchmarks``.
 """
 
@@ -55,7 +57,19 @@ from lastmile.core.formats.instances import (
     read_instance,
 )
 
-DEFAULT_DATA = ROOT.parent / "shared" / "benchmarks"
+
+def _default_data() -> Path:
+    """``shared/benchmarks`` next to the checkout, or next to a folder above it (a git
+    worktree under ``wt/NAME`` finds the main checkout's); ``LASTMILE_BENCH_DATA`` wins."""
+    if os.environ.get("LASTMILE_BENCH_DATA"):
+        return Path(os.environ["LASTMILE_BENCH_DATA"])
+    for base in ROOT.parents:
+        if (base / "shared" / "benchmarks").is_dir():
+            return base / "shared" / "benchmarks"
+    return ROOT.parent / "shared" / "benchmarks"
+
+
+DEFAULT_DATA = _default_data()
 
 SETS: dict[str, tuple[str, str, str]] = {
     # name: (folder under the data dir, file pattern, set name in bks.csv)
@@ -66,10 +80,11 @@ SETS: dict[str, tuple[str, str, str]] = {
     "cvrp": ("cvrp", "*.vrp", "cvrp_x"),
 }
 
-ALL_SOLVERS = ("ours", "ours_w1", "ortools", "vroom")
+ALL_SOLVERS = ("ours", "ours_w1", "pyvrp", "ortools", "vroom")
 SOLVER_LABELS = {
     "ours": "ours (2 workers)",
     "ours_w1": "ours (1 worker)",
+    "pyvrp": "plain PyVRP (1 process)",
     "ortools": "OR-Tools GLS",
     "vroom": "VROOM x5",
 }
@@ -83,6 +98,7 @@ class Result:
     solver: str
     budget_s: float
     runtime_s: float
+    seed: int = 0
     routes: list[list[int]] = field(default_factory=list)
     verdict: Verdict | None = None
     bks: float | None = None
@@ -118,6 +134,7 @@ class Result:
             solver=self.solver,
             budget_s=self.budget_s,
             runtime_s=self.runtime_s,
+            seed=self.seed,
             cost=self.cost,
             bks=self.bks,
             gap_pct=self.gap_pct,
@@ -146,6 +163,12 @@ class Row:
     violations: str
     iterations: int | None = None
     load1: float | None = None
+    seed: int = 0
+
+    @property
+    def run(self) -> str:
+        """The instance and, for runs with another seed than 0, the seed (``R1_4_1 s2``)."""
+        return self.instance if not self.seed else f"{self.instance} s{self.seed}"
 
     @staticmethod
     def fields() -> list[str]:
@@ -171,6 +194,7 @@ class Row:
             violations=record["violations"],
             iterations=int(record["iterations"]) if record.get("iterations") else None,
             load1=float(record["load1"]) if record.get("load1") else None,
+            seed=int(record["seed"]) if record.get("seed") else 0,
         )
 
 
@@ -327,10 +351,65 @@ def run_vroom(instance: Instance, budget: float, seed: int) -> Solved:
     return routes, None
 
 
+def plain_pyvrp_data(instance: Instance) -> Any:
+    """The instance as a PyVRP user would model it: one client per customer (node number =
+    PyVRP index, depot 0), the convention's matrix as distance and duration, the file's
+    fleet, nothing else (no prizes, groups, extra matrices or load scaling)."""
+    import pyvrp
+
+    matrix = _node_matrix(instance)
+    nodes = [instance.depot, *instance.customers]
+    tw = instance.meta.has_time_windows
+    scale = instance.meta.scale
+    big = int(np.iinfo(np.int64).max)
+    clients = [
+        pyvrp.Client(
+            location=k,
+            delivery=[int(nd.demand)],
+            service_duration=nd.service * scale if tw else 0,
+            tw_early=nd.ready * scale if tw else 0,
+            tw_late=nd.due * scale if tw else big,
+        )
+        for k, nd in enumerate(instance.customers, start=1)
+    ]
+    depot = instance.depot
+    return pyvrp.ProblemData(
+        locations=[pyvrp.Location(float(nd.x), float(nd.y)) for nd in nodes],
+        clients=clients,
+        depots=[pyvrp.Depot(location=0)],
+        vehicle_types=[
+            pyvrp.VehicleType(
+                num_available=_fleet(instance),
+                capacity=[instance.meta.capacity],
+                tw_early=depot.ready * scale if tw else 0,
+                tw_late=depot.due * scale if tw else big,
+            )
+        ],
+        distance_matrices=[matrix],
+        duration_matrices=[matrix],
+    )
+
+
+def run_pyvrp(instance: Instance, budget: float, seed: int) -> Solved:
+    """Plain PyVRP (``pyvrp.solve``, default parameters, one process) for ``budget`` seconds,
+    the reference issue 16 measures us against."""
+    import pyvrp
+    from pyvrp.stop import MaxRuntime
+
+    data = plain_pyvrp_data(instance)
+    result = pyvrp.solve(data, stop=MaxRuntime(budget), seed=seed, collect_stats=False)
+    routes = [
+        [instance.customers[a.idx].id for a in route.schedule() if a.is_client()]
+        for route in result.best.routes()
+    ]
+    return routes, result.num_iterations
+
+
 SolverFn = Callable[[Instance, float, int], Solved]
 SOLVERS: dict[str, SolverFn] = {
     "ours": lambda inst, budget, seed: run_ours(inst, budget, seed, workers=2),
     "ours_w1": lambda inst, budget, seed: run_ours(inst, budget, seed, workers=1),
+    "pyvrp": run_pyvrp,
     "ortools": run_ortools,
     "vroom": run_vroom,
 }
@@ -385,12 +464,12 @@ def fmt_gap(gap: float | None) -> str:
 
 def markdown(results: Sequence[Row], solvers: Sequence[str]) -> str:
     """Per-instance table (cost, gap, vehicles, runtime per solver) and a means table."""
-    instances = list(dict.fromkeys(r.instance for r in results))
-    by_key = {(r.instance, r.solver): r for r in results}
+    instances = list(dict.fromkeys(r.run for r in results))
+    by_key = {(r.run, r.solver): r for r in results}
     head = "| instance | BKS | " + " | ".join(SOLVER_LABELS[s] for s in solvers) + " |"
     lines = [head, "|" + "---|" * (2 + len(solvers))]
     for name in instances:
-        first = next(r for r in results if r.instance == name)
+        first = next(r for r in results if r.run == name)
         cells = []
         for s in solvers:
             r = by_key.get((name, s))
@@ -448,13 +527,13 @@ def write_csv(path: Path, rows: Sequence[Row]) -> None:
 
 
 def read_csvs(paths: Sequence[Path]) -> list[Row]:
-    """Rows of several result files; a later file's (instance, solver) replaces an earlier."""
+    """Rows of several result files; a later file's (run, solver) replaces an earlier."""
     rows: dict[tuple[str, str], Row] = {}
     for path in paths:
         with path.open(newline="", encoding="utf-8") as handle:
             for record in csv.DictReader(handle):
                 row = Row.parse(record)
-                rows[(row.instance, row.solver)] = row
+                rows[(row.run, row.solver)] = row
     return list(rows.values())
 
 
@@ -468,6 +547,7 @@ def run_one(instance: Instance, solver: str, budget: float, seed: int, bks: floa
             solver=solver,
             budget_s=budget,
             runtime_s=time.perf_counter() - started,
+            seed=seed,
             bks=bks,
             error=f"{type(exc).__name__}: {exc}; {traceback.format_exc(limit=1)[-200:]}",
         )
@@ -477,6 +557,7 @@ def run_one(instance: Instance, solver: str, budget: float, seed: int, bks: floa
         solver=solver,
         budget_s=budget,
         runtime_s=runtime,
+        seed=seed,
         routes=routes,
         verdict=verify_routes(instance, routes),
         iterations=iterations,
@@ -496,10 +577,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="take N evenly spaced instances per class (C1, C2, R1, R2, RC1, RC2)",
     )
-    parser.add_argument("--budget", type=float, default=10.0, help="seconds per instance")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        nargs="+",
+        default=[10.0],
+        help="seconds per instance; several budgets run one after the other, a table each",
+    )
     parser.add_argument("--solvers", default=",".join(ALL_SOLVERS))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("results.csv"))
+    parser.add_argument(
+        "--seed",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="seeds; solvers without a seed (OR-Tools, VROOM) run with the first only",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results.csv"),
+        help="result CSV (with several budgets: one per budget, the budget in its name)",
+    )
     parser.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
     parser.add_argument(
         "--combine",
@@ -545,11 +643,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         importlib.import_module(module)
 
+    tables = []
+    for budget in args.budget:
+        out = args.out
+        if len(args.budget) > 1:
+            out = args.out.with_name(f"{args.out.stem}_{budget:g}s{args.out.suffix}")
+        rows = run_budget(files, solvers, budget, args.seed, bks_table, bks_set, out, console)
+        tables.append(f"### {bks_set}, {budget:g} s per instance\n\n" + markdown(rows, solvers))
+    text = "\n\n".join(tables)
+    print(text)
+    if args.markdown is not None:
+        args.markdown.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+UNSEEDED = ("ortools", "vroom")
+"""Solvers without a seed: more seeds would only repeat the same run."""
+
+
+def run_budget(
+    files: Sequence[Path],
+    solvers: Sequence[str],
+    budget: float,
+    seeds: Sequence[int],
+    bks_table: dict[tuple[str, str], float],
+    bks_set: str,
+    out: Path,
+    console: Console,
+) -> list[Row]:
+    """Every instance x seed x solver at ``budget``, one run at a time (never two at once);
+    rows written to ``out`` after every run."""
+    runs = [
+        (path, seed, solver)
+        for path in files
+        for seed in seeds
+        for solver in solvers
+        if seed == seeds[0] or solver not in UNSEEDED
+    ]
     results: list[Result] = []
     console.print(
-        f"{len(files)} instances x {len(solvers)} solvers at {args.budget:g} s "
-        f"(set {bks_set}): {', '.join(p.stem for p in files)}"
+        f"{len(files)} instances x seeds {list(seeds)} x {len(solvers)} solvers at {budget:g} s "
+        f"(set {bks_set}, {len(runs)} runs): {', '.join(p.stem for p in files)}"
     )
+    instances: dict[Path, Instance] = {}
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -557,28 +693,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task("starting", total=len(files) * len(solvers))
-        for path in files:
-            instance = read_instance(path.read_text(encoding="utf-8"), path.stem)
+        task = progress.add_task("starting", total=len(runs))
+        for path, seed, solver in runs:
+            if path not in instances:
+                instances[path] = read_instance(path.read_text(encoding="utf-8"), path.stem)
+            instance = instances[path]
             bks = bks_table.get((instance.meta.name, instance.meta.convention.value))
-            for solver in solvers:
-                progress.update(task, description=f"{instance.meta.name} {solver}")
-                result = run_one(instance, solver, args.budget, args.seed, bks)
-                results.append(result)
-                status = "ok" if result.feasible else "[red]INFEASIBLE[/red]"
-                progress.console.print(
-                    f"{instance.meta.name:>10} {solver:>8}: cost {result.cost} "
-                    f"gap {fmt_gap(result.gap_pct)} {result.runtime_s:.1f}s {status} "
-                    f"iterations={result.iterations} load={result.load1}"
-                    + (f" {result.error[:120]}" if result.error else "")
-                )
-                progress.advance(task)
-                write_csv(args.out, [r.row(bks_set) for r in results])
-    table = markdown([r.row(bks_set) for r in results], solvers)
-    print(table)
-    if args.markdown is not None:
-        args.markdown.write_text(table + "\n", encoding="utf-8")
-    return 0
+            progress.update(task, description=f"{instance.meta.name} s{seed} {solver}")
+            result = run_one(instance, solver, budget, seed, bks)
+            results.append(result)
+            status = "ok" if result.feasible else "[red]INFEASIBLE[/red]"
+            progress.console.print(
+                f"{instance.meta.name:>10} s{seed} {solver:>8}: cost {result.cost} "
+                f"gap {fmt_gap(result.gap_pct)} {result.runtime_s:.1f}s {status} "
+                f"iterations={result.iterations} load={result.load1}"
+                + (f" {result.error[:120]}" if result.error else "")
+            )
+            progress.advance(task)
+            write_csv(out, [r.row(bks_set) for r in results])
+    return [r.row(bks_set) for r in results]
 
 
 if __name__ == "__main__":

@@ -25,14 +25,13 @@ def shipment_amount(pickup: Order, delivery: Order) -> tuple[float, ...]:
 
 def load_changes(problem: Problem, orders: Sequence[Order]) -> list[tuple[float, ...]]:
     """The load change at each order of a route (delivery negative, pickup positive)."""
-    by_id = {o.id: o for o in problem.orders}
-    pair_of_delivery = {o.deliver_to: o for o in problem.orders if o.deliver_to is not None}
     changes: list[tuple[float, ...]] = []
     for order in orders:
+        pickup = problem.pickup_of(order.id)
         if order.deliver_to is not None:
-            changes.append(shipment_amount(order, by_id[order.deliver_to]))
-        elif order.id in pair_of_delivery:
-            amount = shipment_amount(pair_of_delivery[order.id], order)
+            changes.append(shipment_amount(order, problem.order(order.deliver_to)))
+        elif pickup is not None:
+            amount = shipment_amount(pickup, order)
             changes.append(tuple(-a for a in amount))
         elif order.kind is OrderKind.PICKUP:
             changes.append(order.demand)
@@ -43,10 +42,9 @@ def load_changes(problem: Problem, orders: Sequence[Order]) -> list[tuple[float,
 
 def initial_load(problem: Problem, orders: Sequence[Order]) -> tuple[float, ...]:
     """Goods loaded at the start: every plain delivery on the route."""
-    pair_targets = {o.deliver_to for o in problem.orders if o.deliver_to is not None}
     total = [0.0] * len(problem.dimensions)
     for order in orders:
-        if order.kind is OrderKind.DELIVERY and order.id not in pair_targets:
+        if order.kind is OrderKind.DELIVERY and problem.pickup_of(order.id) is None:
             for k, d in enumerate(order.demand):
                 total[k] += d
     return tuple(round(x, 6) for x in total)
