@@ -193,3 +193,26 @@ def test_one_organisation_never_reaches_another_ones_customers(client: TestClien
     r = client.delete(f"/api/v1/customers/{own['id']}", headers=h)
     assert r.status_code == 204
     assert client.get(f"/api/v1/customers/{own['id']}", headers=h).status_code == 404
+
+
+def test_forgetting_a_customer_removes_them_from_the_address_book(client: TestClient) -> None:
+    org = make_org(client, "Forgetful")
+    gone = _customer(
+        client, org, name="Erin Erase", email="erin@example.li",
+        addresses=[{"address": "Landstrasse 19, 9490 Vaduz"}],
+    )  # fmt: skip
+    kept = _customer(
+        client, org, name="Kim Keep", addresses=[{"address": "X 1", "lon": 9.5, "lat": 47.1}]
+    )
+    order = _order(client, org, gone["id"])
+    _order(client, org, kept["id"])
+    r = client.post("/api/v1/customers/erase", json={"email": "erin@example.li"}, headers=org.admin)
+    assert r.status_code == 200 and r.json()["order_ids"] == [order["id"]], r.text
+    assert client.get(f"/api/v1/customers/{gone['id']}", headers=org.dispatcher).status_code == 404
+    names = [
+        c["name"] for c in client.get("/api/v1/customers", headers=org.dispatcher).json()["items"]
+    ]
+    assert names == ["Kim Keep"]
+    assert (
+        client.get(f"/api/v1/orders/{order['id']}", headers=org.dispatcher).json()["customer"] == "(erased)"
+    )

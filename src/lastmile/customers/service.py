@@ -493,3 +493,26 @@ def address_for(
     row = _new_address(session, customer, AddressIn(address=address[:500]), geocoder)
     session.commit()
     return row
+
+
+def erase_personal_data(*, session: Session, org_id: str, order_ids: Sequence[str]) -> int:
+    """Remove from the address book the customers these orders were for, with their
+    addresses (a customer's right to be forgotten; ``ops/erasure.py``). Does not commit.
+    Returns the customers removed."""
+    ids = sorted(
+        set(
+            session.scalars(
+                select(CustomerOrder.customer_id).where(
+                    CustomerOrder.org_id == org_id, CustomerOrder.order_id.in_(list(order_ids))
+                )
+            )
+        )
+    )
+    if not ids:
+        return 0
+    for model in (CustomerOrder, CustomerAddress):
+        session.execute(
+            delete_rows(model).where(model.org_id == org_id, model.customer_id.in_(ids))
+        )
+    session.execute(delete_rows(Customer).where(Customer.org_id == org_id, Customer.id.in_(ids)))
+    return len(ids)

@@ -3,7 +3,8 @@
 A customer asks a shop to forget them. Their orders stay (the business needs the count of
 deliveries, on-time rates, costs), but everything that names or shows the person goes: name,
 phone, e-mail, address text, notes, delivery instructions, messages sent to them, the
-recipient names and the photos and signatures of the proofs; coordinates are cut to about
+recipient names and the photos and signatures of the proofs, and the customer's entry in the
+address book (with their addresses); coordinates are cut to about
 100 m. Every slice blanks its own tables through its service, in one transaction; the POD files
 are deleted only after that transaction committed.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from lastmile.core.errors import FieldIssue, InputError
+from lastmile.customers import service as customers
 from lastmile.drivers import service as drivers
 from lastmile.drivers.pod_store import PodStore
 from lastmile.events import service as events
@@ -64,6 +66,7 @@ def erase_customer(
     )
     links = tracking.erase_personal_data(session=session, org_id=org_id, order_ids=order_ids)
     logged = events.erase_personal_data(session=session, org_id=org_id, order_ids=order_ids)
+    customers.erase_personal_data(session=session, org_id=org_id, order_ids=order_ids)
     session.commit()
     for key in files:
         store.delete(key)
