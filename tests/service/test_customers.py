@@ -214,5 +214,47 @@ def test_forgetting_a_customer_removes_them_from_the_address_book(client: TestCl
     ]
     assert names == ["Kim Keep"]
     assert (
-        client.get(f"/api/v1/orders/{order['id']}", headers=org.dispatcher).json()["customer"] == "(erased)"
+        client.get(f"/api/v1/orders/{order['id']}", headers=org.dispatcher).json()["customer"]
+        == "(erased)"
     )
+
+
+def test_imported_orders_for_a_known_address_take_its_pin_not_the_geocoder(
+    client: TestClient,
+) -> None:
+    from lastmile.common.jobs import JobContext
+    from lastmile.jobs.registry import run
+
+    org = make_org(client, "Importer")
+    anna = _customer(
+        client, org, name="Anna Beck", addresses=[{"address": "Landstr. 19, 9490 Vaduz"}]
+    )
+    door = {"lon": 9.51801, "lat": 47.14377}
+    client.patch(
+        f"/api/v1/customers/{anna['id']}/addresses/{anna['addresses'][0]['id']}",
+        json=door,
+        headers=org.dispatcher,
+    )
+    csv = (
+        "id,address,customer\n"
+        'I1,"landstrasse 19, 9490 VADUZ",Anna Beck\n'  # her door, typed otherwise
+        'I2,"Landstrasse 19, 9490 Vaduz",Somebody Else\n'  # same door, not her
+        'I3,"Foppastrasse 3, 9497 Triesenberg",Bruno\n'  # not in the book: geocoded
+    )
+    r = client.post(
+        f"/api/v1/orders/import?date={DAY}",
+        files={"file": ("o.csv", csv.encode())},
+        headers=org.dispatcher,
+    )
+    assert r.status_code == 200, r.text
+    app = client.app
+    context = JobContext(app.state.settings, app.state.sessions, lambda *a, **k: None)  # type: ignore[attr-defined]
+    run(context, "geocode_orders", {"org_id": org.org_id})
+    items = client.get(f"/api/v1/orders?date={DAY}", headers=org.dispatcher).json()["items"]
+    got = {o["external_id"]: o for o in items}
+    for known in ("I1", "I2"):
+        assert (got[known]["lon"], got[known]["lat"]) == (door["lon"], door["lat"])
+        assert got[known]["address_verdict"] == "given" and got[known]["status"] == "ready"
+    assert got["I3"]["address_verdict"] == "exact" and got["I3"]["lon"] != door["lon"]
+    linked = client.get(f"/api/v1/customers/{anna['id']}/orders", headers=org.dispatcher).json()
+    assert [o["external_id"] for o in linked] == ["I1"]

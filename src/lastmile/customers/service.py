@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
 from lastmile.core.errors import FieldIssue, InputError, NotFound
+from lastmile.core.geo.normalize import fold, housenumber_key, parse_address, street_key
 from lastmile.customers.models import Customer, CustomerAddress, CustomerOrder
 from lastmile.customers.schemas import (
     AddressIn,
@@ -40,8 +41,14 @@ MAX_LIMIT = 200
 
 
 def match_key(address: str) -> str:
-    """The address reduced to lower-case letters and digits (accents kept as their base
-    letter), so that "Landstrasse 19, 9490 Vaduz" and "landstrasse 19 9490  VADUZ" match."""
+    """The address as the geocoder reads it (street, house number, postcode or town, with
+    its abbreviations and spellings folded: "Landstr. 19, 9490 Vaduz" and "landstrasse 19
+    9490 VADUZ" are one key), to recognise an address when it comes again without looking it
+    up. Text the parser cannot split is compared on its letters and digits."""
+    parsed = parse_address(address)
+    if parsed.street and parsed.housenumber and (parsed.postcode or parsed.city):
+        place = parsed.postcode or fold(parsed.city or "")
+        return f"{street_key(parsed.street)}|{housenumber_key(parsed.housenumber)}|{place}"[:500]
     text = unicodedata.normalize("NFKD", address.casefold())
     text = "".join(c for c in text if not unicodedata.combining(c))
     return " ".join(re.findall(r"[a-z0-9ß]+", text))[:500]
@@ -516,3 +523,70 @@ def erase_personal_data(*, session: Session, org_id: str, order_ids: Sequence[st
         )
     session.execute(delete_rows(Customer).where(Customer.org_id == org_id, Customer.id.in_(ids)))
     return len(ids)
+
+
+ADDRESS_BOOK_ACTOR = "system:address-book"
+
+
+def place_from_address_book(*, session: Session, org_id: str, limit: int = 5000) -> int:
+    """Give orders waiting for a location the location of the address book's address with the
+    same text (letters and digits compared; a confirmed pin first), and link each to that
+    customer when its e-mail, phone or name is the customer's. Returns the orders placed."""
+    waiting = orders.list_needing_geocoding(session=session, org_id=org_id, limit=limit)
+    keys = {o.id: match_key(o.address) for o in waiting if o.address.strip()}
+    known: dict[str, list[CustomerAddress]] = {}
+    wanted = sorted(set(keys.values()))
+    for start in range(0, len(wanted), 500):
+        for row in session.scalars(
+            select(CustomerAddress)
+            .where(
+                CustomerAddress.org_id == org_id,
+                CustomerAddress.match_key.in_(wanted[start : start + 500]),
+                CustomerAddress.lon.is_not(None),
+            )
+            .order_by(CustomerAddress.confirmed.desc(), CustomerAddress.created_at)
+        ):
+            known.setdefault(row.match_key, []).append(row)
+    placed = 0
+    for order in waiting:
+        candidates = known.get(keys.get(order.id, ""), [])
+        if not candidates:
+            continue
+        owners = {
+            c.id: c
+            for c in session.scalars(
+                select(Customer).where(
+                    Customer.org_id == org_id,
+                    Customer.id.in_([a.customer_id for a in candidates]),
+                )
+            )
+        }
+        match = next(
+            (a for a in candidates if _same_person(owners.get(a.customer_id), order)), None
+        )
+        address = match or candidates[0]
+        orders.set_location(
+            session=session, org_id=org_id, order_id=order.id, lon=address.lon,
+            lat=address.lat, verdict="given", actor=ADDRESS_BOOK_ACTOR,
+        )  # fmt: skip
+        if (
+            match is not None
+            and customer_of_order(session=session, org_id=org_id, order_id=order.id) is None
+        ):
+            link_order(
+                session=session, org_id=org_id, customer_id=match.customer_id,
+                address_id=match.id, order_id=order.id,
+            )  # fmt: skip
+        placed += 1
+    return placed
+
+
+def _same_person(customer: Customer | None, order: Order) -> bool:
+    if customer is None:
+        return False
+    digits = re.sub(r"\D", "", customer.phone)
+    return bool(
+        (customer.email and customer.email.lower() == order.email.strip().lower())
+        or (len(digits) >= 6 and digits == re.sub(r"\D", "", order.phone))
+        or (customer.name and customer.name.casefold() == order.customer.strip().casefold())
+    )

@@ -16,8 +16,8 @@ JobFunction = Callable[..., None]
 
 
 def registry() -> dict[str, JobFunction]:
+    from lastmile.customers.jobs import geocode_orders  # the address book first
     from lastmile.events.jobs import deliver_webhook
-    from lastmile.orders.jobs import geocode_orders
     from lastmile.plans.jobs import solve_plan
 
     return {
