@@ -6,12 +6,9 @@ Caps, quiet hours, gift orders, languages and idempotency.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -22,30 +19,12 @@ from sqlalchemy import select
 from test_tracking import ZONE, Day, drive, now, seed_day
 
 from helpers.live import Receiver, free_port
+from helpers.mail import Inbox
 from lastmile.events.models import Event
 from lastmile.notifications import service
 from lastmile.notifications.models import Notification
 
 PUBLIC = "https://track.example"
-
-
-class Inbox:
-    """What the loopback SMTP server received."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw = envelope.original_content or envelope.content
-        message = email.message_from_bytes(raw, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if m["To"] == address]
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse
 from lastmile.auth.pages import router as login_pages
 from lastmile.customers.pages import router as customer_pages
 from lastmile.live.pages import router as live_pages
+from lastmile.notifications.pages import router as notification_pages
 from lastmile.orders.pages import router as order_pages
 from lastmile.plans.pages import router as plan_pages
 from lastmile.shops.pages import router as shop_pages
@@ -37,6 +38,7 @@ for pages in (
     plan_pages,
     live_pages,
     settings_pages,
+    notification_pages,
     setup_pages,
 ):
     router.include_router(pages)

@@ -27,29 +27,49 @@ class SmtpChannel:
         mail["Content-Language"] = message.language  # after set_content, which resets Content-*
         return mail
 
-    def send(self, message: OutgoingMessage) -> None:
+    def _connect(self) -> smtplib.SMTP:
+        """Connected, encrypted as configured and logged in (raises ``OSError`` or
+        ``smtplib.SMTPException``)."""
         s = self._settings
         if not s.smtp_host:
             raise SendError("no SMTP server configured (LASTMILE_SMTP_HOST)")
+        smtp: smtplib.SMTP
+        if s.smtp_tls == "ssl":
+            smtp = smtplib.SMTP_SSL(
+                s.smtp_host,
+                s.smtp_port,
+                timeout=s.smtp_timeout_s,
+                context=ssl.create_default_context(),
+            )
+        else:
+            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_s)
+        try:
+            if s.smtp_tls == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def send(self, message: OutgoingMessage) -> None:
         mail = self.build(message)
         try:
-            smtp: smtplib.SMTP
-            if s.smtp_tls == "ssl":
-                smtp = smtplib.SMTP_SSL(
-                    s.smtp_host,
-                    s.smtp_port,
-                    timeout=s.smtp_timeout_s,
-                    context=ssl.create_default_context(),
-                )
-            else:
-                smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_s)
-            with smtp:
-                if s.smtp_tls == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if s.smtp_user:
-                    smtp.login(s.smtp_user, s.smtp_password or "")
+            with self._connect() as smtp:
                 refused = smtp.send_message(mail)
         except (OSError, smtplib.SMTPException) as exc:
             raise SendError(f"SMTP: {type(exc).__name__}: {exc}"[:1000]) from exc
         if refused:
             raise SendError(f"SMTP refused: {refused}"[:1000])
+
+    def check(self) -> None:
+        """Connect, encrypt and log in as for sending, without sending anything (the
+        settings page's "check the mail server"); raises :class:`SendError` saying why not."""
+        try:
+            with self._connect() as smtp:
+                code, answer = smtp.noop()
+        except (OSError, smtplib.SMTPException) as exc:
+            raise SendError(f"SMTP: {type(exc).__name__}: {exc}"[:1000]) from exc
+        if code != 250:
+            raise SendError(f"SMTP: the server answered {code} {answer!r}"[:1000])
