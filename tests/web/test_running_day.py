@@ -239,14 +239,13 @@ def test_add_insert_and_reoptimise(
     page.goto(f"/app/orders/new?date={today()}")
     page.fill("#n-number", "PHONE-3")
     page.fill("#n-address", "Nowhere 1, Atlantis")
-    page.fill("#n-window", "25-27")
+    page.fill("#n-window", "9-8")
     page.wait_for_function(
-        "document.getElementById('n-window-read').textContent.includes('not a time')"
-        " || document.getElementById('n-window-read').querySelector('.error') !== null"
+        "document.getElementById('n-window-read').textContent.includes('ends before it starts')"
     )
     page.click("#n-save")
     page.wait_for_selector("#add-problems")
-    assert "Delivery window" in page.inner_text("#add-problems")
+    assert "Delivery window: time window ends before it starts" in page.inner_text("#add-problems")
     page.fill("#n-window", "")
     page.click("#n-save")
     page.wait_for_function(
