@@ -123,7 +123,12 @@ def _required_prize(
     """
 
     def reachable_max(matrices: Sequence[npt.NDArray[np.int64]]) -> int:
-        values = [int(m[m < UNREACHABLE].max(initial=0)) for m in matrices]
+        values = []
+        for m in matrices:
+            top = int(m.max(initial=0))
+            if top >= UNREACHABLE:  # row by row: a mask of the whole matrix is n^2 bytes
+                top = max((int(row[row < UNREACHABLE].max(initial=0)) for row in m), default=0)
+            values.append(top)
         return max(values, default=0)
 
     far_m = reachable_max(distances)
@@ -136,6 +141,19 @@ def _required_prize(
     return 2 * worst + money_to_int(1)
 
 
+def _pick(
+    matrix: npt.NDArray[np.integer[Any]], idx: npt.NDArray[np.int64], identity: bool, changes: bool
+) -> npt.NDArray[np.int64]:
+    """``matrix`` reindexed by ``idx`` as int64, copied only when it must be: reindexing,
+    another integer type, or ``changes`` to make (which must not touch the problem's own
+    matrix). PyVRP copies what it is given, so an unchanged matrix is passed as it is."""
+    if not identity:
+        return matrix[np.ix_(idx, idx)].astype(np.int64, copy=False)
+    if changes or matrix.dtype != np.int64 or np.diagonal(matrix).any():
+        return matrix.astype(np.int64, copy=True)
+    return cast(npt.NDArray[np.int64], matrix)
+
+
 def _translate(
     problem: Problem, orders: Sequence[Order], strict: bool, limits: RouteLimits | None = None
 ) -> _Translation:
@@ -144,54 +162,70 @@ def _translate(
     paired_delivery_ids = {o.deliver_to for o in paired_pickups}
     singles = [o for o in orders if o.deliver_to is None and o.id not in paired_delivery_ids]
 
-    # PyVRP locations: depots first, then the optional "anywhere" end, then one per order.
     depot_locations = []
     for v in problem.vehicles:
         for loc in (v.start, v.end):
             if loc is not None and loc not in depot_locations:
                 depot_locations.append(loc)
     open_end = any(v.end is None for v in problem.vehicles)
-    source: list[int] = [problem.index_of(loc) for loc in depot_locations]
-    anywhere = -1
-    if open_end:
-        anywhere = len(source)
-        source.append(0)  # placeholder row/column, overwritten below
-    order_location: dict[str, int] = {}
-    for order in [*singles, *paired_pickups, *(by_id[str(p.deliver_to)] for p in paired_pickups)]:
-        order_location[order.id] = len(source)
-        source.append(problem.index_of(order.location))
-    pyvrp_locations = [pyvrp.Location(0, 0) for _ in source]
-
     needed_skills = frozenset().union(*(o.skills for o in orders)) if orders else frozenset()
     profile_keys: list[tuple[str, float, frozenset[str]]] = []
     for v in problem.vehicles:
         key = _profile_key(v, needed_skills)
         if key not in profile_keys:
             profile_keys.append(key)
+    some_blocked = any(not o.skills <= key[2] for key in profile_keys for o in orders)
+    all_orders = [*singles, *paired_pickups, *(by_id[str(p.deliver_to)] for p in paired_pickups)]
+
+    if not open_end and not some_blocked:
+        # PyVRP clients name a location, so the problem's matrices serve as they are: no
+        # reindexed copy (on a 10,000-stop day each copy is 800 MB per matrix).
+        source = list(range(len(problem.locations)))
+        depot_at = [problem.index_of(loc) for loc in depot_locations]
+        order_location = {o.id: problem.index_of(o.location) for o in all_orders}
+        anywhere = -1
+    else:
+        # Depots, the optional "anywhere" end, then one location per order: an order needing
+        # a skill gets a column of its own that the vehicles without it cannot reach.
+        source = [problem.index_of(loc) for loc in depot_locations]
+        depot_at = list(range(len(depot_locations)))
+        anywhere = -1
+        if open_end:
+            anywhere = len(source)
+            source.append(0)  # placeholder row/column, overwritten below
+        order_location = {}
+        for order in all_orders:
+            order_location[order.id] = len(source)
+            source.append(problem.index_of(order.location))
+    pyvrp_locations = [pyvrp.Location(0, 0) for _ in source]
+
+    identity = len(source) == len(problem.locations) and source == list(range(len(source)))
     idx = np.array(source, dtype=np.int64)
     distance_matrices: list[npt.NDArray[np.int64]] = []
     duration_matrices: list[npt.NDArray[np.int64]] = []
     for profile_name, speed_factor, skills in profile_keys:
         base = problem.matrices[profile_name]
-        durations = base.durations_s[np.ix_(idx, idx)].astype(np.int64)
+        blocked = [order_location[o.id] for o in orders if not o.skills <= skills]
+        changes = open_end or bool(blocked) or speed_factor != 1.0
+        durations = _pick(base.durations_s, idx, identity, changes)
+        distances = _pick(base.distances_m, idx, identity, changes)
         if speed_factor != 1.0:
             durations = np.rint(durations / speed_factor).astype(np.int64)
-        distances = base.distances_m[np.ix_(idx, idx)].astype(np.int64)
         if open_end:
             for m in (durations, distances):
                 m[:, anywhere] = 0
                 m[anywhere, :] = 0
-        blocked = [order_location[o.id] for o in orders if not o.skills <= skills]
         if blocked:
             durations[:, blocked] = UNREACHABLE
             distances[:, blocked] = UNREACHABLE
-        np.fill_diagonal(durations, 0)
-        np.fill_diagonal(distances, 0)
+        for m in (durations, distances):
+            if np.diagonal(m).any():
+                np.fill_diagonal(m, 0)
         distance_matrices.append(distances)
         duration_matrices.append(durations)
 
     depot_index = {loc: i for i, loc in enumerate(depot_locations)}
-    depots = [pyvrp.Depot(location=i) for i in range(len(depot_locations))]
+    depots = [pyvrp.Depot(location=at) for at in depot_at]
     if open_end:
         depots.append(pyvrp.Depot(location=anywhere))
 
