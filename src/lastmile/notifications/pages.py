@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from lastmile.auth.deps import Caller
-from lastmile.common import secrets
+from lastmile.common import i18n, secrets
 from lastmile.common.netguard import Policy
 from lastmile.common.web import AppSettings, DbSession, FormText
 from lastmile.core.errors import InputError
@@ -237,7 +237,7 @@ def template_action(
         caller.require(Role.ADMIN, Role.DISPATCHER)
     else:
         caller.require(Role.ADMIN)
-    if kind not in templates.KINDS or language not in templates.LANGUAGES:
+    if kind not in templates.KINDS or language not in i18n.LANGUAGES:
         return _fragment(request, settings, problems=["Unknown message or language."], done="")
     try:
         parts = TemplateParts(subject=subject or None, body=body or None, text=text or None)
