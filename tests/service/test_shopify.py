@@ -379,3 +379,12 @@ def test_connections_are_admins_and_their_organisations_own(
         client.post("/api/v1/shopify/webhooks/shp_nosuchconnection0000", content=b"{}").status_code
         == 404
     )
+    # Paused: Shopify is told to come back later (503), and it is logged.
+    client.patch(
+        f"/api/v1/shop-connections/{conn['id']}", json={"active": False}, headers=theirs.admin
+    )
+    r = _send(
+        client, conn, shop, "orders/create", order_payload(1, 1, updated_at="2026-12-07T18:00:00Z")
+    )
+    assert r.status_code == 503 and "paused" in r.json()["reason"]
+    assert _log(client, theirs, conn)[0]["outcome"] == "refused"

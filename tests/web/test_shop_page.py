@@ -94,5 +94,9 @@ def test_connect_a_shop_and_read_what_arrived(
         page.click(".shop-log a:has-text('open')")
         page.wait_for_url("**/app/orders/ord_*")
         assert "#1001" in page.locator("#order-what").inner_text()
+        assert "Shopify order #1001" in page.locator("#order-shop").inner_text()
+        page.click("#order-address-book")
+        page.wait_for_url("**/app/customers/cus_*")
+        assert page.locator("#customer-name").inner_text() == "Anna Beck"
         assert problems == []
         context.close()

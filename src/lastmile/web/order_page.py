@@ -17,12 +17,14 @@ from fastapi.responses import Response
 from lastmile.analytics import service as analytics
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.core.times import format_clock
+from lastmile.customers import service as customers
 from lastmile.drivers import service as drivers
 from lastmile.events import service as events
 from lastmile.live import service as live
 from lastmile.notifications import service as notifications
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import UNRESOLVED_VERDICTS, OrderStatus, location_words
+from lastmile.shops import service as shops
 from lastmile.tracking import service as tracking
 from lastmile.web.layout import STATUS_WORDS, Viewer, amounts_text, render, staff_page
 
@@ -113,5 +115,9 @@ def order_page(
         local=local,
         clock=format_clock,
         amounts=amounts_text(order.demand),
+        booked=customers.customer_of_order(session=session, org_id=org_id, order_id=order.id),
+        from_shop=next(
+            iter(shops.shop_orders_of(session=session, org_id=org_id, order_ids=[order.id])), None
+        ),
         insertable=can_insert(session, org_id, order),
     )
