@@ -12,6 +12,7 @@ Screenshots go to ``test-artifacts/notifications/``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from helpers.browser import chromium
-from helpers.live import free_port, serve_app
+from helpers.live import Receiver, free_port, serve_app
 from helpers.mail import Inbox
 from helpers.service import PASSWORD, OrgUsers, make_org, sqlite_settings
 from lastmile.app import create_app
@@ -195,16 +196,38 @@ def test_owner_sets_up_customer_messages(page: Any, app_client: TestClient, inbo
     page.wait_for_function(
         "document.getElementById('test-answer').textContent.includes('not an e-mail address')"
     )
+    # a chat gateway of the shop's own (json://, on loopback, which the tests' outbound
+    # policy allows): the test arrives there in apprise's documented JSON
+    with Receiver() as gateway:
+        page.fill("#chat-url", gateway.url.replace("http://", "json://") + "?:to={phone}")
+        page.click("#channels-save")
+        page.wait_for_function(
+            "document.getElementById('channels-answer').textContent.includes('Chat')"
+        )
+        page.select_option("#test-channel", "chat")
+        page.fill("#test-to", "+41 79 555 12 34")
+        page.select_option("#test-kind", "delivered")
+        page.click("#test-send")
+        page.wait_for_function(
+            "document.getElementById('test-answer').textContent.includes('Sent to +41')"
+        )
+        gateway.wait_for(1)
+        ((_, raw),) = gateway.requests
+        assert json.loads(raw)["message"] == "Blumen Meier: your flowers are there, Erika!"
     _shot(page, "04-test-sent")
 
     # --- the message log: both tests, the failure in words, times in the org's zone
     page.click("header nav a[href='/app/messages']")
     page.wait_for_url("**/app/messages")
     rows = page.locator("#messages tbody tr[data-id]")
-    assert rows.count() == 2
+    assert rows.count() == 3
     sessions: sessionmaker[Session] = app_client.app.state.sessions  # type: ignore[attr-defined]
     with sessions() as session:
-        sent = session.query(Notification).filter_by(org_id=org.org_id, status="sent").one()
+        sent = (
+            session.query(Notification)
+            .filter_by(org_id=org.org_id, status="sent", channel="email")
+            .one()
+        )
         assert sent.sent_at is not None
         when = sent.sent_at.replace(tzinfo=dt.UTC).astimezone(ZoneInfo("Europe/Vaduz"))
     sent_row = page.locator(f"#messages tr[data-id='{sent.id}']").inner_text()
@@ -239,3 +262,8 @@ def test_dispatchers_read_but_cannot_change(app_client: TestClient) -> None:
         headers=org.admin,
     )
     assert r.status_code == 200 and "Sent to x@example.com" in r.text
+    editor = app_client.get(
+        "/app/settings/notifications/template?kind=failed&language=de", headers=org.dispatcher
+    )
+    assert editor.status_code == 200 and "wir konnten heute nicht zustellen" in editor.text
+    assert 'id="t-preview"' in editor.text and 'id="t-save"' not in editor.text

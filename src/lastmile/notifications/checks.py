@@ -164,7 +164,10 @@ _WORDS: tuple[tuple[str, str], ...] = (
     ("no chat URL configured", "no chat provider is set up"),
     ("monthly cap reached", "held back: this month's spending cap is reached"),
     ("quiet hours", "held back: it was quiet hours and the message would be stale later"),
-    ("not permitted", "the provider's address is not allowed from this server"),
+    ("is not a public address", "the provider's address is not allowed from this server"),
+    ("the apprise URL is not valid", "the provider URL is not valid"),
+    ("points at this server", "the provider URL points at this server, which is not allowed"),
+    ("not delivered (the provider", "the provider refused it or could not be reached"),
 )
 
 

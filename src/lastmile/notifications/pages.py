@@ -215,6 +215,7 @@ def template_editor(
         parts=templates.template_for(kind, language, stored),
         own=bool(own),
         kind_words=KIND_WORDS,
+        admin=caller.role == Role.ADMIN,
     )
 
 
