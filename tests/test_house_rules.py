@@ -13,7 +13,6 @@ TOO_LONG_TODAY = {
     "drivers/service.py": 1249,
     "orders/service.py": 1120,
     "core/geo/geocoder.py": 948,
-    "core/roads/hierarchy.py": 925,
     "core/roads/engine.py": 894,
     "fleet/service.py": 820,
     "notifications/service.py": 695,

@@ -15,8 +15,9 @@ from test_roads_engine import random_points
 
 from lastmile.core.model import Location, Profile
 from lastmile.core.roads import RoadNetwork, RoadProvider
+from lastmile.core.roads.contraction import build_hierarchy
 from lastmile.core.roads.engine import path_length_m, scipy_dijkstra
-from lastmile.core.roads.hierarchy import INF, build_hierarchy, many_to_many, shortest_path
+from lastmile.core.roads.hierarchy import INF, many_to_many, shortest_path
 from lastmile.core.roads.synthetic import generate_city
 
 

@@ -35,7 +35,8 @@ from scipy.sparse.csgraph import connected_components
 
 from lastmile.core.geo.distance import EARTH_RADIUS_M
 from lastmile.core.model import Profile
-from lastmile.core.roads.hierarchy import HIERARCHY_ARRAYS, Hierarchy, build_hierarchy
+from lastmile.core.roads.contraction import build_hierarchy
+from lastmile.core.roads.hierarchy import HIERARCHY_ARRAYS, Hierarchy
 from lastmile.core.roads.profiles import PROFILES, node_blocks, rules_fingerprint, way_rule
 from lastmile.core.roads.restrictions import TurnRestriction, apply_restrictions, read_restriction
 
@@ -417,8 +418,7 @@ def base_arcs(pg: ProfileGraph) -> BaseArcs:
 
 def prepare_hierarchy(pg: ProfileGraph) -> Hierarchy:
     """The contraction hierarchy of ``pg``'s base arcs (the slow step of a build)."""
-    arcs = base_arcs(pg)
-    return build_hierarchy(pg.node_count, arcs.tail, arcs.head, arcs.weight)
+    return build_hierarchy(pg.node_count, (arcs := base_arcs(pg)).tail, arcs.head, arcs.weight)
 
 
 def build(
