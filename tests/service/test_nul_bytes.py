@@ -76,6 +76,73 @@ def test_nul_in_a_multipart_form_field_is_422(client: TestClient) -> None:
     assert "date" in answer.json()["detail"] and "NUL" in answer.json()["detail"]
 
 
+def test_nul_in_any_multipart_text_field_is_422_and_files_pass(client: TestClient) -> None:
+    org = make_org(client, "Nul Multipart Co")
+    # The login form sent as multipart (a browser never does, a script can): PostgreSQL
+    # would have been handed the NUL in the e-mail lookup.
+    login = client.post(
+        "/app/login",
+        files={"email": (None, "admin@nul-multipart-co.example\x00"), "password": (None, "x")},
+        follow_redirects=False,
+    )
+    _named(login, "email")
+    raw = (
+        b'--b\r\nContent-Disposition: form-data; name="email"\r\n\r\na@b.example\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="pass\x00word"\r\n\r\nx\r\n--b--\r\n'
+    )
+    named = client.post(
+        "/app/login", content=raw, headers={"Content-Type": "multipart/form-data; boundary=b"}
+    )
+    _named(named, "pass\\0word")
+    # A file part may hold any byte (images do); the CSV parser names a NUL in a CSV file.
+    imported = client.post(
+        "/api/v1/orders/import?date=2026-11-25",
+        files={"file": ("o.csv", b"id,address\nN1,Street\x001\n", "text/csv")},
+        headers=org.dispatcher,
+    )
+    assert imported.status_code == 422 and "row 2, column 'address'" in imported.json()["detail"]
+    fine = client.post(
+        "/api/v1/orders/import?date=2026-11-25",
+        files={"file": ("o.csv", b"id,address,lon,lat\nN1,Street 1,9.5,47.1\n", "text/csv")},
+        headers=org.dispatcher,
+    )
+    assert fine.status_code in (200, 201), fine.text
+
+
+def test_an_oversized_json_body_is_refused_not_passed_on_unread(client: TestClient) -> None:
+    org = make_org(client, "Nul Big Co")
+    padding = "x" * 20_000_001
+    big = client.post(
+        "/api/v1/orders",
+        content=('{"external_id": "B\\u0000", "notes": "' + padding + '"}').encode(),
+        headers={**org.dispatcher, "Content-Type": "application/json"},
+    )
+    assert big.status_code == 413, big.text[:300]
+
+
+def test_nul_is_checked_in_one_place() -> None:
+    """The request middleware is the one NUL check for HTTP input (plus the CSV reader, which
+    names row and column): no route, schema or service looks for NUL itself."""
+    from pathlib import Path
+
+    src = Path(__file__).parents[2] / "src" / "lastmile"
+    allowed = {"common/nul.py", "core/formats/table.py"}
+    checking = sorted(
+        str(path.relative_to(src))
+        for path in src.rglob("*.py")
+        if str(path.relative_to(src)) not in allowed
+        and any(
+            needle in path.read_text(encoding="utf-8")
+            for needle in (
+                "has_nul",
+                'in value:\n        raise ValueError("contains a NUL',
+                "no NUL",
+            )
+        )
+    )
+    assert checking == [], checking
+
+
 @pytest.mark.parametrize("backend_error", [True, False])
 def test_a_failed_plan_never_shows_sql(backend_error: bool) -> None:
     from lastmile.core.errors import InputError

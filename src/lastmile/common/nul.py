@@ -1,26 +1,37 @@
-"""Refuse NUL characters in requests before any route sees them.
+"""Refuse NUL characters in requests before any route sees them: the one check there is.
 
 PostgreSQL cannot store a NUL (``\\x00``) in a text column and refuses it even as a query
 parameter, so one NUL in a search box, a path segment or a JSON field used to end in an
 HTTP 500 there (SQLite stored it). No real value of this service contains a NUL, so every
-request carrying one in its path, query string, JSON body or form body is answered 422
-naming the field, the same problem+json as any validation error. Files (CSV imports) are
-checked by their parser, which names the row and column; images may hold any byte.
+request carrying one in its path, query string, JSON body, url-encoded form or the text
+fields of a multipart form is answered 422 naming the field, the same problem+json as any
+validation error. Routes, schemas and services therefore never check for NUL themselves.
+Files in a multipart form are not looked into here: CSV files are checked by their parser,
+which names the row and column; images may hold any byte.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import tempfile
+from typing import IO, Any
 from urllib.parse import parse_qsl
 
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lastmile.common.web import problem
 
 NUL = "\x00"
 MAX_SCANNED_BODY = 20_000_000
-"""A larger JSON or form body is passed on unread (the route's own limits apply)."""
+"""A larger JSON or url-encoded body is refused (413): no route takes one, and a body passed
+on unread would carry its NUL to the database."""
+SPOOL_IN_MEMORY = 1_000_000
+"""A multipart body (uploads) is kept in memory up to this size while its text fields are
+checked, then on disk, as Starlette does with the files themselves."""
+MAX_FIELD = 1_000_000
+"""Text of one multipart field that is looked at (Starlette refuses longer fields)."""
 
 
 def nul_field(value: Any, path: tuple[str, ...] = ()) -> str | None:
@@ -71,9 +82,21 @@ class RefuseNul:
         scan = kind in (b"application/json", b"application/x-www-form-urlencoded") or kind.endswith(
             b"+json"
         )
-        if field is None and scan and length <= MAX_SCANNED_BODY:
+        if field is None and scan:
+            if length > MAX_SCANNED_BODY:
+                await _too_large(scope, receive, send)
+                return
             body, receive = await _buffered(receive)
+            if len(body) > MAX_SCANNED_BODY:
+                await _too_large(scope, receive, send)
+                return
             field = _in_body(kind, body)
+        elif field is None and kind == b"multipart/form-data":
+            with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+                field, replay = await _multipart(headers.get(b"content-type", b""), receive, spool)
+                if field is None:
+                    await self.app(scope, replay, send)
+                    return
         if field is None:
             await self.app(scope, receive, send)
             return
@@ -121,3 +144,102 @@ async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
         return await receive()
 
     return body, replay
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem(
+        413,
+        "Payload too large",
+        f"the body is larger than {MAX_SCANNED_BODY} bytes, more than any request takes",
+        "payload_too_large",
+    )
+    await response(scope, receive, send)
+
+
+class _FieldScan:
+    """python-multipart callbacks: the name and text of each part that is not a file."""
+
+    def __init__(self) -> None:
+        self.found: str | None = None
+        self._header = b""
+        self._name = ""
+        self._is_file = False
+        self._text = bytearray()
+
+    def callbacks(self) -> dict[str, Any]:
+        return {
+            "on_part_begin": self._begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value,
+            "on_headers_finished": self._headers_done,
+            "on_part_data": self._data,
+            "on_part_end": self._end,
+        }
+
+    def _begin(self) -> None:
+        self._header, self._name, self._is_file = b"", "", False
+        self._text.clear()
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header = data[start:end].lower()
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        if self._header != b"content-disposition":
+            return
+        _, options = parse_options_header(data[start:end])
+        self._name = options.get(b"name", b"").decode("utf-8", errors="replace")
+        self._is_file = b"filename" in options
+
+    def _headers_done(self) -> None:
+        if self.found is None and NUL in self._name:
+            self.found = self._name.replace(NUL, "\\0")
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if not self._is_file and len(self._text) < MAX_FIELD:
+            self._text += data[start:end]
+
+    def _end(self) -> None:
+        if self.found is None and not self._is_file and b"\x00" in self._text:
+            self.found = self._name
+
+
+async def _multipart(
+    content_type: bytes, receive: Receive, spool: IO[bytes]
+) -> tuple[str | None, Receive]:
+    """Read a multipart body into ``spool``, checking its text fields as it arrives; the
+    field holding a NUL (or None), and a ``receive`` that hands the body on unchanged."""
+    _, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    scan = _FieldScan()
+    parser = MultipartParser(boundary, scan.callbacks()) if boundary else None  # type: ignore[arg-type]
+    disconnected = False
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            disconnected = True
+            break
+        chunk = message.get("body", b"")
+        spool.write(chunk)
+        if parser is not None:
+            try:
+                parser.write(chunk)
+            except MultipartParseError:
+                parser = None  # malformed: the route's own parser answers it
+        if not message.get("more_body", False):
+            break
+    total = spool.tell()
+    spool.seek(0)
+    done = False
+
+    async def replay() -> Message:
+        nonlocal done
+        if disconnected:
+            return {"type": "http.disconnect"}
+        if done:
+            return await receive()
+        chunk = spool.read(65536)
+        more = spool.tell() < total
+        done = not more
+        return {"type": "http.request", "body": chunk, "more_body": more}
+
+    return scan.found, replay

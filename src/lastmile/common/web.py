@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -29,17 +28,6 @@ from lastmile.core.errors import (
     RateLimited,
     Unauthorized,
 )
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("contains a NUL character")
-    return value
-
-
-FormText = Annotated[str, AfterValidator(_no_nul)]
-"""A text field of a multipart form (JSON, query and url-encoded forms are checked for NUL by
-``common/nul.py`` before any route; multipart bodies are not read there)."""
 
 log = logging.getLogger(__name__)
 

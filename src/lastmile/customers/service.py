@@ -35,7 +35,7 @@ from lastmile.integrations.geocode import Geocoder
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import ACCEPTED_VERDICTS, OrderStatus
 from lastmile.orders.models import Order
-from lastmile.orders.schemas import OrderCreate, OrderUpdate, Window, has_nul
+from lastmile.orders.schemas import OrderCreate, OrderUpdate, Window
 
 MAX_LIMIT = 200
 
@@ -58,8 +58,6 @@ def match_key(address: str) -> str:
 
 
 def get(*, session: Session, org_id: str, customer_id: str) -> Customer:
-    if has_nul(customer_id):
-        raise NotFound("customer not found")
     row = session.scalar(
         select(Customer).where(Customer.org_id == org_id, Customer.id == customer_id)
     )

@@ -21,7 +21,7 @@ from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF, Principal
 from lastmile.common.clock import utcnow
 from lastmile.common.metrics import METRICS
-from lastmile.common.web import AppSettings, DbSession, FormText, problem
+from lastmile.common.web import AppSettings, DbSession, problem
 from lastmile.drivers import service
 from lastmile.drivers.models import ProofOfDelivery
 from lastmile.drivers.pod_store import PodStore, store_for, too_large
@@ -185,9 +185,9 @@ def upload_pod(
     file: Annotated[UploadFile, File(description="The photo or signature (JPEG, PNG, WebP).")],
     kind: Annotated[PodKind, Form()],
     event_key: Annotated[
-        FormText, Form(max_length=100, description="Key of the delivered/failed event.")
+        str, Form(max_length=100, description="Key of the delivered/failed event.")
     ],
-    recipient: Annotated[FormText, Form(max_length=200)] = "",
+    recipient: Annotated[str, Form(max_length=200)] = "",
 ) -> Any:
     """Upload a proof of delivery for a synced delivered/failed event (idempotent)."""
     limit = settings.pod_max_bytes

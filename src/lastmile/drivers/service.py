@@ -68,7 +68,6 @@ from lastmile.orders import lifecycle
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
-from lastmile.orders.schemas import has_nul
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Organisation
 from lastmile.routes import service as routes
@@ -317,8 +316,6 @@ class _Rejected(Exception):
 def parse_time(value: str, *, now: datetime, field: str) -> datetime:
     """A device timestamp: ISO 8601 with an offset, not in the future beyond the clock skew,
     not older than :data:`MAX_EVENT_AGE`. Raises :class:`_Rejected`."""
-    if has_nul(value):
-        raise _Rejected(field, "must not contain NUL characters")
     try:
         at = datetime.fromisoformat(value.strip())
     except ValueError:
@@ -359,18 +356,8 @@ def _check_point(lon: float | None, lat: float | None, *, required: bool = False
 
 def _check_text(event: DriverEventIn) -> None:
     key = event.key
-    if has_nul(key) or not 8 <= len(key) <= 100:
-        raise _Rejected("key", "must be 8 to 100 characters without NUL")
-    for name, value in (
-        ("stop_id", event.stop_id),
-        ("route_id", event.route_id),
-        ("reason", event.reason),
-        ("note", event.note),
-        ("recipient", event.recipient),
-        ("barcodes", event.barcodes),
-    ):
-        if has_nul(value):
-            raise _Rejected(name, "must not contain NUL characters")
+    if not 8 <= len(key) <= 100:
+        raise _Rejected("key", "must be 8 to 100 characters")
     if len(event.note) > MAX_NOTE:
         raise _Rejected("note", f"is longer than {MAX_NOTE} characters")
     if len(event.recipient) > MAX_RECIPIENT:
@@ -1026,12 +1013,10 @@ def add_pod(
     issues: list[FieldIssue] = []
     if kind not in POD_KINDS:
         issues.append(FieldIssue(None, "kind", kind, f"must be one of {', '.join(POD_KINDS)}"))
-    if has_nul(event_key) or not 8 <= len(event_key) <= 100:
+    if not 8 <= len(event_key) <= 100:
         issues.append(FieldIssue(None, "event_key", None, "must be 8 to 100 characters"))
-    if has_nul(recipient) or len(recipient) > MAX_RECIPIENT:
-        issues.append(
-            FieldIssue(None, "recipient", None, f"at most {MAX_RECIPIENT} characters, no NUL")
-        )
+    if len(recipient) > MAX_RECIPIENT:
+        issues.append(FieldIssue(None, "recipient", None, f"at most {MAX_RECIPIENT} characters"))
     content_type = image_type(data)
     if not data:
         issues.append(FieldIssue(None, "file", None, "is empty"))
@@ -1125,8 +1110,6 @@ def list_pods(*, session: Session, org_id: str, order_id: str) -> list[ProofOfDe
 def pod_file(
     *, session: Session, store: PodStore, org_id: str, pod_id: str
 ) -> tuple[ProofOfDelivery, bytes]:
-    if has_nul(pod_id):
-        raise NotFound("proof of delivery not found")
     row = session.scalar(
         select(ProofOfDelivery).where(
             ProofOfDelivery.org_id == org_id, ProofOfDelivery.id == pod_id

@@ -11,7 +11,7 @@ spans fields (a break inside the shift) holds whichever fields a request sends.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -28,28 +28,12 @@ from lastmile.core.times import format_clock_exact, parse_clock
 from lastmile.fleet.models import Depot, Driver, Vehicle
 
 
-def has_nul(value: object) -> bool:
-    """Whether a string (or a list / dict holding one) contains NUL, which PostgreSQL refuses."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list | tuple):
-        return any(has_nul(v) for v in value)
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    return False
-
-
 class _In(BaseModel):
-    """Request bodies: unknown fields are an error (a typo must not be silently ignored)."""
+    """Request bodies: unknown fields are an error (a typo must not be silently ignored).
+    NUL characters never reach them: ``lastmile.common.nul`` refuses such requests first, and
+    the CSV reader names the row and column of one in a file."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if has_nul(value):
-            raise ValueError("must not contain NUL characters")
-        return value
 
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import ColumnElement, exists, false, func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,6 @@ from lastmile.fleet.schemas import (
     VehicleCreate,
     VehicleImportReport,
     VehicleUpdate,
-    has_nul,
 )
 from lastmile.orgs.models import Membership, Role
 
@@ -69,8 +68,6 @@ def _page(
 
 
 def _get(session: Session, model: type[_Row], org_id: str, row_id: str, what: str) -> _Row:
-    if has_nul(row_id):  # no such id can exist, and PostgreSQL would refuse the query
-        raise NotFound(f"{what} not found")
     row = session.scalar(select(model).where(model.id == row_id, model.org_id == org_id))
     if row is None:
         raise NotFound(f"{what} {row_id} not found")
@@ -204,8 +201,7 @@ def list_vehicles(
     if active is not None:
         filters.append(Vehicle.active.is_(active))
     if depot_id is not None:
-        # An id with NUL matches nothing (and PostgreSQL would refuse to compare it).
-        filters.append(false() if has_nul(depot_id) else Vehicle.depot_id == depot_id)
+        filters.append(Vehicle.depot_id == depot_id)
     return _page(
         session, Vehicle, org_id, filters, [Vehicle.external_id, Vehicle.id], limit, offset
     )
@@ -588,7 +584,7 @@ def to_core_vehicles(
             )
         )
     else:
-        wanted = [v for v in dict.fromkeys(vehicle_ids) if not has_nul(v)]
+        wanted = list(dict.fromkeys(vehicle_ids))
         found = {
             v.id: v
             for v in session.scalars(

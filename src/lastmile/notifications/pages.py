@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from lastmile.auth.deps import Caller
 from lastmile.common import i18n, secrets
 from lastmile.common.netguard import Policy
-from lastmile.common.web import AppSettings, DbSession, FormText
+from lastmile.common.web import AppSettings, DbSession
 from lastmile.core.errors import InputError
 from lastmile.integrations.notify.base import SendError
 from lastmile.notifications import checks, templates
@@ -101,19 +101,19 @@ def save_settings(
     caller: Caller,
     session: DbSession,
     settings: AppSettings,
-    language: Annotated[FormText, Form(max_length=5)] = "en",
-    email: Annotated[FormText, Form(max_length=5)] = "",
-    sms_url: Annotated[FormText, Form(max_length=2000)] = "",
-    sms_remove: Annotated[FormText, Form(max_length=5)] = "",
-    chat_url: Annotated[FormText, Form(max_length=2000)] = "",
-    chat_remove: Annotated[FormText, Form(max_length=5)] = "",
+    language: Annotated[str, Form(max_length=5)] = "en",
+    email: Annotated[str, Form(max_length=5)] = "",
+    sms_url: Annotated[str, Form(max_length=2000)] = "",
+    sms_remove: Annotated[str, Form(max_length=5)] = "",
+    chat_url: Annotated[str, Form(max_length=2000)] = "",
+    chat_remove: Annotated[str, Form(max_length=5)] = "",
     kinds: Annotated[list[str] | None, Form(max_length=20)] = None,
-    quiet_start: Annotated[FormText, Form(max_length=5)] = "",
-    quiet_end: Annotated[FormText, Form(max_length=5)] = "",
-    monthly_cap: Annotated[FormText, Form(max_length=20)] = "",
-    sms_cost: Annotated[FormText, Form(max_length=20)] = "",
-    arriving_soon_minutes: Annotated[FormText, Form(max_length=5)] = "15",
-    delay_threshold_min: Annotated[FormText, Form(max_length=5)] = "15",
+    quiet_start: Annotated[str, Form(max_length=5)] = "",
+    quiet_end: Annotated[str, Form(max_length=5)] = "",
+    monthly_cap: Annotated[str, Form(max_length=20)] = "",
+    sms_cost: Annotated[str, Form(max_length=20)] = "",
+    arriving_soon_minutes: Annotated[str, Form(max_length=5)] = "15",
+    delay_threshold_min: Annotated[str, Form(max_length=5)] = "15",
 ) -> HTMLResponse:
     """Save the channels and rules (admins). A provider URL field left empty keeps the
     stored one (it is never shown); *remove* clears it."""
@@ -225,12 +225,12 @@ def template_action(
     caller: Caller,
     session: DbSession,
     settings: AppSettings,
-    kind: Annotated[FormText, Form(max_length=30)],
-    language: Annotated[FormText, Form(max_length=5)],
-    action: Annotated[FormText, Form(max_length=10)] = "preview",
-    subject: Annotated[FormText, Form(max_length=300)] = "",
-    body: Annotated[FormText, Form(max_length=5000)] = "",
-    text: Annotated[FormText, Form(max_length=1000)] = "",
+    kind: Annotated[str, Form(max_length=30)],
+    language: Annotated[str, Form(max_length=5)],
+    action: Annotated[str, Form(max_length=10)] = "preview",
+    subject: Annotated[str, Form(max_length=300)] = "",
+    body: Annotated[str, Form(max_length=5000)] = "",
+    text: Annotated[str, Form(max_length=1000)] = "",
 ) -> HTMLResponse:
     """``preview`` renders the texts being edited with sample values (nothing saved);
     ``save`` stores them as the organisation's; ``reset`` goes back to the built-in ones."""
@@ -281,10 +281,10 @@ def send_test(
     caller: Caller,
     session: DbSession,
     settings: AppSettings,
-    channel: Annotated[FormText, Form(max_length=10)],
-    to: Annotated[FormText, Form(max_length=320)],
-    kind: Annotated[FormText, Form(max_length=30)] = "confirmed",
-    language: Annotated[FormText, Form(max_length=5)] = "en",
+    channel: Annotated[str, Form(max_length=10)],
+    to: Annotated[str, Form(max_length=320)],
+    kind: Annotated[str, Form(max_length=30)] = "confirmed",
+    language: Annotated[str, Form(max_length=5)] = "en",
 ) -> HTMLResponse:
     """Send one message with sample values to the typed address now, and log it."""
     caller.require(Role.ADMIN)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
-from lastmile.common.web import AppSettings, DbSession, FormText
+from lastmile.common.web import AppSettings, DbSession
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.formats.addresses import AddressColumns, address_line
 from lastmile.core.formats.orders_csv import ORDER_ALIASES
@@ -148,7 +148,7 @@ def import_preview(
     session: DbSession,
     settings: AppSettings,
     file: Annotated[UploadFile, File()],
-    date: Annotated[FormText, Form(max_length=40)] = "",
+    date: Annotated[str, Form(max_length=40)] = "",
 ) -> dict[str, Any]:
     """Dry run of an orders CSV: every row's verdict, its address checked by the geocoder and,
     where known, its pin. Saves nothing."""

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from lastmile.common.clock import utcnow
 from lastmile.core.errors import FieldIssue, InputError, NotFound
 from lastmile.integrations.shop import shopify
-from lastmile.orders.schemas import has_nul
 from lastmile.shops.models import ShopConnection, ShopDelivery, ShopOrder
 from lastmile.shops.schemas import ConnectionIn, ConnectionUpdate
 
@@ -43,13 +42,11 @@ def list_connections(*, session: Session, org_id: str) -> list[ShopConnection]:
 
 
 def get_connection(*, session: Session, org_id: str, connection_id: str) -> ShopConnection:
-    row = None
-    if not has_nul(connection_id):
-        row = session.scalar(
-            select(ShopConnection).where(
-                ShopConnection.org_id == org_id, ShopConnection.id == connection_id
-            )
+    row = session.scalar(
+        select(ShopConnection).where(
+            ShopConnection.org_id == org_id, ShopConnection.id == connection_id
         )
+    )
     if row is None:
         raise NotFound("shop connection not found")
     return row
@@ -153,7 +150,7 @@ def receive(
     *, session: Session, connection_id: str, body: bytes, headers: Mapping[str, str]
 ) -> Received:
     """Check and log one webhook; an accepted one is stored for the job (``queue``)."""
-    connection = None if has_nul(connection_id) else session.get(ShopConnection, connection_id)
+    connection = session.get(ShopConnection, connection_id)
     if connection is None:
         raise NotFound("no such shop connection")
     topic = headers.get("x-shopify-topic", "")[:100]

@@ -21,7 +21,7 @@ from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
 from lastmile.common.clock import utcnow
 from lastmile.common.ids import new_id
-from lastmile.common.web import AppSettings, DbSession, FormText
+from lastmile.common.web import AppSettings, DbSession
 from lastmile.core.errors import Conflict, InputError, LastmileError
 from lastmile.core.formats.table import parse_windows
 from lastmile.core.model import UnassignedReason
@@ -101,20 +101,20 @@ def add_order(
     caller: Caller,
     session: DbSession,
     settings: AppSettings,
-    external_id: Annotated[FormText, Form(max_length=100)],
-    date: Annotated[FormText, Form(max_length=10)],
-    address: Annotated[FormText, Form(max_length=500)],
-    lon: Annotated[FormText, Form(max_length=40)] = "",
-    lat: Annotated[FormText, Form(max_length=40)] = "",
-    windows: Annotated[FormText, Form(max_length=200)] = "",
-    description: Annotated[FormText, Form(max_length=2000)] = "",
-    parcels: Annotated[FormText, Form(max_length=20)] = "1",
-    service_min: Annotated[FormText, Form(max_length=20)] = "",
-    customer: Annotated[FormText, Form(max_length=200)] = "",
-    phone: Annotated[FormText, Form(max_length=50)] = "",
-    email: Annotated[FormText, Form(max_length=320)] = "",
-    notes: Annotated[FormText, Form(max_length=2000)] = "",
-    handover: Annotated[FormText, Form(max_length=40)] = "",
+    external_id: Annotated[str, Form(max_length=100)],
+    date: Annotated[str, Form(max_length=10)],
+    address: Annotated[str, Form(max_length=500)],
+    lon: Annotated[str, Form(max_length=40)] = "",
+    lat: Annotated[str, Form(max_length=40)] = "",
+    windows: Annotated[str, Form(max_length=200)] = "",
+    description: Annotated[str, Form(max_length=2000)] = "",
+    parcels: Annotated[str, Form(max_length=20)] = "1",
+    service_min: Annotated[str, Form(max_length=20)] = "",
+    customer: Annotated[str, Form(max_length=200)] = "",
+    phone: Annotated[str, Form(max_length=50)] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+    notes: Annotated[str, Form(max_length=2000)] = "",
+    handover: Annotated[str, Form(max_length=40)] = "",
 ) -> HTMLResponse:
     """Save the hand-typed order (refused with the field and the reason, nothing saved)."""
     caller.require(*STAFF)
@@ -338,7 +338,7 @@ def reoptimise(
     session: DbSession,
     settings: AppSettings,
     seconds: Annotated[int, Form(ge=1, le=60)] = 2,
-    apply: Annotated[FormText, Form(max_length=5)] = "",
+    apply: Annotated[str, Form(max_length=5)] = "",
 ) -> HTMLResponse:
     """Re-optimise the rest of the day: first what would change (nothing written), then,
     with ``apply``, the same search stored."""
