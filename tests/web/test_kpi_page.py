@@ -96,7 +96,7 @@ def test_kpi_page_agrees_with_the_api_and_makes_comparisons(kpi_client: TestClie
                 tile = page.locator(f'.kpi-tiles [data-metric="{name}"] b').inner_text()
                 assert tile == fmt(_api_value(shown, name), BY_NAME[name].unit), name
         assert shown["on_time_rate"] == pytest.approx(14 / 16)
-        assert page.locator("#failure-table td").first.inner_text() == "not_home"
+        assert page.locator("#failure-table td").first.inner_text() == "nobody at home"
         csv_href = page.get_attribute("#kpi-csv", "href")
         assert csv_href is not None
         exported = page.request.get(csv_href)

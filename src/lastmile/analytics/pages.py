@@ -20,7 +20,7 @@ from lastmile.common.web import AppSettings, DbSession
 from lastmile.core import kpi
 from lastmile.core.errors import InputError
 from lastmile.fleet import service as fleet
-from lastmile.web.layout import Viewer, json_script, org_today, render, staff_page
+from lastmile.web.layout import Viewer, fail_words, json_script, org_today, render, staff_page
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_DAYS = 28
@@ -127,7 +127,7 @@ def kpis_page(
             }
             for m in kpi.METRICS
         ],
-        "failures": result.failure_reasons,
+        "failures": {fail_words(k): v for k, v in result.failure_reasons.items()},
         "catalogue": [{"name": m.name, "label": m.label, "unit": m.unit} for m in kpi.METRICS],
     }
     return render(

@@ -12,6 +12,8 @@ from lastmile.orders import service as orders
 from lastmile.plans import document
 from lastmile.plans import service as plans
 from lastmile.web.layout import (
+    FAIL_WORDS,
+    STATUS_WORDS,
     Viewer,
     json_script,
     org_today,
@@ -76,6 +78,18 @@ def live_page(
                     ),
                     "line": [[r["start"]["lat"], r["start"]["lon"]]]
                     + [[s["lat"], s["lon"]] for s in r["stops"] if s["kind"] == "order"],
+                    "stops": [
+                        {
+                            "order_id": s["order_id"],
+                            "external_id": s.get("external_id") or "",
+                            "address": s.get("address") or "",
+                            "lat": s["lat"],
+                            "lon": s["lon"],
+                            "planned": s["arrival"][11:16],
+                        }
+                        for s in r["stops"]
+                        if s["kind"] == "order"
+                    ],
                 }
             )
     for i, r in enumerate(routes):
@@ -93,6 +107,9 @@ def live_page(
             {
                 "routes": routes,
                 "drivers": {d.id: d.name for d in drivers},
+                "timezone": viewer.timezone,
+                "status_words": STATUS_WORDS,
+                "fail_words": FAIL_WORDS,
                 # The stream replays from here, so vehicles show their last known position and
                 # the feed its recent history (event ids are server-wide, hence a window).
                 "replay_from": max(

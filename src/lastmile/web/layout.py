@@ -31,6 +31,7 @@ from lastmile.common.web import SESSION_COOKIE
 from lastmile.config import Settings
 from lastmile.core.errors import LastmileError
 from lastmile.core.formats.plan_json import OSM_ATTRIBUTION
+from lastmile.core.times import local_date, local_hhmm
 from lastmile.fleet import service as fleet
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
@@ -51,7 +52,37 @@ STATUS_WORDS = {
     "rescheduled": "moved to another day",
 }
 """How a shop owner reads an order's status (every page: ``status_words`` in templates)."""
+FAIL_WORDS = {
+    "not_home": "nobody at home",
+    "wrong_address": "wrong address",
+    "refused": "refused by the recipient",
+    "access_problem": "could not get to the door",
+    "damaged": "parcel damaged",
+    "other": "other reason",
+}
+"""Why a delivery failed (``drivers.schemas.FAIL_REASONS``), in the shop owner's words."""
+
+
+def fail_words(reason: str | None) -> str:
+    """A failure reason as the owner reads it (an unknown code without its underscores)."""
+    return FAIL_WORDS.get(reason or "", (reason or "").replace("_", " "))
+
+
+def local_stamp(moment: dt.datetime | None, zone: str, *, day: bool = True) -> str:
+    """A stored moment (UTC) as the organisation's wall clock, 24-hour:
+    ``"2026-11-25 09:05"`` (``day=False``: ``"09:05"``); ``""`` for none."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    where = ZoneInfo(zone)
+    hhmm = local_hhmm(moment, where)
+    return f"{local_date(moment, where).isoformat()} {hhmm}" if day else hhmm
+
+
 templates.env.globals["status_words"] = STATUS_WORDS
+templates.env.globals["local_stamp"] = local_stamp
+templates.env.globals["fail_words"] = fail_words
 
 
 @dataclass
