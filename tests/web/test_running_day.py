@@ -283,4 +283,13 @@ def test_add_insert_and_reoptimise(
     assert page.locator("#insert-btn").is_visible()
     page.goto(f"/app/orders/{inserted['id']}")
     assert page.locator("#insert-btn").count() == 0
+    # --- the orders page lists the day's ready orders that wait for a van, each insertable
+    page.goto("/app/orders")
+    page.wait_for_selector("#waiting")
+    waiting = page.locator("#waiting li[data-id]")
+    assert waiting.count() == 1 and "PHONE-2" in waiting.inner_text()
+    waiting.locator(".insert-one").click()
+    page.wait_for_selector("#waiting #insert-refused")
+    assert "No van can reach it" in page.inner_text("#waiting")
+    _shot(page, "08-orders-waiting")
     assert page.problems == []

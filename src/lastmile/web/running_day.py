@@ -216,6 +216,39 @@ def _place(
     )
 
 
+WAITING_SHOWN = 50
+"""Most ready orders listed as waiting for a running route (the rest are counted)."""
+
+
+@router.get("/app/orders/waiting", response_class=HTMLResponse)
+def waiting_orders(
+    request: Request,
+    caller: Caller,
+    session: DbSession,
+    settings: AppSettings,
+    date: Annotated[str, Query(max_length=10)] = "",
+) -> HTMLResponse:
+    """Orders of a running day that are ready but on no route (added or imported after the
+    plan), each with its insert button; nothing when the day has no running route."""
+    caller.require(*STAFF)
+    day = parse_day(date) or _today(session, caller.org_id)
+    if not live.running_routes(session=session, org_id=caller.org_id, day=day):
+        return HTMLResponse("")
+    rows, total = orders.list_orders(
+        session=session,
+        org_id=caller.org_id,
+        date=day,
+        statuses=[OrderStatus.READY.value],
+        limit=WAITING_SHOWN,
+    )
+    rows = [o for o in rows if o.lon is not None and not o.deliver_to]
+    if not rows:
+        return HTMLResponse("")
+    return render(
+        request, "dashboard/_waiting.html", None, settings, rows=rows, total=total, day=day
+    )
+
+
 @router.post("/app/orders/{order_id}/insert", response_class=HTMLResponse)
 def insert_order(
     request: Request, order_id: str, caller: Caller, session: DbSession, settings: AppSettings
