@@ -12,6 +12,7 @@ from lastmile.core.model import Profile
 from lastmile.core.roads import RoadNetwork, default_extract
 from lastmile.core.roads import build as build_module
 from lastmile.core.roads.build import cache_path_for, load_or_build, read_cache
+from lastmile.core.roads.compact import pack, unpack
 from lastmile.core.roads.profiles import (
     PROFILES,
     TOP_SPEED_KMH,
@@ -209,3 +210,26 @@ def test_no_van_segment_passes_a_bollard(helsinki: RoadNetwork) -> None:
     walking = graph.profiles[Profile.WALKING]
     walked = set(graph.seg_u[walking.chain // 2].tolist())
     assert set(on_roads) & walked  # walkers pass them
+
+
+def test_compact_forms_give_every_array_back_exactly() -> None:
+    rng = np.random.default_rng(3)
+    arrays = {
+        "ptr": np.cumsum(rng.integers(0, 200, 5000)).astype(np.int64),
+        "small": rng.integers(-100, 30000, 5000).astype(np.int64),
+        "wide": rng.integers(-(2**40), 2**40, 5000).astype(np.int64),
+        "speeds": rng.choice(np.array([3.5, 8.3, 13.9], np.float32), (3, 5000)),
+        "orig": np.concatenate([np.arange(4000), np.full(1000, -1)]).astype(np.int32),
+        "lengths": rng.random(5000),
+        "scalar": np.array(4),
+    }
+    packed = pack(arrays)
+    assert set(packed) == {
+        "ptr__steps", "ptr__steps_dtype", "small__narrow", "wide", "speeds__palette",
+        "speeds__codes", "orig__arange", "lengths", "scalar",
+    }  # fmt: skip
+    assert packed["small__narrow"].dtype == np.int16
+    back = unpack(packed)
+    assert set(back) == set(arrays)
+    for name, array in arrays.items():
+        assert back[name].dtype == array.dtype and np.array_equal(back[name], array), name

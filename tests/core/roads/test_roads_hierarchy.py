@@ -15,7 +15,7 @@ from test_roads_engine import random_points
 
 from lastmile.core.model import Location, Profile
 from lastmile.core.roads import RoadNetwork, RoadProvider
-from lastmile.core.roads.contraction import build_hierarchy
+from lastmile.core.roads.contraction import CACHED_ARRAYS, build_hierarchy, with_weights
 from lastmile.core.roads.engine import path_length_m, scipy_dijkstra
 from lastmile.core.roads.hierarchy import INF, many_to_many, shortest_path
 from lastmile.core.roads.synthetic import generate_city
@@ -119,3 +119,18 @@ def test_generated_city_is_routed_like_dijkstra(tmp_path: Path) -> None:
     slow = RoadProvider(network, distances=scipy_dijkstra).matrix(points, Profile.VAN)
     assert np.abs(fast.durations_s - slow.durations_s).max() <= 1
     assert np.abs(fast.distances_m - slow.distances_m).max() <= 1
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_weights_summed_from_base_arcs_equal_the_built_ones(seed: int) -> None:
+    """The cache keeps no weights: summing each shortcut's halves gives them back exactly."""
+    n = 500
+    tail, head, weight = _random_graph(n, seed)
+    ch = build_hierarchy(n, tail, head, weight)
+    kept = {name: getattr(ch, name) for name in CACHED_ARRAYS}
+    restored = with_weights(kept, weight)
+    assert np.array_equal(restored.up_weight, ch.up_weight)
+    assert np.array_equal(restored.down_weight, ch.down_weight)
+    assert (ch.arc_first >= 0).sum() > n  # there are shortcuts to sum
+    wrong = with_weights(kept, weight + 1)
+    assert not np.array_equal(wrong.up_weight, ch.up_weight)

@@ -35,12 +35,13 @@ from scipy.sparse.csgraph import connected_components
 
 from lastmile.core.geo.distance import EARTH_RADIUS_M
 from lastmile.core.model import Profile
-from lastmile.core.roads.contraction import build_hierarchy
-from lastmile.core.roads.hierarchy import HIERARCHY_ARRAYS, Hierarchy
+from lastmile.core.roads.compact import pack, unpack
+from lastmile.core.roads.contraction import CACHED_ARRAYS, build_hierarchy, with_weights
+from lastmile.core.roads.hierarchy import Hierarchy
 from lastmile.core.roads.profiles import PROFILES, node_blocks, rules_fingerprint, way_rule
 from lastmile.core.roads.restrictions import TurnRestriction, apply_restrictions, read_restriction
 
-CACHE_FORMAT_VERSION = 3
+CACHE_FORMAT_VERSION = 4
 """Bump when the arrays in the cache change meaning."""
 
 CACHE_SUFFIX = ".roads.npz"
@@ -487,12 +488,12 @@ def write_cache(graph: RoadGraph, cache: Path, stamp: SourceStamp | None) -> Non
     for profile, prepared in graph.profiles.items():
         for key in _PROFILE_ARRAYS:
             arrays[f"{profile.value}__{key}"] = getattr(prepared, key)
-        for key, array in graph.hierarchies[profile].arrays().items():
-            arrays[f"{profile.value}__ch_{key}"] = array
+        for key in CACHED_ARRAYS:
+            arrays[f"{profile.value}__ch_{key}"] = getattr(graph.hierarchies[profile], key)
     fd, tmp = tempfile.mkstemp(prefix=cache.name, suffix=".tmp", dir=cache.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, allow_pickle=False, **arrays)
+            np.savez(handle, allow_pickle=False, **pack(arrays))
         os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a cache is no secret
         os.replace(tmp, cache)
     except BaseException:
@@ -508,29 +509,27 @@ def read_cache(cache: Path, stamp: SourceStamp | None) -> RoadGraph | None:
     used on its own, without the extract next to it).
     """
     try:
-        data = np.load(cache, allow_pickle=False)
-    except (OSError, ValueError):
-        return None
-    with data:
-        try:
-            if int(data["format_version"]) != CACHE_FORMAT_VERSION:
-                return None
-            if str(data["rules"]) != rules_fingerprint():
-                return None
-            if stamp is not None and (
-                int(data["source_size"]) != stamp.size
-                or int(data["source_mtime_ns"]) != stamp.mtime_ns
+        with np.load(cache, allow_pickle=False) as stored:
+            if (
+                int(stored["format_version"]) != CACHE_FORMAT_VERSION
+                or str(stored["rules"]) != rules_fingerprint()
+                or (
+                    stamp is not None
+                    and (stamp.size, stamp.mtime_ns)
+                    != (int(stored["source_size"]), int(stored["source_mtime_ns"]))
+                )
             ):
                 return None
-            graph = RoadGraph(str(data["name"]), *(data[key] for key in _GRAPH_ARRAYS))
-            for value in data["profiles"].tolist():
-                profile = Profile(value)
-                parts = (data[f"{value}__{key}"] for key in _PROFILE_ARRAYS)
-                graph.profiles[profile] = ProfileGraph(profile, *parts)
-                ch = (data[f"{value}__ch_{key}"] for key in HIERARCHY_ARRAYS)
-                graph.hierarchies[profile] = Hierarchy(*ch)
-        except (KeyError, ValueError):
-            return None
+            data = unpack(stored)
+        graph = RoadGraph(str(data["name"]), *(data[key] for key in _GRAPH_ARRAYS))
+        for value in data["profiles"].tolist():
+            profile = Profile(value)
+            parts = (data[f"{value}__{key}"] for key in _PROFILE_ARRAYS)
+            pg = graph.profiles[profile] = ProfileGraph(profile, *parts)
+            ch = {key: data[f"{value}__ch_{key}"] for key in CACHED_ARRAYS}
+            graph.hierarchies[profile] = with_weights(ch, base_arcs(pg).weight)
+    except (OSError, ValueError, KeyError):
+        return None
     return graph
 
 

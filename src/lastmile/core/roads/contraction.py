@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import heapq
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import numba
 import numpy as np
 import numpy.typing as npt
 
-from lastmile.core.roads.hierarchy import INF, Hierarchy
+from lastmile.core.roads.hierarchy import HIERARCHY_ARRAYS, INF, Hierarchy
 
 Int64Array = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -497,4 +499,52 @@ def build_hierarchy(
         arc_first=first.astype(np.int32),
         arc_second=second.astype(np.int32),
         arc_orig=orig,
+    )
+
+
+# --- the cache keeps no weights: they follow from the base arcs -------------------------
+
+CACHED_ARRAYS = tuple(name for name in HIERARCHY_ARRAYS if not name.endswith("_weight"))
+"""The arrays a cache stores; the weights (a quarter of a hierarchy) are summed at load."""
+
+
+@numba.njit(nogil=True, cache=True)
+def _arc_weights(first: Int64Array, second: Int64Array, base_weight: Int64Array) -> Int64Array:
+    """Every arc's weight: a base arc's own, a shortcut's the sum of its two arcs' (exact:
+    an arc's two halves never change after it is made or improved)."""
+    weight = np.full(len(first), -1, np.int64)
+    stack = np.empty(len(first) + 1, np.int64)
+    for a in range(len(first)):
+        top = 0
+        stack[0] = a
+        while top >= 0:
+            x = stack[top]
+            if weight[x] >= 0:
+                top -= 1
+            elif first[x] < 0:
+                weight[x] = base_weight[x]
+                top -= 1
+            elif weight[first[x]] < 0:
+                top += 1
+                stack[top] = first[x]
+            elif weight[second[x]] < 0:
+                top += 1
+                stack[top] = second[x]
+            else:
+                weight[x] = weight[first[x]] + weight[second[x]]
+                top -= 1
+    return weight
+
+
+def with_weights(arrays: Mapping[str, Any], base_weight: Int64Array) -> Hierarchy:
+    """The hierarchy from its :data:`CACHED_ARRAYS` and the weights of its base arcs."""
+    weight = _arc_weights(
+        np.asarray(arrays["arc_first"], np.int64),
+        np.asarray(arrays["arc_second"], np.int64),
+        np.ascontiguousarray(base_weight, np.int64),
+    )
+    return Hierarchy(
+        **{name: arrays[name] for name in CACHED_ARRAYS},
+        up_weight=weight[arrays["up_arc"]],
+        down_weight=weight[arrays["down_arc"]],
     )
