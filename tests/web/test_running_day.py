@@ -292,4 +292,11 @@ def test_add_insert_and_reoptimise(
     page.wait_for_selector("#waiting #insert-refused")
     assert "No van can reach it" in page.inner_text("#waiting")
     _shot(page, "08-orders-waiting")
+    # --- the live page offers the same: the waiting order and re-optimising the rest
+    page.goto(f"/app/live?date={today()}")
+    page.wait_for_selector("#waiting li[data-id]")
+    assert "PHONE-2" in page.inner_text("#waiting")
+    page.click("#reopt-show")
+    page.wait_for_selector("#reopt-would, #reopt-none")
+    _shot(page, "09-live-running-day")
     assert page.problems == []
