@@ -9,7 +9,10 @@ For each city (synthetic ``size`` x ``size`` grids written as real OSM PBF by
 * ``lastmile roads matrix`` 1000 x 1000: whole command (cache already built);
 * one-to-200 (an insertion) in process: median of 20 ``RoadProvider.one_to_many`` calls;
 * on Liechtenstein, the hierarchy against the plain Dijkstra engine on the same 1000
-  points (median ratio of durations, largest difference).
+  points (median ratio of durations, largest difference);
+* on the 250k city (``--plan-size``), ``lastmile plan`` of the same 1000 points as orders
+  given by coordinates (25 vans of 60 parcels from the city centre, ``--time-limit 10``):
+  whole command, peak memory, orders planned.
 
 The machine is shared: the 1-minute load average (``/proc/loadavg``) is printed next to
 every number. Results go to stdout as a Markdown table and to ``--out`` as JSON.
@@ -96,7 +99,35 @@ def write_points(points: list[Location], path: Path) -> None:
         writer.writerows([p.lon, p.lat] for p in points)
 
 
-def measure(name: str, extract: Path, work: Path, compare: bool) -> dict[str, object]:
+def measure_plan(extract: Path, points: list[Location], work: Path) -> dict[str, object]:
+    """``lastmile plan`` of ``points`` as 1000 orders by coordinates, as a user runs it."""
+    orders = work / f"{extract.stem}-orders.csv"
+    with orders.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "lon", "lat", "parcels", "service_min"])
+        writer.writerows([f"O{i:04d}", p.lon, p.lat, 1, 3] for i, p in enumerate(points))
+    lon = float(np.mean([p.lon for p in points]))
+    lat = float(np.mean([p.lat for p in points]))
+    out = work / f"{extract.stem}-plan.json"
+    command = [
+        LASTMILE, "plan", str(orders), "--vehicles", "25", "--capacity", "60",
+        "--depot", f"{lon:.6f},{lat:.6f}", "--roads", str(extract), "--time-limit", "10",
+        "--out", str(out),
+    ]  # fmt: skip
+    row: dict[str, object] = {"load_plan": load()}
+    plan_s, plan_peak = run_peak(command)
+    document = json.loads(out.read_text())
+    row.update(
+        plan_1000_s=round(plan_s, 1),
+        plan_peak_mib=round(plan_peak),
+        plan_unassigned=len(document.get("unassigned", [])),
+    )
+    return row
+
+
+def measure(
+    name: str, extract: Path, work: Path, compare: bool, plan: bool = False
+) -> dict[str, object]:
     """Build, matrix and one-to-200 numbers of one extract."""
     row: dict[str, object] = {"city": name}
     row["load_build"] = load()
@@ -141,6 +172,8 @@ def measure(name: str, extract: Path, work: Path, compare: bool) -> dict[str, ob
         times.append(time.perf_counter() - started)
     row["one_to_200_ms"] = round(1000 * float(np.median(times)), 1)
     row["load_one_to_200"] = load()
+    if plan:
+        row.update(measure_plan(extract, points, work))
     if compare:
         fast = provider.matrix(points, Profile.VAN)
         started = time.perf_counter()
@@ -160,8 +193,11 @@ def main() -> None:
         "--sizes",
         type=int,
         nargs="*",
-        default=[500],
-        help="city grid sizes (500 = 250k intersections)",
+        default=[500, 1000],
+        help="city grid sizes (500 = 250k intersections, 1000 = 1M)",
+    )
+    parser.add_argument(
+        "--plan-size", type=int, default=500, help="the city on which `lastmile plan` runs"
     )
     parser.add_argument(
         "--extract", type=Path, nargs="*", default=[], help="more real extracts (.osm.pbf)"
@@ -190,7 +226,11 @@ def main() -> None:
             f"generated {city.name}: {stats.nodes:,} intersections, {len(stats.restrictions)} restrictions in {time.perf_counter() - started:.0f} s",
             flush=True,
         )
-        rows.append(measure(f"grid {size}x{size}", city, args.work, compare=False))
+        rows.append(
+            measure(
+                f"grid {size}x{size}", city, args.work, compare=False, plan=size == args.plan_size
+            )
+        )
         print(json.dumps(rows[-1]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"cpus": os.cpu_count(), "rows": rows}, indent=2) + "\n")

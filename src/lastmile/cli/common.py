@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from lastmile.core.errors import FieldIssue, InputError, LastmileError
+from lastmile.core.model import Profile
 from lastmile.core.roads.provider import TravelTimeProvider
 from lastmile.core.roads.straight import StraightLineProvider
 
@@ -93,11 +94,15 @@ def bundled_extract() -> Path:
     return default_extract()
 
 
-def load_provider(roads: Path | None, *, console: Console) -> TravelTimeProvider:
+def load_provider(
+    roads: Path | None, *, console: Console, profiles: Sequence[Profile] | None = None
+) -> TravelTimeProvider:
     """Road travel times from an extract when given, else the straight-line estimate.
 
     The first use of an extract builds its road graph (with a progress bar) and caches it
-    next to the file; later runs load the cache in a fraction of a second.
+    next to the file; later runs load the cache in a fraction of a second. ``profiles``
+    (default: all) are the ones prepared: a city's hierarchy per profile takes a while, so
+    a plan prepares only its fleet's.
     """
     if roads is None:
         return StraightLineProvider()
@@ -123,7 +128,7 @@ def load_provider(roads: Path | None, *, console: Console) -> TravelTimeProvider
             progress.update(task, completed=fraction, description=f"{roads.name}: {message}")
 
         try:
-            network = RoadNetwork.load(roads, on_progress=update)
+            network = RoadNetwork.load(roads, profiles=profiles, on_progress=update)
         except (OSError, RuntimeError, ValueError) as exc:
             raise InputError(
                 issues=[

@@ -370,7 +370,9 @@ def plan(
             )
         zone = _zone(timezone, fleet)
         day_planned = _day_of(day, parsed)
-        provider = load_provider(roads, console=err_console)
+        provider = load_provider(
+            roads, console=err_console, profiles=list(dict.fromkeys(v.profile for v in fleet))
+        )
         with err_console.status(f"Computing travel times ({provider.name}) ..."):
             problem = build_problem(
                 tuple(o for o in parsed.orders if o.id not in skipped), fleet, dims, provider
