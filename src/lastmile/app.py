@@ -19,9 +19,9 @@ from lastmile.common.bodycap import Cap
 from lastmile.config import Settings, get_settings
 from lastmile.db import create_db_engine, migrate, session_factory
 from lastmile.drivers.pod_store import too_large
-from lastmile.events import service as events
 from lastmile.events.bus import LocalBus, PostgresBus, psycopg_conninfo
 from lastmile.integrations.configured import provider_for
+from lastmile.jobs.pipeline import follow_commits
 from lastmile.jobs.runner import InlineRunner, JobRunner
 
 
@@ -47,13 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner = _make_runner(settings, sessions, engine)
         app.state.jobs = runner
 
-        def on_commit(committed: events.Committed) -> None:
-            for org_id, event_id in committed.events:
-                bus.publish(org_id, event_id)
-            for delivery_id in committed.deliveries:
-                runner.enqueue("deliver_webhook", delivery_id=delivery_id)
-
-        remove_listener = events.add_listener(engine, on_commit)
+        remove_listener = follow_commits(engine, runner.enqueue, bus.publish)
         if settings.use_roads:
             # /readyz says "loading" until the road network is in memory; the first plan or
             # ETA of the day then does not wait for it.

@@ -30,6 +30,8 @@ from lastmile.events.models import Event
 from lastmile.orgs.models import Organisation, Role
 from lastmile.routes.models import Stop
 
+pytestmark = pytest.mark.usefixtures("daytime")  # not midnight-sensitive (10:00 in Vaduz)
+
 ZONE = ZoneInfo("Europe/Vaduz")
 VEHICLES = (
     "id,name,profile,start_lon,start_lat,end_lon,end_lat,shift_start,shift_end,capacity_parcels\n"
@@ -658,7 +660,7 @@ def test_positions_only_on_duty(client: TestClient) -> None:
         )
     assert len(live) == 2  # one per batch
     with day.sessions() as session:
-        from lastmile.live.models import StopEta
+        from lastmile.routes.models import StopEta
 
         etas = list(session.scalars(select(StopEta).where(StopEta.route_id == day.route["id"])))
     assert etas, "a position must recompute the route's ETAs (live.service.on_position)"
@@ -832,7 +834,7 @@ def test_gps_batches_recompute_etas_at_most_every_few_seconds(
 ) -> None:
     """Phones send a batch every few seconds; the route's ETAs follow the GPS at most every
     ``eta_gps_refresh_s`` (10 s) of the points' own time, which keeps batches cheap."""
-    from lastmile.live import service as live
+    from lastmile.live import etas as live
 
     day = plan_day(client)
     t0 = now()

@@ -206,7 +206,7 @@ def test_an_event_committed_after_a_later_one_is_still_delivered(client: TestCli
                     ready.set()
                 if line.startswith("data: "):
                     found.append(json.loads(line[6:]))
-                    if found[-1]["type"] == "test.slow":
+                    if found[-1]["type"] == "order.contact":
                         return
 
     with serve_app(client.app) as url:
@@ -214,7 +214,7 @@ def test_an_event_committed_after_a_later_one_is_still_delivered(client: TestCli
         reader.start()
         assert ready.wait(10)
         slow = sessions()
-        early = events.record(session=slow, org_id=org.org_id, type="test.slow", payload={})
+        early = events.record(session=slow, org_id=org.org_id, type="order.contact", payload={})
         _create_order(client, org.dispatcher, "A-1")  # a later id, committed first
         deadline = time.monotonic() + 10
         while not found and time.monotonic() < deadline:
@@ -226,3 +226,33 @@ def test_an_event_committed_after_a_later_one_is_still_delivered(client: TestCli
     assert not reader.is_alive(), found
     assert found[-1]["id"] == early.id, found
     assert len({e["id"] for e in found}) == len(found)  # each once
+
+
+def test_one_event_catalogue_documented_and_enforced(client: TestClient) -> None:
+    """Every event type is listed once (``lastmile.events.types``) and documented; recording
+    another type fails, a webhook asking for one is a 422 naming it, and every type a listener
+    waits for is one that is recorded (``stop.added`` was listened for, never emitted)."""
+    from pathlib import Path
+
+    from lastmile.drivers import stream
+    from lastmile.events.types import CATALOGUE
+
+    doc = (Path(__file__).parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    assert [t for t in CATALOGUE if f"| `{t}` |" not in doc] == []
+    assert stream.RELEVANT_TYPES <= set(CATALOGUE)
+    assert stream.MEMBERSHIP_TYPES <= set(CATALOGUE)
+    src = Path(events.__file__).parents[1]
+    listened = "\n".join(p.read_text(encoding="utf-8") for p in src.rglob("*.py"))
+    assert '"stop.added"' not in listened and '"stop.removed"' not in listened
+    org = make_org(client, "Catalogue")
+    factory: sessionmaker[Session] = client.app.state.sessions  # type: ignore[attr-defined]
+    with factory() as session, pytest.raises(ValueError, match="unknown event type"):
+        events.record(session=session, org_id=org.org_id, type="stop.added", payload={})
+    bad = client.post(
+        "/api/v1/webhooks",
+        json={"url": "http://127.0.0.1:9/x", "event_types": ["order.status_changed", "stop.added"]},
+        headers=org.admin,
+    )
+    assert bad.status_code == 422, bad.text
+    issue = bad.json()["errors"][0]
+    assert issue["field"] == "event_types" and "stop.added" in json.dumps(issue)

@@ -24,8 +24,9 @@ from lastmile.drivers.models import Position
 from lastmile.events.models import Event
 from lastmile.fleet import service as fleet
 from lastmile.fleet.models import Driver, Vehicle
+from lastmile.live import etas
 from lastmile.live import service as live
-from lastmile.live.models import StopEta
+from lastmile.routes.models import StopEta
 from lastmile.orders import service as orders
 from lastmile.orders.core_view import core_orders as to_core
 from lastmile.orders.models import Order
@@ -75,7 +76,7 @@ def seed(
     route is a list of (external id, position k, windows or None) with times relative to now;
     ``pairs``: pickup external id -> the external id of its delivery (on the same route)."""
     with sessions_of(client)() as session:
-        zone = live._zone(session, org.org_id)
+        zone = live.zone_of(session, org.org_id)
         now = utcnow()
         day = now.astimezone(zone).date()
         now_s = seconds_of_day(now, day, zone)
@@ -203,6 +204,16 @@ def stops_of(client: TestClient, route_id: str) -> list[tuple[str | None, int, i
         ]
 
 
+def recompute(client: TestClient, org: OrgUsers, route_id: str) -> None:
+    """What a stop event does: the ETA owner recomputes and stores the route's ETAs."""
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    with sessions_of(client)() as session:
+        assert etas.on_stop_done(
+            session=session, settings=settings, org_id=org.org_id, route_id=route_id
+        )
+        session.commit()
+
+
 # --- ETAs and late risk ------------------------------------------------------------------------
 
 
@@ -243,14 +254,24 @@ def test_etas_follow_the_position_and_learn_the_pace(client: TestClient) -> None
     assert abs((eta_b - expected).total_seconds()) <= 1
     assert all(s["level"] == "on_time" for s in body["stops"])
     assert body["stops"][0]["promise"] is not None
-    assert len(events_of(client, org, "eta.updated")) == 1
-    # Nothing changed: reading again announces nothing new.
-    again = client.get(f"/api/v1/routes/{route_id}/etas", headers=org.dispatcher).json()
-    assert again["stops"][0]["eta"] == body["stops"][0]["eta"]
+    # Reading is not a change: nothing stored, nothing announced (reads never write).
+    assert events_of(client, org, "eta.updated") == []
+    with sessions_of(client)() as session:
+        assert session.scalars(select(StopEta).where(StopEta.route_id == route_id)).all() == []
+    # A writer (a stop event) stores the same prediction, and readers then read it.
+    recompute(client, org, route_id)
     assert len(events_of(client, org, "eta.updated")) == 1
     with sessions_of(client)() as session:
         stored = session.scalars(select(StopEta).where(StopEta.route_id == route_id)).all()
         assert len(stored) == 3
+        by_stop = {e.stop_id: e.arrival_s for e in stored}
+    again = client.get(f"/api/v1/routes/{route_id}/etas", headers=org.dispatcher).json()
+    assert abs(
+        (dt.datetime.fromisoformat(again["stops"][0]["eta"]) - eta_b).total_seconds()
+    ) <= 1
+    first = again["stops"][0]
+    assert at_seconds(day, by_stop[first["stop_id"]]) == dt.datetime.fromisoformat(first["eta"])
+    assert len(events_of(client, org, "eta.updated")) == 1  # the read announced nothing
 
 
 def test_a_closing_window_raises_late_risk(client: TestClient) -> None:
@@ -262,6 +283,7 @@ def test_a_closing_window_raises_late_risk(client: TestClient) -> None:
         [[("A", 1, None), ("B", 30, [[-H, 300]]), ("C", 31, [[-H, 6 * H]])]],
         shift_h=(0, 8),
     )
+    recompute(client, org, day.route_ids[0])
     body = client.get(f"/api/v1/routes/{day.route_ids[0]}/etas", headers=org.dispatcher).json()
     levels = {s["external_id"]: (s["level"], s["minutes_late"]) for s in body["stops"]}
     assert levels["A"][0] == "on_time"
@@ -277,7 +299,7 @@ def test_hooks_recompute_in_the_callers_transaction(client: TestClient) -> None:
     day = seed(client, org, [[("A", 1, None), ("B", 2, None)]])
     settings = client.app.state.settings  # type: ignore[attr-defined]
     with sessions_of(client)() as session:
-        result = live.on_position(
+        result = etas.on_position(
             session=session, settings=settings, org_id=org.org_id, route_id=day.route_ids[0],
             lon=point(1)[0], lat=point(1)[1], at=utcnow(),
         )  # fmt: skip
@@ -286,7 +308,7 @@ def test_hooks_recompute_in_the_callers_transaction(client: TestClient) -> None:
         session.rollback()  # the caller decides: nothing was stored
     with sessions_of(client)() as session:
         assert session.scalars(select(StopEta)).all() == []
-        result = live.on_stop_done(
+        result = etas.on_stop_done(
             session=session, settings=settings, org_id=org.org_id, route_id=day.route_ids[0]
         )
         assert result is not None

@@ -24,6 +24,8 @@ from lastmile.events.models import Event
 from lastmile.notifications import service
 from lastmile.notifications.models import Notification
 
+pytestmark = pytest.mark.usefixtures("daytime")  # not midnight-sensitive (10:00 in Vaduz)
+
 PUBLIC = "https://track.example"
 
 
@@ -492,7 +494,12 @@ def test_each_message_goes_out_once_however_often_the_job_runs(
                 )
             )
         )
-        again = service.handle_events(session=session, org_id=day.org.org_id, event_ids=event_ids)
+        again = service.handle_events(
+            session=session,
+            app=client.app.state.settings,  # type: ignore[attr-defined]
+            org_id=day.org.org_id,
+            event_ids=event_ids,
+        )
         assert again == []
         keys = list(session.scalars(select(Notification.dedupe_key)))
     assert len(keys) == len(set(keys)) == 4

@@ -175,7 +175,7 @@ def test_a_report_on_a_stop_moved_while_offline_wins_and_warns(client: TestClien
 def test_a_stop_event_from_the_driver_app_recomputes_the_route_etas(client: TestClient) -> None:
     """Without GPS, a delivery reported by the app refreshes the ETAs of the rest of the
     route (``live.on_stop_done``), which the dispatcher and the customer read."""
-    from lastmile.live.models import StopEta
+    from lastmile.routes.models import StopEta
     from service.test_driver_api import ev, plan_day, send
 
     day = plan_day(client, "Stop events")

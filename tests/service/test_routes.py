@@ -27,13 +27,16 @@ def _sessions(client: TestClient) -> sessionmaker[Session]:
 
 
 def _table_users(path: Path) -> list[str]:
-    """Where a module outside the routes slice builds a query on ``Route`` or ``Stop`` rows
+    """Where a module outside the routes slice builds a query on ``Route``, ``Stop`` or
+    ``StopEta`` rows
     (class attributes like ``Stop.order_id`` or ``select(Route)``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "lastmile.routes.models":
-            names |= {a.asname or a.name for a in node.names if a.name in ("Route", "Stop")}
+            names |= {
+                a.asname or a.name for a in node.names if a.name in ("Route", "Stop", "StopEta")
+            }
     found = []
     for node in ast.walk(tree):
         if (

@@ -25,6 +25,7 @@ from lastmile.core.times import DayClock
 from lastmile.core.units import plausible_date_issue
 from lastmile.drivers.models import Position, ProofOfDelivery
 from lastmile.events import service as events
+from lastmile.events import types as event_types
 from lastmile.events.models import Event
 from lastmile.fleet import service as fleet
 from lastmile.fleet.models import Depot, Driver, Vehicle
@@ -35,7 +36,7 @@ from lastmile.orgs.models import Organisation
 from lastmile.routes import service as routes_service
 from lastmile.tracking.models import CustomerInput, TrackingView
 
-EVENT_CONTACT = "order.contact"
+EVENT_CONTACT = event_types.ORDER_CONTACT
 MAX_DAYS = 366
 
 

@@ -23,6 +23,7 @@ from lastmile.common.clock import utcnow
 from lastmile.common.metrics import METRICS
 from lastmile.common.web import AppSettings, DbSession, problem
 from lastmile.drivers import service
+from lastmile.drivers import stream as stream_filter
 from lastmile.drivers.models import ProofOfDelivery
 from lastmile.drivers.pod_store import PodStore, store_for, too_large
 from lastmile.drivers.schemas import (
@@ -42,10 +43,6 @@ from lastmile.orgs.models import Role
 
 router = APIRouter(prefix="/api/v1", tags=["drivers"])
 KEEPALIVE_S = 15.0
-MEMBERSHIP_TYPES = frozenset(
-    {"route.dispatched", service.EVENT_ROUTE_CHANGED, "stop.added", "stop.removed"}
-)
-"""Events after which the stream reloads which routes and orders are the driver's."""
 
 _AUTH: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in"},
@@ -80,6 +77,7 @@ Store = Annotated[PodStore, Depends(pod_store)]
 def get_route(
     driver: CurrentDriver,
     session: DbSession,
+    settings: AppSettings,
     date: Annotated[
         dt.date | None,
         Query(description="Delivery date (default: today in the organisation's time zone)."),
@@ -89,11 +87,21 @@ def get_route(
     org_id = driver.org_id
     day = date or service.today(session=session, org_id=org_id)
     route = service.route_for_day(session=session, org_id=org_id, driver_id=driver.id, day=day)
-    view = (
-        None if route is None else service.route_view(session=session, org_id=org_id, route=route)
+    if route is None:
+        return RouteResponse(server_time=utcnow(), route=None)
+    from lastmile.live import etas as live
+
+    now = utcnow()
+    expected = live.current(session=session, settings=settings, org_id=org_id, routes=[route])
+    known = expected[route.id]
+    view = service.route_view(
+        session=session,
+        org_id=org_id,
+        route=route,
+        expected={r.stop_id: known.clock.iso(r.arrival_s) for r in known.stops},
     )
     org = orgs.get(session=session, org_id=org_id)
-    return RouteResponse(server_time=utcnow(), language=orgs.language(org), route=view)
+    return RouteResponse(server_time=now, language=orgs.language(org), route=view)
 
 
 @router.post(
@@ -107,7 +115,7 @@ def post_events(
 ) -> EventResults:
     """Apply device events (idempotent by key, in the order they happened); a result each.
 
-    The ETAs of each route with a stop event are recomputed (``live.service.on_stop_done``):
+    The ETAs of each route with a stop event are recomputed (``live.etas.on_stop_done``):
     the pace learns from it, and the next stops' times follow the day as it goes."""
     touched: set[str] = set()
     results = service.apply_events(
@@ -118,7 +126,7 @@ def post_events(
         touched_routes=touched,
     )
     if touched:
-        from lastmile.live import service as live
+        from lastmile.live import etas as live
 
         for route_id in sorted(touched):
             live.on_stop_done(
@@ -139,13 +147,13 @@ def post_positions(
 ) -> PositionResult:
     """GPS points of the route in progress; invalid points are rejected one by one.
 
-    The route's ETAs are recomputed from the newest point (``live.service.on_position``).
+    The route's ETAs are recomputed from the newest point (``live.etas.on_position``).
     """
     result = service.record_positions(
         session=session, org_id=driver.org_id, driver=driver, positions=body.positions
     )
     if result.accepted:
-        from lastmile.live import service as live
+        from lastmile.live import etas as live
 
         METRICS.positions.inc(result.accepted)
         newest = service.latest_position(session=session, org_id=driver.org_id, driver_id=driver.id)
@@ -297,17 +305,19 @@ async def stream_driver_events(
     sessions: sessionmaker[Session] = request.app.state.sessions
     org_id, user_id = caller.org_id, caller.user_id
 
-    def who() -> service.Interest:
+    def who() -> stream_filter.Interest:
         with sessions() as session:
             driver = service.driver_of(session=session, org_id=org_id, user_id=user_id)
-            return service.interest(session=session, org_id=org_id, driver_id=driver.id)
+            return stream_filter.interest(session=session, org_id=org_id, driver_id=driver.id)
 
     interest = await run_in_threadpool(who)  # raises 403 before the stream starts
     start = resume_cursor(last_event_id, last_event_header)
 
-    def refreshed() -> service.Interest:
+    def refreshed() -> stream_filter.Interest:
         with sessions() as session:
-            return service.interest(session=session, org_id=org_id, driver_id=interest.driver_id)
+            return stream_filter.interest(
+                session=session, org_id=org_id, driver_id=interest.driver_id
+            )
 
     events = follow(
         request,
@@ -326,9 +336,11 @@ async def stream_driver_events(
             elif item is None:
                 yield ": keep-alive\n\n"
             else:
-                if item.type in MEMBERSHIP_TYPES:  # the driver's routes or stops may have changed
+                if (
+                    item.type in stream_filter.MEMBERSHIP_TYPES
+                ):  # the driver's routes or stops may have changed
                     interest = await run_in_threadpool(refreshed)
-                data = service.driver_view(item.type, item.payload, interest)
+                data = stream_filter.driver_view(item.type, item.payload, interest)
                 if data is not None:
                     yield _format(item, data)
 

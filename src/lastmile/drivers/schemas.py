@@ -50,7 +50,13 @@ class DriverStop(BaseModel):
     kind: Literal["order", "break"]
     sequence: int
     status: Literal["pending", "arrived", "delivered", "failed"]
-    eta: str = Field(description="Planned arrival, ISO 8601 local time with offset.")
+    eta: str = Field(
+        description="Expected arrival (lastmile.live's prediction, the same the dispatcher and "
+        "the customer see; the planned one for stops already done), ISO 8601 local time."
+    )
+    planned_arrival: str | None = Field(
+        default=None, description="Arrival in the plan as it stands, ISO 8601 local time."
+    )
     service_s: int = Field(description="Planned time at the stop (for a break: its length).")
     order_id: str | None = None
     external_id: str | None = None

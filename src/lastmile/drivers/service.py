@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -62,6 +62,7 @@ from lastmile.drivers.schemas import (
     VehicleRef,
 )
 from lastmile.events import service as events
+from lastmile.events import types as event_types
 from lastmile.fleet import service as fleet
 from lastmile.fleet.models import Driver, Vehicle
 from lastmile.orders import lifecycle
@@ -95,13 +96,13 @@ MAX_RECIPIENT = 200
 MAX_BARCODES = 100
 MAX_BARCODE = 200
 
-EVENT_ROUTE_STARTED = "route.started"
-EVENT_ROUTE_FINISHED = "route.finished"
-EVENT_ROUTE_CHANGED = "route.changed"
-EVENT_POSITION = "driver.position"
-EVENT_POD_ADDED = "order.pod_added"
-EVENT_HISTORY_ADDED = "order.history_added"
-EVENT_STOP_CONFLICT = "stop.conflict"
+EVENT_ROUTE_STARTED = event_types.ROUTE_STARTED
+EVENT_ROUTE_FINISHED = event_types.ROUTE_FINISHED
+EVENT_ROUTE_CHANGED = event_types.ROUTE_CHANGED
+EVENT_POSITION = event_types.DRIVER_POSITION
+EVENT_POD_ADDED = event_types.ORDER_POD_ADDED
+EVENT_HISTORY_ADDED = event_types.ORDER_HISTORY_ADDED
+EVENT_STOP_CONFLICT = event_types.STOP_CONFLICT
 """A driver reported on a stop moved to another route while the phone was offline."""
 
 _STOP_STATUS = {
@@ -211,8 +212,11 @@ def _stop_status(stop: Stop, order: Order | None) -> str | None:
     return None
 
 
-def route_view(*, session: Session, org_id: str, route: Route) -> DriverRoute:
-    """The route as the driver app gets it (``docs/api-driver.md``)."""
+def route_view(
+    *, session: Session, org_id: str, route: Route, expected: Mapping[str, str]
+) -> DriverRoute:
+    """The route as the driver app gets it (``docs/api-driver.md``); ``expected`` is stop id ->
+    the expected arrival from ``lastmile.live`` (the one ETA), for the stops still to do."""
     org = _org(session, org_id)
     clock = DayClock(route.date, ZoneInfo(org.timezone))
     vehicle = session.scalar(
@@ -230,7 +234,8 @@ def route_view(*, session: Session, org_id: str, route: Route) -> DriverRoute:
                     kind="break",
                     sequence=stop.sequence,
                     status="delivered" if stop.status == StopStatus.DONE else "pending",
-                    eta=clock.iso(stop.arrival_s),
+                    eta=expected.get(stop.id, clock.iso(stop.arrival_s)),
+                    planned_arrival=clock.iso(stop.arrival_s),
                     service_s=stop.departure_s - stop.start_s,
                 )
             )
@@ -245,7 +250,8 @@ def route_view(*, session: Session, org_id: str, route: Route) -> DriverRoute:
                     "kind": "order",
                     "sequence": stop.sequence,
                     "status": status,
-                    "eta": clock.iso(stop.arrival_s),
+                    "eta": expected.get(stop.id, clock.iso(stop.arrival_s)),
+                    "planned_arrival": clock.iso(stop.arrival_s),
                     "service_s": order.service_s,
                     "order_id": order.id,
                     "external_id": order.external_id,
@@ -1120,82 +1126,6 @@ def pod_file(
     if row.storage_key == ERASED_POD:
         raise NotFound("this proof's file was erased on the customer's request")
     return row, store.get(row.storage_key)
-
-
-# --- the driver's live stream ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Interest:
-    """What concerns one driver: their recent routes and the orders on them."""
-
-    driver_id: str
-    route_ids: frozenset[str]
-    order_routes: dict[str, str]
-
-
-def interest(*, session: Session, org_id: str, driver_id: str) -> Interest:
-    since = today(session=session, org_id=org_id) - timedelta(days=1)
-    ids = [
-        r.id
-        for r in routes.of_driver(session=session, org_id=org_id, driver_id=driver_id, since=since)
-    ]
-    order_routes = routes.order_routes(session=session, org_id=org_id, route_ids=ids)
-    return Interest(driver_id=driver_id, route_ids=frozenset(ids), order_routes=order_routes)
-
-
-RELEVANT_TYPES = frozenset(
-    {
-        "route.dispatched",
-        EVENT_ROUTE_CHANGED,
-        EVENT_ROUTE_STARTED,
-        EVENT_ROUTE_FINISHED,
-        "stop.added",
-        "stop.removed",
-        orders.EVENT_STATUS_CHANGED,
-    }
-)
-"""Event types that may concern a driver (everything else is never sent to the app)."""
-
-
-def driver_view(event_type: str, payload: dict[str, Any], who: Interest) -> dict[str, Any] | None:
-    """What the driver app is told about an organisation event: a ``route.changed`` payload
-    (``route_id``, ``change``), or ``None`` when it does not concern this driver.
-
-    A route dispatched to the driver, a dispatcher's change to one of their routes, and a status
-    change of an order on their routes made by someone else (a cancellation) all become
-    ``route.changed``: the app reloads its route.
-    """
-    if event_type not in RELEVANT_TYPES:
-        return None
-    route_id = payload.get("route_id")
-    if event_type == "route.dispatched":
-        if payload.get("driver_id") != who.driver_id:
-            return None
-        return {"route_id": route_id, "change": "dispatched", "plan_id": payload.get("plan_id")}
-    if event_type == orders.EVENT_STATUS_CHANGED:
-        order_id = payload.get("order_id")
-        if not isinstance(order_id, str) or order_id not in who.order_routes:
-            return None
-        if payload.get("actor") == f"driver:{who.driver_id}":
-            return None  # the app's own change
-        if payload.get("to") == OrderStatus.DISPATCHED.value:
-            return None  # part of a dispatch, announced by route.dispatched
-        return {
-            "route_id": who.order_routes[order_id],
-            "change": "order_status",
-            "order_id": order_id,
-            "status": payload.get("to"),
-        }
-    if payload.get("driver_id") != who.driver_id and route_id not in who.route_ids:
-        return None
-    change = {
-        EVENT_ROUTE_STARTED: "started",
-        EVENT_ROUTE_FINISHED: "finished",
-        "stop.added": "stop_added",
-        "stop.removed": "stop_removed",
-    }.get(event_type, payload.get("change", "changed"))
-    return {**payload, "route_id": route_id, "change": change}
 
 
 # --- erasure of a customer's personal data ----------------------------------------------------

@@ -22,6 +22,7 @@ from lastmile.common.netguard import Policy, UrlRefused, check_url
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.db.engine import LastmileSession
 from lastmile.events.models import Event, Webhook, WebhookDelivery
+from lastmile.events.types import CATALOGUE
 
 CHANNEL = "lastmile_events"
 PENDING = "lastmile_pending"
@@ -33,6 +34,9 @@ class Committed:
 
     events: list[tuple[str, int]] = field(default_factory=list)
     deliveries: list[str] = field(default_factory=list)
+    types: dict[int, str] = field(default_factory=dict)
+    """event id -> its type (listeners pick their events without a query)."""
+    payloads: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 Listener = Callable[[Committed], None]
@@ -43,8 +47,8 @@ _lock = threading.Lock()
 def add_listener(engine: Engine, listener: Listener) -> Callable[[], None]:
     """Call ``listener`` after every commit on ``engine`` that recorded events.
 
-    Returns a function that removes it. The in-process bus and the webhook enqueuer listen
-    here; listeners must be quick and must not raise.
+    Returns a function that removes it. The after-commit pipeline (``jobs/pipeline.py``) is the
+    one listener of each process; listeners must be quick and must not raise.
     """
     key = id(listener)
     with _lock:
@@ -75,7 +79,10 @@ def _after_rollback(session: Session) -> None:
 
 
 def record(*, session: Session, org_id: str, type: str, payload: dict[str, Any]) -> Event:
-    """Add an event to the current transaction (committed by the caller's service)."""
+    """Add an event to the current transaction (committed by the caller's service). ``type``
+    is one of :data:`lastmile.events.types.CATALOGUE` (a new type is added there first)."""
+    if type not in CATALOGUE:
+        raise ValueError(f"unknown event type {type!r}: add it to lastmile.events.types")
     row = Event(org_id=org_id, type=type, payload=payload)
     session.add(row)
     session.flush()
@@ -86,6 +93,8 @@ def record(*, session: Session, org_id: str, type: str, payload: dict[str, Any])
         )
     pending: Committed = session.info.setdefault(PENDING, Committed())
     pending.events.append((org_id, row.id))
+    pending.types[row.id] = type
+    pending.payloads[row.id] = payload
     for hook in session.scalars(
         select(Webhook).where(Webhook.org_id == org_id, Webhook.active.is_(True))
     ):
@@ -147,6 +156,12 @@ def create_webhook(
     every delivery."""
     import secrets
 
+    unknown = [t for t in event_types if t not in CATALOGUE]
+    if unknown:
+        raise InputError(
+            issues=[FieldIssue(None, "event_types", unknown[0], "not an event type (docs/api.md)")],
+            source="webhook",
+        )
     try:
         check_url(url, policy, schemes=WEBHOOK_SCHEMES)
     except UrlRefused as exc:

@@ -21,7 +21,7 @@ from lastmile.config import Settings
 from lastmile.db import create_db_engine, session_factory
 from lastmile.db.engine import exclusive
 from lastmile.events.bus import psycopg_conninfo
-from lastmile.events.service import Committed, add_listener
+from lastmile.jobs.pipeline import follow_commits
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,7 @@ def make_app(settings: Settings) -> procrastinate.App:
     def context() -> JobContext:
         if "context" not in state:
             engine = create_db_engine(settings.resolved_database_url)
-
-            def on_commit(committed: Committed) -> None:
-                for delivery_id in committed.deliveries:
-                    enqueue("deliver_webhook", delivery_id=delivery_id)
-
-            add_listener(engine, on_commit)
+            follow_commits(engine, enqueue)
             state["context"] = JobContext(settings, session_factory(engine), enqueue)
         ctx: JobContext = state["context"]
         return ctx

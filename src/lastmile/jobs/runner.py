@@ -55,7 +55,7 @@ def _run_in_child(
 
 def _run_job_here(settings_json: str, name: str, kwargs: dict[str, Any]) -> None:
     from lastmile.db import create_db_engine, session_factory
-    from lastmile.events.service import Committed, add_listener
+    from lastmile.jobs.pipeline import follow_commits
     from lastmile.jobs.registry import run
 
     settings = Settings.model_validate_json(settings_json)
@@ -65,11 +65,7 @@ def _run_job_here(settings_json: str, name: str, kwargs: dict[str, Any]) -> None
     def enqueue(job: str, *, delay_s: float = 0, **job_kwargs: Any) -> None:
         run(JobContext(settings, sessions, enqueue), job, job_kwargs)
 
-    def on_commit(committed: Committed) -> None:
-        for delivery_id in committed.deliveries:
-            enqueue("deliver_webhook", delivery_id=delivery_id)
-
-    add_listener(engine, on_commit)
+    follow_commits(engine, enqueue)
     try:
         run(JobContext(settings, sessions, enqueue), name, kwargs)
     finally:

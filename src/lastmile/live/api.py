@@ -14,8 +14,8 @@ from lastmile.auth.principal import STAFF
 from lastmile.common.web import AppSettings, DbSession, problem
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.model import Location, TimeWindow
+from lastmile.live import etas, service
 from lastmile.live import reoptimise as replan
-from lastmile.live import service
 from lastmile.live.schemas import (
     Inserted,
     Pace,
@@ -35,7 +35,7 @@ from lastmile.orders.schemas import OrderCreate, Window
 router = APIRouter(prefix="/api/v1", tags=["live"])
 
 
-def _etas(result: service.RouteEtas) -> RouteEtasRead:
+def _etas(result: etas.RouteEtas) -> RouteEtasRead:
     iso = result.clock.iso
     route = result.route
     return RouteEtasRead(
@@ -85,12 +85,11 @@ def _does_not_fit(exc: service.DoesNotFit) -> JSONResponse:
 def route_etas(
     route_id: str, caller: Caller, session: DbSession, settings: AppSettings
 ) -> RouteEtasRead:
-    """Predicted arrival, late risk and the ETA window to promise for each stop still to do."""
+    """Predicted arrival, late risk and the ETA window to promise for each stop still to do
+    (the prediction stored at the last stop event or GPS batch; reading changes nothing)."""
     caller.require(*STAFF)
     return _etas(
-        service.route_etas(
-            session=session, settings=settings, org_id=caller.org_id, route_id=route_id
-        )
+        etas.route_etas(session=session, settings=settings, org_id=caller.org_id, route_id=route_id)
     )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.events import service as events
 from lastmile.fleet import service as fleet
+from lastmile.live import etas
 from lastmile.orders import service as orders
 from lastmile.plans import document
 from lastmile.plans import service as plans
@@ -28,6 +31,27 @@ router = APIRouter(include_in_schema=False)
 
 LIVE_REPLAY = 5000
 """How many event ids back the live page's stream starts (last positions, recent feed)."""
+
+
+def _etas_of(known: etas.RouteEtas | None) -> dict[str, dict[str, Any]]:
+    """order id -> the one ETA (``HH:MM``), the customer's promise, late risk and minutes late
+    of each stop still to do (what the driver app and the tracking page show too)."""
+    if known is None:
+        return {}
+
+    def hhmm(seconds: int) -> str:
+        return known.clock.iso(seconds)[11:16]
+
+    return {
+        r.order_id: {
+            "eta": hhmm(r.arrival_s),
+            "promise": [hhmm(r.promise[0]), hhmm(r.promise[1])] if r.promise else None,
+            "level": r.level,
+            "minutes_late": -(-r.late_s // 60),
+        }
+        for r in known.stops
+        if r.order_id
+    }
 
 
 @router.get("/app/live", response_model=None)
@@ -60,6 +84,12 @@ def live_page(
             r.vehicle_id: r
             for r in plans.routes_of(session=session, org_id=viewer.org_id, plan_id=p.id)
         }
+        expected = etas.current(
+            session=session,
+            settings=settings,
+            org_id=viewer.org_id,
+            routes=list(rows_by_vehicle.values()),
+        )
         for r in (document.current(session=session, plan=p) or {}).get("routes", []):
             ids = [s["order_id"] for s in r["stops"] if s["kind"] == "order"]
             row = rows_by_vehicle.get(r["vehicle_id"])
@@ -76,6 +106,7 @@ def live_page(
                     "failed": sum(
                         1 for i in ids if status_of.get(i) in ("failed", "returned", "rescheduled")
                     ),
+                    "etas": _etas_of(expected.get(row.id) if row else None),
                     "line": [[r["start"]["lat"], r["start"]["lon"]]]
                     + [[s["lat"], s["lon"]] for s in r["stops"] if s["kind"] == "order"],
                     "stops": [

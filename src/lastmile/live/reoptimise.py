@@ -26,21 +26,19 @@ from lastmile.core.errors import Conflict, FieldIssue, InputError, NotFound
 from lastmile.core.planning import solve
 from lastmile.core.times import DayClock
 from lastmile.events import service as events
+from lastmile.live.etas import refresh
 from lastmile.live.service import (
     EVENT_ROUTE_CHANGED,
     RUNNING,
     LiveDay,
-    RouteState,
     _locked,
     _now,
     _remaining_orders,
     _rewrite_remaining,
     _serialise,
-    _zone,
     build_live_day,
-    load_states,
-    refresh,
 )
+from lastmile.live.state import RouteState, load_states, zone_of
 from lastmile.plans.models import Plan
 from lastmile.routes import service as routes_service
 from lastmile.routes.models import RouteStatus, StopKind
@@ -169,7 +167,7 @@ def reoptimise(
         for s in states
     }
     now_s = _now(session, org_id, plan.date, now)
-    clock = DayClock(plan.date, _zone(session, org_id))
+    clock = DayClock(plan.date, zone_of(session, org_id))
     provider = provider_for(settings)
     day = build_live_day(states=states, provider=provider, now_s=now_s, tags=tags)
     before = round(sum(r.cost for r in day.routes if r.stops), 2)

@@ -1,17 +1,11 @@
-"""Live operations on the day's running routes: ETAs and late risk, same-day inserts,
-re-optimising the rest of the day, bookable delivery windows.
+"""Live operations on the day's running routes: same-day inserts, re-optimising the rest of
+the day, bookable delivery windows.
 
-The live model of a route (see ``docs/live-operations.md``): stops already ``done``,
-``failed`` or ``skipped`` are history and never move; a stop the driver has ``arrived`` at is
-locked (the vehicle leaves it after its service); everything else is *remaining*. The vehicle
-is modelled as starting where it is now (the arrived stop, its latest GPS position, the last
-stop it finished, or its start depot before the route starts) at the time it can leave
-(``t0``), with the rest of its shift. The core (:mod:`lastmile.core.live`,
-:mod:`lastmile.core.planning`) plans that remaining part like any other route.
-
-Hooks for the driver API (they add to the caller's transaction; the caller commits):
-:func:`on_position` after storing GPS points, :func:`on_stop_done` after a stop's status
-changed. Without them, :func:`route_etas` computes on read.
+The live state of a route is :mod:`lastmile.live.state`; its ETAs are
+:mod:`lastmile.live.etas` (the one owner of ETAs). The vehicle is modelled as starting where
+it is now at the time it can leave (``t0``), with the rest of its shift; the core
+(:mod:`lastmile.core.live`, :mod:`lastmile.core.planning`) plans that remaining part like any
+other route.
 """
 
 from __future__ import annotations
@@ -19,14 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
@@ -34,9 +26,7 @@ from lastmile.config import Settings
 from lastmile.core import model as core
 from lastmile.core.errors import Conflict, FieldIssue, InputError, NotFound
 from lastmile.core.formats.plan_json import in_owner_words
-from lastmile.core.live.eta import LiveRoute, LiveStop, Pace, learn_factor, predict
 from lastmile.core.live.insert import InsertResult, best_insertion
-from lastmile.core.live.risk import RiskLevel, assess
 from lastmile.core.live.slots import (
     DEFAULT_CUTOFF_S,
     DEFAULT_SLOT_S,
@@ -50,17 +40,26 @@ from lastmile.core.planning import build_problem, route_cost, simulate
 from lastmile.core.planning.build import collect_locations, validate_problem
 from lastmile.core.roads.provider import TravelTimeProvider
 from lastmile.core.times import DayClock, seconds_of_day
-from lastmile.drivers.models import Position
 from lastmile.events import service as events
+from lastmile.events import types as event_types
 from lastmile.fleet import service as fleet
-from lastmile.live.models import StopEta
+from lastmile.live.etas import RouteEtas, refresh
+from lastmile.live.state import (
+    Origin,
+    RouteState,
+    load_states,
+    origin,
+    pace_of,
+    planned_leg,
+    zone_of,
+)
 from lastmile.orders import service as orders
 from lastmile.orders.core_view import core_orders
 from lastmile.orders.lifecycle import OrderStatus
-from lastmile.orders.models import Order, OrderEvent
+from lastmile.orders.models import Order
 from lastmile.orgs.models import Organisation
 from lastmile.routes import service as routes_service
-from lastmile.routes.models import Route, RouteStatus, Stop, StopKind, StopStatus
+from lastmile.routes.models import Route, RouteStatus, Stop, StopKind
 
 RUNNING = routes_service.RUNNING
 DONE = routes_service.CLOSED
@@ -68,13 +67,7 @@ INSERT_ROUTES = 8
 """Same-day inserts and slots try the routes nearest to the new address (by their remaining
 stops and position), at most this many: travel times are then needed for a few hundred
 locations, not the whole day's."""
-ETA_CHANGE_S = 60
-"""An ETA that moved less than this is not announced again (``eta.updated``)."""
-STORE_EVERY = dt.timedelta(seconds=60)
-"""An unchanged prediction is written again (fresh ``computed_at``) at most this often."""
-EVENT_ETA_UPDATED = "eta.updated"
-EVENT_LATE_RISK = "late_risk"
-EVENT_ROUTE_CHANGED = "route.changed"
+EVENT_ROUTE_CHANGED = event_types.ROUTE_CHANGED
 
 
 class DoesNotFit(Conflict):
@@ -85,585 +78,6 @@ class DoesNotFit(Conflict):
     def __init__(self, message: str, unassigned: core.Unassigned | None = None) -> None:
         super().__init__(message)
         self.unassigned = unassigned
-
-
-# --- the live state of a route ---------------------------------------------------------------
-
-
-@dataclass
-class RouteState:
-    """Everything the live computations need about one route, loaded in a few queries."""
-
-    route: Route
-    vehicle: core.Vehicle
-    dimensions: tuple[str, ...]
-    zone: ZoneInfo
-    stops: list[Stop]
-    orders: dict[str, Order]
-    times: dict[tuple[str, str], dt.datetime]
-    """(order id, status) -> when it happened (first time)."""
-    position: Position | None
-    done: list[Stop] = field(default_factory=list)
-    arrived: Stop | None = None
-    remaining: list[Stop] = field(default_factory=list)
-    """Pending stops (orders and breaks) after the arrived one, in sequence."""
-
-    def __post_init__(self) -> None:
-        self.done = [s for s in self.stops if s.status in DONE]
-        pending = [s for s in self.stops if s.status not in DONE]
-        arrived = [s for s in pending if s.status == StopStatus.ARRIVED]
-        # Normally at most one; if the app reported two, the driver is at the later one.
-        self.arrived = arrived[-1] if arrived else None
-        self.remaining = [s for s in pending if s.status != StopStatus.ARRIVED]
-
-    def seconds(self, at: dt.datetime) -> int:
-        return seconds_of_day(at, self.route.date, self.zone)
-
-    def location(self, stop: Stop) -> core.Location | None:
-        order = self.orders.get(stop.order_id or "")
-        if order is None or order.lon is None or order.lat is None:
-            return None
-        return core.Location(order.lon, order.lat)
-
-    def done_at(self, stop: Stop) -> int | None:
-        for status in ("delivered", "failed"):
-            at = self.times.get((stop.order_id or "", status))
-            if at is not None:
-                return self.seconds(at)
-        return None
-
-    def arrived_at(self, stop: Stop) -> int | None:
-        at = self.times.get((stop.order_id or "", "arrived"))
-        return self.seconds(at) if at is not None else None
-
-
-def _zone(session: Session, org_id: str) -> ZoneInfo:
-    org = session.get(Organisation, org_id)
-    if org is None:
-        raise NotFound("organisation not found")
-    return ZoneInfo(org.timezone)
-
-
-def _get_route(session: Session, org_id: str, route_id: str) -> Route:
-    return routes_service.get(session=session, org_id=org_id, route_id=route_id)
-
-
-def load_states(*, session: Session, org_id: str, routes: Sequence[Route]) -> list[RouteState]:
-    """The live state of ``routes`` (one query per kind of row, whatever their number)."""
-    if not routes:
-        return []
-    zone = _zone(session, org_id)
-    ids = [r.id for r in routes]
-    vehicles, dimensions = fleet.to_core_vehicles(
-        session=session,
-        org_id=org_id,
-        vehicle_ids=list(dict.fromkeys(r.vehicle_id for r in routes)),
-    )
-    by_vehicle = {v.id: v for v in vehicles}
-    stops = routes_service.stops_of(session=session, org_id=org_id, route_ids=ids)
-    order_ids = [s.order_id for rows in stops.values() for s in rows if s.order_id]
-    order_rows = (
-        {
-            o.id: o
-            for o in session.scalars(
-                select(Order).where(Order.org_id == org_id, Order.id.in_(order_ids))
-            )
-        }
-        if order_ids
-        else {}
-    )
-    times: dict[tuple[str, str], dt.datetime] = {}
-    touched = [
-        s.order_id
-        for rows in stops.values()
-        for s in rows
-        if s.order_id and s.status != StopStatus.PENDING
-    ]
-    if touched:
-        for oid, status, at in session.execute(
-            select(OrderEvent.order_id, OrderEvent.to_status, OrderEvent.at)
-            .where(
-                OrderEvent.org_id == org_id,
-                OrderEvent.order_id.in_(touched),
-                OrderEvent.to_status.in_(("arrived", "delivered", "failed")),
-            )
-            .order_by(OrderEvent.at)
-        ).all():
-            times.setdefault((oid, status), at)
-    latest = (
-        select(Position.route_id, func.max(Position.recorded_at).label("at"))
-        .where(Position.org_id == org_id, Position.route_id.in_(ids))
-        .group_by(Position.route_id)
-        .subquery()
-    )
-    positions = {
-        p.route_id: p
-        for p in session.scalars(
-            select(Position).join(
-                latest,
-                (Position.route_id == latest.c.route_id) & (Position.recorded_at == latest.c.at),
-            )
-        )
-    }
-    out = []
-    for route in routes:
-        vehicle = by_vehicle[route.vehicle_id]
-        out.append(
-            RouteState(
-                route=route,
-                vehicle=vehicle,
-                dimensions=dimensions,
-                zone=zone,
-                stops=stops[route.id],
-                orders=order_rows,
-                times=times,
-                position=positions.get(route.id),
-            )
-        )
-    return out
-
-
-def _leg(state: RouteState, stop: Stop) -> int:
-    """Planned travel into ``stop`` from the element before it (stored times)."""
-    index = state.stops.index(stop)
-    before = state.stops[index - 1].departure_s if index > 0 else state.route.start_s
-    return max(0, stop.arrival_s - before)
-
-
-def _pace(state: RouteState) -> Pace:
-    """The driver's pace today, from the stops done so far (see ``core.live.eta``)."""
-    travel: list[tuple[int, int]] = []
-    service: list[tuple[int, int]] = []
-    finished = [*state.done, *([state.arrived] if state.arrived else [])]
-    finished = [s for s in finished if s.kind == StopKind.ORDER]
-    finished.sort(key=lambda s: state.done_at(s) or state.arrived_at(s) or 0)
-    previous: Stop | None = None
-    for stop in finished:
-        arrived, done = state.arrived_at(stop), state.done_at(stop)
-        if arrived is not None and done is not None:
-            service.append((stop.departure_s - stop.start_s, done - arrived))
-        if previous is not None:
-            left = state.done_at(previous)
-            consecutive = state.stops.index(stop) == state.stops.index(previous) + 1
-            if left is not None and consecutive:
-                if arrived is not None:
-                    travel.append((stop.arrival_s - previous.departure_s, arrived - left))
-                elif done is not None:
-                    travel.append((stop.departure_s - previous.departure_s, done - left))
-        previous = stop
-    return Pace(learn_factor(travel), learn_factor(service))
-
-
-def _travel_s(
-    provider: TravelTimeProvider, vehicle: core.Vehicle, a: core.Location, b: core.Location
-) -> int:
-    if a == b:
-        return 0
-    seconds = int(provider.matrix([a, b], vehicle.profile).durations_s[0, 1])
-    return round(seconds / vehicle.speed_factor) if vehicle.speed_factor != 1.0 else seconds
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where the vehicle is, and from when it can drive on (seconds of the day)."""
-
-    location: core.Location
-    t0: int
-    source: str
-    """``arrived`` (at a stop), ``position`` (GPS), ``last_stop`` or ``start``."""
-
-
-def _last_done(state: RouteState) -> int | None:
-    return max((d for s in state.done if (d := state.done_at(s)) is not None), default=None)
-
-
-def origin(state: RouteState, now: int, pace: Pace) -> Origin:
-    last_done = _last_done(state)
-    if state.arrived is not None:
-        loc = state.location(state.arrived)
-        arrived = state.arrived_at(state.arrived) or now
-        service = state.arrived.departure_s - state.arrived.start_s
-        if loc is not None:
-            return Origin(loc, max(now, arrived + round(service * pace.service)), "arrived")
-    position = state.position
-    if position is not None:
-        at = state.seconds(position.recorded_at)
-        if last_done is None or at >= last_done:
-            return Origin(core.Location(position.lon, position.lat), max(now, at), "position")
-    done = [s for s in state.done if s.kind == StopKind.ORDER and state.location(s) is not None]
-    if done:
-        last = max(done, key=lambda s: (state.done_at(s) or 0, s.sequence))
-        loc = state.location(last)
-        assert loc is not None
-        return Origin(loc, max(now, state.done_at(last) or now), "last_stop")
-    return Origin(state.vehicle.start, max(now, state.route.start_s), "start")
-
-
-# --- ETAs and late risk ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EtaRow:
-    stop_id: str
-    order_id: str | None
-    external_id: str | None
-    kind: str
-    status: str
-    arrival_s: int
-    start_s: int
-    departure_s: int
-    planned_arrival_s: int
-    level: str
-    late_s: int
-    promise: tuple[int, int] | None
-    windows: list[list[int]]
-
-
-@dataclass(frozen=True)
-class RouteEtas:
-    route: Route
-    computed_at: dt.datetime
-    now_s: int
-    origin: str
-    pace: Pace
-    end_s: int
-    overtime_s: int
-    stops: list[EtaRow]
-    clock: DayClock
-
-
-def _windows(order: Order | None) -> tuple[core.TimeWindow, ...]:
-    if order is None:
-        return ()
-    return tuple(sorted(core.TimeWindow(int(a), int(b)) for a, b in order.windows))
-
-
-def _break_window(state: RouteState, stop: Stop) -> tuple[core.TimeWindow, ...]:
-    for brk in state.vehicle.breaks:
-        if brk.window.contains(stop.start_s):
-            return (brk.window,)
-    return ()
-
-
-def _end_leg(state: RouteState) -> int:
-    last = state.stops[-1] if state.stops else None
-    if last is None:
-        return 0
-    return max(0, state.route.end_s - last.departure_s)
-
-
-def compute(
-    state: RouteState,
-    *,
-    now: int,
-    provider: TravelTimeProvider,
-    promised: dict[str, tuple[int, int]] | None = None,
-) -> tuple[list[EtaRow], Origin, Pace, int, int]:
-    """Predicted times and risk of every stop not yet done (pure, given the state)."""
-    pace = _pace(state)
-    where = origin(state, now, pace)
-    promised = promised or {}
-    rows: list[EtaRow] = []
-    stops = state.remaining
-    live_stops = []
-    for stop in stops:
-        order = state.orders.get(stop.order_id or "")
-        if stop.kind == StopKind.BREAK or order is None:
-            live_stops.append(
-                LiveStop(
-                    stop.id,
-                    None,
-                    stop.departure_s - stop.start_s,
-                    _break_window(state, stop),
-                    None,
-                    core.StopKind.BREAK,
-                )
-            )
-        else:
-            live_stops.append(LiveStop(stop.id, order.id, order.service_s, _windows(order)))
-    legs = tuple(_leg(state, s) for s in stops)
-    live = LiveRoute(tuple(live_stops), legs, _end_leg(state), state.vehicle.shift.end)
-    first_order = next((s for s in stops if s.kind == StopKind.ORDER and state.location(s)), None)
-    raw_leg = 0
-    if first_order is not None:
-        loc = state.location(first_order)
-        assert loc is not None
-        if where.source in ("position", "last_stop"):
-            raw_leg = _travel_s(provider, state.vehicle, where.location, loc)
-        else:
-            raw_leg = _leg(state, first_order)
-    if where.source == "arrived":
-        prediction = predict(live, now=where.t0, first_leg_s=raw_leg, pace=pace)
-    else:
-        # Driving since ``base``: arrival at the first stop = base + leg, but never before now.
-        base = where.t0
-        if where.source == "position" and state.position is not None:
-            base = state.seconds(state.position.recorded_at)
-        elif where.source == "last_stop":
-            base = min(where.t0, _last_done(state) or where.t0)
-        first = max(now, base + round(raw_leg * pace.travel))
-        prediction = predict(live, now=first, first_leg_s=0, pace=pace)
-    if state.arrived is not None:
-        stop = state.arrived
-        order = state.orders.get(stop.order_id or "")
-        arrived = state.arrived_at(stop) or now
-        windows = _windows(order)
-        start = (
-            max(arrived, windows[0].start) if windows and arrived < windows[0].start else arrived
-        )
-        rows.append(_row(state, stop, order, arrived, start, where.t0, now, promised))
-    for stop, eta in zip(stops, prediction.etas, strict=True):
-        order = state.orders.get(stop.order_id or "")
-        rows.append(_row(state, stop, order, eta.arrival, eta.start, eta.departure, now, promised))
-    return rows, where, pace, prediction.end_time, prediction.overtime_s
-
-
-def _row(
-    state: RouteState,
-    stop: Stop,
-    order: Order | None,
-    arrival: int,
-    start: int,
-    departure: int,
-    now: int,
-    promised: dict[str, tuple[int, int]],
-) -> EtaRow:
-    if stop.kind == StopKind.BREAK or order is None:
-        return EtaRow(
-            stop.id, None, None, "break", stop.status, arrival, start, departure,
-            stop.arrival_s, RiskLevel.ON_TIME.value, 0, None, [],
-        )  # fmt: skip
-    windows = _windows(order)
-    old = promised.get(stop.id)
-    old_window = core.TimeWindow(*old) if old else None
-    risk = assess(arrival=arrival, start=start, now=now, windows=windows, promised=old_window)
-    promise = risk.promise
-    if old_window is not None:
-        inside = old_window.start <= arrival <= old_window.end
-        narrower = old_window.start <= promise.start and promise.end <= old_window.end
-        if inside and not narrower:
-            promise = old_window
-    if stop.status == StopStatus.ARRIVED:
-        promise = core.TimeWindow(arrival, arrival)
-    return EtaRow(
-        stop_id=stop.id,
-        order_id=order.id,
-        external_id=order.external_id,
-        kind="order",
-        status=stop.status,
-        arrival_s=arrival,
-        start_s=start,
-        departure_s=departure,
-        planned_arrival_s=stop.arrival_s,
-        level=risk.level.value,
-        late_s=risk.late_s,
-        promise=(promise.start, promise.end),
-        windows=[list(w) for w in order.windows],
-    )
-
-
-def refresh(
-    *,
-    session: Session,
-    provider: TravelTimeProvider,
-    state: RouteState,
-    now: dt.datetime | None = None,
-) -> RouteEtas:
-    """Recompute a route's ETAs, store them in ``stop_etas`` and record ``eta.updated`` /
-    ``late_risk`` events for what changed. Does not commit."""
-    when = now or utcnow()
-    now_s = state.seconds(when)
-    route = state.route
-    stored = {
-        e.stop_id: e
-        for e in session.scalars(
-            select(StopEta).where(StopEta.org_id == route.org_id, StopEta.route_id == route.id)
-        )
-    }
-    promised = {
-        k: (e.promise_start_s, e.promise_end_s)
-        for k, e in stored.items()
-        if e.promise_start_s is not None and e.promise_end_s is not None
-    }
-    rows, where, pace, end_s, overtime = compute(
-        state, now=now_s, provider=provider, promised=promised
-    )
-    clock = DayClock(route.date, state.zone)
-    changed: list[dict[str, Any]] = []
-    keep = set()
-    for row in rows:
-        keep.add(row.stop_id)
-        old = stored.get(row.stop_id)
-        promise = row.promise
-        if old is None:
-            old = StopEta(org_id=route.org_id, stop_id=row.stop_id, route_id=route.id)
-            session.add(old)
-            moved, level_changed, old_level = True, row.level != "on_time", "on_time"
-        else:
-            moved = abs(old.arrival_s - row.arrival_s) >= ETA_CHANGE_S or (
-                (old.promise_start_s, old.promise_end_s) != (promise or (None, None))
-            )
-            old_level = old.level
-            level_changed = old.level != row.level
-            if not (moved or level_changed) and old.computed_at > when - STORE_EVERY:
-                continue  # nothing worth a write (a dashboard polling does not rewrite rows)
-        old.order_id = row.order_id
-        old.arrival_s, old.start_s, old.departure_s = row.arrival_s, row.start_s, row.departure_s
-        old.level, old.late_s = row.level, row.late_s
-        old.promise_start_s, old.promise_end_s = promise if promise else (None, None)
-        old.pace_travel, old.pace_service = pace.travel, pace.service
-        old.computed_at = when
-        if row.kind != "order":
-            continue
-        if moved or level_changed:
-            changed.append(_event_stop(row, clock))
-        if level_changed:
-            events.record(
-                session=session,
-                org_id=route.org_id,
-                type=EVENT_LATE_RISK,
-                payload={
-                    "route_id": route.id,
-                    "driver_id": route.driver_id,
-                    "stop_id": row.stop_id,
-                    "order_id": row.order_id,
-                    "external_id": row.external_id,
-                    "level": row.level,
-                    "previous_level": old_level,
-                    "minutes_late": -(-row.late_s // 60),
-                    "eta": clock.iso(row.arrival_s),
-                    "windows": [[clock.iso(a), clock.iso(b)] for a, b in row.windows],
-                },
-            )
-    for stop_id, old in stored.items():
-        if stop_id not in keep:
-            session.delete(old)
-    if changed:
-        events.record(
-            session=session,
-            org_id=route.org_id,
-            type=EVENT_ETA_UPDATED,
-            payload={
-                "route_id": route.id,
-                "driver_id": route.driver_id,
-                "vehicle_id": route.vehicle_id,
-                "origin": where.source,
-                "pace": {"travel": round(pace.travel, 3), "service": round(pace.service, 3)},
-                "stops": changed,
-            },
-        )
-    session.flush()
-    return RouteEtas(route, when, now_s, where.source, pace, end_s, overtime, rows, clock)
-
-
-def _event_stop(row: EtaRow, clock: DayClock) -> dict[str, Any]:
-    return {
-        "stop_id": row.stop_id,
-        "order_id": row.order_id,
-        "external_id": row.external_id,
-        "eta": clock.iso(row.arrival_s),
-        "promise": [clock.iso(row.promise[0]), clock.iso(row.promise[1])] if row.promise else None,
-        "level": row.level,
-        "minutes_late": -(-row.late_s // 60),
-    }
-
-
-def route_etas(
-    *,
-    session: Session,
-    settings: Settings,
-    org_id: str,
-    route_id: str,
-    now: dt.datetime | None = None,
-) -> RouteEtas:
-    """The current ETAs and risks of a route, computed now (and stored, with events)."""
-    from lastmile.integrations.configured import provider_for
-
-    route = _get_route(session, org_id, route_id)
-    state = load_states(session=session, org_id=org_id, routes=[route])[0]
-    result = refresh(session=session, provider=provider_for(settings), state=state, now=now)
-    session.commit()
-    return result
-
-
-_gps_refreshed: dict[str, dt.datetime] = {}
-"""Per route, the time of the GPS point its ETAs were last recomputed from (this process)."""
-_gps_lock = threading.Lock()
-_GPS_MEMORY = 10_000
-"""Routes remembered; the oldest half is forgotten beyond this (a day has far fewer)."""
-
-
-def _gps_refresh_due(route_id: str, at: dt.datetime, every_s: float) -> bool:
-    """Whether a point recorded at ``at`` should recompute the route's ETAs (and note it)."""
-    with _gps_lock:
-        last = _gps_refreshed.get(route_id)
-        if last is not None and abs((at - last).total_seconds()) < every_s:
-            return False
-        if len(_gps_refreshed) >= _GPS_MEMORY:
-            for key in sorted(_gps_refreshed, key=_gps_refreshed.__getitem__)[: _GPS_MEMORY // 2]:
-                del _gps_refreshed[key]
-        _gps_refreshed[route_id] = at
-        return True
-
-
-def on_position(
-    *,
-    session: Session,
-    settings: Settings,
-    org_id: str,
-    route_id: str,
-    lon: float,
-    lat: float,
-    at: dt.datetime,
-) -> RouteEtas | None:
-    """Hook for the driver API after storing GPS points (the newest one): recompute the
-    route's ETAs from that position. Adds to the caller's transaction (it commits).
-
-    Phones send a batch every few seconds; an ETA does not change meaningfully in that time,
-    and the recompute is most of a batch's cost. So a route is recomputed from GPS at most
-    every ``settings.eta_gps_refresh_s`` of the points' own time (per process); returns
-    ``None`` when skipped. Stop events (:func:`on_stop_done`) always recompute.
-    """
-    from lastmile.integrations.configured import provider_for
-
-    if not _gps_refresh_due(route_id, at, settings.eta_gps_refresh_s):
-        return None
-    route = _get_route(session, org_id, route_id)
-    if route.status not in RUNNING:
-        return None
-    state = load_states(session=session, org_id=org_id, routes=[route])[0]
-    if state.position is None or state.position.recorded_at < at:
-        state.position = Position(
-            org_id=org_id,
-            driver_id=route.driver_id or "",
-            route_id=route.id,
-            lon=lon,
-            lat=lat,
-            recorded_at=at,
-        )
-    return refresh(
-        session=session, provider=provider_for(settings), state=state, now=max(at, utcnow())
-    )
-
-
-def on_stop_done(
-    *,
-    session: Session,
-    settings: Settings,
-    org_id: str,
-    route_id: str,
-    at: dt.datetime | None = None,
-) -> RouteEtas | None:
-    """Hook for the driver API after a stop's status changed (arrived, delivered, failed):
-    recompute the route's ETAs (the pace learns from it). The caller commits."""
-    from lastmile.integrations.configured import provider_for
-
-    route = _get_route(session, org_id, route_id)
-    if route.status not in RUNNING:
-        return None
-    session.flush()
-    state = load_states(session=session, org_id=org_id, routes=[route])[0]
-    return refresh(session=session, provider=provider_for(settings), state=state, now=at)
 
 
 # --- the live problem: remaining stops of running routes as a planning problem ---------------
@@ -739,7 +153,7 @@ def build_live_day(
     orders_: list[core.Order] = []
     origins: dict[str, Origin] = {}
     for state in states:
-        where = origin(state, now_s, _pace(state))
+        where = origin(state, now_s, pace_of(state))
         origins[state.route.id] = where
         tag = tags.get(state.route.id, frozenset())
         vehicle = live_vehicle(state, where, tag)
@@ -892,7 +306,7 @@ def _stored_leg(state: RouteState, before: Stop | None, target: Stop | None) -> 
         return max(0, state.route.end_s - stops[-1].departure_s)
     if k >= len(stops) or stops[k] is not target:
         return None
-    return _leg(state, target)
+    return planned_leg(state, target)
 
 
 def _distance(a: core.Location, b: core.Location) -> float:
@@ -972,7 +386,7 @@ class Inserted:
 
 
 def _now(session: Session, org_id: str, day: dt.date, now: dt.datetime | None) -> int:
-    return seconds_of_day(now or utcnow(), day, _zone(session, org_id))
+    return seconds_of_day(now or utcnow(), day, zone_of(session, org_id))
 
 
 def insert_order(
@@ -1161,7 +575,7 @@ def slot_offers(
         if cutoff_s is not None
         else int(org_settings.get("slot_cutoff_min", DEFAULT_CUTOFF_S // 60)) * 60
     )
-    zone = _zone(session, org_id)
+    zone = zone_of(session, org_id)
     now_dt = now or utcnow()
     today = now_dt.astimezone(zone).date()
     clock = DayClock(day, zone)

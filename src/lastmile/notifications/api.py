@@ -1,16 +1,14 @@
 """Notifications for staff: settings, the message log, usage against the cap, gift recipients.
 
-Its router also installs (in its lifespan) the listener that turns committed order status
-changes into notification jobs; see ``docs/tracking-and-notifications.md``.
+Committed order status changes and moved promises become notification jobs through the one
+after-commit pipeline (``jobs/pipeline.py``); see ``docs/tracking-and-notifications.md``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, Query
 
 from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
@@ -27,20 +25,7 @@ from lastmile.notifications.schemas import (
 )
 from lastmile.orgs.models import Role
 
-
-@asynccontextmanager
-async def _follow_events(app: FastAPI) -> AsyncIterator[None]:
-    """Runs inside the app's lifespan (after the job runner exists)."""
-    engine = app.state.engine
-    runner: Any = app.state.jobs
-    remove = service.follow_events(engine, runner.enqueue)
-    try:
-        yield
-    finally:
-        remove()
-
-
-router = APIRouter(prefix="/api/v1", tags=["notifications"], lifespan=_follow_events)
+router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
 
 @router.get("/notifications/settings", operation_id="get_notification_settings")

@@ -35,6 +35,7 @@ def send_notifications(
         if event_ids:
             service.handle_events(
                 session=session,
+                app=context.settings,
                 org_id=org_id,
                 event_ids=event_ids,
                 schedule=later,

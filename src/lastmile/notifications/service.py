@@ -26,17 +26,17 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select, text
-from sqlalchemy import event as sa_event
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
 from lastmile.common.netguard import Policy
+from lastmile.config import Settings
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.times import local_hhmm
 from lastmile.core.units import plausible_date_issue
-from lastmile.db.engine import LastmileSession
+from lastmile.events import types as event_types
 from lastmile.events.models import Event
 from lastmile.integrations.notify.apprise_channel import AppriseChannel
 from lastmile.integrations.notify.base import Channel, NotifySettings, OutgoingMessage, SendError
@@ -61,7 +61,8 @@ from lastmile.tracking import service as tracking
 
 log = logging.getLogger(__name__)
 
-EVENT_STATUS_CHANGED = "order.status_changed"
+EVENT_STATUS_CHANGED = event_types.ORDER_STATUS_CHANGED
+EVENT_ETA_UPDATED = event_types.ETA_UPDATED
 JOB = "send_notifications"
 
 KIND_FOR_STATUS = {
@@ -260,56 +261,16 @@ def quiet_until(settings: NotificationSettings, zone: ZoneInfo, now: datetime) -
 # --- from events to messages ---------------------------------------------------------------
 
 
-_STASH = "lastmile_notify_events"
-
-
-def follow_events(engine: Engine, enqueue: Callable[..., None]) -> Callable[[], None]:
-    """After every commit on ``engine`` that changed an order's status, enqueue the
-    notification job with those events' ids (one job per organisation and commit).
-
-    The events are noticed when they are flushed (their type is known then, so no query is
-    needed and other events, such as GPS positions, start no job) and handed over after the
-    commit; a rolled-back transaction hands over nothing. Returns a function that removes the
-    hooks. Works the same on SQLite and PostgreSQL, and with the inline runner or procrastinate
-    (``enqueue`` is the app's runner).
-    """
-
-    def after_flush(session: Session, _: Any) -> None:
-        if session.get_bind() is not engine:
-            return
-        for row in session.new:
-            if isinstance(row, Event) and row.type == EVENT_STATUS_CHANGED and row.id is not None:
-                session.info.setdefault(_STASH, []).append((row.org_id, row.id))
-
-    def after_commit(session: Session) -> None:
-        found: list[tuple[str, int]] | None = session.info.pop(_STASH, None)
-        if not found:
-            return
-        groups: dict[str, list[int]] = {}
-        for org_id, event_id in found:
-            groups.setdefault(org_id, []).append(event_id)
-        for org_id, event_ids in groups.items():
-            try:
-                enqueue(JOB, org_id=org_id, event_ids=sorted(set(event_ids)))
-            except Exception:  # the change is committed; never fail the caller's request
-                log.exception("could not enqueue notifications for %s", org_id)
-
-    def after_rollback(session: Session) -> None:
-        session.info.pop(_STASH, None)
-
-    hooks: list[tuple[str, Callable[..., None]]] = [
-        ("after_flush", after_flush),
-        ("after_commit", after_commit),
-        ("after_rollback", after_rollback),
-    ]
-    for name, hook in hooks:
-        sa_event.listen(LastmileSession, name, hook)
-
-    def remove() -> None:
-        for name, hook in hooks:
-            sa_event.remove(LastmileSession, name, hook)
-
-    return remove
+def wants(event_type: str, payload: dict[str, Any]) -> bool:
+    """Whether a committed event may call for a message (the after-commit pipeline,
+    ``jobs/pipeline.py``, enqueues :data:`JOB` for those): an order's status changed, or a
+    route's new ETAs moved a promise."""
+    if event_type == EVENT_STATUS_CHANGED:
+        return True
+    stops = payload.get("stops") if event_type == EVENT_ETA_UPDATED else None
+    return isinstance(stops, list) and any(
+        isinstance(s, dict) and s.get("promise_changed") for s in stops
+    )
 
 
 @dataclass(frozen=True)
@@ -325,6 +286,7 @@ class Planned:
 def handle_events(
     *,
     session: Session,
+    app: Settings,
     org_id: str,
     event_ids: Sequence[int],
     now: datetime | None = None,
@@ -361,12 +323,12 @@ def handle_events(
         # Only the order's current status speaks: a job that runs late does not announce
         # 'out for delivery' for an order that is delivered already.
         if kind and order.status == event.payload.get("to"):
-            planned.append(_with_eta(session, org, order, kind, now))
+            planned.append(_with_eta(session, app, org, order, kind, now))
         found = tracking.stop_of(session=session, org_id=org_id, order=order)
         if found is not None:
             routes[found[0].id] = found[0]
     for route in routes.values():
-        planned.extend(_route_messages(session, org, settings, route, now))
+        planned.extend(_route_messages(session, app, org, settings, route, now))
     written: list[Notification] = []
     for item in planned:
         written.extend(_send_planned(session, org, settings, item, now, schedule))
@@ -379,17 +341,24 @@ def _channels_on(settings: NotificationSettings) -> bool:
 
 
 def _with_eta(
-    session: Session, org: Organisation, order: Order, kind: str, now: datetime
+    session: Session, app: Settings, org: Organisation, order: Order, kind: str, now: datetime
 ) -> Planned:
     found = tracking.stop_of(session=session, org_id=org.id, order=order)
     if found is None or kind not in ("confirmed", "out_for_delivery"):
         return Planned(order=order, kind=kind)
-    eta = tracking.eta_of(session=session, org=org, route=found[0], stop=found[1], now=now)
+    eta = tracking.eta_of(
+        session=session, settings=app, org=org, route=found[0], stop=found[1], now=now
+    )
     return Planned(order=order, kind=kind, eta_from=eta.eta_from, eta_to=eta.eta_to)
 
 
 def _route_messages(
-    session: Session, org: Organisation, settings: NotificationSettings, route: Route, now: datetime
+    session: Session,
+    app: Settings,
+    org: Organisation,
+    settings: NotificationSettings,
+    route: Route,
+    now: datetime,
 ) -> list[Planned]:
     """'arriving soon' and 'delayed' for the orders still ahead on a route."""
     result: list[Planned] = []
@@ -399,7 +368,9 @@ def _route_messages(
     for stop, order in rows:
         if order is None or order.status != OrderStatus.OUT_FOR_DELIVERY:
             continue
-        eta = tracking.eta_of(session=session, org=org, route=route, stop=stop, now=now)
+        eta = tracking.eta_of(
+            session=session, settings=app, org=org, route=route, stop=stop, now=now
+        )
         if not eta.started:
             continue
         soon = eta.stops_away <= settings.arriving_soon_stops or (

@@ -35,6 +35,7 @@ from lastmile.core.formats.orders_csv import ORDER_ALIASES, OrdersFile, parse_or
 from lastmile.core.formats.table import match_columns, read_rows
 from lastmile.core.times import clock_span
 from lastmile.events import service as events
+from lastmile.events import types as event_types
 from lastmile.orders import lifecycle
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
@@ -48,10 +49,10 @@ from lastmile.orders.schemas import (
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Organisation
 
-EVENT_CREATED = "order.created"
-EVENT_UPDATED = "order.updated"
-EVENT_DELETED = "order.deleted"
-EVENT_STATUS_CHANGED = "order.status_changed"
+EVENT_CREATED = event_types.ORDER_CREATED
+EVENT_UPDATED = event_types.ORDER_UPDATED
+EVENT_DELETED = event_types.ORDER_DELETED
+EVENT_STATUS_CHANGED = event_types.ORDER_STATUS_CHANGED
 
 CONTACT_FIELDS = frozenset({"notes", "description", "customer", "phone", "email", "pod_policy"})
 """Fields that may change in any status (they do not affect a plan)."""

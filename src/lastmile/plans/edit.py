@@ -24,6 +24,7 @@ from lastmile.core.model import Problem, Route, Unassigned, UnassignedReason
 from lastmile.core.planning import build_problem, check, route_cost, simulate
 from lastmile.core.times import seconds_of_iso
 from lastmile.events import service as events
+from lastmile.events import types as event_types
 from lastmile.fleet import service as fleet
 from lastmile.integrations.configured import provider_for
 from lastmile.orders import service as orders
@@ -279,7 +280,7 @@ def apply(
     events.record(
         session=session,
         org_id=org_id,
-        type="plan.edited",
+        type=event_types.PLAN_EDITED,
         payload={
             "plan_id": plan_id,
             "order_id": order_id,

@@ -24,6 +24,7 @@ from lastmile.core.planning import (
     plan_day,
 )
 from lastmile.events import service as events
+from lastmile.events import types as event_types
 from lastmile.fleet import service as fleet
 from lastmile.fleet.models import Driver, Vehicle
 from lastmile.orders import service as orders
@@ -76,7 +77,7 @@ def create(
     events.record(
         session=session,
         org_id=org_id,
-        type="plan.queued",
+        type=event_types.PLAN_QUEUED,
         payload={"plan_id": plan.id, "date": date.isoformat()},
     )
     session.commit()
@@ -164,7 +165,10 @@ def solve_plan(*, sessions: sessionmaker[Session], settings: Settings, plan_id: 
         plan.status = "running"
         plan.progress = 0.0
         events.record(
-            session=session, org_id=plan.org_id, type="plan.running", payload={"plan_id": plan.id}
+            session=session,
+            org_id=plan.org_id,
+            type=event_types.PLAN_RUNNING,
+            payload={"plan_id": plan.id},
         )
         session.commit()
         org_id = plan.org_id
@@ -180,7 +184,7 @@ def solve_plan(*, sessions: sessionmaker[Session], settings: Settings, plan_id: 
             events.record(
                 session=session,
                 org_id=org_id,
-                type="plan.failed",
+                type=event_types.PLAN_FAILED,
                 payload={"plan_id": plan_id, "error": plan.error},
             )
             session.commit()
@@ -207,7 +211,7 @@ def solve_plan(*, sessions: sessionmaker[Session], settings: Settings, plan_id: 
         events.record(
             session=session,
             org_id=org_id,
-            type="plan.done",
+            type=event_types.PLAN_DONE,
             payload={
                 "plan_id": plan_id,
                 "routes": len(document["routes"]),
@@ -269,7 +273,7 @@ def _solve(
                 events.record(
                     session=s,
                     org_id=org_id,
-                    type="plan.progress",
+                    type=event_types.PLAN_PROGRESS,
                     payload={
                         "plan_id": plan_id,
                         "progress": row.progress,
@@ -384,7 +388,7 @@ def dispatch(
         events.record(
             session=session,
             org_id=org_id,
-            type="route.dispatched",
+            type=event_types.ROUTE_DISPATCHED,
             payload={
                 "plan_id": plan_id,
                 "route_id": route.id,

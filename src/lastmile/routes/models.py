@@ -4,14 +4,14 @@ the day. The plan, the driver app, live ETAs, tracking and KPIs all read these r
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, Enum, Float, ForeignKey, String
+from sqlalchemy import Date, Enum, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lastmile.common.ids import new_id
-from lastmile.db.base import Base, OrgScoped
+from lastmile.db.base import Base, OrgScoped, UTCDateTime
 
 
 class RouteStatus(StrEnum):
@@ -74,6 +74,15 @@ class Route(OrgScoped, Base):
     cost: Mapped[float] = mapped_column(Float, default=0.0)
     start_s: Mapped[int] = mapped_column(default=0)
     end_s: Mapped[int] = mapped_column(default=0)
+    eta_computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    """When ``lastmile.live`` last predicted this route (its stops' rows are in ``stop_etas``);
+    readers use the stored prediction while it is fresh and never write one themselves."""
+    eta_origin: Mapped[str | None] = mapped_column(String(16), default=None)
+    """Where that prediction had the vehicle: arrived, position, last_stop or start."""
+    eta_end_s: Mapped[int | None] = mapped_column(default=None)
+    eta_overtime_s: Mapped[int] = mapped_column(default=0)
+    eta_pace_travel: Mapped[float] = mapped_column(Float, default=1.0)
+    eta_pace_service: Mapped[float] = mapped_column(Float, default=1.0)
 
 
 class Stop(OrgScoped, Base):
@@ -101,3 +110,33 @@ class Stop(OrgScoped, Base):
     moved_from_route_id: Mapped[str | None] = mapped_column(String(32), default=None)
     """The route this stop was on before a dispatcher moved it (re-optimising the rest of the
     day): that route's driver may still report on it from a phone that was offline."""
+
+
+class StopEta(OrgScoped, Base):
+    """The latest prediction of one stop still to serve (one row per stop, replaced when
+    ``lastmile.live`` recomputes the route; written only through ``routes.service``)."""
+
+    __tablename__ = "stop_etas"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("eta"))
+    stop_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("stops.id", ondelete="CASCADE"), unique=True
+    )
+    route_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("routes.id", ondelete="CASCADE"), index=True
+    )
+    order_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    arrival_s: Mapped[int] = mapped_column(Integer)
+    """Predicted arrival, seconds since local midnight of the route's date."""
+    start_s: Mapped[int] = mapped_column(Integer)
+    departure_s: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(16), default="on_time")
+    """on_time, at_risk, late."""
+    late_s: Mapped[int] = mapped_column(Integer, default=0)
+    promise_start_s: Mapped[int | None] = mapped_column(Integer, default=None)
+    promise_end_s: Mapped[int | None] = mapped_column(Integer, default=None)
+    """The ETA window promised to the customer (inside the booked window while the prediction
+    is; it changes only when the prediction leaves it or it can be narrowed)."""
+    pace_travel: Mapped[float] = mapped_column(Float, default=1.0)
+    pace_service: Mapped[float] = mapped_column(Float, default=1.0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())

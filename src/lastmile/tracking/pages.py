@@ -247,7 +247,7 @@ def tracking_page(
     if isinstance(link, HTMLResponse):
         return link
     service.record_view(session=session, link=link)
-    progress = service.progress(session=session, link=link)
+    progress = service.progress(session=session, settings=settings, link=link)
     lang = _language_of(session, link, request)
     org = session.get(Organisation, link.org_id)
     offers = rebook.reschedule_offers(session=session, settings=settings, link=link)
@@ -268,7 +268,9 @@ def tracking_page(
 
 
 @router.get("/t/{token}/status.json")
-def tracking_status(token: str, request: Request, session: DbSession) -> Response:
+def tracking_status(
+    token: str, request: Request, session: DbSession, settings: AppSettings
+) -> Response:
     """What the page refreshes every 30 s (not counted as a view)."""
     link = _open(request, session, token)
     if isinstance(link, HTMLResponse):
@@ -284,7 +286,7 @@ def tracking_status(token: str, request: Request, session: DbSession) -> Respons
         if code == 429 and "retry-after" in link.headers:
             headers["Retry-After"] = link.headers["retry-after"]
         return JSONResponse({"status": status, "detail": detail}, status_code=code, headers=headers)
-    progress = service.progress(session=session, link=link)
+    progress = service.progress(session=session, settings=settings, link=link)
     return JSONResponse(_status_json(progress), headers=HEADERS)
 
 

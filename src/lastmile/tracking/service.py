@@ -7,13 +7,8 @@ delivery date (organisation setting ``tracking.ttl_days``, default 7), long enou
 proof of delivery and rate. A new link can be made at any time; older ones stay valid until
 they expire.
 
-The ETA window (see ``docs/tracking-and-notifications.md``): the planned arrival of the stop,
-shifted by the delay observed at the last stop the driver finished on the same route (actual
-minus planned time; before the first stop: how late the route started; before the start: how
-late it is already), never before now; its width narrows with the stops still before this
-one: +-60 min before the route starts, then +-(10 + 5 x stops before it) minutes, at most 60.
-Where ``lastmile.live`` has computed an ETA for the stop in the last 15 minutes (its
-``StopEta``: GPS and pace based), that ETA and its promised window are used instead.
+The ETA window (see ``docs/tracking-and-notifications.md``) is ``lastmile.live``'s promise
+for the stop: the one ETA the driver app, the dashboard and the messages show too.
 """
 
 from __future__ import annotations
@@ -31,6 +26,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
+from lastmile.config import Settings
 from lastmile.core.errors import (
     Conflict,
     FieldIssue,
@@ -45,10 +41,9 @@ from lastmile.core.times import local_hhmm
 from lastmile.drivers.models import Position, ProofOfDelivery
 from lastmile.drivers.outcome import Outcome, outcome_of
 from lastmile.fleet.models import Driver
-from lastmile.live.models import StopEta
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
-from lastmile.orders.models import Order, OrderEvent
+from lastmile.orders.models import Order
 from lastmile.orders.schemas import OrderUpdate
 from lastmile.orgs.models import Organisation
 from lastmile.orgs.service import shop_phone
@@ -58,12 +53,7 @@ from lastmile.tracking.models import CustomerInput, TrackingHit, TrackingLink, T
 
 DEFAULT_TTL_DAYS = 7
 DEFAULT_MAP_STOPS = 3
-WIDE_HALF_S = 60 * 60
-NEAR_HALF_S = 10 * 60
-PER_STOP_S = 5 * 60
 ROUND_S = 5 * 60
-LIVE_FRESH_S = 15 * 60
-"""A live ETA (``lastmile.live``) older than this is not used."""
 
 INSTRUCTION_KINDS = ("safe_place", "gate_code", "neighbour", "other")
 CUSTOMER = "customer:tracking"
@@ -268,16 +258,24 @@ class Eta:
     eta_to: datetime
     stops_away: int
     delay_s: int
+    """Expected arrival minus the arrival given at dispatch."""
     started: bool
+    late_s: int = 0
+    """How far the expected service start is past the booked window (0: inside it)."""
 
 
-def eta_of(*, session: Session, org: Organisation, route: Route, stop: Stop, now: datetime) -> Eta:
-    """The ETA window of ``stop`` (see the module docstring)."""
-    zone = ZoneInfo(org.timezone)
-    midnight = datetime.combine(route.date, time(0), zone)
-
-    def planned(seconds: int) -> datetime:
-        return (midnight + timedelta(seconds=seconds)).astimezone(UTC)
+def eta_of(
+    *,
+    session: Session,
+    settings: Settings,
+    org: Organisation,
+    route: Route,
+    stop: Stop,
+    now: datetime,
+) -> Eta:
+    """The customer's view of ``stop``: ``lastmile.live``'s prediction (the one ETA) and the
+    promise it keeps inside the booked window, with how many stops are still before it."""
+    from lastmile.live import etas as live
 
     stops = [
         s
@@ -286,70 +284,36 @@ def eta_of(*, session: Session, org: Organisation, route: Route, stop: Stop, now
     ]
     before = [s for s in stops if s.sequence < stop.sequence]
     stops_away = sum(1 for s in before if s.status == StopStatus.PENDING)
-    done = [s for s in stops if s.status in DONE_STOP_STATUSES and s.order_id]
-    delay_s = 0
-    started = route.status in (RouteStatus.STARTED, RouteStatus.FINISHED)
-    if done:
-        last = max(done, key=lambda s: s.sequence)
-        event = session.scalar(
-            select(OrderEvent)
-            .where(
-                OrderEvent.org_id == org.id,
-                OrderEvent.order_id == last.order_id,
-                OrderEvent.to_status.in_(("arrived", "delivered", "failed")),
-            )
-            .order_by(OrderEvent.at.desc())
-            .limit(1)
-        )
-        if event is not None:
-            reference = last.arrival_s if event.to_status == "arrived" else last.departure_s
-            delay_s = int((event.at - planned(reference)).total_seconds())
-            started = True
-    elif started:
-        # On the way to the first stop: late by as much as the driver left late.
-        left = session.scalar(
-            select(func.min(OrderEvent.at)).where(
-                OrderEvent.org_id == org.id,
-                OrderEvent.order_id.in_([s.order_id for s in stops if s.order_id]),
-                OrderEvent.to_status == OrderStatus.OUT_FOR_DELIVERY.value,
-            )
-        )
-        if left is not None:
-            delay_s = int((left - planned(route.start_s)).total_seconds())
-    else:
-        delay_s = max(0, int((now - planned(route.start_s)).total_seconds()))
-    eta = max(planned(stop.arrival_s) + timedelta(seconds=delay_s), now)
-    half = WIDE_HALF_S if not started else min(WIDE_HALF_S, NEAR_HALF_S + PER_STOP_S * stops_away)
-    eta_from = _floor(max(eta - timedelta(seconds=half), now))  # never in the past
-    eta_to = _ceil(max(eta + timedelta(seconds=half), now + timedelta(seconds=ROUND_S)))
-    live = session.scalar(
-        select(StopEta).where(
-            StopEta.org_id == org.id,
-            StopEta.stop_id == stop.id,
-            StopEta.computed_at >= now - timedelta(seconds=LIVE_FRESH_S),
-        )
+    started = route.status in (RouteStatus.STARTED, RouteStatus.FINISHED) or any(
+        s.status in DONE_STOP_STATUSES for s in stops
     )
-    if live is not None:
-        # lastmile.live's prediction (pace-learning, GPS-based) beats the planned-shift model;
-        # its promised window is what the customer was told, so it is shown as it is.
-        eta = max(planned(live.arrival_s), now)
-        delay_s = live.arrival_s - stop.arrival_s
-        if live.promise_start_s is not None and live.promise_end_s is not None:
-            eta_from, eta_to = planned(live.promise_start_s), planned(live.promise_end_s)
-        else:
-            eta_from = _floor(max(eta - timedelta(seconds=half), now))
-            eta_to = _ceil(eta + timedelta(seconds=half))
+    known = live.current(session=session, settings=settings, org_id=org.id, routes=[route], now=now)
+    etas = known[route.id]
+    row = etas.of_stop(stop.id)
+    arrival = row.arrival_s if row is not None else stop.arrival_s
+    eta = max(etas.moment(arrival).astimezone(UTC), now)
+    if row is not None and row.promise is not None:
+        eta_from = etas.moment(row.promise[0]).astimezone(UTC)
+        eta_to = etas.moment(row.promise[1]).astimezone(UTC)
+    else:
+        eta_from = eta_to = eta
+    promised = (
+        stop.dispatched_arrival_s if stop.dispatched_arrival_s is not None else stop.arrival_s
+    )
     return Eta(
         eta=eta,
         eta_from=eta_from,
         eta_to=eta_to,
         stops_away=stops_away,
-        delay_s=delay_s,
+        delay_s=arrival - promised,
         started=started,
+        late_s=row.late_s if row is not None and row.level == "late" else 0,
     )
 
 
-def progress(*, session: Session, link: TrackingLink, now: datetime | None = None) -> Progress:
+def progress(
+    *, session: Session, settings: Settings, link: TrackingLink, now: datetime | None = None
+) -> Progress:
     """What the page of ``link`` shows: only its own order."""
     now = now or utcnow()
     org = org_of(session, link.org_id)
@@ -388,7 +352,9 @@ def progress(*, session: Session, link: TrackingLink, now: datetime | None = Non
             )
             values["driver"] = first_name(driver.name) if driver else ""
         if status in _EN_ROUTE:
-            eta = eta_of(session=session, org=org, route=route, stop=stop, now=now)
+            eta = eta_of(
+                session=session, settings=settings, org=org, route=route, stop=stop, now=now
+            )
             values.update(
                 eta_from=eta.eta_from,
                 eta_to=eta.eta_to,

@@ -133,8 +133,12 @@ def test_late_risk_thresholds() -> None:
 
 def test_promise_narrows_as_the_vehicle_approaches() -> None:
     now = 8 * H
-    far = promise_window(now + 2 * H, now)
-    assert far == TimeWindow(now + 2 * H - 900, now + 2 * H + 900)
+    day_ahead = promise_window(now + 20 * H, now)  # at most +-60 min
+    assert day_ahead == TimeWindow(now + 19 * H, now + 21 * H)
+    far = promise_window(now + 2 * H, now)  # a quarter of 2 h = 30 min
+    assert far == TimeWindow(now + 2 * H - 1800, now + 2 * H + 1800)
+    hour = promise_window(now + H, now)
+    assert hour == TimeWindow(now + H - 900, now + H + 900)
     mid = promise_window(now + 40 * 60, now)  # a quarter of 40 min = 10 min
     assert mid == TimeWindow(now + 30 * 60, now + 50 * 60)
     near = promise_window(now + 10 * 60 + 7, now)  # at least 5 min, rounded outwards
@@ -143,6 +147,24 @@ def test_promise_narrows_as_the_vehicle_approaches() -> None:
     # clipped to the customer's window when on time
     clipped = promise_window(now + 2 * H, now, (TimeWindow(now + 2 * H - 300, now + 3 * H),))
     assert clipped.start == now + 2 * H - 300
+
+
+def test_a_promise_never_starts_before_the_booked_window_and_late_is_not_clipped() -> None:
+    """Booked 21:45-23:30, the van would be there at 19:30 and waits: the promise starts at
+    21:45 (issue 12 saw 18:55-20:40). Predicted after the window: the real time, unclipped."""
+    now = 15 * H
+    booked = (TimeWindow(21 * H + 45 * 60, 23 * H + 30 * 60),)
+    early = assess(arrival=19 * H + 1800, start=booked[0].start, now=now, windows=booked)
+    assert early.level is RiskLevel.ON_TIME
+    assert early.promise.start == booked[0].start
+    assert early.promise.end <= booked[0].end
+    inside = assess(arrival=23 * H, start=23 * H, now=22 * H, windows=booked)
+    assert booked[0].start <= inside.promise.start <= 23 * H <= inside.promise.end
+    assert inside.promise.end <= booked[0].end  # would be 23:15-23:45 unclipped
+    late = assess(arrival=23 * H + 50 * 60, start=23 * H + 50 * 60, now=23 * H, windows=booked)
+    assert late.level is RiskLevel.LATE and late.minutes_late == 20
+    assert late.promise.start <= 23 * H + 50 * 60 <= late.promise.end
+    assert late.promise.end > booked[0].end  # the real expected time, not the window
 
 
 def test_eta_along_a_real_road_drive() -> None:

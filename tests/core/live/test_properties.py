@@ -66,8 +66,11 @@ def test_risk_levels_and_promises_are_consistent(
     else:
         assert risk.level is RiskLevel.ON_TIME
     promise = risk.promise
-    assert promise.start <= arrival <= promise.end
-    assert promise.end - promise.start <= 2 * 900 + 2 * 300
+    assert promise.start <= start <= promise.end
+    assert promise.end - promise.start <= 2 * 3600 + 2 * 300
+    booked = next((x for x in w if x.start <= start <= x.end), None)
+    if booked is not None:  # on time: the promise stays inside the booked window
+        assert booked.start <= promise.start and promise.end <= booked.end
     nearer = promise_window(arrival, arrival - 600)
     farther = promise_window(arrival, arrival - 3 * H)
     assert nearer.end - nearer.start <= farther.end - farther.start

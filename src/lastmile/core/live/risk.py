@@ -10,11 +10,16 @@ or after):
   although the booked window still holds).
 * ``on_time``: otherwise.
 
-The promise window is centred on the predicted arrival and narrows as the vehicle approaches:
-half-width = a quarter of the time still to go, at least ``PROMISE_MIN_HALF_S`` (5 min) and at
-most ``PROMISE_MAX_HALF_S`` (15 min); so ±15 min an hour or more ahead, ±5 min in the last
-20 minutes. Its ends are rounded outwards to whole 5 minutes, and for a stop that is on time it
-is clipped to the customer's delivery window (never promise outside what they booked).
+The promise window is centred on the predicted *service start* (a van that arrives before the
+booked window opens waits for it, so the customer sees it when the window opens) and narrows as
+the stop approaches: half-width = a quarter of the time still to go, at least
+``PROMISE_MIN_HALF_S`` (5 min) and at most ``PROMISE_MAX_HALF_S`` (60 min); so ±60 min four
+hours or more ahead (a day-ahead confirmation), ±15 min an hour ahead, ±5 min in the last 20
+minutes (at least ``NOT_STARTED_HALF_S``, ±30 min, before the driver sets off). Its ends are rounded outwards to whole 5 minutes and then kept inside the booked
+window the service start falls in: a promise never starts before the window opens nor ends
+after it closes while the prediction is inside it. A stop predicted *after* its window
+(``late``) is promised around the real expected time, never a clipped window: the customer is
+told the truth, with a delay message.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from lastmile.core.model import TimeWindow
 
 AT_RISK_MARGIN_S = 600
 PROMISE_MIN_HALF_S = 300
-PROMISE_MAX_HALF_S = 900
+PROMISE_MAX_HALF_S = 3600
 PROMISE_ROUND_S = 300
+NOT_STARTED_HALF_S = 1800
+"""Before the driver sets off, when they leave is itself uncertain: at least +-30 min."""
 
 
 class RiskLevel(StrEnum):
@@ -64,20 +71,33 @@ def deadline(windows: Sequence[TimeWindow], start: int) -> int | None:
     return min(later) if later else max(ends)
 
 
+def booked_window(windows: Sequence[TimeWindow], start: int) -> TimeWindow | None:
+    """The booked window a service starting at ``start`` falls in (``None``: outside all)."""
+    for window in windows:
+        if window.start <= start <= window.end:
+            return window
+    return None
+
+
 def promise_window(
-    arrival: int, now: int, windows: Sequence[TimeWindow] = (), *, clip: bool = True
+    arrival: int,
+    now: int,
+    windows: Sequence[TimeWindow] = (),
+    *,
+    clip: bool = True,
+    min_half_s: int = PROMISE_MIN_HALF_S,
 ) -> TimeWindow:
-    """The ETA window to promise for a predicted ``arrival`` as seen at ``now``."""
+    """The ETA window to promise for a service predicted to start at ``arrival`` (pass the
+    service start: after waiting for the window) as seen at ``now``; ``min_half_s`` is
+    ``NOT_STARTED_HALF_S`` while the driver has not set off."""
     lead = max(0, arrival - now)
-    half = min(PROMISE_MAX_HALF_S, max(PROMISE_MIN_HALF_S, lead // 4))
+    half = min(PROMISE_MAX_HALF_S, max(min_half_s, lead // 4))
     low = (arrival - half) // PROMISE_ROUND_S * PROMISE_ROUND_S
     high = -(-(arrival + half) // PROMISE_ROUND_S) * PROMISE_ROUND_S
     low = max(low, now - now % PROMISE_ROUND_S)
-    if clip:
-        for window in windows:
-            if window.start <= arrival <= window.end:
-                low, high = max(low, window.start), min(high, window.end)
-                break
+    booked = booked_window(windows, arrival) if clip else None
+    if booked is not None:
+        low, high = max(low, booked.start), min(high, booked.end)
     return TimeWindow(low, max(low, high))
 
 
@@ -89,11 +109,12 @@ def assess(
     windows: Sequence[TimeWindow] = (),
     promised: TimeWindow | None = None,
     margin_s: int = AT_RISK_MARGIN_S,
+    min_half_s: int = PROMISE_MIN_HALF_S,
 ) -> Risk:
     """How a stop predicted to arrive at ``arrival`` and start service at ``start`` stands."""
     limit = deadline(windows, start)
     slack = NO_DEADLINE_SLACK if limit is None else limit - start
-    broken = promised is not None and arrival > promised.end
+    broken = promised is not None and start > promised.end
     if slack < 0:
         level = RiskLevel.LATE
     elif slack < margin_s or broken:
@@ -104,5 +125,7 @@ def assess(
         level=level,
         late_s=max(0, -slack),
         slack_s=slack,
-        promise=promise_window(arrival, now, windows, clip=level is not RiskLevel.LATE),
+        promise=promise_window(
+            start, now, windows, clip=level is not RiskLevel.LATE, min_half_s=min_half_s
+        ),
     )

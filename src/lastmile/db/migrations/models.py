@@ -10,12 +10,11 @@ from lastmile.drivers.models import DeviceEvent, Position, ProofOfDelivery
 from lastmile.events.models import Event, Webhook, WebhookDelivery
 from lastmile.fleet.models import Depot, Driver, Vehicle
 from lastmile.jobs.models import StoredJob
-from lastmile.live.models import StopEta
 from lastmile.notifications.models import Notification, OrderRecipients
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orgs.models import Membership, Organisation
 from lastmile.plans.models import Plan
-from lastmile.routes.models import Route, Stop
+from lastmile.routes.models import Route, Stop, StopEta
 from lastmile.shops.models import ShopConnection, ShopDelivery, ShopOrder
 from lastmile.tracking.models import CustomerInput, TrackingHit, TrackingLink, TrackingView
 
