@@ -203,6 +203,7 @@ def bench_service(runs: int, roads: bool) -> None:
     from lastmile.common.clock import utcnow
     from lastmile.config import Settings
     from lastmile.fleet.models import Vehicle as VehicleRow
+    from lastmile.live import etas as live_etas
     from lastmile.live import service as live
     from lastmile.orders.models import Order as OrderRow
     from lastmile.orgs import service as orgs
@@ -301,10 +302,10 @@ def bench_service(runs: int, roads: bool) -> None:
         with sessions() as session:
             route = session.query(RouteRow).filter(RouteRow.org_id == org_id).first()
             assert route is not None
-            state = live.load_states(session=session, org_id=org_id, routes=[route])[0]
+            state = live_etas.load_states(session=session, org_id=org_id, routes=[route])[0]
             eta_samples = timed(
-                lambda: live.compute(
-                    state, now=live.seconds_of_day(now, day, zone), provider=provider
+                lambda: live_etas.compute(
+                    state, now=live_etas.seconds_of_day(now, day, zone), provider=provider
                 ),
                 min(runs, 200),
             )

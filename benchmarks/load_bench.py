@@ -547,7 +547,7 @@ def measure_eta_cost(day: Day, args: argparse.Namespace) -> dict[str, Any]:
     from lastmile.drivers import service as drivers
     from lastmile.drivers.schemas import PositionIn
     from lastmile.fleet.models import Driver
-    from lastmile.live import service as live
+    from lastmile.live import etas as live
 
     app, settings, org_id = day.app, day.settings, day.org_id
     sessions = app.state.sessions

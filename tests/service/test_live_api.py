@@ -26,13 +26,12 @@ from lastmile.fleet import service as fleet
 from lastmile.fleet.models import Driver, Vehicle
 from lastmile.live import etas
 from lastmile.live import service as live
-from lastmile.routes.models import StopEta
 from lastmile.orders import service as orders
 from lastmile.orders.core_view import core_orders as to_core
 from lastmile.orders.models import Order
 from lastmile.orders.schemas import OrderCreate
 from lastmile.plans.models import Plan as PlanRow
-from lastmile.routes.models import Route, Stop
+from lastmile.routes.models import Route, Stop, StopEta
 
 pytestmark = pytest.mark.usefixtures("daytime")  # days are built around now
 
@@ -266,9 +265,7 @@ def test_etas_follow_the_position_and_learn_the_pace(client: TestClient) -> None
         assert len(stored) == 3
         by_stop = {e.stop_id: e.arrival_s for e in stored}
     again = client.get(f"/api/v1/routes/{route_id}/etas", headers=org.dispatcher).json()
-    assert abs(
-        (dt.datetime.fromisoformat(again["stops"][0]["eta"]) - eta_b).total_seconds()
-    ) <= 1
+    assert abs((dt.datetime.fromisoformat(again["stops"][0]["eta"]) - eta_b).total_seconds()) <= 1
     first = again["stops"][0]
     assert at_seconds(day, by_stop[first["stop_id"]]) == dt.datetime.fromisoformat(first["eta"])
     assert len(events_of(client, org, "eta.updated")) == 1  # the read announced nothing
