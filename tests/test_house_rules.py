@@ -9,14 +9,14 @@ ROOT = Path(__file__).parents[1]
 SRC = ROOT / "src" / "lastmile"
 MAX_LINES = 600
 TOO_LONG_TODAY = {
-    "live/service.py": 666,
+    "live/service.py": 647,
     "drivers/service.py": 1179,
     "orders/service.py": 1120,
     "core/geo/geocoder.py": 948,
     "core/roads/engine.py": 894,
     "fleet/service.py": 820,
     "notifications/service.py": 666,
-    "tracking/service.py": 618,
+    "tracking/service.py": 617,
     "integrations/geocode/nominatim.py": 675,
     "core/kpi.py": 672,
     "core/geo/index.py": 644,

@@ -2,8 +2,7 @@
 
 Every figure is recomputed from what was stored (``lastmile.core.kpi`` does the arithmetic),
 so the API, the CSV export and ``lastmile simulate`` always agree. "Where is my order"
-contacts are logged as ``order.contact`` events in the event log (no table of their own).
-"""
+contacts are ``order.contact`` events in the event log (no table of their own)."""
 
 from __future__ import annotations
 
