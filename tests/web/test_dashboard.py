@@ -459,7 +459,7 @@ def test_settings_forms(dashboard_browser: Any, live_url: str, dashboard_org: An
     key = page.locator("form[data-api='/api/v1/api-keys']")
     key.locator("input[name=name]").fill("shop")
     key.locator("button").click()
-    page.wait_for_selector("text=shop")
+    page.wait_for_selector("section[aria-labelledby=keys-h] td:text-is('shop')")  # not the Shop tab
     assert shown and shown[0].startswith("lmk_")
     page.once("dialog", keep)
     hook = page.locator("form[data-api='/api/v1/webhooks']")

@@ -80,7 +80,11 @@ def local_stamp(moment: dt.datetime | None, zone: str, *, day: bool = True) -> s
     return f"{local_date(moment, where).isoformat()} {hhmm}" if day else hhmm
 
 
+PLAN_WORDS = {"queued": "waiting", "running": "planning", "done": "ready", "failed": "failed"}
+"""A plan's state in the owner's words."""
+
 templates.env.globals["status_words"] = STATUS_WORDS
+templates.env.globals["plan_words"] = PLAN_WORDS
 templates.env.globals["local_stamp"] = local_stamp
 templates.env.globals["fail_words"] = fail_words
 

@@ -11,7 +11,7 @@ if (DATA.status === 'queued' || DATA.status === 'running') {
     bar.firstElementChild.style.width = `${pct}%`;
     bar.setAttribute('aria-valuenow', String(pct));
     label.textContent = `Optimising… ${pct} %`;
-    if (fraction > 0) document.getElementById('plan-status').textContent = 'running';
+    if (fraction > 0) document.getElementById('plan-status').textContent = 'planning';
   };
   let finished = false;
   const finish = () => { if (!finished) { finished = true; location.reload(); } };
