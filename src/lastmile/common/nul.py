@@ -1,4 +1,5 @@
-"""Refuse NUL characters in requests before any route sees them: the one check there is.
+"""Refuse NUL characters in requests before any route sees them: the one check there is
+(and, in JSON bodies, numbers that are not finite).
 
 PostgreSQL cannot store a NUL (``\\x00``) in a text column and refuses it even as a query
 parameter, so one NUL in a search box, a path segment or a JSON field used to end in an
@@ -6,6 +7,8 @@ HTTP 500 there (SQLite stored it). No real value of this service contains a NUL,
 request carrying one in its path, query string, JSON body, url-encoded form or the text
 fields of a multipart form is answered 422 naming the field, the same problem+json as any
 validation error. Routes, schemas and services therefore never check for NUL themselves.
+NaN, Infinity and numbers beyond a float's range (``1e999``), which Python's JSON reader
+accepts and turns into values no field may hold, are refused the same way in JSON bodies.
 Files in a multipart form are not looked into here: CSV files are checked by their parser,
 which names the row and column; images may hold any byte.
 """
@@ -13,6 +16,8 @@ which names the row and column; images may hold any byte.
 from __future__ import annotations
 
 import json
+import math
+import re
 import tempfile
 from typing import IO, Any
 from urllib.parse import parse_qsl
@@ -91,6 +96,24 @@ class RefuseNul:
                 await _too_large(scope, receive, send)
                 return
             field = _in_body(kind, body)
+            infinite = (
+                None
+                if field is not None or kind == b"application/x-www-form-urlencoded"
+                else _non_finite(body)
+            )
+            if infinite is not None:
+                response = problem(
+                    422,
+                    "Invalid input",
+                    f"{infinite or 'body'}: is not a finite number (NaN, Infinity or beyond "
+                    "1.8e308), which no value may be",
+                    "invalid_input",
+                    errors=[
+                        {"field": infinite, "message": "not a finite number", "type": "finite"}
+                    ],
+                )
+                await response(scope, receive, send)
+                return
         elif field is None and kind == b"multipart/form-data":
             with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
                 field, replay = await _multipart(headers.get(b"content-type", b""), receive, spool)
@@ -243,3 +266,45 @@ async def _multipart(
         return {"type": "http.request", "body": chunk, "more_body": more}
 
     return scan.found, replay
+
+
+_MAYBE_INFINITE = re.compile(rb"NaN|Infinity|\d[eE]\+?\d{3}")
+
+
+class _Infinite:
+    """Stands for a non-finite number while a JSON body is searched for one."""
+
+
+def _non_finite(body: bytes) -> str | None:
+    """The dotted path of the first NaN, Infinity or overflowing number (``1e999``) in a JSON
+    body, '' for the body itself, else None. Python's JSON reader takes them all (as float
+    infinities or NaN); JSON itself has no such numbers, and none can be meant."""
+    if not _MAYBE_INFINITE.search(body):
+        return None  # the common case: no need to parse
+
+    def number(text: str) -> Any:
+        value = float(text)
+        return value if math.isfinite(value) else _Infinite()
+
+    try:
+        document = json.loads(body, parse_constant=lambda _: _Infinite(), parse_float=number)
+    except ValueError:
+        return None  # not JSON: the route answers 422 itself
+    return _path_of(document, ())
+
+
+def _path_of(value: Any, path: tuple[str, ...]) -> str | None:
+    if isinstance(value, _Infinite):
+        return ".".join(path)
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        found = _path_of(item, (*path, str(key)))
+        if found is not None:
+            return found
+    return None

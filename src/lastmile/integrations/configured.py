@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from lastmile.common.netguard import BLOCKED, GuardedTransport, Policy, ip_literal
@@ -34,7 +35,13 @@ from lastmile.core.roads import (
 from lastmile.integrations.geocode.base import Geocoder
 from lastmile.integrations.matrix import OsrmProvider, ProfileRouter, ValhallaProvider
 
-__all__ = ["geocoder_for", "provider_for", "road_network_loaded", "server_url_problems"]
+__all__ = [
+    "geocoder_for",
+    "map_area",
+    "provider_for",
+    "road_network_loaded",
+    "server_url_problems",
+]
 
 OSRM_PROFILE_NAMES = {
     Profile.VAN: "driving",
@@ -189,3 +196,13 @@ def server_url_problems(settings: Settings) -> list[str]:
                 )
             )
     return problems
+
+
+def map_area(settings: Settings) -> tuple[float, float, float, float] | None:
+    """The map area (min_lon, min_lat, max_lon, max_lat) of the built-in geocoder's extract,
+    to tell an order's coordinates that lie outside it; None with Nominatim (no fixed area)."""
+    if settings.geocoder == "nominatim":
+        return None
+    geocoder: Any = _builtin_geocoder(settings.roads_extract or default_extract())
+    bounds: tuple[float, float, float, float] = geocoder.index.bounds
+    return bounds

@@ -18,6 +18,7 @@ from lastmile.auth.principal import STAFF
 from lastmile.common.web import DbSession, problem
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.formats.table import decode_upload
+from lastmile.integrations.configured import map_area
 from lastmile.orders import lifecycle, service
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order
@@ -150,6 +151,7 @@ def import_orders(
         date=date,
         dry_run=dry_run,
         skip_invalid=skip_invalid,
+        area=lambda: map_area(request.app.state.settings),
     )
     if not dry_run and not report.applied:
         return problem(

@@ -20,7 +20,7 @@ from lastmile.core.formats.addresses import AddressColumns, address_line
 from lastmile.core.formats.orders_csv import ORDER_ALIASES
 from lastmile.core.formats.table import decode_upload, match_columns, read_rows
 from lastmile.core.times import format_clock
-from lastmile.integrations.configured import geocoder_for
+from lastmile.integrations.configured import geocoder_for, map_area
 from lastmile.integrations.geocode import Geocoder
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import (
@@ -167,6 +167,7 @@ def import_preview(
         actor=caller.actor,
         date=parse_day(date),
         dry_run=True,
+        area=lambda: map_area(settings),
     )
     header, raw_rows = read_rows(text, source="orders CSV")
     columns = match_columns(header, ORDER_ALIASES, source="orders CSV")

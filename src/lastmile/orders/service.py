@@ -16,8 +16,7 @@ Re-sending an order (API or import) with an ``external_id`` that exists:
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -31,14 +30,17 @@ from sqlalchemy.orm import Session
 from lastmile.common.clock import utcnow
 from lastmile.common.ids import new_id
 from lastmile.core.errors import Conflict, FieldIssue, IllegalTransition, InputError, NotFound
-from lastmile.core.formats.orders_csv import ORDER_ALIASES, OrdersFile, parse_orders_csv
+from lastmile.core.formats.orders_csv import ORDER_ALIASES
 from lastmile.core.formats.table import match_columns, read_rows
 from lastmile.core.times import clock_span
 from lastmile.events import service as events
 from lastmile.events import types as event_types
 from lastmile.orders import lifecycle
+from lastmile.orders.import_rows import IMPORT_SOURCE as IMPORT_SOURCE  # re-exported
+from lastmile.orders.import_rows import parse_valid_rows, validation_issue
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
+from lastmile.orders.plausible import Bounds, Limits, outside_hint
 from lastmile.orders.schemas import (
     ImportIssue,
     ImportReport,
@@ -274,6 +276,10 @@ def create_many(
             FieldIssue(None, f"{p.index}.deliver_to", p.desired["deliver_to"], p.missing_target)
             for p in prepared
             if p.missing_target
+        ] + [
+            FieldIssue(None, f"{p.index}.{f}", None, why)
+            for p in prepared
+            for f, why in p.implausible
         ]
         if issues:
             raise InputError(issues=issues, source="orders")
@@ -304,6 +310,7 @@ class _Prepared:
     result: WriteKind = "created"
     conflict: str | None = None
     missing_target: str | None = None
+    implausible: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _desired(order_in: OrderCreate, today: date | None, default_service_s: int) -> dict[str, Any]:
@@ -372,10 +379,14 @@ def _prepare(
     known_targets = set(_existing_by_external_id(session, org_id, sorted(targets)))
     org = session.get(Organisation, org_id)
     default_service = orgs.default_service_s(org) if org is not None else 0
+    limits = Limits.of(
+        session=session, org_id=org_id, today=org_today(session=session, org_id=org_id)
+    )
     prepared: list[_Prepared] = []
     for i, order_in in enumerate(orders_in):
         desired = _desired(order_in, today, default_service)
         item = _Prepared(i, order_in.external_id, desired, existing.get(order_in.external_id))
+        item.implausible = limits.issues(desired["date"], desired["demand"])
         if item.existing is not None and order_in.service_s is None:
             desired["service_s"] = item.existing.service_s  # a re-sent order keeps its own
         target = order_in.deliver_to
@@ -559,6 +570,13 @@ def update(
             issues.append(
                 FieldIssue(None, "deliver_to", deliver_to, "names no order of this organisation")
             )
+    limits = Limits.of(
+        session=session, org_id=org_id, today=org_today(session=session, org_id=org_id)
+    )
+    issues += [
+        FieldIssue(None, f, None, why)
+        for f, why in limits.issues(changes.get("date"), changes.get("demand"))
+    ]
     lon = changes.get("lon", order.lon)
     if lon is None and not changes.get("address", order.address):
         issues.append(FieldIssue(None, "address", "", "an order needs an address or coordinates"))
@@ -670,6 +688,13 @@ def transition_many(
         raise InputError(
             issues=[FieldIssue(None, "date", new_date.isoformat(), "is only for 'rescheduled'")],
             source="transition",
+        )
+    late = new_date and Limits.of(
+        session=session, org_id=org_id, today=org_today(session=session, org_id=org_id)
+    ).date_issue(new_date)
+    if new_date is not None and late:
+        raise InputError(
+            issues=[FieldIssue(None, "date", new_date.isoformat(), late)], source="transition"
         )
     ids = list(dict.fromkeys(order_ids))
     orders = _locked_many(session, org_id, ids)
@@ -822,14 +847,6 @@ def _locked_many(session: Session, org_id: str, ids: Sequence[str]) -> dict[str,
 
 # --- CSV import ----------------------------------------------------------------------------
 
-IMPORT_SOURCE = "orders CSV"
-
-_FIELD_TO_CSV = {
-    "external_id": "id",
-    "service_s": "service_s",
-    "windows": "time_window",
-}
-
 
 def import_csv(
     *,
@@ -840,6 +857,7 @@ def import_csv(
     date: date | None = None,
     dry_run: bool = False,
     skip_invalid: bool = False,
+    area: Callable[[], Bounds | None] = lambda: None,
 ) -> ImportReport:
     """Import an orders CSV (``core.formats.orders_csv``; coordinates optional).
 
@@ -853,7 +871,7 @@ def import_csv(
         header, raw_rows = read_rows(text, source=IMPORT_SOURCE)
         columns = match_columns(header, ORDER_ALIASES, source=IMPORT_SOURCE)
         invalid: dict[int, list[FieldIssue]] = {}
-        parsed = _parse_valid_rows(header, raw_rows, invalid)
+        parsed = parse_valid_rows(header, raw_rows, invalid)
     except csv.Error as exc:  # e.g. a cell larger than the csv module's limit
         raise InputError(
             issues=[FieldIssue(None, None, None, f"not a readable CSV file: {exc}")],
@@ -902,7 +920,7 @@ def import_csv(
             candidates.append((row.row, OrderCreate.model_validate(data)))
         except ValidationError as exc:
             invalid[row.row] = [
-                _validation_issue(row.row, error, columns.field_to_column, cells)
+                validation_issue(row.row, error, columns.field_to_column, cells)
                 for error in exc.errors()
             ]
 
@@ -912,14 +930,21 @@ def import_csv(
     deliver_to_column = columns.field_to_column.get("deliver_to", "deliver_to")
     for p in prepared:
         row_no = row_of[p.index]
-        if p.conflict:
+        if p.implausible:
+            invalid[row_no] = [
+                FieldIssue(
+                    row_no, columns.field_to_column.get(f, f.removeprefix("demand.")), None, why
+                )
+                for f, why in p.implausible
+            ]
+        elif p.conflict:
             invalid[row_no] = [FieldIssue(row_no, id_column, p.external_id, p.conflict)]
         elif p.missing_target:  # its delivery's row is invalid
             message = "names an order that is not valid in this file"
             invalid[row_no] = [
                 FieldIssue(row_no, deliver_to_column, p.desired["deliver_to"], message)
             ]
-    valid = [p for p in prepared if not p.conflict and not p.missing_target]
+    valid = [p for p in prepared if not (p.conflict or p.missing_target or p.implausible)]
 
     rejected = bool(invalid) and not skip_invalid
     apply = not dry_run and not rejected
@@ -962,6 +987,11 @@ def import_csv(
         )
     report_rows.sort(key=lambda r: r.row)
     warnings = [f"column {c!r} is not used" for c in parsed.unknown_columns]
+    located = [(n, c) for n, c in candidates if c.lon is not None and c.lat is not None]
+    bounds = area() if located else None
+    for row_no, order_in in located:
+        hint = outside_hint(order_in.lon or 0.0, order_in.lat or 0.0, bounds)
+        warnings += [f"row {row_no}: {hint}"] if hint else []
     return ImportReport(
         dry_run=dry_run,
         applied=apply,
@@ -973,73 +1003,6 @@ def import_csv(
         invalid=len(invalid),
         warnings=warnings,
     )
-
-
-def _parse_valid_rows(
-    header: list[str],
-    raw_rows: list[tuple[int, dict[str, str]]],
-    invalid: dict[int, list[FieldIssue]],
-) -> OrdersFile:
-    """Parse the file without its invalid rows, collecting those rows' issues in ``invalid``.
-
-    The parser reports every bad cell but returns nothing when any is bad; parsing again with
-    the bad rows blanked (blank rows are skipped, row numbers stay) yields the good ones.
-    Repeats because dropping a delivery can make the pickup that names it invalid.
-    """
-    while True:
-        try:
-            return parse_orders_csv(
-                _rewrite(header, raw_rows, set(invalid)),
-                require_coordinates=False,
-                source=IMPORT_SOURCE,
-            )
-        except InputError as exc:
-            whole_file = [i for i in exc.issues if i.row is None or i.row == 1]
-            if whole_file:
-                raise InputError(issues=whole_file, source=IMPORT_SOURCE) from None
-            fresh = [i for i in exc.issues if i.row is not None and i.row not in invalid]
-            if not fresh:  # cannot happen: blanked rows produce no issues
-                raise
-            for issue in fresh:
-                assert issue.row is not None
-                invalid.setdefault(issue.row, []).append(issue)
-
-
-def _rewrite(header: list[str], raw_rows: list[tuple[int, dict[str, str]]], drop: set[int]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
-    writer.writerow(header)
-    by_row = dict(raw_rows)
-    last = max((n for n, _ in raw_rows), default=1)
-    blank = [""] * len(header)
-    for row_no in range(2, last + 1):
-        cells = by_row.get(row_no)
-        writer.writerow(
-            blank if cells is None or row_no in drop else [cells.get(h, "") for h in header]
-        )
-    return out.getvalue()
-
-
-def _validation_issue(
-    row: int, error: Any, field_to_column: dict[str, str], cells: dict[str, str]
-) -> FieldIssue:
-    loc = [str(p) for p in error.get("loc", ())]
-    name = loc[0] if loc else None
-    column: str | None = None
-    if name is not None:
-        canonical = _FIELD_TO_CSV.get(name, name)
-        column = field_to_column.get(canonical)
-        if column is None and name == "windows":
-            column = field_to_column.get("window_start")
-        if column is None and name == "service_s":
-            column = field_to_column.get("service_min")
-        if column is None and name == "demand" and len(loc) > 1:
-            column = loc[1]
-    message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
-    if column is None and "address or coordinates" in message:
-        column = field_to_column.get("address", "address")
-    value = cells.get(column) if column is not None else None
-    return FieldIssue(row, column or name, value, message)
 
 
 # --- erasure of a customer's personal data (on their request) ---------------------------------
