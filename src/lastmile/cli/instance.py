@@ -71,7 +71,11 @@ def solve_instance(
     seed: Annotated[int, typer.Option("--seed", help="Random seed (first worker).")] = 0,
     workers: Annotated[
         int,
-        typer.Option("--workers", min=1, help="Parallel searches (seeds seed, seed+1, ...)."),
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Solver processes exchanging their best solution (seeds seed, seed+1, ...).",
+        ),
     ] = 1,
 ) -> None:
     """Solve a benchmark instance under its literature convention; print one JSON object.

@@ -270,7 +270,11 @@ def plan(
         int | None, typer.Option(help="Stop after this many search iterations.")
     ] = None,
     workers: Annotated[
-        int, typer.Option(help="Parallel searches (default: the machine's cores, at most 4).")
+        int,
+        typer.Option(
+            help="Solver processes exchanging their best solution (default: the machine's "
+            "cores, at most 4)."
+        ),
     ] = 0,
     day: Annotated[
         str | None, typer.Option("--date", help="Plan date YYYY-MM-DD (default: today).")

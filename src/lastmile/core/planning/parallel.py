@@ -4,10 +4,11 @@ Independent searches with different seeds (best of N) lost to one search on 1000
 instances: each got 1/N of the machine's iterations when it was busy, and a big instance
 needs every iteration on *one* trajectory (docs/benchmarks.md, Solver). Here the time is
 cut into rounds; in each round every process searches from the best solution found so far
-by any of them (with its own seed, so they explore differently, and with the penalties its
-own search had learnt, see :mod:`.search`), and at the end of the round the best one is
-handed to all. A round is long enough for thousands of iterations (``ROUND_S``), so the
-exchange costs little next to the search.
+by any of them (with its own random stream, seeded ``seed + k``, so they explore
+differently, and with the penalties its own search had learnt, see :mod:`.search`), and at
+the end of the round the best one is handed to all. A round is long enough for thousands of
+iterations (``ROUND_S``), and each process sets its search up once (neighbourhood, local
+search) and reuses it every round, so the exchange costs little next to the search.
 
 The problem data is not sent to the workers: it is put in a module global before the pool
 forks, so each worker reads the parent's copy (copy-on-write) instead of a pickled one (on a
@@ -27,6 +28,7 @@ from lastmile.core.planning.search import (
     Penalties,
     ProgressCallback,
     ProgressStop,
+    Searcher,
     SearchResult,
     SolveProgress,
     search,
@@ -37,6 +39,8 @@ ROUND_S = 8.0
 
 _DATA: pyvrp.ProblemData | None = None
 """The problem of the running parallel solve, inherited by forked workers."""
+_SEARCHER: Searcher | None = None
+"""A worker process's search, set up in its first round and reused in the next ones."""
 
 
 def solution_key(solution: pyvrp.Solution) -> tuple[int, int]:
@@ -58,9 +62,12 @@ def _worker_round(
     initial: pyvrp.Solution | None,
     penalties: Penalties | None,
 ) -> SearchResult:
+    global _SEARCHER
     assert _DATA is not None, "the problem is set before the pool forks"
+    if _SEARCHER is None or _SEARCHER.data is not _DATA:
+        _SEARCHER = Searcher(_DATA, seed)  # later rounds continue its random stream
     stop = ProgressStop(seconds, max_iterations, None)
-    return search(_DATA, stop, seed, initial=initial, penalties=penalties)
+    return _SEARCHER.run(stop, initial=initial, penalties=penalties)
 
 
 def run_searches(
@@ -87,6 +94,7 @@ def run_searches(
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     _DATA = data
     started = time.perf_counter()
+    own_searcher = Searcher(data, seed)
     try:
         with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
             results: list[SearchResult] = []
@@ -99,7 +107,7 @@ def run_searches(
                 futures = [
                     pool.submit(
                         _worker_round,
-                        seed + k + r * workers,
+                        seed + k,
                         per_round,
                         iterations,
                         initial,
@@ -108,10 +116,8 @@ def run_searches(
                     for k in range(1, workers)
                 ]
                 report = _round_progress(on_progress, r, rounds, started)
-                own = search(
-                    data,
+                own = own_searcher.run(
                     ProgressStop(per_round, iterations, report),
-                    seed + r * workers,
                     initial=initial,
                     penalties=penalties[0],
                 )

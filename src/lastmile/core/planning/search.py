@@ -99,6 +99,48 @@ class SearchResult:
     penalties: Penalties
 
 
+class Searcher:
+    """PyVRP's search set up once for ``data``: its neighbourhood and local search are
+    built here and reused by every :meth:`run` (a round of the parallel exchange). On a
+    10,000-stop day computing the neighbourhood alone takes seconds; redoing it every round
+    would eat the rounds. The random stream continues from run to run."""
+
+    def __init__(self, data: pyvrp.ProblemData, seed: int) -> None:
+        self.data = data
+        self.params = pyvrp.SolveParams()
+        self.rng = pyvrp.RandomNumberGenerator(seed=seed)
+        neighbours = compute_neighbours(data, self.params.neighbourhood)
+        perturbation = PerturbationManager(self.params.perturbation)
+        self.local_search = LocalSearch(data, self.rng, neighbours, perturbation)
+        for operator in self.params.operators:
+            if operator.supports(data):
+                self.local_search.add_operator(operator(data))
+
+    def run(
+        self,
+        stop: StoppingCriterion,
+        *,
+        initial: pyvrp.Solution | None = None,
+        penalties: Penalties | None = None,
+    ) -> SearchResult:
+        """One iterated local search from ``initial`` (default: a random solution improved
+        by local search, as ``pyvrp.solve`` does) with ``penalties`` (default: PyVRP's)."""
+        params = self.params
+        manager = PenaltyManager(
+            penalties if penalties is not None else params.penalty.midpoint_penalties(self.data),
+            params.penalty,
+        )
+        if initial is None:
+            random = pyvrp.Solution.make_random(self.data, self.rng)
+            initial = self.local_search(random, manager.max_cost_evaluator(), exhaustive=True)
+        algorithm = IteratedLocalSearch(self.data, manager, self.local_search, initial, params.ils)
+        result = algorithm.run(stop, collect_stats=False, display=False)
+        loads, time_warp, distance = manager.penalties()
+        return SearchResult(
+            result.best, result.num_iterations, result.runtime, (list(loads), time_warp, distance)
+        )
+
+
 def search(
     data: pyvrp.ProblemData,
     stop: StoppingCriterion,
@@ -107,28 +149,8 @@ def search(
     initial: pyvrp.Solution | None = None,
     penalties: Penalties | None = None,
 ) -> SearchResult:
-    """One PyVRP iterated local search from ``initial`` (default: a random solution improved
-    by local search, as ``pyvrp.solve`` does) with ``penalties`` (default: PyVRP's)."""
-    params = pyvrp.SolveParams()
-    rng = pyvrp.RandomNumberGenerator(seed=seed)
-    neighbours = compute_neighbours(data, params.neighbourhood)
-    local_search = LocalSearch(data, rng, neighbours, PerturbationManager(params.perturbation))
-    for operator in params.operators:
-        if operator.supports(data):
-            local_search.add_operator(operator(data))
-    manager = PenaltyManager(
-        penalties if penalties is not None else params.penalty.midpoint_penalties(data),
-        params.penalty,
-    )
-    if initial is None:
-        random = pyvrp.Solution.make_random(data, rng)
-        initial = local_search(random, manager.max_cost_evaluator(), exhaustive=True)
-    algorithm = IteratedLocalSearch(data, manager, local_search, initial, params.ils)
-    result = algorithm.run(stop, collect_stats=False, display=False)
-    loads, time_warp, distance = manager.penalties()
-    return SearchResult(
-        result.best, result.num_iterations, result.runtime, (list(loads), time_warp, distance)
-    )
+    """One PyVRP iterated local search (see :meth:`Searcher.run`)."""
+    return Searcher(data, seed).run(stop, initial=initial, penalties=penalties)
 
 
-__all__ = ["Penalties", "ProgressCallback", "SearchResult", "SolveProgress", "search"]
+__all__ = ["Penalties", "ProgressCallback", "SearchResult", "Searcher", "SolveProgress", "search"]
