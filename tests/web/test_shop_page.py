@@ -77,7 +77,7 @@ def test_connect_a_shop_and_read_what_arrived(
         ]:
             data, headers = shop.webhook(topic, body, webhook_id=webhook_id, secret=secret)
             httpx.post(target, content=data, headers=headers, timeout=10)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while True:
             page.reload()
             results = page.locator(".shop-log tbody tr td:nth-child(4)").all_inner_texts()

@@ -23,7 +23,7 @@ OUTCOME_WORDS = {
     "accepted": "queued",
     "applied": "applied",
     "duplicate": "duplicate (dropped)",
-    "stale": "older version (dropped)",
+    "stale": "not newer (dropped)",
     "refused": "refused",
     "failed": "could not be applied",
 }

@@ -228,9 +228,11 @@ def stale_reason(
             ShopOrder.connection_id == connection_id, ShopOrder.shop_order_id == shop_order_id
         )
     )
-    if applied is not None and updated_at <= applied:
+    if applied is not None and updated_at == applied:
+        return f"the same version (updated_at {updated_at.isoformat()}) was applied already"
+    if applied is not None and updated_at < applied:
         return (
-            f"updated_at {updated_at.isoformat()} is not newer than the version applied "
+            f"an older version (updated_at {updated_at.isoformat()}) than the one applied "
             f"({applied.isoformat()})"
         )
     return None
