@@ -5,6 +5,9 @@ outbound policy (``LASTMILE_MAP_SERVERS_ALLOWED_NETWORKS``)."""
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -191,3 +194,52 @@ def test_nominatim_from_settings(nominatim_url: str, tmp_path: Path) -> None:
         check(refused, database=False)
     with pytest.raises(GeocoderUnavailable, match="not a public address"):
         geocoder_for(refused).geocode("Obere Au 40a, 9495 Triesen")
+
+
+def test_admin_check_asks_each_configured_server(
+    osrm_url: str, valhalla_url: str, nominatim_url: str, tmp_path: Path
+) -> None:
+    """``lastmile admin check`` as an owner runs it: every configured server is asked."""
+
+    def check(**env: str) -> subprocess.CompletedProcess[str]:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("LASTMILE_")}
+        return subprocess.run(
+            [sys.executable, "-m", "lastmile.cli", "admin", "check"],
+            env={**clean, "LASTMILE_DATA_DIR": str(tmp_path / "data"), **env},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    allowed = '["127.0.0.1/32"]'
+    subprocess.run(
+        [sys.executable, "-m", "lastmile.cli", "admin", "migrate"],
+        env={**os.environ, "LASTMILE_DATA_DIR": str(tmp_path / "data")},
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    good = check(
+        LASTMILE_ROUTING_SERVER="osrm",
+        LASTMILE_ROUTING_SERVER_URL=osrm_url,
+        LASTMILE_GEOCODER="nominatim",
+        LASTMILE_NOMINATIM_URL=nominatim_url,
+        LASTMILE_MAP_SERVERS_ALLOWED_NETWORKS=allowed,
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+    lines = {line.split()[0]: line for line in good.stdout.splitlines() if line.strip()}
+    assert lines["routing"].split()[-1] == "ok" and lines["geocoder"].split()[-1] == "ok"
+    valhalla = check(
+        LASTMILE_ROUTING_SERVER="valhalla",
+        LASTMILE_ROUTING_SERVER_URL=valhalla_url,
+        LASTMILE_MAP_SERVERS_ALLOWED_NETWORKS=allowed,
+    )
+    assert valhalla.returncode == 0, valhalla.stdout + valhalla.stderr
+    down = check(
+        LASTMILE_ROUTING_SERVER="osrm",
+        LASTMILE_ROUTING_SERVER_URL="http://127.0.0.1:9",  # nothing listens on port 9
+        LASTMILE_MAP_SERVERS_ALLOWED_NETWORKS=allowed,
+    )
+    assert down.returncode == 1
+    assert "osrm at http://127.0.0.1:9 unreachable: ConnectError" in " ".join(down.stdout.split())

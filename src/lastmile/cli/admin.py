@@ -143,9 +143,10 @@ def migrate_command() -> None:
 @app.command("check")
 def check_command() -> None:
     """Check the configuration and what a server needs (data directory, database, migrations,
-    queue, road network) and say what is wrong; exit code 1 if anything is."""
+    queue, road network, routing and geocoding servers) and say what is wrong; exit code 1
+    if anything is."""
     from lastmile.cli.server import checked_settings
-    from lastmile.integrations.configured import provider_for
+    from lastmile.integrations.configured import provider_for, server_checks
     from lastmile.ops.health import readiness
 
     settings = checked_settings()
@@ -155,6 +156,7 @@ def check_command() -> None:
         checks = readiness(settings=settings, engine=engine, jobs=True)
     finally:
         engine.dispose()
+    checks.update(server_checks(settings))
     for name, verdict in checks.items():
         mark = "[green]ok[/]" if verdict == "ok" else f"[red]{verdict}[/]"
         console.print(f"{name:<11} {mark}")

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from lastmile.common.netguard import BLOCKED, GuardedTransport, Policy, ip_literal
 from lastmile.config import Settings
 from lastmile.core.model import Profile
@@ -206,3 +208,34 @@ def map_area(settings: Settings) -> tuple[float, float, float, float] | None:
     geocoder: Any = _builtin_geocoder(settings.roads_extract or default_extract())
     bounds: tuple[float, float, float, float] = geocoder.index.bounds
     return bounds
+
+
+def server_checks(settings: Settings, *, timeout_s: float = 5.0) -> dict[str, str]:
+    """Whether each configured routing or geocoding server answers (``lastmile admin
+    check``): ``ok`` or what went wrong. Not part of ``/readyz``: a routing server that is
+    down must not take every lastmile server out of a load balancer (tracking pages and the
+    driver app do not need it)."""
+    probes: dict[str, tuple[str, str, str]] = {}
+    if settings.use_roads and settings.routing_server != "builtin" and settings.routing_server_url:
+        path = "/status" if settings.routing_server == "valhalla" else "/nearest/v1/driving/0,0"
+        probes["routing"] = (settings.routing_server, settings.routing_server_url, path)
+        for name, url in sorted(settings.routing_server_profile_urls.items()):
+            if settings.routing_server == "osrm":
+                probes[f"routing {name}"] = ("osrm", url, "/nearest/v1/driving/0,0")
+    if settings.geocoder == "nominatim":
+        probes["geocoder"] = ("nominatim", settings.nominatim_url, "/status?format=json")
+    policy = _policy(tuple(settings.map_servers_allowed_networks))
+    checks: dict[str, str] = {}
+    for check, (kind, url, path) in probes.items():
+        try:
+            with httpx.Client(transport=GuardedTransport(policy), timeout=timeout_s) as client:
+                answer = client.get(url + path)
+            answer.json()  # OSRM answers its errors as JSON too: the server is there
+        except httpx.HTTPError as exc:
+            checks[check] = f"{kind} at {url} unreachable: {type(exc).__name__}: {exc}"
+            continue
+        except ValueError:
+            checks[check] = f"{kind} at {url} answered HTTP {answer.status_code}, not JSON"
+            continue
+        checks[check] = "ok" if answer.status_code < 500 else f"{kind} HTTP {answer.status_code}"
+    return checks
