@@ -86,8 +86,10 @@ def _report(session: Session, settings: Settings, link: ShopOrder) -> str | None
                 notify_customer=connection.notify_customer,
             )
             session.commit()  # the link's row and the fulfilment id together
-        wanted = EVENTS[status]
-        if wanted not in link.reported:
+        # The way there first, then where it ended (a job that runs late still tells both).
+        for wanted in dict.fromkeys(("OUT_FOR_DELIVERY", EVENTS[status])):
+            if wanted in link.reported:
+                continue
             shopify.report(
                 shop,
                 policy,
@@ -97,6 +99,7 @@ def _report(session: Session, settings: Settings, link: ShopOrder) -> str | None
                 message=MESSAGES[wanted],
             )
             link.reported = [*link.reported, wanted]
+            session.commit()
         link.report_error = None
         session.commit()
     except shopify.ShopifyError as exc:
