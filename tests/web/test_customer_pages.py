@@ -119,5 +119,15 @@ def test_customer_to_orders_in_a_few_clicks(
         assert o["customer"] == "Fritz Nigg" and o["notes"] == "back door"
         assert o["windows"] == [{"start": "08:00", "end": "12:00"}]
     assert page.locator("#customer-orders tbody tr").count() == 2
+
+    # Edit the address: a label and a spelling fix keep the confirmed pin.
+    page.click(".edit-address")
+    editor = page.locator(".edit-address-form")
+    editor.locator("input[name=label]").fill("home")
+    editor.locator("input[name=address]").fill("nirgendwostrasse 99, 9490 VADUZ")
+    with page.expect_navigation():
+        editor.locator("button[type=submit]").click()
+    assert "home" in page.locator("#addresses-table").inner_text()
+    assert "pin confirmed" in page.locator("#addresses-table").inner_text()
     _shot(page, "03-orders")
     assert page.problems == []

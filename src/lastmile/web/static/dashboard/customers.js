@@ -71,6 +71,23 @@ if (data) {
       try { await api('PATCH', `${base}/addresses/${encodeURIComponent(button.dataset.id)}`, { confirmed: true }); reload(); } catch (e) { toast(e.message, 'error'); }
     });
   }
+  for (const button of document.querySelectorAll('.edit-address')) {
+    button.addEventListener('click', () => {
+      const row = document.querySelector(`.address-editor[data-for="${CSS.escape(button.dataset.id)}"]`);
+      row.hidden = !row.hidden;
+      if (!row.hidden) row.querySelector('input[name=address]').focus();
+    });
+  }
+  for (const editor of document.querySelectorAll('.edit-address-form')) {
+    editor.addEventListener('submit', (event) => {
+      event.preventDefault();
+      submitting(editor, async () => {
+        const a = await api('PATCH', `${base}/addresses/${encodeURIComponent(editor.dataset.id)}`, fields(editor));
+        toast(a.confirmed ? 'Saved' : (a.lon == null ? 'Saved; the map could not place it: drag the orange pin to the door' : 'Saved and looked up again: confirm the pin'));
+        reload();
+      });
+    });
+  }
   for (const button of document.querySelectorAll('.delete-address')) {
     button.addEventListener('click', async () => {
       if (!window.confirm('Remove this address?')) return;

@@ -10,14 +10,17 @@ form?.addEventListener('submit', async (event) => {
   const button = form.querySelector('button[type=submit]');
   button.disabled = true;
   try {
-    await api('POST', '/api/v1/shop-connections', {
+    const payload = {
       shop: String(data.get('shop')).trim(),
       access_token: String(data.get('access_token')).trim(),
       webhook_secret: String(data.get('webhook_secret')).trim(),
       notify_customer: data.get('notify_customer') === 'on',
-    });
-    toast('Connected: now create the webhooks in Shopify with the URL shown');
-    reload();
+    };
+    const made = await api('POST', '/api/v1/shop-connections', payload);
+    const check = await api('POST', `/api/v1/shop-connections/${encodeURIComponent(made.id)}/check`);
+    toast(check.ok ? `Connected to ${check.shop_name}: now create the webhooks in Shopify with the URL shown`
+      : `Saved, but the shop did not accept the token: ${check.error}`, check.ok ? 'info' : 'error');
+    setTimeout(reload, check.ok ? 1500 : 4000);
   } catch (e) { toast(e.message, 'error'); button.disabled = false; }
 });
 
