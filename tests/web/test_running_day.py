@@ -321,3 +321,21 @@ def test_add_insert_and_reoptimise(
     page.wait_for_selector("#reopt-would, #reopt-none")
     _shot(page, "09-live-running-day")
     assert page.problems == []
+
+
+def test_another_organisation_cannot_insert_or_reoptimise(
+    app_client: TestClient, running: tuple[OrgUsers, dict[str, Any]]
+) -> None:
+    org, plan = running
+    other = make_org(app_client, "Other Shop", timezone=ZONE)
+    order_id = _order(app_client, org, "SMP-0001")["id"]
+    r = app_client.post(f"/app/orders/{order_id}/insert", headers=other.dispatcher)
+    assert r.status_code == 404
+    r = app_client.post(
+        f"/app/plans/{plan['id']}/reoptimise", data={"seconds": "1"}, headers=other.dispatcher
+    )
+    assert r.status_code == 404
+    r = app_client.get(f"/app/orders/waiting?date={today()}", headers=other.dispatcher)
+    assert r.status_code == 200 and r.text == ""
+    r = app_client.post(f"/app/orders/{order_id}/insert", headers=org.driver)
+    assert r.status_code == 403
