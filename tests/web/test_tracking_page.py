@@ -426,3 +426,38 @@ def test_german_page_with_proof_of_delivery_and_a_new_window_after_a_failure(
     assert order["status"] == "ready"
     window = order["windows"][0]
     assert chosen.endswith(f"{window['start']}-{window['end']}"), (chosen, window)
+
+
+def test_without_vector_tiles_the_map_draws_road_lines(
+    tmp_path_factory: pytest.TempPathFactory, page: Any
+) -> None:
+    """A server routing on an extract whose tiles were never built (`lastmile tiles build`):
+    the customer's map falls back to the road graph's lines, never an empty grey box."""
+    from lastmile.core.roads import default_extract
+
+    data_dir = tmp_path_factory.mktemp("tracking-no-tiles")
+    extract = default_extract()
+    no_tiles = data_dir / extract.name
+    no_tiles.symlink_to(extract)  # the same extract and road cache, with no tiles beside them
+    cache = extract.with_name(extract.name.removesuffix(".pbf") + ".roads.npz")
+    (data_dir / cache.name).symlink_to(cache)
+    settings = sqlite_settings(data_dir, geocode_imports=False, roads_extract=no_tiles)
+    with TestClient(create_app(settings)) as client, serve_app(client.app) as url:
+        assert client.get("/tiles/meta.json").json()["available"] is False
+        day = seed(client, "Tracking No Tiles")
+        last = day.stops[-1]["external_id"]
+        path = link(client, day, last)
+        drive(client, day, "route_started", ago_s=60)
+        drive(client, day, "delivered", 0, ago_s=40)
+        drive(client, day, "delivered", 1, ago_s=30)
+        position(client, day, day.stops[1]["lon"], day.stops[1]["lat"], ago_s=20)
+        page.goto(url + path)
+        page.wait_for_selector("#map[data-ready=yes]")
+        page.wait_for_function(
+            "() => window.lastmileBasemap.lines && window.lastmileBasemap.lines.getLayers().length > 0",
+            timeout=120_000,  # the first call loads the road graph (seconds on a busy machine)
+        )
+        assert page.evaluate("window.lastmileBasemap.layer") is None  # no vector tiles
+        drawn = page.locator("#map path.leaflet-interactive, #map svg path").count()
+        assert drawn > 0
+        shot(page, "11-no-tiles-road-lines")

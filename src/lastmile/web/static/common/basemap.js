@@ -57,24 +57,62 @@
     };
   }
 
+  // The fallback when this server has no vector tiles: the road lines of the road graph (no
+  // names), fetched for the view, so a map is never an empty grey box.
+  function lines(map) {
+    window.lastmileBasemap.map = map;
+    if (map.attributionControl) map.attributionControl.addAttribution(ATTRIBUTION);
+    var roads = L.geoJSON(null, {
+      interactive: false,
+      style: function (f) {
+        return {
+          main: { color: "#a8a293", weight: 3, opacity: 1 },
+          secondary: { color: "#c4bfb3", weight: 1.8, opacity: 1 },
+          minor: { color: "#d9d5cc", weight: 1, opacity: 1 },
+        }[f.properties.class];
+      },
+    }).addTo(map);
+    var loaded = null;
+    function refresh() {
+      var b = map.getBounds().pad(0.2);
+      var zoom = map.getZoom();
+      var key = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (x) { return x.toFixed(2); }).join(",") +
+        "|" + (zoom >= 14 ? 2 : zoom >= 11 ? 1 : 0);
+      if (loaded === key) return;
+      var url = "/app/api/basemap?bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].join(",") + "&zoom=" + zoom;
+      fetch(url, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) return;
+          roads.clearLayers(); roads.addData(data); roads.bringToBack();
+          loaded = key;
+          window.lastmileBasemap.lines = roads;
+        })
+        .catch(function (err) { console.warn("basemap", err); });
+    }
+    map.on("moveend", refresh);
+    map.whenReady(function () { setTimeout(refresh, 0); });
+    return roads;
+  }
+
   // Adds the vector basemap under a Leaflet map; resolves to the MapLibre layer, or to null
-  // when this server has no tiles (the caller then draws its fallback).
+  // when this server has no tiles, after drawing the road lines instead.
   function add(map) {
-    if (!window.maplibregl || !window.L || !L.maplibreGL) return Promise.resolve(null);
+    if (!window.maplibregl || !window.L || !L.maplibreGL) { lines(map); return Promise.resolve(null); }
     var worker = document.querySelector('script[data-maplibre-worker]');
     if (worker) maplibregl.setWorkerUrl(worker.dataset.maplibreWorker);
     return fetch("/tiles/meta.json", { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : { available: false }; })
       .then(function (meta) {
-        if (!meta.available) return null;
+        if (!meta.available) { lines(map); return null; }
         var layer = L.maplibreGL({ style: style(meta), attribution: ATTRIBUTION, interactive: false });
         layer.addTo(map);
         window.lastmileBasemap.layer = layer;
         window.lastmileBasemap.map = map;
         return layer;
       })
-      .catch(function (err) { console.warn("basemap", err); return null; });
+      .catch(function (err) { console.warn("basemap", err); lines(map); return null; });
   }
 
-  window.lastmileBasemap = { style: style, add: add, layer: null, map: null };
+  window.lastmileBasemap = { style: style, add: add, layer: null, map: null, lines: null };
 })();

@@ -64,37 +64,9 @@ export function makeMap(id, options = {}) {
   if (tileUrl) {
     L.tileLayer(tileUrl, { maxZoom: 19, attribution: ATTRIBUTION }).addTo(map);
   } else {
-    window.lastmileBasemap.add(map).then(layer => { if (!layer) roadLines(map); });
+    window.lastmileBasemap.add(map); // vector tiles, else the road lines (basemap.js)
   }
   return map;
-}
-
-// The fallback basemap: road lines of the road graph (no names), fetched for the view.
-function roadLines(map) {
-  map.attributionControl.addAttribution(ATTRIBUTION);
-  const roads = L.geoJSON(null, {
-    interactive: false,
-    style: f => ({
-      main: { color: '#a8a293', weight: 3, opacity: 1 },
-      secondary: { color: '#c4bfb3', weight: 1.8, opacity: 1 },
-      minor: { color: '#d9d5cc', weight: 1, opacity: 1 },
-    }[f.properties.class]),
-  }).addTo(map);
-  const loaded = new Map();
-  const refresh = async () => {
-    const b = map.getBounds().pad(0.2);
-    const zoom = map.getZoom();
-    const key = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(x => x.toFixed(2)).join(',') + '|' + (zoom >= 14 ? 2 : zoom >= 11 ? 1 : 0);
-    if (loaded.has(key)) return;
-    try {
-      const url = `/app/api/basemap?bbox=${b.getWest()},${b.getSouth()},${b.getEast()},${b.getNorth()}&zoom=${zoom}`;
-      const data = await api('GET', url);
-      roads.clearLayers(); roads.addData(data); roads.bringToBack();
-      loaded.clear(); loaded.set(key, true);
-    } catch (e) { console.warn('basemap', e); }
-  };
-  map.on('moveend', refresh);
-  map.whenReady(() => setTimeout(refresh, 0));
 }
 
 export function numberIcon(label, colour, extra = '') {
