@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VENDOR := src/lastmile/web/static/vendor
 OUT ?= out
 
-.PHONY: demo test lint typecheck unit bench bench-gh bench-big-day bench-load bench-kpi bench-roads assets clean dist test-deploy
+.PHONY: demo test test-simday lint typecheck unit bench bench-gh bench-big-day bench-load bench-kpi bench-roads assets clean dist test-deploy
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ unit: $(STAMP) assets
 	$(VENV)/bin/pytest -q
 
 test: lint typecheck unit
+
+# Whole simulated days at 600x with the real clock pinned at 09:00 and 23:00 (#12).
+test-simday: $(STAMP)
+	$(VENV)/bin/pytest -q -m simday tests/cli/test_simulated_day.py
 
 # Solver quality (docs/benchmarks.md, Solver): Solomon at 1 s and 5 s per instance, ours (2
 # exchanging processes) against plain PyVRP and VROOM, one run at a time (about 15 min).

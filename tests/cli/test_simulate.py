@@ -35,8 +35,9 @@ from lastmile.drivers.models import DeviceEvent, Position
 from lastmile.drivers.pod_store import image_type
 from lastmile.fleet.models import Driver
 from lastmile.orders.models import Order
+from lastmile.orgs import clock as org_clock
 from lastmile.orgs import service as orgs
-from lastmile.orgs.models import Role
+from lastmile.orgs.models import Organisation, Role
 from lastmile.routes.models import Route
 from lastmile.simulation.legs import Roads
 from lastmile.simulation.proofs import proof_png
@@ -204,6 +205,19 @@ def _org_with_fleet(client: TestClient) -> tuple[OrgUsers, str]:
     return org, key.json()["key"]
 
 
+def simulation_of(
+    client: TestClient, org: OrgUsers, role: Role = Role.DISPATCHER
+) -> tuple[Organisation, dict[str, str]]:
+    """The simulation organisation of ``org`` and the headers of a new API key for it."""
+    sessions: sessionmaker[Session] = client.app.state.sessions  # type: ignore[attr-defined]
+    with sessions() as session:
+        twin = org_clock.simulation_of(session=session, org_id=org.org_id)
+        assert twin is not None and twin.simulation
+        _, key = auth.create_api_key(session=session, org_id=twin.id, name="test", role=role)
+        session.expunge(twin)
+    return twin, {"X-API-Key": key}
+
+
 def _kpi_table(output: str) -> dict[str, str]:
     """The rows of the printed KPI table: name -> value."""
     table = output[output.index("KPIs of") : output.index("The simulation")]
@@ -256,7 +270,11 @@ def test_simulate_a_day_on_the_roads(tmp_path: Path) -> None:
         assert took < 60, f"the simulation took {took:.0f} s"
         out = result.output
 
-        kpis = client.get("/api/v1/kpis", headers=org.dispatcher).json()
+        # The day ran in the organisation's simulation organisation, on its own clock.
+        twin, sim = simulation_of(client, org)
+        assert f"the day runs in {twin.name}" in " ".join(out.split()), out
+        assert client.get("/api/v1/kpis", headers=org.dispatcher).json()["orders"] == 0
+        kpis = client.get("/api/v1/kpis", headers=sim).json()
         # 12 orders and the 3 same-day ones, each tried exactly once.
         assert kpis["orders"] == 15, out
         assert kpis["delivered"] + kpis["failed_attempts"] == 15, out
@@ -281,7 +299,7 @@ def test_simulate_a_day_on_the_roads(tmp_path: Path) -> None:
 
         sessions: sessionmaker[Session] = client.app.state.sessions  # type: ignore[attr-defined]
         with sessions() as session:
-            routes = list(session.scalars(select(Route).where(Route.org_id == org.org_id)))
+            routes = list(session.scalars(select(Route).where(Route.org_id == twin.id)))
             # The vans start far apart: the plan uses at least two of them.
             assert 2 <= len(routes) <= 3 and all(r.status == "finished" for r in routes)
             drivers = {d.id: d for d in session.scalars(select(Driver))}
@@ -336,7 +354,7 @@ def test_simulate_a_day_on_the_roads(tmp_path: Path) -> None:
         assert len(same_day) == 3
         outcomes = []
         for order in same_day:
-            history = client.get(f"/api/v1/orders/{order.id}/events", headers=org.dispatcher).json()
+            history = client.get(f"/api/v1/orders/{order.id}/events", headers=sim).json()
             states = [h["to_status"] for h in history]
             assert "dispatched" in states and "arrived" in states, states
             assert states[-1] in ("delivered", "failed"), states
@@ -376,7 +394,8 @@ def test_simulate_a_day_on_the_roads(tmp_path: Path) -> None:
         assert refused.exit_code == 1 and "needs an admin" in " ".join(refused.output.split())
         assert created.exit_code == 1, created.output  # logged in, then: nothing left to drive
         assert "none of the 12 orders" in " ".join(created.output.split())
-        members = client.get("/api/v1/members", headers=org.admin).json()
+        members = client.get("/api/v1/members", headers=simulation_of(client, org, Role.ADMIN)[1])
+        members = members.json()
         sims = [m for m in members if m["email"].startswith("sim-driver-1.")]
         assert len(sims) == 1 and sims[0]["role"] == "driver"
         with sessions() as session:

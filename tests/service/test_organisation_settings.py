@@ -89,13 +89,17 @@ def test_organisation_name_and_time_zone(client: TestClient) -> None:
         ORG, json={"name": "Bakery Rename", "timezone": "Europe/Berlin"}, headers=shop.admin
     )
     assert r.status_code == 200, r.text
-    assert client.get(ORG, headers=shop.driver).json() == {
+    me = client.get(ORG, headers=shop.driver).json()
+    assert me.pop("clock")["speed"] == 1.0  # a real organisation: real time
+    assert me == {
         "id": shop.org_id,
         "name": "Bakery Rename",
         "timezone": "Europe/Berlin",
         "default_service_s": 0,
         "pod_policy": ["signature"],
         "phone": "",
+        "simulation": False,
+        "simulation_of": None,
     }
 
 

@@ -39,6 +39,14 @@ def create_org(
         ),
     ],
     timezone: Annotated[str, typer.Option(help="IANA time zone of the delivery windows.")] = "UTC",
+    simulation: Annotated[
+        bool,
+        typer.Option(
+            "--simulation",
+            help="A simulation organisation: it runs on its own clock (start and speed, set by "
+            "`lastmile simulate` or PUT /api/v1/organisation/clock), never the real one.",
+        ),
+    ] = False,
 ) -> None:
     """Create an organisation and its first admin."""
     existed = False
@@ -50,13 +58,14 @@ def create_org(
             except NotFound:
                 passwords.check(password, admin_email)
                 user = None
-            org = orgs.create(session=session, name=name, timezone=timezone)
+            org = orgs.create(session=session, name=name, timezone=timezone, simulation=simulation)
             if user is None:
                 user = auth.create_user(session=session, email=admin_email, password=password)
             orgs.add_member(session=session, org_id=org.id, user_id=user.id, role=Role.ADMIN)
     except LastmileError as exc:
         fail(exc)
-    console.print(f"Created organisation [bold]{name}[/] ({org.id}) with admin {user.email}")
+    kind = "simulation organisation" if simulation else "organisation"
+    console.print(f"Created {kind} [bold]{name}[/] ({org.id}) with admin {user.email}")
     if existed:
         console.print(
             f"{user.email} already had an account: its password was [bold]not[/] changed "

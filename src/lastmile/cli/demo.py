@@ -3,8 +3,9 @@
 Plans the bundled sample day to files (map, plan.json), seeds a demo organisation with users,
 fleet, a login per driver and today's orders in the embedded database, starts the server and,
 once it answers, a simulated day of today's orders in a background thread
-(:mod:`lastmile.simulation`, over HTTP like any client), so that vehicles move on
-``/app/live`` within seconds.
+(:mod:`lastmile.simulation`, over HTTP like any client) in the simulation organisation "Demo
+Deliveries (simulation)", on its own clock, so that vehicles move on ``/app/live`` within
+seconds and the day's KPIs are those of a real day.
 """
 
 from __future__ import annotations
@@ -294,8 +295,10 @@ def demo(
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     url = f"http://{local}:{port}" if ":" not in local else f"http://[{local}]:{port}"
     console.print(
-        f"Today's orders are planned and driven at {factor:g}x once the server answers: watch "
-        f"[bold]http://{host}:{port}/app/live[/] (log in as {LOGINS[1].email}). "
+        f"Today's orders are planned and driven at {factor:g}x once the server answers, in "
+        f"[bold]{DEMO_ORG} (simulation)[/] on its own clock: watch "
+        f"[bold]http://{host}:{port}/app/live[/] (log in as {LOGINS[1].email} and switch to "
+        "it). "
         "Request logs are off while it runs."
     )
     simulate_today(url, speed=factor)

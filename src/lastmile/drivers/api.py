@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 
 from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF, Principal
-from lastmile.common.clock import utcnow
 from lastmile.common.metrics import METRICS
 from lastmile.common.web import AppSettings, DbSession, problem
 from lastmile.drivers import service
@@ -38,6 +37,7 @@ from lastmile.drivers.schemas import (
 from lastmile.events.follow import MAX_EVENT_ID, Opened, follow, resume_cursor
 from lastmile.events.models import Event
 from lastmile.fleet.models import Driver
+from lastmile.orgs import clock as org_clock
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
 
@@ -88,10 +88,11 @@ def get_route(
     day = date or service.today(session=session, org_id=org_id)
     route = service.route_for_day(session=session, org_id=org_id, driver_id=driver.id, day=day)
     if route is None:
-        return RouteResponse(server_time=utcnow(), route=None)
+        now = org_clock.now_of(session=session, org_id=org_id)
+        return RouteResponse(server_time=now, route=None)
     from lastmile.live import etas as live
 
-    now = utcnow()
+    now = org_clock.now_of(session=session, org_id=org_id)
     expected = live.current(session=session, settings=settings, org_id=org_id, routes=[route])
     known = expected[route.id]
     view = service.route_view(

@@ -31,7 +31,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lastmile.auth import service as auth
-from lastmile.common.clock import utcnow
 from lastmile.core.errors import (
     Conflict,
     FieldIssue,
@@ -69,6 +68,7 @@ from lastmile.orders import lifecycle
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
+from lastmile.orgs import clock as org_clock
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Organisation
 from lastmile.routes import service as routes
@@ -398,7 +398,7 @@ def apply_events(
     Each event runs in a savepoint: a rejected or failing event leaves no trace and the others
     go on. Commits once at the end.
     """
-    now = now or utcnow()
+    now = now or org_clock.now_of(session=session, org_id=org_id)
     _serialise(session, org_id, driver.id)
     times: list[datetime | None] = []
     for event in events_in:
@@ -920,7 +920,7 @@ def record_positions(
     A point already stored (same driver, same ``recorded_at``) counts as accepted and is not
     stored twice, so a re-sent batch is harmless.
     """
-    now = now or utcnow()
+    now = now or org_clock.now_of(session=session, org_id=org_id)
     _serialise(session, org_id, driver.id)  # a re-sent batch racing the first: stored once
     route = route_in_progress(session=session, org_id=org_id, driver_id=driver.id)
     if route is None:

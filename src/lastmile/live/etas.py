@@ -23,7 +23,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lastmile.common.clock import utcnow
 from lastmile.config import Settings
 from lastmile.core import model as core
 from lastmile.core.live.eta import LiveRoute, LiveStop, Pace, predict
@@ -54,6 +53,7 @@ from lastmile.live.state import (
     zone_of,
 )
 from lastmile.orders.models import Order
+from lastmile.orgs import clock as org_clock
 from lastmile.routes import etas as stored_etas
 from lastmile.routes import service as routes_service
 from lastmile.routes.models import Route, RouteStatus, Stop, StopEta, StopKind, StopStatus
@@ -245,7 +245,7 @@ def refresh(
     """Recompute a route's ETAs, store them (``routes.etas``) and record ``eta.updated`` /
     ``late_risk`` events for what changed. Only writers call this (something happened);
     does not commit."""
-    when = now or utcnow()
+    when = now or org_clock.now_of(session=session, org_id=state.route.org_id)
     now_s = state.seconds(when)
     route = state.route
     stored = stored_etas.stored(session=session, org_id=route.org_id, route_ids=[route.id])
@@ -400,7 +400,7 @@ def current(
     shows. Never writes."""
     from lastmile.integrations.configured import provider_for
 
-    when = now or utcnow()
+    when = now or org_clock.now_of(session=session, org_id=org_id)
     running = list(routes)
     if not running:
         return {}
@@ -500,7 +500,10 @@ def on_position(
             recorded_at=at,
         )
     return refresh(
-        session=session, provider=provider_for(settings), state=state, now=max(at, utcnow())
+        session=session,
+        provider=provider_for(settings),
+        state=state,
+        now=max(at, org_clock.now_of(session=session, org_id=org_id)),
     )
 
 

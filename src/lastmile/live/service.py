@@ -21,7 +21,6 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lastmile.common.clock import utcnow
 from lastmile.config import Settings
 from lastmile.core import model as core
 from lastmile.core.errors import Conflict, FieldIssue, InputError, NotFound
@@ -57,6 +56,7 @@ from lastmile.orders import service as orders
 from lastmile.orders.core_view import core_orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order
+from lastmile.orgs import clock as org_clock
 from lastmile.orgs.models import Organisation
 from lastmile.routes import service as routes_service
 from lastmile.routes.models import Route, RouteStatus, Stop, StopKind
@@ -386,7 +386,7 @@ class Inserted:
 
 
 def _now(session: Session, org_id: str, day: dt.date, now: dt.datetime | None) -> int:
-    return seconds_of_day(now or utcnow(), day, zone_of(session, org_id))
+    return org_clock.day_seconds(session=session, org_id=org_id, day=day, at=now)
 
 
 def insert_order(
@@ -576,7 +576,7 @@ def slot_offers(
         else int(org_settings.get("slot_cutoff_min", DEFAULT_CUTOFF_S // 60)) * 60
     )
     zone = zone_of(session, org_id)
-    now_dt = now or utcnow()
+    now_dt = now or org_clock.now_of(session=session, org_id=org_id)
     today = now_dt.astimezone(zone).date()
     clock = DayClock(day, zone)
     now_s: int | None = seconds_of_day(now_dt, day, zone) if day <= today else None

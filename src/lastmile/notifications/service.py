@@ -30,7 +30,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lastmile.common.clock import utcnow
 from lastmile.common.netguard import Policy
 from lastmile.config import Settings
 from lastmile.core.errors import FieldIssue, InputError
@@ -54,6 +53,7 @@ from lastmile.notifications.settings import settings_of as settings_of  # re-exp
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order
+from lastmile.orgs import clock as org_clock
 from lastmile.orgs.models import Organisation
 from lastmile.routes import service as routes_service
 from lastmile.routes.models import Route
@@ -180,7 +180,7 @@ def month_cost(*, session: Session, org: Organisation, now: datetime) -> float:
 def usage(*, session: Session, org_id: str, month: str | None = None) -> Usage:
     """Messages and cost per channel in one month (``YYYY-MM``, default this one)."""
     org = organisation(session, org_id)
-    now = utcnow()
+    now = org_clock.now(org)
     if month:
         try:
             year, number = (int(p) for p in month.split("-"))
@@ -296,8 +296,8 @@ def handle_events(
     """Turn order status changes into messages and send them. Returns the log rows written
     by this call (claimed ones only: duplicates are skipped). Ids of events not visible (yet)
     are appended to ``missing``."""
-    now = now or utcnow()
     org = organisation(session, org_id)
+    now = now or org_clock.now(org)
     settings = settings_of(org)
     if not _channels_on(settings):
         return []
@@ -593,7 +593,7 @@ def _deliver(session: Session, row: Notification, cost: float) -> None:
         log.exception("sending notification %s failed", row.id)
         row.status, row.error = "failed", f"{type(exc).__name__}: {exc}"[:1000]
     else:
-        row.status, row.error, row.cost, row.sent_at = "sent", None, cost, utcnow()
+        row.status, row.error, row.cost, row.sent_at = "sent", None, cost, org_clock.now(org)
     session.commit()
 
 
@@ -606,8 +606,8 @@ def send_due(
 ) -> list[Notification]:
     """Send queued messages whose quiet hours are over (all due ones of the organisation, or
     the ones named). Each is claimed by moving it from ``queued`` to ``sending`` first."""
-    now = now or utcnow()
     org = organisation(session, org_id)
+    now = now or org_clock.now(org)
     settings = settings_of(org)
     query = select(Notification.id).where(
         Notification.org_id == org_id,

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import func, or_, select
@@ -48,6 +47,7 @@ from lastmile.orders.schemas import (
     OrderCreate,
     OrderUpdate,
 )
+from lastmile.orgs import clock as org_clock
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Organisation
 
@@ -173,10 +173,7 @@ def history(*, session: Session, org_id: str, order_id: str) -> list[OrderEvent]
 
 def org_today(*, session: Session, org_id: str) -> date:
     """Today in the organisation's time zone (the default delivery date)."""
-    org = session.get(Organisation, org_id)
-    if org is None:
-        raise NotFound("organisation not found")
-    return utcnow().astimezone(ZoneInfo(org.timezone)).date()
+    return org_clock.today(orgs.get(session=session, org_id=org_id))
 
 
 # --- geocoding hooks -------------------------------------------------------------------------
@@ -420,7 +417,7 @@ def _apply(
     session: Session, org_id: str, prepared: Sequence[_Prepared], actor: str
 ) -> list[WriteResult]:
     results: list[WriteResult] = []
-    now = utcnow()
+    now = org_clock.now_of(session=session, org_id=org_id)
     for item in prepared:
         if item.existing is None:
             order = _insert(session, org_id, item.desired, actor, now)
@@ -510,7 +507,8 @@ def _settle_location_status(
     )
     if target != order.status:
         note = "location accepted" if target == OrderStatus.READY else "address needs geocoding"
-        _move(session, order, target, actor=actor, at=at or utcnow(), note=note)
+        when = at or org_clock.now_of(session=session, org_id=order.org_id)
+        _move(session, order, target, actor=actor, at=when, note=note)
 
 
 # --- changing ------------------------------------------------------------------------------
@@ -678,7 +676,7 @@ def transition_many(
     Returns the orders in the order of ``order_ids`` (repeated ids count once).
     """
     target = lifecycle.parse_status(to_status)
-    when = at or utcnow()
+    when = at or org_clock.now_of(session=session, org_id=org_id)
     if when.tzinfo is None:
         raise InputError(
             issues=[FieldIssue(None, "at", when.isoformat(), "needs a time zone")],

@@ -25,6 +25,13 @@ class MemberRead(BaseModel):
     role: Role
 
 
+class OrganisationClock(BaseModel):
+    """The organisation's business clock: ``now`` is what every business time reads."""
+
+    now: datetime = Field(description="The organisation's business time now (UTC).")
+    speed: float = Field(description="Business seconds per real second (1 for real time).")
+
+
 class OrganisationRead(BaseModel):
     """The caller's organisation and its policies."""
 
@@ -40,6 +47,48 @@ class OrganisationRead(BaseModel):
     )
     phone: str = Field(
         default="", description="The shop's phone number, shown to customers on the tracking page."
+    )
+    simulation: bool = Field(
+        default=False,
+        description="A simulation organisation runs on its own clock; a real one on real time.",
+    )
+    simulation_of: str | None = Field(
+        default=None, description="The real organisation whose days this one simulates."
+    )
+    clock: OrganisationClock | None = None
+
+
+class ClockSet(BaseModel):
+    """Start a simulation organisation's clock (admin): business time ``start`` from now on,
+    ``speed`` times faster than real time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: datetime = Field(description="Business time now, with a UTC offset.")
+    speed: float = Field(default=1.0, gt=0, le=100_000, description="e.g. 600 for 600x.")
+
+
+class SimulationCreate(BaseModel):
+    """Which members of the real organisation drive in its simulation organisation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    drivers: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description="E-mails of the real organisation's drivers to make drivers there too.",
+    )
+
+
+class SimulationRead(BaseModel):
+    """The simulation organisation of the caller's organisation, and a key to act in it."""
+
+    id: str
+    name: str
+    created: bool = Field(description="True when this call created it.")
+    api_key: str = Field(
+        description="A new API key of the simulation organisation with the caller's role "
+        "(shown once; the previous one of that role is revoked)."
     )
 
 

@@ -37,12 +37,19 @@ def is_fresh_install(*, session: Session) -> bool:
 
 
 def create(
-    *, session: Session, name: str, timezone: str = "UTC", first: bool = False, commit: bool = True
+    *,
+    session: Session,
+    name: str,
+    timezone: str = "UTC",
+    first: bool = False,
+    commit: bool = True,
+    simulation: bool = False,
 ) -> Organisation:
     """A new organisation. ``first``: only on a fresh install (the first-run sign-up); two
     simultaneous sign-ups create one organisation (PostgreSQL: an advisory lock; SQLite: a
     second count after the insert, which holds the file's write lock). ``commit=False`` leaves the commit to the caller
-    (the sign-up creates the organisation and its admin in one transaction)."""
+    (the sign-up creates the organisation and its admin in one transaction). ``simulation``:
+    an organisation on its own clock (:mod:`lastmile.orgs.clock`)."""
     name = name.strip()
     check_new(name=name, timezone=timezone)
     if first:
@@ -52,7 +59,7 @@ def create(
             raise AlreadySetUp("this server already has an organisation; log in instead")
     if session.scalar(select(Organisation).where(Organisation.name == name)) is not None:
         raise Conflict(f"an organisation named {name!r} already exists")
-    org = Organisation(name=name, timezone=timezone, settings={})
+    org = Organisation(name=name, timezone=timezone, settings={}, simulation=simulation)
     session.add(org)
     if first:
         # Counted again after the insert: on SQLite the insert took the write lock, so a

@@ -30,6 +30,7 @@ from lastmile.fleet.models import Driver, Vehicle
 from lastmile.orders import service as orders
 from lastmile.orders.core_view import core_orders
 from lastmile.orders.models import Order
+from lastmile.orgs import clock as org_clock
 from lastmile.orgs.models import Organisation
 from lastmile.plans.models import Plan
 from lastmile.routes import service as routes
@@ -373,7 +374,7 @@ def dispatch(
             driver_id=assignments.get(route.vehicle_id, route.driver_id),
         )
         order_ids.extend(routes.order_ids(session=session, org_id=org_id, route_id=route.id))
-    plan.dispatched_at = utcnow()
+    plan.dispatched_at = org_clock.now_of(session=session, org_id=org_id)
     if order_ids:
         orders.transition_many(
             session=session,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -47,13 +47,15 @@ class Driver:
     profile: Profile = Profile.VAN
 
 
-def _login(server: str, email: str, password: str, timeout: float) -> httpx.Client:
+def _login(
+    server: str, email: str, password: str, timeout: float, organisation: str | None = None
+) -> httpx.Client:
     client = httpx.Client(base_url=server, timeout=timeout)
+    credentials = {"email": email, "password": password}
+    if organisation is not None:
+        credentials["organisation"] = organisation
     try:
-        body = _check(
-            client.post("/api/v1/auth/token", json={"email": email, "password": password}),
-            f"log in as {email}",
-        )
+        body = _check(client.post("/api/v1/auth/token", json=credentials), f"log in as {email}")
     except BaseException:
         client.close()
         raise
@@ -176,10 +178,6 @@ def wait_plan(staff: httpx.Client, plan_id: str, timeout_s: float) -> dict[str, 
             raise SimulationError(f"planning failed: {plan.get('error')}")
         time.sleep(0.2)
     raise SimulationError(f"the plan was not done after {timeout_s:.0f} s")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def _ts(text: str) -> float:

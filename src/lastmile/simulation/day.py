@@ -5,9 +5,10 @@ moments, and the loop sleeps until each is due (``speed`` times faster than real
 dispatcher's same-day orders are one more actor. The requests every phone makes (GPS
 batches, events, proofs) go through :class:`Simulation`, which counts what came back.
 
-**Timestamps are real.** The server refuses device times in the future, so every event and GPS
-point carries the real clock at the moment it is sent: a day at ``600x`` lasts a few real
-minutes and its time-based KPIs describe the compressed day.
+**Timestamps are simulated.** The day runs in a simulation organisation whose clock the
+simulation sets (:class:`lastmile.simulation.clock.BusinessClock`): every event and GPS point
+carries the simulated moment at which it happens, and the server reads the same clock, so a
+day at ``600x`` lasts a few real minutes and still has the KPIs of a real day.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from rich.progress import Progress
 
 from lastmile.core.model import Location
 from lastmile.simulation import console
-from lastmile.simulation.client import _check, _now
+from lastmile.simulation.client import _check
+from lastmile.simulation.clock import BusinessClock
 from lastmile.simulation.legs import Roads
 from lastmile.simulation.phone import Phone
 from lastmile.simulation.proofs import proof_png
@@ -79,6 +81,7 @@ class Simulation:
         staff: httpx.Client,
         roads: Roads,
         jams: tuple[Jam, ...],
+        clock: BusinessClock,
         speed: float,
         *,
         stop: threading.Event | None = None,
@@ -88,6 +91,7 @@ class Simulation:
         self.staff = staff
         self.roads = roads
         self.jams = jams
+        self.clock = clock
         self.speed = speed
         self.stop = stop or threading.Event()
         self.progress = progress
@@ -120,7 +124,7 @@ class Simulation:
             {
                 "lon": round(at.lon + phone.rng.gauss(0, GPS_NOISE_DEG), 7),
                 "lat": round(at.lat + phone.rng.gauss(0, GPS_NOISE_DEG), 7),
-                "recorded_at": _now(),
+                "recorded_at": self.clock.iso(phone.t),
                 "accuracy_m": 5.0,
                 "speed_ms": round(min(speed_ms, 150.0), 2),
                 "heading": round(heading, 1),
@@ -137,7 +141,11 @@ class Simulation:
         result = _check(
             phone.member.client.post(
                 "/api/v1/driver/events",
-                json={"events": [{"key": key, "type": type_, "occurred_at": _now(), **body}]},
+                json={
+                    "events": [
+                        {"key": key, "type": type_, "occurred_at": self.clock.iso(phone.t), **body}
+                    ]
+                },
             ),
             f"send {type_} of {phone.member.email}",
         )["results"][0]
@@ -173,6 +181,7 @@ class Simulation:
             if all(p.finished for p in self.phones):
                 self.counts.same_day_skipped += len(orders) - i
                 return
+            self.clock.keep(t, force=True)  # the order arrives at t on the server's clock too
             response = self.staff.post("/api/v1/orders", json=[body])
             if response.status_code == 409:  # an earlier run's order that can no longer change
                 self.counts.same_day_skipped += 1
@@ -219,11 +228,12 @@ class Simulation:
         self.started = time.monotonic()
         while heap and any(actors[i].essential for _, _, i in heap):
             t, _, index = heapq.heappop(heap)
-            wait = self.started + t / self.speed - time.monotonic()
+            wait = self.clock.due(t) - time.monotonic()
             if wait > 0 and self.stop.wait(wait):
                 return False
             if self.stop.is_set():
                 return False
+            self.clock.keep(t)
             later = next(actors[index].steps, None)
             if later is not None:
                 heapq.heappush(heap, (later, next(seq), index))

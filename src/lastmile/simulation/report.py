@@ -57,6 +57,12 @@ def print_outcome(outcome: Outcome, out: Console | None = None) -> None:
     table = Table(title="The simulation")
     table.add_column("what")
     table.add_column("count", justify="right")
+    if outcome.organisation:
+        table.add_row(
+            "organisation",
+            outcome.organisation
+            + (f" (the simulation of {outcome.simulates})" if outcome.simulates else ""),
+        )
     table.add_row("routes driven", str(outcome.drivers) + (" (resumed)" if outcome.resumed else ""))
     table.add_row("events sent", str(sum(c.events.values())))
     table.add_row("  by type", ", ".join(f"{k} {v}" for k, v in sorted(c.events.items())) or "-")

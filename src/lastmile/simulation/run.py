@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -37,6 +37,14 @@ from lastmile.simulation.client import (
     ensure_fleet,
     simulated_logins,
     wait_plan,
+)
+from lastmile.simulation.clock import (
+    PREPARE_AT_S,
+    BusinessClock,
+    Place,
+    copy_fleet,
+    copy_orders,
+    enter_simulation,
 )
 from lastmile.simulation.day import Counts, Simulation, _Actor
 from lastmile.simulation.legs import Roads
@@ -74,6 +82,10 @@ class Outcome:
     resumed: bool
     stopped: bool
     same_day_ids: list[str]
+    organisation: str = ""
+    """The simulation organisation the day ran in."""
+    simulates: str | None = None
+    """The real organisation it simulates (``None``: the login was the simulation's own)."""
 
 
 @dataclass
@@ -110,6 +122,15 @@ def run_simulation(options: Options, roads: Roads) -> Outcome:
         staff = _staff_client(server, options.email, options.password, options.api_key, timeout)
         clients.callback(staff.close)
         logins = list(options.logins[: options.drivers])
+        place = enter_simulation(staff, server, timeout, drivers=[e for e, _ in logins])
+        if place.staff is not staff:
+            clients.callback(place.staff.close)
+        if place.real_name is not None:
+            options.say(
+                f"the day runs in [bold]{place.name}[/] ({place.id}), the simulation organisation "
+                f"of {place.real_name}" + (", created now" if place.created else "")
+                + "; its own clock, not the real one"
+            )  # fmt: skip
         if len(logins) < options.drivers:
             if not options.driver_password:
                 raise SimulationError(
@@ -117,17 +138,17 @@ def run_simulation(options: Options, roads: Roads) -> Outcome:
                     f"(got {len(logins)})"
                 )
             logins += simulated_logins(
-                staff, options.drivers, options.driver_password, have=len(logins)
+                place.staff, options.drivers, options.driver_password, have=len(logins)
             )
         team: list[Driver] = []
         for login, secret in logins:
-            client = _login(server, login, secret, timeout)
+            client = _login(server, login, secret, timeout, organisation=place.id)
             clients.callback(client.close)
             me = _check(client.get("/api/v1/auth/me"), "who am I")
             if me["role"] != "driver":
                 raise SimulationError(f"{login} is {me['role']}, not a driver")
             team.append(Driver(email=login, client=client, user_id=me["user_id"]))
-        return _run(staff, team, options, roads)
+        return _run(staff, place, team, options, roads)
 
 
 def _prepare(
@@ -159,11 +180,23 @@ def _prepare(
     return order_ids, sum(b["demand"]["parcels"] for b in bodies)
 
 
-def _run(staff: httpx.Client, team: list[Driver], options: Options, roads: Roads) -> Outcome:
+def _run(
+    real: httpx.Client, place: Place, team: list[Driver], options: Options, roads: Roads
+) -> Outcome:
     rng = random.Random(options.seed)
     day = options.day
-    if day is None:  # today in the organisation's time zone: the KPIs' default day
-        day = date.fromisoformat(_check(staff.get("/api/v1/kpis"), "today")["filters"]["from"])
+    if day is None:  # today in the (real) organisation's time zone: the KPIs' default day
+        day = date.fromisoformat(_check(real.get("/api/v1/kpis"), "today")["filters"]["from"])
+    clock = BusinessClock(place, day)
+    clock.start(PREPARE_AT_S, 1.0)  # the day's orders come in before the first van leaves
+    staff = place.staff
+    if place.real_name is not None:
+        vans = copy_fleet(real, place)
+        if vans:
+            options.say(f"{vans} vehicles copied from {place.real_name}")
+    if options.existing and place.real_name is not None:
+        copied = copy_orders(real, place, day)
+        options.say(f"{copied} ready orders of {day} copied from {place.real_name}")
     order_ids, parcels = _prepare(staff, team, options, day, rng)
     ensure_fleet(staff, team, capacity=math.ceil(parcels * 1.2 / len(team)) + 1)
     if not options.plan_leftovers:
@@ -214,7 +247,7 @@ def _run(staff: httpx.Client, team: list[Driver], options: Options, roads: Roads
             )
         resumed = True
         options.say(f"nothing new to plan on {day}: resuming {len(routes)} unfinished routes")
-    return _drive(staff, routes, options, roads, day, resumed)
+    return _drive(staff, routes, options, roads, clock, resumed)
 
 
 def _drive(
@@ -222,10 +255,11 @@ def _drive(
     routes: list[tuple[Driver, dict[str, Any]]],
     options: Options,
     roads: Roads,
-    day: date,
+    clock: BusinessClock,
     resumed: bool,
 ) -> Outcome:
     seed = options.seed
+    day = clock.day.day
     departures = [_ts(r["start"]["departure"]) for _, r in routes]
     first = min(departures, default=0.0)
     durations = [
@@ -252,7 +286,9 @@ def _drive(
                     console=console,
                 )
             )
-        sim = Simulation(staff, roads, jams, options.speed, stop=options.stop, progress=progress)
+        sim = Simulation(
+            staff, roads, jams, clock, options.speed, stop=options.stop, progress=progress
+        )
         sim.say = options.say
         for index, (member, route) in enumerate(routes):
             sim.phones.append(
@@ -281,12 +317,15 @@ def _drive(
             f"jams {jams_text(jams)}"
             f"; {len(arrivals)} same-day orders{late_text}"
         )
+        first_s = clock.day.seconds(datetime.fromtimestamp(first, UTC))
+        clock.start(first_s, options.speed)  # the day's clock runs from the first departure
         actors = [_Actor(p.run(), True) for p in sim.phones]
         actors.append(_Actor(sim.same_day(arrivals), False))
         began = time.monotonic()
         finished = sim.play(actors)
         real_s = time.monotonic() - began
     simulated = max((p.t for p in sim.phones), default=0.0)
+    clock.stop(simulated)
     kpis: dict[str, Any] = _check(
         staff.get("/api/v1/kpis", params={"from": day.isoformat(), "to": day.isoformat()}),
         "read the KPIs",
@@ -306,4 +345,6 @@ def _drive(
         resumed=resumed,
         stopped=not finished,
         same_day_ids=sim.same_day_ids,
+        organisation=clock.place.name,
+        simulates=clock.place.real_name,
     )

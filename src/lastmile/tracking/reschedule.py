@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from lastmile.common.clock import utcnow
 from lastmile.config import Settings
 from lastmile.core.errors import Conflict
 from lastmile.core.times import clock_span, format_clock_exact
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.schemas import OrderUpdate
+from lastmile.orgs import clock as org_clock
 from lastmile.tracking.models import TrackingLink
 from lastmile.tracking.service import CUSTOMER, may_reschedule, org_of
 
@@ -44,7 +44,7 @@ def reschedule_offers(
     from lastmile.core.model import Location
     from lastmile.live import service as live
 
-    now = now or utcnow()
+    now = now or org_clock.now_of(session=session, org_id=link.org_id)
     org = org_of(session, link.org_id)
     order = orders.get(session=session, org_id=link.org_id, order_id=link.order_id)
     if not may_reschedule(org, order) or order.lat is None or order.lon is None:

@@ -45,6 +45,7 @@ from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order
 from lastmile.orders.schemas import OrderUpdate
+from lastmile.orgs import clock as org_clock
 from lastmile.orgs.models import Organisation
 from lastmile.orgs.service import shop_phone
 from lastmile.routes import service as routes
@@ -119,7 +120,7 @@ def create_link(
     """A new link for an order: the row and the token (shown once, never stored)."""
     order = orders.get(session=session, org_id=org_id, order_id=order_id)
     org = org_of(session, org_id)
-    now = now or utcnow()
+    now = now or utcnow()  # link expiry is real time, in every organisation
     zone = ZoneInfo(org.timezone)
     end_of_day = datetime.combine(order.date + timedelta(days=1), time(0), zone).astimezone(UTC)
     expires = max(now, end_of_day) + timedelta(days=ttl_days(org))
@@ -315,8 +316,8 @@ def progress(
     *, session: Session, settings: Settings, link: TrackingLink, now: datetime | None = None
 ) -> Progress:
     """What the page of ``link`` shows: only its own order."""
-    now = now or utcnow()
     org = org_of(session, link.org_id)
+    now = now or org_clock.now(org)
     order = orders.get(session=session, org_id=link.org_id, order_id=link.order_id)
     feedback = session.get(CustomerInput, order.id)
     status = order.status
@@ -473,7 +474,7 @@ def save_instructions(
     row = _input_row(session, link)
     row.instruction_kind = kind
     row.instruction_text = text
-    row.instructions_at = now or utcnow()
+    row.instructions_at = now or org_clock.now_of(session=session, org_id=link.org_id)
     label = kind.replace("_", " ")
     kept = [line for line in order.notes.splitlines() if not line.startswith(NOTES_MARK)]
     notes = "\n".join([*kept, f"{NOTES_MARK} {label}: {text}"]).strip()[:2000]
@@ -506,9 +507,8 @@ def save_rating(
     if order.status != OrderStatus.DELIVERED:
         raise Conflict("you can rate the delivery once it has been delivered")
     row = _input_row(session, link)
-    row.rating = rating
-    row.comment = comment
-    row.rated_at = now or utcnow()
+    row.rating, row.comment = rating, comment
+    row.rated_at = now or org_clock.now_of(session=session, org_id=link.org_id)
     session.commit()
     return row
 

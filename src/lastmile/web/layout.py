@@ -26,13 +26,13 @@ from lastmile.auth.deps import csrf_token
 from lastmile.auth.models import User
 from lastmile.auth.principal import STAFF, Principal
 from lastmile.auth.security import same
-from lastmile.common.clock import utcnow
 from lastmile.common.web import SESSION_COOKIE
 from lastmile.config import Settings
 from lastmile.core.errors import LastmileError
 from lastmile.core.formats.plan_json import OSM_ATTRIBUTION
 from lastmile.core.times import local_date, local_hhmm
 from lastmile.fleet import service as fleet
+from lastmile.orgs import clock as org_clock
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
 from lastmile.web.planmap import PALETTE
@@ -100,6 +100,8 @@ class Viewer:
     org_name: str
     timezone: str
     organisations: list[dict[str, str]]
+    today: dt.date
+    """The organisation's business date (its own clock: a simulation's day, else today)."""
     home: str = ""
     """"lat,lon" to centre an empty map on: the first depot, else the first vehicle's start."""
 
@@ -142,6 +144,7 @@ def viewer_of(request: Request, session: Session, settings: Settings) -> Viewer 
         org_name=current.name,
         timezone=current.timezone,
         organisations=[{"id": o.id, "name": o.name, "role": m.role} for m, o in memberships],
+        today=org_clock.today(current),
     )
 
 
@@ -204,7 +207,7 @@ def set_session(response: Response, request: Request, token: str, settings: Sett
 
 
 def org_today(viewer: Viewer) -> dt.date:
-    return utcnow().astimezone(ZoneInfo(viewer.timezone)).date()
+    return viewer.today
 
 
 def form_csrf_ok(viewer: Viewer, sent: str) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -19,7 +18,6 @@ from pydantic import ValidationError
 
 from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
-from lastmile.common.clock import utcnow
 from lastmile.common.ids import new_id
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.core.errors import Conflict, InputError, LastmileError
@@ -33,6 +31,7 @@ from lastmile.live import service as live
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import ACCEPTED_VERDICTS, OrderStatus
 from lastmile.orders.schemas import OrderCreate, Window
+from lastmile.orgs import clock as org_clock
 from lastmile.orgs import service as orgs
 from lastmile.routes import service as routes_service
 from lastmile.web.layout import STATUS_WORDS, Viewer, parse_day, render, staff_page
@@ -43,8 +42,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _today(session: Any, org_id: str) -> dt.date:
-    zone = ZoneInfo(orgs.get(session=session, org_id=org_id).timezone)
-    return utcnow().astimezone(zone).date()
+    return org_clock.today(orgs.get(session=session, org_id=org_id))
 
 
 @router.get("/app/orders/new", response_model=None)
