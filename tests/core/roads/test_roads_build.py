@@ -9,7 +9,7 @@ import pytest
 from roads_data import HELSINKI, copy_extract
 
 from lastmile.core.model import Profile
-from lastmile.core.roads import RoadNetwork, default_extract
+from lastmile.core.roads import RoadNetwork, default_extract, samples
 from lastmile.core.roads import build as build_module
 from lastmile.core.roads.build import cache_path_for, load_or_build, read_cache
 from lastmile.core.roads.compact import pack, unpack
@@ -233,3 +233,19 @@ def test_compact_forms_give_every_array_back_exactly() -> None:
     assert set(back) == set(arrays)
     for name, array in arrays.items():
         assert back[name].dtype == array.dtype and np.array_equal(back[name], array), name
+
+
+def test_samples_in_chunks_equal_one_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(8)
+    ux, uy, vx, vy = (rng.uniform(0, 500, 300) for _ in range(4))
+    segments = np.sort(rng.choice(10_000, 300, replace=False)).astype(np.int64)
+    counts = np.ceil(np.hypot(vx - ux, vy - uy) / 20.0).astype(np.int64) + 1
+    owner = np.repeat(np.arange(300), counts)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    t = (np.arange(len(owner)) - first) / np.maximum(counts[owner] - 1, 1)
+    expected = np.column_stack([ux[owner] + t * (vx - ux)[owner], uy[owner] + t * (vy - uy)[owner]])
+    monkeypatch.setattr(samples, "CHUNK", 7)
+    points, owners = samples.sample_segments(ux, uy, vx, vy, segments, 20.0)
+    assert np.array_equal(points, expected)
+    assert np.array_equal(owners, segments[owner]) and owners.dtype == np.int32
+    assert len(points) > 2 * 300  # segments of up to 700 m: several samples each

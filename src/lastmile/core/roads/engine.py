@@ -62,6 +62,7 @@ from lastmile.core.roads.build import (
 )
 from lastmile.core.roads.hierarchy import INF, Hierarchy, many_to_many, shortest_path
 from lastmile.core.roads.profiles import TOP_SPEED_KMH
+from lastmile.core.roads.samples import sample_segments
 
 MAX_EXACT = float(1 << 53)
 """Above this float64 stops holding every integer: 2**24 ds, about 466 hours of travel."""
@@ -154,14 +155,7 @@ class _ProfileIndex:
         vx, vy = self.project(
             graph.node_lon[graph.seg_v[segments]], graph.node_lat[graph.seg_v[segments]]
         )
-        counts = np.ceil(np.hypot(vx - ux, vy - uy) / SAMPLE_SPACING_M).astype(np.int64) + 1
-        owner = np.repeat(np.arange(len(segments)), counts)
-        first = np.repeat(np.cumsum(counts) - counts, counts)
-        t = (np.arange(len(owner)) - first) / np.maximum(counts[owner] - 1, 1)
-        points = np.column_stack(
-            [ux[owner] + t * (vx - ux)[owner], uy[owner] + t * (vy - uy)[owner]]
-        )
-        self.sample_segment = segments[owner]
+        points, self.sample_segment = sample_segments(ux, uy, vx, vy, segments, SAMPLE_SPACING_M)
         self.tree = cKDTree(points)
 
     @staticmethod
