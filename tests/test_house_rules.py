@@ -13,7 +13,7 @@ TOO_LONG_TODAY = {
     "drivers/service.py": 1179,
     "orders/service.py": 1064,
     "core/geo/geocoder.py": 948,
-    "core/roads/engine.py": 894,
+    "core/roads/engine.py": 888,
     "fleet/service.py": 820,
     "notifications/service.py": 666,
     "tracking/service.py": 617,
@@ -21,7 +21,7 @@ TOO_LONG_TODAY = {
     "core/kpi.py": 672,
     "core/geo/index.py": 644,
     "core/formats/instances.py": 640,
-    "core/roads/build.py": 604,
+    "core/roads/build.py": 603,
 }
 """Modules longer than the rule, at most as long as they are here. The list only shrinks:
 a module may not grow, and one back under the limit must leave the list."""
