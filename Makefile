@@ -56,23 +56,26 @@ test: lint typecheck unit
 test-simday: $(STAMP)
 	$(VENV)/bin/pytest -q -m simday tests/cli/test_simulated_day.py
 
-# Solver quality (docs/benchmarks.md, Solver): Solomon at 1 s and 5 s per instance, ours (2
-# exchanging processes) against plain PyVRP and VROOM, one run at a time (about 15 min).
+# Solver quality (docs/benchmarks.md, Solver): Solomon at 1 s and 5 s per instance, ours (1
+# process, the default, and 2 exchanging processes) against plain PyVRP and VROOM, one run at a
+# time (about 20 min).
 # BENCH_ARGS replaces the arguments, e.g. BENCH_ARGS="--set cvrp --budget 10".
-BENCH_ARGS ?= --set solomon --budget 1 5 --seed 1 --solvers ours,pyvrp,vroom \
+BENCH_ARGS ?= --set solomon --budget 1 5 --seed 1 --solvers ours_w1,ours,pyvrp,vroom \
 	--out $(OUT)/bench/solomon.csv --markdown $(OUT)/bench/solomon.md
 bench: $(STAMP)
 	mkdir -p $(OUT)/bench
 	$(PY) benchmarks/solver_bench.py $(BENCH_ARGS)
 
-# Gehring-Homberger 400 and 1000, 2 instances per class, seeds 1 and 2, 60 s, ours then plain
-# PyVRP (never at once), VROOM once per instance: 24 instances x (2 + 2 + 1) runs of up to 60 s,
-# about 2 hours. Run it on an otherwise idle machine.
+# Gehring-Homberger 400 and 1000, 2 instances per class, seeds 1 and 2, 60 s: ours with 2
+# exchanging processes, ours with 1, plain PyVRP, one after the other (never at once), and VROOM
+# once per instance: 24 instances x (3 x 2 + 1) runs of up to 60 s, about 2 h 50 min. Run it on
+# an otherwise idle machine; GH_SOLVERS=ours,pyvrp,vroom for the 2-hour version.
+GH_SOLVERS ?= ours,ours_w1,pyvrp,vroom
 bench-gh: $(STAMP)
 	mkdir -p $(OUT)/bench
 	for n in 400 1000; do \
 	  $(PY) benchmarks/solver_bench.py --set homberger_$$n --per-class 2 --budget 60 --seed 1 2 \
-	    --solvers ours,pyvrp,vroom --out $(OUT)/bench/homberger_$$n.csv \
+	    --solvers $(GH_SOLVERS) --out $(OUT)/bench/homberger_$$n.csv \
 	    --markdown $(OUT)/bench/homberger_$$n.md || exit 1; \
 	done
 

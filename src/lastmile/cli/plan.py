@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import replace
 from datetime import date
@@ -272,10 +271,11 @@ def plan(
     workers: Annotated[
         int,
         typer.Option(
-            help="Solver processes exchanging their best solution (default: the machine's "
-            "cores, at most 4)."
+            min=1,
+            help="Solver processes exchanging their best solution (default 1: a second one "
+            "did not win reliably at equal wall time, docs/solver.md).",
         ),
-    ] = 0,
+    ] = 1,
     day: Annotated[
         str | None, typer.Option("--date", help="Plan date YYYY-MM-DD (default: today).")
     ] = None,
@@ -387,7 +387,7 @@ def plan(
             limit,
             seed,
             iterations,
-            workers or min(4, os.cpu_count() or 1),
+            workers,
             Balance(balance / 100) if balance is not None else None,
         )
         result, report = checked.plan, checked.check
