@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VENDOR := src/lastmile/web/static/vendor
 OUT ?= out
 
-.PHONY: demo test test-simday lint typecheck unit bench bench-gh bench-big-day bench-load bench-kpi bench-roads assets clean dist test-deploy
+.PHONY: demo test test-simday lint typecheck unit bench bench-gh bench-big-day bench-load bench-kpi bench-roads assets clean dist test-deploy test-long
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,13 +48,18 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 unit: $(STAMP) assets
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile
 
 test: lint typecheck unit
 
 # Whole simulated days at 600x with the real clock pinned at 09:00 and 23:00 (#12).
 test-simday: $(STAMP)
 	$(VENV)/bin/pytest -q -m simday tests/cli/test_simulated_day.py
+
+# What takes minutes of real outside servers or killed processes (a real Nominatim's import, a
+# worker killed mid-job and retried after the 30 s heartbeat); .ci/run runs it after `make test`.
+test-long: $(STAMP) assets
+	$(VENV)/bin/pytest -q -m long
 
 # Solver quality (docs/benchmarks.md, Solver): Solomon at 1 s and 5 s per instance, ours (1
 # process, the default, and 2 exchanging processes) against plain PyVRP and VROOM, one run at a

@@ -63,6 +63,7 @@ def _noisy(ids: set[str]) -> dict[str, dict[str, str]]:
 # --- against the real server ------------------------------------------------------------
 
 
+@pytest.mark.long  # a real Nominatim: its import takes minutes (make test-long)
 def test_real_lookups_of_sample_addresses(nominatim_url: str, tmp_path: Path) -> None:
     rows = _noisy({"S000", "S002", "S003"})
     with NominatimGeocoder(nominatim_url, cache_dir=tmp_path, min_interval_s=0) as nominatim:
@@ -86,6 +87,7 @@ def test_real_lookups_of_sample_addresses(nominatim_url: str, tmp_path: Path) ->
         assert nominatim.geocode("Nirgendwostrasse 99, 9490 Vaduz").verdict is Verdict.NOT_FOUND
 
 
+@pytest.mark.long  # a real Nominatim: its import takes minutes (make test-long)
 def test_second_lookup_makes_no_http_request_even_in_a_new_process(
     nominatim_url: str, tmp_path: Path
 ) -> None:
@@ -116,6 +118,7 @@ def test_second_lookup_makes_no_http_request_even_in_a_new_process(
     assert (tmp_path / "nominatim-cache.sqlite3").is_file()
 
 
+@pytest.mark.long  # a real Nominatim: its import takes minutes (make test-long)
 def test_rate_limit_spaces_real_requests(nominatim_url: str, tmp_path: Path) -> None:
     transport = CountingTransport()
     with NominatimGeocoder(

@@ -32,7 +32,7 @@ def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-unty
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.mark.slow
+@pytest.mark.long  # 30 s heartbeat plus a 25 s plan (make test-long)
 def test_killed_worker_job_is_retried_by_another(postgres_url: str, tmp_path: Path) -> None:
     env = {
         **os.environ,
