@@ -537,3 +537,51 @@ def test_settings_are_validated_and_admin_only(client: TestClient) -> None:
     got = client.get("/api/v1/notifications/settings", headers=day.org.dispatcher).json()
     assert got["tracking"] == {"map_stops": 3, "ttl_days": 7, "reschedule": False}
     assert got["notifications"]["email"] is False
+
+
+def test_a_promise_that_moves_is_corrected_and_a_narrowing_is_not(
+    client: TestClient, inbox: Inbox
+) -> None:
+    """Confirmations quote live's promise and the log keeps it; when the promise moves by more
+    than the organisation's threshold (the driver set off 90 minutes later than that promise
+    assumed), each customer still ahead gets a 'new time' e-mail over real SMTP with the
+    window the tracking page shows; a small change afterwards sends nothing more."""
+    from lastmile.common import clock
+
+    settings = {
+        "notifications": {
+            "email": True,
+            "kinds": ["confirmed", "eta_changed"],
+            "correction_threshold_min": 15,
+        }
+    }
+    day = seed_day(client, "Notify Correct", settings=settings)
+    settled(client, day, 4)
+    wait_for(lambda: len(inbox.messages) == 4, "4 confirmations")
+    with day.sessions() as session:
+        told = {
+            n.order_id: (n.promise_from, n.promise_to)
+            for n in session.scalars(
+                select(Notification).where(Notification.template == "confirmed")
+            )
+            if n.order_id in day.order_ids()
+        }
+    assert len(told) == 4 and all(a is not None and b is not None for a, b in told.values())
+    with clock.shifted(timedelta(minutes=90)):
+        drive(client, day, "route_started")
+        drive(client, day, "delivered", 0)  # live recomputes: every promise moved by ~90 min
+        rows = settled(client, day, 4 + 3)
+        corrected = by(rows, template="eta_changed")
+        assert {r["order_id"] for r in corrected} == set(day.order_ids()[1:])
+        wait_for(lambda: len(inbox.messages) == 7, "3 corrections")
+        for message in inbox.messages[4:]:
+            assert message["Subject"] == "New delivery time"
+            body = message.get_content()
+            assert "now expected between" in body and PUBLIC + "/t/" in body
+            path = body.split(PUBLIC)[1].split()[0]
+            shown = client.get(path + "/status.json").json()
+            assert f"between {shown['eta_from']} and {shown['eta_to']}" in body
+        with clock.shifted(timedelta(minutes=2)):
+            drive(client, day, "delivered", 1)  # on time: promises narrow or hold
+            time.sleep(1.0)
+            assert len(log(client, day)) == 7 and len(inbox.messages) == 7

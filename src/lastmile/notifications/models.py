@@ -22,7 +22,8 @@ class Notification(OrgScoped, Base):
     """email, sms, chat."""
     recipient: Mapped[str] = mapped_column(String(320))
     template: Mapped[str] = mapped_column(String(50))
-    """The message kind: confirmed, out_for_delivery, arriving_soon, delayed, delivered, failed."""
+    """The message kind: confirmed, out_for_delivery, arriving_soon, delayed, eta_changed,
+    delivered, failed, gift_delivered."""
     status: Mapped[str] = mapped_column(String(16), default="queued")
     """queued, sending, sent, failed, suppressed (cap or quiet hours)."""
     cost: Mapped[float] = mapped_column(Float, default=0.0)
@@ -37,6 +38,10 @@ class Notification(OrgScoped, Base):
     body: Mapped[str] = mapped_column(Text, default="")
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     """A message held back by quiet hours is sent at this time."""
+    promise_from: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    promise_to: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    """The delivery window the message told the customer (a correction follows when
+    ``lastmile.live``'s promise moves away from it, see ``notifications/corrections.py``)."""
 
 
 class OrderRecipients(OrgScoped, Base):

@@ -39,6 +39,7 @@ KIND_WORDS = {
     "out_for_delivery": "On its way",
     "arriving_soon": "Arriving soon",
     "delayed": "Running late",
+    "eta_changed": "New time (the promised window moved)",
     "delivered": "Delivered",
     "failed": "Not delivered",
     "gift_delivered": "Gift delivered (to the buyer)",

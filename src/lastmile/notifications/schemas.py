@@ -16,6 +16,7 @@ Kind = Literal[
     "out_for_delivery",
     "arriving_soon",
     "delayed",
+    "eta_changed",
     "delivered",
     "failed",
     "gift_delivered",
@@ -107,6 +108,10 @@ class NotificationSettings(BaseModel):
     """...or the ETA is at most this many minutes away."""
     delay_threshold_min: int = Field(default=15, ge=1, le=600)
     """'Delayed' once the driver runs this many minutes behind the plan."""
+    correction_threshold_min: int = Field(default=15, ge=1, le=240)
+    """'New time' (``eta_changed``, or 'delayed' after the booked window) once the promised
+    window moved by more than this many minutes from the one the customer was last told
+    (a window that only narrowed inside it is not news)."""
     templates: dict[Language, dict[Kind, TemplateParts]] = Field(default_factory=dict)
     """Overrides of the built-in templates."""
 

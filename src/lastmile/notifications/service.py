@@ -40,7 +40,7 @@ from lastmile.events.models import Event
 from lastmile.integrations.notify.apprise_channel import AppriseChannel
 from lastmile.integrations.notify.base import Channel, NotifySettings, OutgoingMessage, SendError
 from lastmile.integrations.notify.email import SmtpChannel
-from lastmile.notifications import templates
+from lastmile.notifications import corrections, templates
 from lastmile.notifications.models import Notification, OrderRecipients
 from lastmile.notifications.schemas import (
     ChannelUsage,
@@ -50,6 +50,7 @@ from lastmile.notifications.schemas import (
 )
 from lastmile.notifications.settings import organisation
 from lastmile.notifications.settings import settings_of as settings_of  # re-exported
+from lastmile.notifications.targets import Target, targets
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order
@@ -75,7 +76,7 @@ KIND_FOR_STATUS = {
 route is fixed, so the message can give a time window and the tracking link."""
 
 URGENT = frozenset({"arriving_soon"})
-STALE_LATER = frozenset({"out_for_delivery", "delayed"})
+STALE_LATER = frozenset({"out_for_delivery", "delayed", "eta_changed"})
 DEFAULT_COSTS = {"email": 0.0, "sms": 0.08, "chat": 0.02}
 CHANNELS = ("email", "sms", "chat")
 
@@ -281,6 +282,8 @@ class Planned:
     kind: str
     eta_from: datetime | None = None
     eta_to: datetime | None = None
+    correction: bool = False
+    """Sent because the promise moved (one message per new window)."""
 
 
 def handle_events(
@@ -313,6 +316,8 @@ def handle_events(
     planned: list[Planned] = []
     routes: dict[str, Route] = {}
     for event in events:
+        if event.type == EVENT_ETA_UPDATED:
+            planned.extend(_corrections(session, app, org, settings, event.payload, now))
         if event.type != EVENT_STATUS_CHANGED:
             continue
         order_id = str(event.payload.get("order_id", ""))
@@ -334,6 +339,32 @@ def handle_events(
         written.extend(_send_planned(session, org, settings, item, now, schedule))
     written.extend(send_due(session=session, org_id=org_id, now=now))
     return written
+
+
+def _corrections(
+    session: Session,
+    app: Settings,
+    org: Organisation,
+    settings: NotificationSettings,
+    payload: dict[str, Any],
+    now: datetime,
+) -> list[Planned]:
+    """'New time' (or 'delayed') for the stops whose promise moved beyond the threshold."""
+    out: list[Planned] = []
+    for moved in corrections.moved_stops(payload):
+        order = session.scalar(select(Order).where(Order.org_id == org.id, Order.id == moved.id))
+        found = tracking.stop_of(session=session, org_id=org.id, order=order) if order else None
+        if order is None or found is None or order.status not in corrections.EN_ROUTE:
+            continue
+        told = corrections.last_told(session=session, org=org, order=order)
+        eta = tracking.eta_of(
+            session=session, settings=app, org=org, route=found[0], stop=found[1], now=now
+        )
+        limit = timedelta(minutes=settings.correction_threshold_min)
+        if told is not None and corrections.moved_beyond(told, (eta.eta_from, eta.eta_to), limit):
+            kind = "delayed" if eta.late_s > 0 else "eta_changed"
+            out.append(Planned(order, kind, eta.eta_from, eta.eta_to, correction=True))
+    return out
 
 
 def _channels_on(settings: NotificationSettings) -> bool:
@@ -378,48 +409,9 @@ def _route_messages(
         )
         if soon:
             result.append(Planned(order, "arriving_soon", eta.eta_from, eta.eta_to))
-        elif eta.delay_s >= settings.delay_threshold_min * 60:
+        elif eta.late_s > 0 or eta.delay_s >= settings.delay_threshold_min * 60:
             result.append(Planned(order, "delayed", eta.eta_from, eta.eta_to))
     return result
-
-
-@dataclass(frozen=True)
-class _Target:
-    audience: str
-    channel: str
-    address: str
-    language: str
-    kind: str
-
-
-def _targets(
-    settings: NotificationSettings, order: Order, recipients: OrderRecipients | None, kind: str
-) -> list[_Target]:
-    found: list[_Target] = []
-    gift = recipients is not None and recipients.gift
-    language = templates.language_of(recipients.language if recipients else None, settings.language)
-
-    def add(audience: str, email: str, phone: str, lang: str, message_kind: str) -> None:
-        if message_kind not in settings.kinds:
-            return
-        if settings.email and email.strip():
-            found.append(_Target(audience, "email", email.strip(), lang, message_kind))
-        if settings.sms_url and phone.strip():
-            found.append(_Target(audience, "sms", phone.strip(), lang, message_kind))
-        if settings.chat_url and phone.strip():
-            found.append(_Target(audience, "chat", phone.strip(), lang, message_kind))
-
-    add("recipient", order.email, order.phone, language, kind)
-    if gift and recipients is not None and kind == "delivered":
-        buyer_language = templates.language_of(recipients.buyer_language, settings.language)
-        add(
-            "buyer",
-            recipients.buyer_email,
-            recipients.buyer_phone,
-            buyer_language,
-            "gift_delivered",
-        )
-    return found
 
 
 def _date_text(day: date, language: str) -> str:
@@ -432,7 +424,7 @@ def _context(
     org: Organisation,
     order: Order,
     item: Planned,
-    target: _Target,
+    target: Target,
     url: str,
     recipients: OrderRecipients | None,
     driver: str,
@@ -482,15 +474,15 @@ def _send_planned(
             OrderRecipients.org_id == org.id, OrderRecipients.order_id == order.id
         )
     )
-    targets = [
+    to = [
         t
-        for t in _targets(settings, order, recipients, item.kind)
-        if not _exists(session, _key(order, t))
+        for t in targets(settings, order, recipients, item.kind)
+        if not _exists(session, _key(order, t, item))
     ]
-    if not targets:
+    if not to:
         return []
     link_url = ""
-    if any(t.audience == "recipient" for t in targets):
+    if any(t.audience == "recipient" for t in to):
         _, token = tracking.create_link(
             session=session, org_id=org.id, order_id=order.id, purpose=item.kind, now=now
         )
@@ -504,7 +496,7 @@ def _send_planned(
         driver = tracking.first_name(who.name) if who else ""
     zone = ZoneInfo(org.timezone)
     written: list[Notification] = []
-    for target in targets:
+    for target in to:
         url = link_url if target.audience == "recipient" else ""
         context = _context(org, order, item, target, url, recipients, driver)
         rendered = templates.render(
@@ -521,7 +513,9 @@ def _send_planned(
             language=target.language,
             subject=rendered.subject,
             body=rendered.body if target.channel == "email" else rendered.text,
-            dedupe_key=_key(order, target),
+            dedupe_key=_key(order, target, item),
+            promise_from=item.eta_from,
+            promise_to=item.eta_to,
             status="sending",
             cost=0.0,
         )
@@ -550,8 +544,11 @@ def _over_cap(
     return month_cost(session=session, org=org, now=now) + cost > settings.monthly_cap + 1e-9
 
 
-def _key(order: Order, target: _Target) -> str:
-    return f"{order.id}:{order.date.isoformat()}:{target.kind}:{target.channel}:{target.audience}"
+def _key(order: Order, target: Target, item: Planned) -> str:
+    key = f"{order.id}:{order.date.isoformat()}:{target.kind}:{target.channel}:{target.audience}"
+    if item.correction and item.eta_from and item.eta_to:  # one per new window
+        key += f":{item.eta_from:%Y%m%dT%H%M}-{item.eta_to:%H%M}"
+    return key
 
 
 def _exists(session: Session, key: str) -> bool:

@@ -30,6 +30,7 @@ KINDS = (
     "out_for_delivery",
     "arriving_soon",
     "delayed",
+    "eta_changed",
     "delivered",
     "failed",
     "gift_delivered",
@@ -67,6 +68,14 @@ DEFAULTS: dict[str, dict[str, _T]] = {
             "time is between {{ window_from }} and {{ window_to }}.\n\n"
             "Follow it here: {{ tracking_url }}\n\n{{ org }}",
             "text": "{{ org }}: running late, now expected {{ window_from }}-{{ window_to }}. "
+            "{{ tracking_url }}",
+        },
+        "eta_changed": {
+            "subject": "New delivery time",
+            "body": "Hello {{ name }},\n\nthe time of your delivery from {{ org }} has changed: it is "
+            "now expected between {{ window_from }} and {{ window_to }}.\n\n"
+            "Follow it here: {{ tracking_url }}\n\n{{ org }}",
+            "text": "{{ org }}: new time, now expected {{ window_from }}-{{ window_to }}. "
             "{{ tracking_url }}",
         },
         "delivered": {
@@ -119,6 +128,14 @@ DEFAULTS: dict[str, dict[str, _T]] = {
             "zwischen {{ window_from }} und {{ window_to }} Uhr.\n\n"
             "Sendungsverfolgung: {{ tracking_url }}\n\n{{ org }}",
             "text": "{{ org }}: Verspätung, neu erwartet {{ window_from }}-{{ window_to }} Uhr. "
+            "{{ tracking_url }}",
+        },
+        "eta_changed": {
+            "subject": "Neue Lieferzeit",
+            "body": "Guten Tag {{ name }},\n\ndie Zeit Ihrer Lieferung von {{ org }} hat sich "
+            "geändert: neu erwartet zwischen {{ window_from }} und {{ window_to }} Uhr.\n\n"
+            "Sendungsverfolgung: {{ tracking_url }}\n\n{{ org }}",
+            "text": "{{ org }}: neue Zeit, erwartet {{ window_from }}-{{ window_to }} Uhr. "
             "{{ tracking_url }}",
         },
         "delivered": {

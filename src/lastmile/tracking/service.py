@@ -208,6 +208,7 @@ class Progress:
     eta_to: datetime | None = None
     stops_away: int | None = None
     delay_s: int = 0
+    late_minutes: int = 0  # expected after the booked window by this much
     route_started: bool = False
     show_map: bool = False
     vehicle: tuple[float, float] | None = None
@@ -258,11 +259,9 @@ class Eta:
     eta_from: datetime
     eta_to: datetime
     stops_away: int
-    delay_s: int
-    """Expected arrival minus the arrival given at dispatch."""
+    delay_s: int  # expected arrival minus the arrival given at dispatch
     started: bool
-    late_s: int = 0
-    """How far the expected service start is past the booked window (0: inside it)."""
+    late_s: int = 0  # how far the expected service start is past the booked window
 
 
 def eta_of(
@@ -361,6 +360,7 @@ def progress(
                 eta_to=eta.eta_to,
                 stops_away=0 if status == OrderStatus.ARRIVED else eta.stops_away,
                 delay_s=eta.delay_s,
+                late_minutes=-(-eta.late_s // 60),
                 route_started=eta.started,
             )
             near = status == OrderStatus.ARRIVED or eta.stops_away <= map_stops(org)
