@@ -199,3 +199,90 @@ def test_a_stop_event_from_the_driver_app_recomputes_the_route_etas(client: Test
     assert rest and set(rest) <= set(after)
     assert first["id"] not in after  # a delivered stop has no prediction any more
     assert events_of(client, day.org, "eta.updated")[-1]["route_id"] == route_id
+
+
+def test_edits_after_dispatch_are_checked_and_reach_the_drivers_at_once(
+    client: TestClient,
+) -> None:
+    """Move a stop to another dispatched route, re-order one, take one off: each is checked
+    like an edit before dispatch (a preview writes nothing), rewrites the stops through the
+    routes slice, tells both drivers' apps (``route.changed``) and recomputes both routes'
+    ETAs. Goods in a van that has left stay in it."""
+    from lastmile.drivers import stream
+    from lastmile.routes.models import StopEta
+
+    org = make_org(client, "Edits")
+    day = seed(
+        client,
+        org,
+        [[("A", 1, None), ("B", 2, None), ("C", 3, None)], [("D", 4, None), ("E", 5, None)]],
+        started=False,
+    )
+    _dispatch_as_planned(client, org.org_id, day.route_ids)
+    first, second = day.route_ids
+
+    def order_stops(route_id: str) -> list[str]:
+        with sessions_of(client)() as session:
+            rows = routes.stops_of(session=session, org_id=org.org_id, route_ids=[route_id])
+            return [s.order_id or "" for s in rows[route_id] if s.kind is StopKind.ORDER]
+
+    ext = {v: k for k, v in day.orders.items()}
+    move = {"order_id": day.orders["B"], "to_route_id": second, "position": 1}
+    seen = client.post(
+        f"/api/v1/plans/{day.plan_id}/moves", json={**move, "preview": True}, headers=org.dispatcher
+    )
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["applied"] is False and seen.json()["ok"] is True
+    assert [ext[o] for o in order_stops(first)] == ["A", "B", "C"]  # a preview writes nothing
+    done = client.post(f"/api/v1/plans/{day.plan_id}/moves", json=move, headers=org.dispatcher)
+    assert done.status_code == 200, done.text
+    assert done.json()["applied"] is True and set(done.json()["changed_routes"]) == {first, second}
+    assert [ext[o] for o in order_stops(first)] == ["A", "C"]
+    assert [ext[o] for o in order_stops(second)] == ["D", "B", "E"]
+    changes = events_of(client, org, "route.changed")
+    assert {(c["route_id"], c["change"]) for c in changes} == {
+        (first, "stop_removed"),
+        (second, "stop_added"),
+    }
+    with sessions_of(client)() as session:
+        second_driver = routes.get(session=session, org_id=org.org_id, route_id=second).driver_id
+        assert second_driver is not None
+        who = stream.interest(session=session, org_id=org.org_id, driver_id=second_driver)
+        predicted = {e.order_id for e in session.query(StopEta).filter(StopEta.route_id == second)}
+    told = [stream.driver_view("route.changed", c, who) for c in changes]
+    assert [t["change"] for t in told if t] == ["stop_added"]  # only their own route
+    assert day.orders["B"] in predicted  # ETAs of the new route recomputed
+
+    # Re-order within a route, then take E off: back to ready, its stop gone.
+    within = {"order_id": day.orders["E"], "to_route_id": second, "position": 0}
+    assert client.post(
+        f"/api/v1/plans/{day.plan_id}/moves", json=within, headers=org.dispatcher
+    ).json()["applied"]
+    assert [ext[o] for o in order_stops(second)] == ["E", "D", "B"]
+    off = client.post(
+        f"/api/v1/plans/{day.plan_id}/moves",
+        json={"order_id": day.orders["E"], "to_route_id": None},
+        headers=org.dispatcher,
+    )
+    assert off.status_code == 200, off.text
+    assert [ext[o] for o in order_stops(second)] == ["D", "B"]
+    with sessions_of(client)() as session:
+        assert orders.get(session=session, org_id=org.org_id, order_id=day.orders["E"]).status == (
+            "ready"
+        )
+    assert events_of(client, org, "route.changed")[-1]["change"] == "stop_removed"
+
+    # A van that has left keeps its goods; unknown routes are named.
+    other = make_org(client, "Edits On The Road")
+    moving = seed(client, other, [[("F", 1, None)], [("G", 2, None)]], started=True)
+    away = {"order_id": moving.orders["F"], "to_route_id": moving.route_ids[1], "position": 0}
+    refused = client.post(
+        f"/api/v1/plans/{moving.plan_id}/moves", json=away, headers=other.dispatcher
+    )
+    assert refused.status_code == 409, refused.text
+    unknown = client.post(
+        f"/api/v1/plans/{day.plan_id}/moves",
+        json={"order_id": day.orders["A"], "to_route_id": "rte_nope"},
+        headers=org.dispatcher,
+    )
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "to_route_id"

@@ -14,10 +14,13 @@ from lastmile.auth.principal import STAFF
 from lastmile.common.web import AppSettings, DbSession, problem
 from lastmile.core.errors import FieldIssue, InputError
 from lastmile.core.model import Location, TimeWindow
-from lastmile.live import etas, service
+from lastmile.live import edits, etas, service
 from lastmile.live import reoptimise as replan
 from lastmile.live.schemas import (
     Inserted,
+    MoveRequest,
+    MoveResult,
+    MoveViolation,
     Pace,
     ReoptimiseRequest,
     ReoptimiseResult,
@@ -127,6 +130,28 @@ def insert_order(
         added_cost=done.added_cost,
         added_distance_m=done.added_distance_m,
         added_s=done.added_s,
+    )
+
+
+@router.post("/plans/{plan_id}/moves", response_model=MoveResult, operation_id="move_running_stop")
+def move_running_stop(
+    plan_id: str, body: MoveRequest, caller: Caller, session: DbSession, settings: AppSettings
+) -> MoveResult:
+    """Move a stop of a dispatched plan (or take it off its route), checked like an edit
+    before dispatch; the drivers' apps are told at once (``preview``: only check)."""
+    caller.require(*STAFF)
+    done = edits.move_stop(
+        session=session, settings=settings, org_id=caller.org_id, plan_id=plan_id,
+        order_id=body.order_id, to_route_id=body.to_route_id, position=body.position,
+        actor=caller.actor, preview=body.preview,
+    )  # fmt: skip
+    return MoveResult(
+        applied=done.applied,
+        ok=done.ok,
+        cost_before=done.cost_before,
+        cost_after=done.cost_after,
+        violations=[MoveViolation(**v) for v in done.violations],
+        changed_routes=done.changed_routes,
     )
 
 

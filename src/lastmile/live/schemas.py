@@ -144,3 +144,34 @@ class SlotBooked(BaseModel):
     eta: str | None = None
     added_cost: float | None = None
     message: str = ""
+
+
+class MoveRequest(BaseModel):
+    """Move a stop of a dispatched day, or take it off its route."""
+
+    order_id: str = Field(max_length=32)
+    to_route_id: str | None = Field(
+        default=None,
+        max_length=32,
+        description="A running route of the plan (its own to re-order it); null takes the "
+        "order off its route (back to ready; not for goods in a van that has left).",
+    )
+    position: int = Field(default=0, ge=0, le=10000, description="0-based among stops to do.")
+    preview: bool = Field(default=False, description="Only check; nothing is written.")
+
+
+class MoveViolation(BaseModel):
+    code: str
+    message: str
+    route_id: str | None
+    order_id: str | None
+    external_id: str | None
+
+
+class MoveResult(BaseModel):
+    applied: bool
+    ok: bool = Field(description="The independent check found nothing wrong.")
+    cost_before: float
+    cost_after: float
+    violations: list[MoveViolation]
+    changed_routes: list[str] = Field(description="Routes whose drivers were told at once.")

@@ -462,6 +462,12 @@ def finish(*, route: Route) -> bool:
     return True
 
 
+def remove_stop(*, session: Session, stop: Stop) -> None:
+    """Take a stop off its route (a dispatcher took the order off before it was visited)."""
+    session.delete(stop)
+    session.flush()
+
+
 def mark_stop(*, stop: Stop, status: StopStatus) -> None:
     """A driver's outcome at a stop. A stop never goes back (an ``arrived`` that syncs after
     the ``done`` changes nothing)."""
