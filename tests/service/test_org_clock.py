@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +192,16 @@ def test_create_org_simulation(tmp_path: Path) -> None:
                 assert org_clock.now(real) == REAL
     finally:
         engine.dispose()
+
+
+def test_waiting_for_a_business_moment_takes_real_seconds_at_the_clocks_speed() -> None:
+    """The end of quiet hours is a business moment; the job that sends then waits real time."""
+    start = datetime(2026, 12, 9, 6, tzinfo=UTC)
+    sim = Organisation(
+        name="s", timezone="UTC", simulation=True, clock_start=start, clock_anchor=REAL,
+        clock_speed=600.0,
+    )  # fmt: skip
+    real = Organisation(name="r", timezone="UTC", simulation=False, clock_speed=1.0)
+    assert org_clock.real_seconds(sim, timedelta(hours=1)) == 6.0
+    assert org_clock.real_seconds(real, timedelta(hours=1)) == 3600.0
+    assert org_clock.now(sim, real=REAL + timedelta(seconds=6)) == start + timedelta(hours=1)

@@ -530,7 +530,7 @@ def _send_planned(
             continue
         written.append(row)
         if row.status == "queued" and schedule is not None and until is not None:
-            schedule(row.id, max(1.0, (until - now).total_seconds()))
+            schedule(row.id, max(1.0, org_clock.real_seconds(org, until - now)))
         if row.status == "sending":
             _deliver(session, row, cost)
     return written

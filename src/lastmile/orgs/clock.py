@@ -15,7 +15,7 @@ clock in every organisation: they protect the server, not the delivery day.
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -54,6 +54,15 @@ def day_seconds(*, session: Session, org_id: str, day: date, at: datetime | None
     if org is None:
         raise NotFound("organisation not found")
     return seconds_of_day(at or now(org), day, ZoneInfo(org.timezone))
+
+
+def real_seconds(org: Organisation, business: timedelta) -> float:
+    """How many real seconds ``business`` time of the organisation takes: a job that waits for
+    a business moment (the end of quiet hours) is scheduled in real seconds."""
+    seconds = business.total_seconds()
+    if org.simulation and org.clock_start is not None and org.clock_speed > 0:
+        return seconds / org.clock_speed
+    return seconds
 
 
 def today(org: Organisation) -> date:
