@@ -87,9 +87,10 @@ def get_route(
     org_id = driver.org_id
     day = date or service.today(session=session, org_id=org_id)
     route = service.route_for_day(session=session, org_id=org_id, driver_id=driver.id, day=day)
+    language = orgs.language(orgs.get(session=session, org_id=org_id))
     if route is None:
         now = org_clock.now_of(session=session, org_id=org_id)
-        return RouteResponse(server_time=now, route=None)
+        return RouteResponse(server_time=now, language=language, route=None)
     from lastmile.live import etas as live
 
     now = org_clock.now_of(session=session, org_id=org_id)
@@ -101,8 +102,7 @@ def get_route(
         route=route,
         expected={r.stop_id: known.clock.iso(r.arrival_s) for r in known.stops},
     )
-    org = orgs.get(session=session, org_id=org_id)
-    return RouteResponse(server_time=now, language=orgs.language(org), route=view)
+    return RouteResponse(server_time=now, language=language, route=view)
 
 
 @router.post(
