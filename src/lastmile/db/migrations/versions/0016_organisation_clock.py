@@ -1,7 +1,7 @@
 """organisations: simulation organisations and their own clock (start, speed)
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07 23:10:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from lastmile.db.base import UTCDateTime
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
