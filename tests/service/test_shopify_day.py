@@ -119,6 +119,10 @@ def test_shop_orders_driven_in_the_driver_app_are_fulfilled_in_the_shop(
         lambda: events_of(external[second["order_id"]])[-1:] == ["ATTEMPTED_DELIVERY"], "no attempt"
     )
     assert len(shop.fulfillments) == 2
+    time.sleep(1)  # every job queued by the batch's commits has run: nothing sent twice
+    assert events_of(external[first["order_id"]]) == ["OUT_FOR_DELIVERY", "DELIVERED"]
+    assert events_of(external[second["order_id"]]) == ["OUT_FOR_DELIVERY", "ATTEMPTED_DELIVERY"]
+    assert shop.operations().count("mutation lastmileFulfillmentCreate") == 2
     for made in shop.fulfillments.values():
         assert "/t/" in made["tracking"]["url"] and made["tracking"]["number"].startswith(
             "shopify-"

@@ -10,7 +10,9 @@ retry or a duplicate job sends nothing twice.
 from __future__ import annotations
 
 import logging
+import threading
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
@@ -49,20 +51,43 @@ def report_orders(
     """Bring the shop up to date for these orders; the errors met (also stored on the shop
     order and the connection). Orders that did not come from a shop are passed by."""
     errors: list[str] = []
-    for link in shops.shop_orders_of(session=session, org_id=org_id, order_ids=order_ids):
-        error = _report(session, settings, link)
+    ids = [
+        link.id
+        for link in shops.shop_orders_of(session=session, org_id=org_id, order_ids=order_ids)
+    ]
+    session.rollback()  # nothing held: each shop order is read again under its lock
+    for link_id in ids:
+        with _lock(link_id):
+            error = _report(session, settings, link_id)
         if error:
             errors.append(error)
     return errors
 
 
-def _report(session: Session, settings: Settings, link: ShopOrder) -> str | None:
-    connection = session.get(ShopConnection, link.connection_id)
-    if connection is None or not connection.active:
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock(link_id: str) -> threading.Lock:
+    """One report at a time per shop order in this process (jobs run in parallel threads, and
+    several commits of one driver batch queue several jobs); across processes the row lock
+    below does the same on PostgreSQL."""
+    with _locks_guard:
+        return _locks.setdefault(link_id, threading.Lock())
+
+
+def _report(session: Session, settings: Settings, link_id: str) -> str | None:
+    """Report one shop order, holding its row (``FOR UPDATE``) until the single commit at
+    the end, so that two jobs never both create a fulfilment or send an event twice."""
+    link = session.scalar(select(ShopOrder).where(ShopOrder.id == link_id).with_for_update())
+    if link is None:
+        session.rollback()
         return None
+    connection = session.get(ShopConnection, link.connection_id)
     order = orders.get(session=session, org_id=link.org_id, order_id=link.order_id)
     status = OrderStatus(order.status)
-    if status not in ON_THE_WAY:
+    if connection is None or not connection.active or status not in ON_THE_WAY:
+        session.rollback()
         return None
     shop = shopify.Shop(
         host=connection.shop_host,
@@ -70,6 +95,7 @@ def _report(session: Session, settings: Settings, link: ShopOrder) -> str | None
         origin=settings.shopify_api_origin,
     )
     policy = Policy.from_settings(settings)
+    error: str | None = None
     try:
         if link.fulfillment_id is None:
             org = session.get(Organisation, link.org_id)
@@ -85,7 +111,6 @@ def _report(session: Session, settings: Settings, link: ShopOrder) -> str | None
                 company=org.name if org else "lastmile",
                 notify_customer=connection.notify_customer,
             )
-            session.commit()  # the link's row and the fulfilment id together
         # The way there first, then where it ended (a job that runs late still tells both).
         for wanted in dict.fromkeys(("OUT_FOR_DELIVERY", EVENTS[status])):
             if wanted in link.reported:
@@ -99,15 +124,10 @@ def _report(session: Session, settings: Settings, link: ShopOrder) -> str | None
                 message=MESSAGES[wanted],
             )
             link.reported = [*link.reported, wanted]
-            session.commit()
-        link.report_error = None
-        session.commit()
     except shopify.ShopifyError as exc:
-        session.rollback()
-        link.report_error = str(exc)[:1000]
-        session.commit()
-        shops.record_call(session=session, connection_id=connection.id, error=str(exc))
+        error = str(exc)
         log.warning("shopify report for %s failed: %s", link.order_id, exc)
-        return str(exc)
-    shops.record_call(session=session, connection_id=connection.id, error=None)
-    return None
+    link.report_error = error[:1000] if error else None
+    session.commit()  # what was done (fulfilment id, events sent) is kept even after an error
+    shops.record_call(session=session, connection_id=connection.id, error=error)
+    return error
