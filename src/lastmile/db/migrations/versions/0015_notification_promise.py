@@ -1,8 +1,8 @@
 """notifications: the delivery window each message told the customer (corrections follow when
 the promise moves away from it)
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-07 23:45:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from lastmile.db.base import UTCDateTime
 
-revision = "0016"
-down_revision = "0015"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
