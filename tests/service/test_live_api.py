@@ -250,7 +250,9 @@ def test_etas_follow_the_position_and_learn_the_pace(client: TestClient) -> None
     )
     eta_b = dt.datetime.fromisoformat(body["stops"][0]["eta"])
     expected = at_seconds(day, max(day.now_s, at_s + leg))
-    assert abs((eta_b - expected).total_seconds()) <= 1
+    # never before now: on a loaded machine "now" at the read may be a few seconds after seeding
+    late_read = (utcnow() - at_seconds(day, day.now_s)).total_seconds()
+    assert -1 <= (eta_b - expected).total_seconds() <= 1 + max(0.0, late_read)
     assert all(s["level"] == "on_time" for s in body["stops"])
     assert body["stops"][0]["promise"] is not None
     # Reading is not a change: nothing stored, nothing announced (reads never write).
