@@ -5,6 +5,7 @@ every business time reads, while logins and token expiry stay on real time."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from helpers.service import OrgUsers, make_org
+from helpers.service import PASSWORD, OrgUsers, make_org
 from lastmile.core.errors import Conflict
 from lastmile.db import create_db_engine, session_factory
 from lastmile.orgs import clock as org_clock
@@ -205,3 +206,52 @@ def test_waiting_for_a_business_moment_takes_real_seconds_at_the_clocks_speed() 
     assert org_clock.real_seconds(sim, timedelta(hours=1)) == 6.0
     assert org_clock.real_seconds(real, timedelta(hours=1)) == 3600.0
     assert org_clock.now(sim, real=REAL + timedelta(seconds=6)) == start + timedelta(hours=1)
+
+
+def test_the_dashboard_says_where_the_simulated_day_runs_and_what_time_it_is_there(
+    client: TestClient,
+) -> None:
+    """After ``make demo`` the real organisation's live map is empty: the day runs in its
+    simulation. Every page of the real one offers the switch; every page of the simulation
+    says its business time, so nobody takes its times for real ones."""
+    org = make_org(client, "Pastry")
+    outsider = make_org(client, "Outsider Pastry")
+    with time_machine.travel(REAL, tick=False):
+        twin, sim = twin_of(client, org)
+        client.put("/api/v1/organisation/clock", json={"start": MORNING, "speed": 600}, headers=sim)
+        browser = TestClient(client.app)
+        answer = browser.post(
+            "/app/login",
+            data={"email": "admin@pastry.example", "password": PASSWORD},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303, answer.text
+
+        def switch_to(org_id: str) -> None:
+            csrf = re.search(r'name="csrf-token" content="([^"]+)"', browser.get("/app/kpis").text)
+            assert csrf
+            switched = browser.post(
+                "/app/switch-org",
+                data={"org_id": org_id, "csrf": csrf.group(1)},
+                follow_redirects=False,
+            )
+            assert switched.status_code == 303, switched.text
+
+        switch_to(org.org_id)
+        page = browser.get("/app/orders").text
+        notice = re.search(r'id="simulation-notice"[^>]*>([^<]*)', page)
+        assert notice, page[:3000]
+        assert "Simulated days run in “Pastry (simulation)”" in notice.group(1)
+        assert f'name="org_id" value="{twin["id"]}"' in page
+        switch_to(twin["id"])
+        inside = browser.get("/app/live").text
+        assert "Simulation: business time 2026-12-09 07:00, running at 600x" in inside
+        assert "Simulated days run in" not in inside
+        stranger = TestClient(client.app)
+        stranger.post(
+            "/app/login",
+            data={"email": "admin@outsider-pastry.example", "password": PASSWORD},
+            follow_redirects=False,
+        )
+        assert outsider.org_id
+        assert "simulation-notice" not in stranger.get("/app/orders").text

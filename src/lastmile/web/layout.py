@@ -104,6 +104,13 @@ class Viewer:
     """The organisation's business date (its own clock: a simulation's day, else today)."""
     home: str = ""
     """"lat,lon" to centre an empty map on: the first depot, else the first vehicle's start."""
+    simulation: str = ""
+    """A line above every page when a simulated day is involved (empty otherwise): in a
+    simulation organisation, its business time and speed, so nobody takes its times for real
+    ones; in a real organisation that has one the viewer belongs to, where the demo's day runs
+    (a newcomer after ``make demo`` would otherwise look at an empty live map)."""
+    simulation_org: str = ""
+    """The id of that simulation organisation, for a one-click switch (empty: none to offer)."""
 
     @property
     def org_id(self) -> str:
@@ -135,7 +142,10 @@ def viewer_of(request: Request, session: Session, settings: Settings) -> Viewer 
         if depots
         else (f"{vehicles[0].start_lat},{vehicles[0].start_lon}" if vehicles else "")
     )
+    simulation, simulation_org = _simulation_notice(session, current, memberships)
     return Viewer(
+        simulation=simulation,
+        simulation_org=simulation_org,
         home=home,
         principal=principal,
         cookie=cookie,
@@ -146,6 +156,23 @@ def viewer_of(request: Request, session: Session, settings: Settings) -> Viewer 
         organisations=[{"id": o.id, "name": o.name, "role": m.role} for m, o in memberships],
         today=org_clock.today(current),
     )
+
+
+def _simulation_notice(
+    session: Session, current: Any, memberships: list[tuple[Any, Any]]
+) -> tuple[str, str]:
+    """The simulation line of :class:`Viewer` and the organisation it offers to switch to."""
+    if current.simulation:
+        moment = org_clock.now(current)
+        return (
+            f"Simulation: business time {local_stamp(moment, current.timezone)}, running at "
+            f"{current.clock_speed:g}x. Times on these pages are the simulated day's.",
+            "",
+        )
+    twin = org_clock.simulation_of(session=session, org_id=current.id)
+    if twin is None or not any(o.id == twin.id for _, o in memberships):
+        return "", ""
+    return f"Simulated days run in “{twin.name}”.", twin.id
 
 
 def to_login(request: Request) -> RedirectResponse:
