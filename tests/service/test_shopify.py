@@ -336,6 +336,17 @@ def test_reports_go_out_only_where_the_outbound_policy_allows(
     ]
     assert "refused" in error and "not a public address" in error
     assert shop.calls == []
+    # The name points at the shop again: the queue's retry gets through (and no retry is
+    # left running after the test).
+    _wait(lambda: "mutation lastmileFulfillmentEvent" in shop.operations())
+    _wait(
+        lambda: (
+            client.get(f"/api/v1/shop-connections/{conn['id']}", headers=org.admin).json()[
+                "last_error"
+            ]
+            is None
+        )
+    )
 
 
 def test_connections_are_admins_and_their_organisations_own(

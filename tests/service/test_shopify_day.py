@@ -33,10 +33,22 @@ def shop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSh
         yield fake
 
 
-def _until(condition: Any, what: str) -> None:
+def _state(client: TestClient, org: Any, conn: dict[str, Any]) -> Any:
+    log = client.get(f"/api/v1/shop-connections/{conn['id']}/deliveries", headers=org.admin).json()
+    with client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        from lastmile.shops.models import ShopOrder
+
+        links = [
+            (o.shop_order_id, o.order_id, o.reported, o.report_error)
+            for o in session.query(ShopOrder)
+        ]
+    return [(d["shop_order_id"], d["outcome"], d["reason"]) for d in log], links
+
+
+def _until(condition: Any, what: Any) -> None:
     deadline = time.monotonic() + 60
     while not condition():
-        assert time.monotonic() < deadline, what
+        assert time.monotonic() < deadline, what() if callable(what) else what
         time.sleep(0.05)
 
 
@@ -114,7 +126,10 @@ def test_shop_orders_driven_in_the_driver_app_are_fulfilled_in_the_shop(
         made = [f for f in shop.fulfillments.values() if f["order"] == gid]
         return [e["status"] for e in made[0]["events"]] if made else []
 
-    _until(lambda: events_of(external[first["order_id"]])[-1:] == ["DELIVERED"], "not delivered")
+    _until(
+        lambda: events_of(external[first["order_id"]])[-1:] == ["DELIVERED"],
+        lambda: f"not delivered: {shop.calls} {shop.refused} {_state(client, org, conn)}",
+    )
     _until(
         lambda: events_of(external[second["order_id"]])[-1:] == ["ATTEMPTED_DELIVERY"], "no attempt"
     )
