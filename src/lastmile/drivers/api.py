@@ -116,8 +116,9 @@ def post_events(
 ) -> EventResults:
     """Apply device events (idempotent by key, in the order they happened); a result each.
 
-    The ETAs of each route with a stop event are recomputed (``live.etas.on_stop_done``):
-    the pace learns from it, and the next stops' times follow the day as it goes."""
+    The ETAs of each route with a stop event or a start are recomputed
+    (``live.etas.on_stop_done``): the pace learns from it, and the next stops' times follow
+    the day as it goes (from the real start, not the planned one)."""
     touched: set[str] = set()
     results = service.apply_events(
         session=session,

@@ -517,6 +517,8 @@ def _apply_one(
             else:
                 order_status = None
                 _apply_route_event(session, org_id, driver_id, event, at, target)
+                if event.type == "route_started" and touched_routes is not None:
+                    touched_routes.add(target.route.id)  # ETAs from the real start time
             response = EventResult(
                 key=event.key, status="applied", error=None, order_status=order_status
             )
