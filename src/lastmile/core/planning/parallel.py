@@ -100,6 +100,12 @@ def run_searches(
             results: list[SearchResult] = []
             done = [0] * workers  # iterations of each process over all rounds
             for r in range(rounds):
+                # The whole search keeps to ``time_limit``: a round that started late (set-up
+                # and exchanges take time on a loaded machine) gets only what is left.
+                left = time_limit - (time.perf_counter() - started)
+                if results and left <= 0:
+                    break
+                round_s = max(0.1, min(per_round, left))
                 best = min(results, key=lambda x: solution_key(x.best)) if results else None
                 initial = best.best if best is not None else None
                 penalties: list[Penalties | None] = [x.penalties for x in results]
@@ -108,7 +114,7 @@ def run_searches(
                     pool.submit(
                         _worker_round,
                         seed + k,
-                        per_round,
+                        round_s,
                         iterations,
                         initial,
                         penalties[k],
@@ -117,7 +123,7 @@ def run_searches(
                 ]
                 report = _round_progress(on_progress, r, rounds, started)
                 own = own_searcher.run(
-                    ProgressStop(per_round, iterations, report),
+                    ProgressStop(round_s, iterations, report),
                     initial=initial,
                     penalties=penalties[0],
                 )
