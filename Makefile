@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VENDOR := src/lastmile/web/static/vendor
 OUT ?= out
 
-.PHONY: demo test test-simday lint typecheck unit bench bench-gh bench-big-day bench-load bench-kpi bench-roads assets clean dist test-deploy test-long
+.PHONY: demo test test-simday lint typecheck unit fuzz bench bench-gh bench-big-day bench-load bench-kpi bench-roads assets clean dist test-deploy test-long
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ unit: $(STAMP) assets
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile
 
 test: lint typecheck unit
+
+# The long fuzz run (docs/security.md): every operation of the public and the dashboard/tracking
+# OpenAPI, as every role, on SQLite and PostgreSQL, FUZZ_EXAMPLES examples each (make test: 2).
+fuzz: $(STAMP) assets
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(VENV)/bin/pytest -q -s tests/fuzz
 
 # Whole simulated days at 600x with the real clock pinned at 09:00 and 23:00 (#12).
 test-simday: $(STAMP)

@@ -84,6 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestMiddleware, settings=settings)
     for router in _routers():
         app.include_router(router)
+    from lastmile.ops.openapi import install as install_openapi
+
+    install_openapi(app)
     static = Path(str(resources.files("lastmile") / "web" / "static"))
     app.mount("/static", StaticFiles(directory=static), name="static")
     return app
