@@ -16,7 +16,9 @@ organisation, so requests reach the code past "not found". The SSE streams are e
 (they never end by design).
 
 ``FUZZ_EXAMPLES`` sets the examples per operation and role (default 2, for ``make test``);
-``make fuzz`` runs the long search (docs/security.md has its figures).
+``FUZZ_BACKENDS`` the databases (default ``sqlite``, which keeps ``make test`` within its
+minutes; ``make test-long`` runs PostgreSQL, ``make fuzz`` both). ``make fuzz`` runs the long
+search (docs/security.md has its figures).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from lastmile.config import Settings
 from lastmile.ops.openapi import private_openapi
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2"))
-BACKENDS = [b for b in os.environ.get("FUZZ_BACKENDS", "sqlite,postgresql").split(",") if b]
+BACKENDS = [b for b in os.environ.get("FUZZ_BACKENDS", "sqlite").split(",") if b]
 ROLES = ("admin", "dispatcher", "driver")
 PG_ADMIN = os.environ.get("LASTMILE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SAMPLE = Path(__file__).parents[2] / "src" / "lastmile" / "data" / "sample"
