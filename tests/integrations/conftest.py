@@ -53,17 +53,19 @@ def _free_port() -> int:
         return port
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> bool:
+def _wait_ready(probe: str, process: subprocess.Popen[bytes], timeout_s: float) -> bool:
+    """Whether the server started as ``process`` answers ``probe`` (a URL) with 200 in time;
+    false at once if the process has died."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
         try:
-            if httpx.get(f"{url}/status", params={"format": "json"}, timeout=2).status_code == 200:
+            if httpx.get(probe, timeout=2).status_code == 200:
                 return True
         except httpx.TransportError:
             pass
-        time.sleep(0.2)
+        time.sleep(0.1)
     return False
 
 
@@ -94,7 +96,7 @@ def nominatim_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             ["bash", str(SCRIPT), "serve", str(port)], stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        if not _wait_ready(url, process, timeout_s=60):
+        if not _wait_ready(f"{url}/status?format=json", process, timeout_s=60):
             _unavailable(f"nominatim serve did not start:\n{log.read_text()[-2000:]}")
         yield url
     finally:
@@ -114,21 +116,6 @@ def _osrm_unavailable(message: str) -> None:
     if _in_ci():
         pytest.fail(text + " (CI=true: the OSRM tests must run in CI)", pytrace=False)
     pytest.skip(text)
-
-
-def _osrm_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            answer = httpx.get(f"{url}/nearest/v1/driving/9.52,47.14", timeout=2)
-            if answer.status_code == 200:
-                return True
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture(scope="session")
@@ -163,7 +150,7 @@ def osrm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     try:
-        if not _osrm_ready(url, process, timeout_s=30):
+        if not _wait_ready(f"{url}/nearest/v1/driving/9.52,47.14", process, timeout_s=30):
             _osrm_unavailable(f"osrm-routed did not start:\n{log.read_text()[-2000:]}")
         yield url
     finally:
@@ -185,20 +172,6 @@ def _valhalla_unavailable(message: str) -> None:
     if _in_ci():
         pytest.fail(text + " (CI=true: the Valhalla tests must run in CI)", pytrace=False)
     pytest.skip(text)
-
-
-def _valhalla_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            if httpx.get(f"{url}/status", timeout=2).status_code == 200:
-                return True
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture(scope="session")
@@ -231,7 +204,7 @@ def valhalla_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             ["bash", str(VALHALLA_SCRIPT), "serve", str(port)], stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        if not _valhalla_ready(url, process, timeout_s=30):
+        if not _wait_ready(f"{url}/status", process, timeout_s=30):
             _valhalla_unavailable(f"valhalla_service did not start:\n{log.read_text()[-2000:]}")
         yield url
     finally:
