@@ -350,8 +350,10 @@ def test_order_page_shows_the_whole_delivery(
     assert "delivered" in history and "driver" in history and "sent to the driver" in history
     pods = page.locator("#order-pods figure")
     assert pods.count() == 2 and "received by Anna" in pods.first.inner_text()
-    assert page.evaluate(
-        "[...document.querySelectorAll('#order-pods img')].every(i => i.complete && i.naturalWidth > 0)"
+    # The photos load after the page does: wait for them (a broken one never gets a width).
+    page.wait_for_function(
+        "[...document.querySelectorAll('#order-pods img')].every(i => i.complete && i.naturalWidth > 0)",
+        timeout=15_000,
     )
     page.click("#make-link")
     page.wait_for_selector("#tracking-url")

@@ -99,9 +99,17 @@ def test_dashboard_map_shows_street_names_and_house_numbers(tiles_client: TestCl
 
 
 def _rendered(page: Any, layer: str, field: str) -> set[str]:
+    """What the map has drawn of ``layer`` once it has drawn any of it.
+
+    Waiting for ``loaded() && areTilesLoaded()`` alone raced: right after ``setView`` the map
+    can still report the previous view as loaded, before it has asked for the new tiles.
+    """
     page.wait_for_function(
-        "() => { const l = window.lastmileBasemap && window.lastmileBasemap.layer;"
-        " const m = l && l.getMaplibreMap(); return !!m && m.loaded() && m.areTilesLoaded(); }",
+        "(layer) => { const l = window.lastmileBasemap && window.lastmileBasemap.layer;"
+        " const m = l && l.getMaplibreMap();"
+        " return !!m && m.loaded() && m.areTilesLoaded()"
+        " && m.queryRenderedFeatures({layers: [layer]}).length > 0; }",
+        arg=layer,
         timeout=30_000,
     )
     values: list[str] = page.evaluate(
