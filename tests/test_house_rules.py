@@ -1,8 +1,10 @@
-"""The house rules of docs/design.md as tests: small modules. (The slice map is kept by the
-import contracts in pyproject.toml, checked by ``lint-imports`` in ``make lint``.)"""
+"""The house rules of docs/design.md as tests: small modules, no cycle between slices. (The
+order of the slice map is kept by the import contracts in pyproject.toml, checked by
+``lint-imports`` in ``make lint``.)"""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
@@ -50,3 +52,103 @@ def test_the_allowlist_of_long_modules_only_shrinks() -> None:
     lines = _lines()
     short = {name: lines.get(name) for name in TOO_LONG_TODAY if lines.get(name, 0) <= MAX_LINES}
     assert not short, f"drop these from TOO_LONG_TODAY, they are short now (or gone): {short}"
+
+
+# --- the slice map: no cycle between slices -------------------------------------------------
+
+
+def _slice(module: str) -> str | None:
+    """``lastmile.orders.service`` -> ``orders``; ``web/`` holds separate rooms (the page
+    frame, the dashboard, combined pages), so ``lastmile.web.layout`` -> ``web.layout``."""
+    parts = module.split(".")
+    if len(parts) < 2:
+        return None
+    if parts[1] == "web" and len(parts) > 2:
+        return f"web.{parts[2]}"
+    return parts[1]
+
+
+def _allowed_back_edges() -> set[str]:
+    """The back edges the layers contract still lets through, each listed with its reason in
+    pyproject.toml (``ignore_imports``): the only imports this check does not count."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return {
+        line
+        for contract in config["tool"]["importlinter"]["contracts"]
+        for line in contract.get("ignore_imports", [])
+    }
+
+
+def _slice_imports() -> dict[str, dict[str, list[str]]]:
+    """Slice -> slices it imports -> the module imports that make the edge. Every import
+    counts (inside functions too) but those under ``TYPE_CHECKING``, which never run, and the
+    listed back edges."""
+    import grimp
+
+    graph = grimp.build_graph("lastmile", exclude_type_checking_imports=True)
+    allowed = _allowed_back_edges()
+    edges: dict[str, dict[str, list[str]]] = {}
+    for module in graph.modules:
+        here = _slice(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            there = _slice(imported)
+            if f"{module} -> {imported}" in allowed:
+                continue
+            if here and there and here != there:
+                edges.setdefault(here, {}).setdefault(there, []).append(f"{module} -> {imported}")
+    return edges
+
+
+def _cycles(edges: dict[str, dict[str, list[str]]]) -> list[list[str]]:
+    """The strongly connected groups of more than one slice (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in edges.get(node, {}):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                top = stack.pop()
+                group.append(top)
+                if top == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_two_slices_import_each_other_even_through_others() -> None:
+    """The layers contract (``lint-imports``) only orders the slices it lists; this looks at
+    every module, listed or not, and every import but the listed back edges: no slice may
+    reach itself again through the slices it imports."""
+    edges = _slice_imports()
+    cycles = _cycles(edges)
+    detail = [
+        f"{' / '.join(group)}: "
+        + "; ".join(link for a in group for b in group for link in edges.get(a, {}).get(b, [])[:1])
+        for group in cycles
+    ]
+    assert not cycles, "slices importing each other (move the code where it belongs):\n" + (
+        "\n".join(detail)
+    )
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    """The check itself can fail: a made-up pair of slices importing each other is found."""
+    edges = {"a": {"b": ["a.x -> b.y"]}, "b": {"c": ["b.y -> c.z"]}, "c": {"a": ["c.z -> a.x"]}}
+    assert _cycles(edges) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b": ["a.x -> b.y"]}}) == []

@@ -11,13 +11,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
-from lastmile.auth.pages import router as login_pages
 from lastmile.customers.pages import router as customer_pages
 from lastmile.live.pages import router as live_pages
 from lastmile.notifications.pages import router as notification_pages
 from lastmile.orders.pages import router as order_pages
 from lastmile.plans.pages import router as plan_pages
 from lastmile.shops.pages import router as shop_pages
+from lastmile.web.account import router as login_pages
 from lastmile.web.basemap import router as basemap_routes
 from lastmile.web.order_page import router as order_page
 from lastmile.web.running_day import router as running_day

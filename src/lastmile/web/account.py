@@ -1,4 +1,6 @@
-"""Dashboard login, logout and switching organisation (cookie sessions over the auth service)."""
+"""Dashboard login, logout, switching organisation, the account page and accepting an
+invitation (cookie sessions over the auth service). In `web/`, not `auth/`: these pages use
+the page frame (`web.layout`), which sits above auth because it reads the logged-in viewer."""
 
 from __future__ import annotations
 
