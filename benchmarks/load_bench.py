@@ -1486,6 +1486,8 @@ def main() -> None:
             "LASTMILE_SECRET_KEY": "load-bench",
             "LASTMILE_USE_ROADS": "true" if args.roads else "false",
             "LASTMILE_GEOCODE_IMPORTS": "false",
+            # One organisation with 500 drivers: far beyond a tenant's default request rate.
+            "LASTMILE_ORG_API_REQUESTS_PER_MINUTE": "0",
         }
         if args.server_pythonpath:  # a patched copy of the package, to measure a change
             env["PYTHONPATH"] = args.server_pythonpath

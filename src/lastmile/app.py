@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import Scope
 
 from lastmile import __version__
+from lastmile.auth import org_limits
 from lastmile.common.bodycap import Cap
 from lastmile.config import Settings, get_settings
 from lastmile.db import create_db_engine, migrate, session_factory
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     engine = create_db_engine(settings.resolved_database_url, **pool)
     migrate(engine)
+    org_limits.configure(settings)
     sessions = session_factory(engine)
     bus: LocalBus = (
         PostgresBus(psycopg_conninfo(settings.resolved_database_url))

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     before (a signed device cookie)."""
     login_window_s: int = Field(default=300, ge=1)
     """The login rate-limit window."""
+    org_orders_per_day: int = Field(default=5000, ge=0)
+    """Orders one organisation may create per business day (its own clock and time zone),
+    unless the instance admin gave it its own number (``lastmile admin set-limits``); 0 = no
+    limit. Refused beyond with 429 (``limit: orders_per_day``) until its midnight."""
+    org_api_requests_per_minute: int = Field(default=6000, ge=0)
+    """Requests with one organisation's credentials (API and dashboard) per real minute, all
+    server processes together, unless it has its own number (``lastmile admin
+    set-limits``); 0 = no limit. Refused beyond with 429 (``limit: api_requests_per_minute``)."""
     trusted_proxies: list[str] = Field(default_factory=list)
     """Addresses or networks (CIDR) of reverse proxies whose ``X-Forwarded-For`` header names
     the client, as JSON: ``["10.0.0.5", "172.18.0.0/16"]``. Empty: the header is ignored and

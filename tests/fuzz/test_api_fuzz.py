@@ -165,6 +165,8 @@ def _settings(url: str, data: Path) -> Settings:
         plan_time_limit_s=0.3,
         login_max_failures=1_000_000,
         login_address_max_failures=1_000_000,
+        org_orders_per_day=0,  # the limits are tested in tests/service/test_org_limits.py;
+        org_api_requests_per_minute=0,  # here every example should reach the route
         geocode_imports=False,
     )
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
+from lastmile.auth import org_limits
 from lastmile.auth import service as auth
 from lastmile.auth.principal import Principal
 from lastmile.auth.security import (
@@ -57,8 +58,16 @@ def csrf_token(settings: Settings, session_token: str) -> str:
 
 
 def get_principal(request: Request, session: DbSession, settings: AppSettings) -> Principal:
-    """Authenticate: ``Authorization: Bearer`` (token or API key), ``X-API-Key``, or the
-    session cookie (which needs the CSRF header on anything but GET)."""
+    """Authenticate, and count the request against its organisation's request rate
+    (``auth.org_limits``: 429 beyond it)."""
+    principal = _authenticate(request, session, settings)
+    org_limits.spend_request(session, principal.org_id)
+    return principal
+
+
+def _authenticate(request: Request, session: Session, settings: Settings) -> Principal:
+    """``Authorization: Bearer`` (token or API key), ``X-API-Key``, or the session cookie
+    (which needs the CSRF header on anything but GET)."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return auth.principal_for_token(session=session, token=header[7:].strip())

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import case, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lastmile.auth import passwords
-from lastmile.auth.models import AccessToken, ApiKey, Invitation, LoginThrottle, User
+from lastmile.auth import passwords, throttle
+from lastmile.auth.models import AccessToken, ApiKey, Invitation, User
 from lastmile.auth.principal import Principal
 from lastmile.auth.security import (
     API_KEY_PREFIX,
@@ -73,41 +71,6 @@ class LoginLimits:
     window_s: int
 
 
-def _count_attempt(session: Session, key: str, window_s: int) -> tuple[int, datetime]:
-    """Count one attempt under ``key`` and return (attempts in the window, window start).
-
-    One ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` statement, committed at once: the
-    database serialises it, so N parallel requests get N distinct counts on SQLite and on
-    PostgreSQL, whichever server process they reach (checking first and counting later let 19
-    of 30 parallel guesses through).
-    """
-    now = utcnow()
-    expired = LoginThrottle.window_start < now - timedelta(seconds=window_s)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(LoginThrottle)
-        .values(key=key, window_start=now, failures=1)
-        .on_conflict_do_update(
-            index_elements=[LoginThrottle.key],
-            set_={
-                "failures": case((expired, 1), else_=LoginThrottle.failures + 1),
-                "window_start": case((expired, now), else_=LoginThrottle.window_start),
-            },
-        )
-        .returning(LoginThrottle.failures, LoginThrottle.window_start)
-    )
-    count, started = session.execute(statement).one()
-    session.commit()
-    return int(count), started
-
-
-def _forgive(session: Session, key: str, *, reset: bool) -> None:
-    """Take back the attempt counted for a login that succeeded (``reset``: all of them)."""
-    new = 0 if reset else case((LoginThrottle.failures > 0, LoginThrottle.failures - 1), else_=0)
-    session.execute(update(LoginThrottle).where(LoginThrottle.key == key).values(failures=new))
-    session.commit()
-
-
 def login(
     *,
     session: Session,
@@ -121,7 +84,7 @@ def login(
     """Check credentials; return the user, the organisation and role to act in.
 
     Every attempt is counted *before* the password is checked, atomically (see
-    :func:`_count_attempt`); a correct password takes its count back. Counted per account
+    :func:`lastmile.auth.throttle.count`); a correct password takes its count back. Counted per account
     and per client address separately; a ``device`` that logged in to this account before
     (its id from the signed device cookie) is counted on its own instead, so neither another
     account's failures from a shared address nor a stranger guessing this account's password
@@ -136,7 +99,7 @@ def login(
             (f"address:{client[:64]}", limits.per_address),
         ]
     for key, limit in keys:
-        count, started = _count_attempt(session, key, limits.window_s)
+        count, started = throttle.count(session, key, limits.window_s)
         if count > limit:
             retry = started + timedelta(seconds=limits.window_s) - utcnow()
             raise RateLimited(
@@ -150,7 +113,7 @@ def login(
     if not verify_password(user.password_hash, password):
         raise Unauthorized("wrong e-mail or password")
     for key, _ in keys:
-        _forgive(session, key, reset=not key.startswith("address:"))
+        throttle.take_back(session, key, reset=not key.startswith("address:"))
     memberships = orgs.memberships_of(session=session, user_id=user.id)
     if not memberships:
         raise Unauthorized("this account belongs to no organisation")
@@ -291,7 +254,7 @@ def change_password(
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("user not found")
-    count, started = _count_attempt(session, f"account:{user.email}", limits.window_s)
+    count, started = throttle.count(session, f"account:{user.email}", limits.window_s)
     if count > limits.per_account:
         retry = started + timedelta(seconds=limits.window_s) - utcnow()
         raise RateLimited(
@@ -302,7 +265,7 @@ def change_password(
             issues=[FieldIssue(None, "current_password", None, "is not your current password")],
             source="password",
         )
-    _forgive(session, f"account:{user.email}", reset=True)
+    throttle.take_back(session, f"account:{user.email}", reset=True)
     set_password(session=session, user_id=user_id, password=new, keep=keep)
 
 

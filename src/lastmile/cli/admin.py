@@ -118,6 +118,59 @@ def create_user(
     console.print(f"{user.email} is {role.value} of [bold]{org}[/]{changed}")
 
 
+def _limit_value(value: str | None, option: str) -> int | None:
+    """A ``set-limits`` option: a whole number (0 = no limit) or ``default``."""
+    if value is None or value.strip().lower() == "default":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a whole number or 'default'", param_hint=option
+        ) from None
+
+
+@app.command("set-limits")
+def set_limits(
+    org: Annotated[str, typer.Argument(help="Organisation name.")],
+    orders_per_day: Annotated[
+        str | None,
+        typer.Option(help="Orders it may create per business day; 0 = no limit; 'default'."),
+    ] = None,
+    api_requests_per_minute: Annotated[
+        str | None,
+        typer.Option(help="Requests a minute with its credentials; 0 = no limit; 'default'."),
+    ] = None,
+) -> None:
+    """Give an organisation its own limits (or 'default': the instance's settings again);
+    without options, show them. They apply within a minute, on every server process."""
+    from lastmile.auth import org_limits
+    from lastmile.orgs import limits
+
+    values: dict[str, int | None] = {}
+    for name, given, option in (
+        ("orders_per_day", orders_per_day, "--orders-per-day"),
+        ("api_requests_per_minute", api_requests_per_minute, "--api-requests-per-minute"),
+    ):
+        if given is not None:
+            values[name] = _limit_value(given, option)
+    org_limits.configure(get_settings())
+    try:
+        with _sessions()() as session:
+            organisation = orgs.get_by_name(session=session, name=org)
+            if values:
+                limits.set_overrides(session=session, org_id=organisation.id, values=values)
+            own = limits.overrides(organisation)
+            effective = org_limits.of(organisation)
+    except LastmileError as exc:
+        fail(exc)
+    for name in limits.NAMES:
+        value = getattr(effective, name)
+        shown = "no limit" if value == 0 else f"{value:,}"
+        source = "its own" if name in own else "the instance default"
+        console.print(f"{org}: {name.replace('_', ' ')} {shown} ({source})")
+
+
 @app.command("migrate")
 def migrate_command() -> None:
     """Bring the database schema to this version's newest migration (run after an upgrade;

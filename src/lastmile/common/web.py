@@ -112,6 +112,8 @@ def install_error_handlers(app: FastAPI) -> None:
             (v for k, v in STATUS.items() if isinstance(exc, k)), (400, "Bad request")
         )
         extra: dict[str, Any] = {}
+        if isinstance(exc, RateLimited) and exc.limit:
+            extra.update(limit=exc.limit, allowed=exc.allowed, retry_after_s=exc.retry_after_s)
         if isinstance(exc, InputError):
             extra["errors"] = [
                 {"row": i.row, "field": i.field, "value": i.value, "message": i.message}

@@ -83,9 +83,15 @@ class Unauthorized(LastmileError):
 class RateLimited(LastmileError):
     code = "rate_limited"
 
-    def __init__(self, message: str, retry_after_s: int) -> None:
+    def __init__(
+        self, message: str, retry_after_s: int, *, limit: str | None = None, allowed: int = 0
+    ) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.limit = limit
+        """The limit reached (``orders_per_day``, ``api_requests_per_minute``), if it has a
+        name the client can act on; the problem+json answer carries it and ``allowed``."""
+        self.allowed = allowed
 
 
 class IllegalTransition(LastmileError):

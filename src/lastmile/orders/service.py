@@ -26,6 +26,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lastmile.auth import org_limits
 from lastmile.common.clock import utcnow
 from lastmile.common.ids import new_id
 from lastmile.core.errors import Conflict, FieldIssue, IllegalTransition, InputError, NotFound
@@ -40,13 +41,7 @@ from lastmile.orders.import_rows import parse_valid_rows, validation_issue
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orders.plausible import Bounds, Limits, outside_hint
-from lastmile.orders.schemas import (
-    ImportIssue,
-    ImportReport,
-    ImportRow,
-    OrderCreate,
-    OrderUpdate,
-)
+from lastmile.orders.schemas import ImportIssue, ImportReport, ImportRow, OrderCreate, OrderUpdate
 from lastmile.orgs import clock as org_clock
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Organisation
@@ -283,6 +278,7 @@ def create_many(
         conflicts = [p.conflict for p in prepared if p.conflict]
         if conflicts:
             raise Conflict("; ".join(conflicts))
+        org_limits.spend_orders(session, org_id, sum(p.existing is None for p in prepared))
         try:
             results = _apply(session, org_id, prepared, actor)
             session.commit()
@@ -948,6 +944,7 @@ def import_csv(
     apply = not dry_run and not rejected
     written: dict[int, Order] = {}
     if apply and valid:
+        org_limits.spend_orders(session, org_id, sum(p.existing is None for p in valid))
         try:
             for p, result in zip(valid, _apply(session, org_id, valid, actor), strict=True):
                 written[p.index] = result.order
