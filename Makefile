@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VENDOR := src/lastmile/web/static/vendor
 OUT ?= out
 
-.PHONY: demo test test-simday lint typecheck unit fuzz bench bench-gh bench-big-day bench-load bench-kpi bench-roads assets clean dist test-deploy test-long
+.PHONY: demo test test-simday lint typecheck unit fuzz bench bench-gh bench-week bench-big-day bench-load bench-kpi bench-roads assets clean dist test-deploy test-long
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -102,6 +102,14 @@ bench-gh: $(STAMP)
 # (docs/benchmarks.md, "A 10,000-stop day"). Run it on a quiet machine; BIG_DAY_ARGS="--stops 1000".
 bench-big-day: $(STAMP)
 	$(PY) benchmarks/big_day.py --stops 10000 --run --out $(OUT)/big-day $(BIG_DAY_ARGS)
+
+# A 5-day plan of 1,000 flexible orders within one day's search budget (60 s), against
+# "each order on its first day" and "each order on the least-loaded day", one after the other
+# (docs/benchmarks.md, "Planning more than one day"; about 4 min). WEEK_ARGS to change, e.g.
+# WEEK_ARGS="--orders 150 --vans 1 --time-limit 10".
+WEEK_ARGS ?= --orders 1000 --days 5 --time-limit 60
+bench-week: $(STAMP)
+	$(PY) benchmarks/week_bench.py $(WEEK_ARGS)
 
 # Load benchmark on PostgreSQL (docs/benchmarks.md, Load): needs wrk and a PostgreSQL server
 # (LOAD_ARGS, e.g. --pg postgresql://postgres@127.0.0.1:5432/postgres --write).

@@ -43,6 +43,10 @@ class ViolationCode(StrEnum):
     BREAK = "break"
     DISTANCE_MISMATCH = "distance_mismatch"
     COST_MISMATCH = "cost_mismatch"
+    WRONG_DAY = "wrong_day"
+    """A multi-day plan serves the order on a day outside its date range."""
+    DAY_BALANCE = "day_balance"
+    """A day of a multi-day plan has more stops than the balance allows."""
 
 
 @dataclass(frozen=True)
