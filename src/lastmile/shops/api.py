@@ -1,18 +1,14 @@
 """Shop connectors' API: connections (admins write, staff read), their log, a connection
 test, and the public webhook endpoint Shopify posts to. Documented in
-``docs/connectors/shopify.md``.
-
-Its router also installs (in its lifespan) the listener that reports orders leaving with a
-driver to their shop (``shops/follow.py``).
+``docs/connectors/shopify.md``. Orders leaving with a driver are reported to their shop by the
+after-commit pipeline (``jobs/pipeline.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -23,7 +19,6 @@ from lastmile.common.web import AppSettings, DbSession
 from lastmile.integrations.shop import shopify
 from lastmile.orgs.models import Role
 from lastmile.shops import service
-from lastmile.shops.follow import follow_events
 from lastmile.shops.jobs import APPLY
 from lastmile.shops.schemas import (
     ConnectionCheck,
@@ -33,19 +28,7 @@ from lastmile.shops.schemas import (
     DeliveryRead,
 )
 
-
-@asynccontextmanager
-async def _follow_events(app: FastAPI) -> AsyncIterator[None]:
-    """Runs inside the app's lifespan (after the job runner exists)."""
-    runner: Any = app.state.jobs
-    remove = follow_events(app.state.engine, runner.enqueue)
-    try:
-        yield
-    finally:
-        remove()
-
-
-router = APIRouter(prefix="/api/v1", tags=["shops"], lifespan=_follow_events)
+router = APIRouter(prefix="/api/v1", tags=["shops"])
 
 
 @router.get(

@@ -38,6 +38,19 @@ EVENTS = {
     S.FAILED: "ATTEMPTED_DELIVERY",
 }
 """The fulfilment event each status reports (Shopify's FulfillmentEventStatus)."""
+
+
+def moved_order(kind: str, payload: dict[str, object]) -> str | None:
+    """The order a committed event moved on the way to its customer (out for delivery,
+    arrived, delivered, failed), if it did: the after-commit pipeline (``jobs/pipeline.py``)
+    queues :data:`lastmile.shops.jobs.REPORT` for those. Decided from the event alone (no
+    query); the job passes by orders that did not come from a shop."""
+    if kind != orders.EVENT_STATUS_CHANGED or payload.get("to") not in ON_THE_WAY:
+        return None
+    order_id = payload.get("order_id")
+    return order_id if isinstance(order_id, str) else None
+
+
 MESSAGES = {
     "OUT_FOR_DELIVERY": "Out for delivery",
     "DELIVERED": "Delivered",
