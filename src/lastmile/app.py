@@ -137,6 +137,7 @@ def _routers() -> list[APIRouter]:
     from lastmile.orgs.api import router as members_router
     from lastmile.plans.api import router as plans_router
     from lastmile.shops.api import router as shops_router
+    from lastmile.standing.api import router as standing_router
     from lastmile.tracking.api import routers as tracking_routers
     from lastmile.web.dashboard import router as dashboard_router
 
@@ -147,6 +148,7 @@ def _routers() -> list[APIRouter]:
         members_router,
         orders_router,
         address_book_router,
+        standing_router,
         fleet_router,
         plans_router,
         events_router,

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     """False: straight-line travel times (faster start-up, e.g. in tests)."""
     geocode_imports: bool = True
     """Geocode orders that arrive without coordinates in the background (offline index)."""
+    standing_orders_days_ahead: int = Field(default=14, ge=0, le=120)
+    """How many days ahead standing orders make their real orders (today included): checked
+    every hour and whenever a standing order or closed day changes."""
     tile_url: str | None = None
     """Map tile URL template for the dashboard when online; unset = offline vector basemap."""
     plan_time_limit_s: float = Field(default=10.0, gt=0, le=3600)

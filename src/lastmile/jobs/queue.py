@@ -11,6 +11,7 @@ functions are idempotent (a plan that is already done is not solved again).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import procrastinate
@@ -22,6 +23,7 @@ from lastmile.db import create_db_engine, session_factory
 from lastmile.db.engine import exclusive
 from lastmile.events.bus import psycopg_conninfo
 from lastmile.jobs.pipeline import follow_commits
+from lastmile.jobs.registry import PERIODIC
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,24 @@ def make_app(settings: Settings) -> procrastinate.App:
             log.warning("retrying job %s of a stalled worker", job.id)
             await job_context.app.job_manager.retry_job(job)
 
+    for name, every_s in PERIODIC.items():
+        _periodic(app, name, every_s, context)
     return app
+
+
+def _periodic(
+    app: procrastinate.App, name: str, every_s: int, context: Callable[[], JobContext]
+) -> None:
+    """``name`` as a periodic procrastinate task (one worker takes each tick)."""
+    hours = max(1, every_s // 3600)
+    cron = "7 * * * *" if hours == 1 else f"7 */{hours} * * *"
+
+    @app.periodic(cron=cron, periodic_id=name)
+    @app.task(name=f"lastmile.periodic.{name}", queueing_lock=f"periodic_{name}")
+    def tick(timestamp: int) -> None:
+        from lastmile.jobs.registry import run
+
+        run(context(), name, {})
 
 
 def ensure_schema(app: procrastinate.App, engine: Engine) -> None:

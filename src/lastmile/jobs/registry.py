@@ -26,7 +26,14 @@ def registry() -> dict[str, JobFunction]:
         "geocode_orders": geocode_orders,
         **__import__("lastmile.notifications.jobs", fromlist=["JOBS"]).JOBS,  # issue 6
         **__import__("lastmile.shops.jobs", fromlist=["JOBS"]).JOBS,  # issue 18
+        **__import__("lastmile.standing.jobs", fromlist=["JOBS"]).JOBS,  # issue 18 (b)
     }
+
+
+PERIODIC = {"generate_standing_orders": 3600}
+"""Jobs every process that runs jobs starts on a timer, name -> every how many seconds (the
+embedded runner on a timer of its own, procrastinate as periodic tasks). Each takes no
+arguments and is idempotent: a round run twice, or late, does no harm."""
 
 
 PROCESS_JOBS = frozenset({"solve_plan", "geocode_orders"})

@@ -25,7 +25,7 @@ from lastmile.common import clock
 from lastmile.common.jobs import JobContext
 from lastmile.config import Settings
 from lastmile.jobs import store
-from lastmile.jobs.registry import PROCESS_JOBS
+from lastmile.jobs.registry import PERIODIC, PROCESS_JOBS
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,9 @@ MAX_ATTEMPTS = 5
 """Runs of a failing job before it is given up (as procrastinate's retry strategy)."""
 RETRY_BASE_S = 2.0
 """Wait before the n-th retry: ``RETRY_BASE_S ** n`` seconds."""
+PERIODIC_FIRST_S = 60.0
+"""Wait before the first round of each periodic job after the server starts (it serves
+first; a round then catches up on whatever the downtime missed)."""
 
 
 class JobRunner(Protocol):
@@ -98,6 +101,27 @@ class InlineRunner:
         now = clock.utcnow()
         for job in store.queued(self._engine):
             self._schedule(job.id, job.name, job.kwargs, (job.run_at - now).total_seconds())
+        for name, every_s in PERIODIC.items():
+            self._repeat(name, every_s, PERIODIC_FIRST_S)
+
+    def _repeat(self, name: str, every_s: float, delay_s: float) -> None:
+        """Run the periodic job ``name`` in ``delay_s`` seconds, then every ``every_s``
+        (unstored: the timer is set again at every start)."""
+        with self._lock:
+            if self._closed:
+                return
+            timer = threading.Timer(delay_s, self._tick, (name, every_s))
+            timer.daemon = True
+            self._timers.add(timer)
+            timer.start()
+
+    def _tick(self, name: str, every_s: float) -> None:
+        with self._lock:
+            self._timers = {t for t in self._timers if t.is_alive()}
+            if self._closed:
+                return
+            self._submit(None, name, {})
+        self._repeat(name, every_s, every_s)
 
     def enqueue(self, name: str, *, delay_s: float = 0, **kwargs: Any) -> None:
         """Hand the job to the writer thread, which stores it, then runs it when due.

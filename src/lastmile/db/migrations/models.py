@@ -16,6 +16,7 @@ from lastmile.orgs.models import Membership, Organisation
 from lastmile.plans.models import Plan
 from lastmile.routes.models import Route, Stop, StopEta
 from lastmile.shops.models import ShopConnection, ShopDelivery, ShopOrder
+from lastmile.standing.models import ClosedDay, StandingOccurrence, StandingOrder
 from lastmile.tracking.models import CustomerInput, TrackingHit, TrackingLink, TrackingView
 
 metadata = Base.metadata
@@ -23,6 +24,7 @@ metadata = Base.metadata
 __all__ = [
     "AccessToken",
     "ApiKey",
+    "ClosedDay",
     "Comparison",
     "Customer",
     "CustomerAddress",
@@ -47,6 +49,8 @@ __all__ = [
     "ShopConnection",
     "ShopDelivery",
     "ShopOrder",
+    "StandingOccurrence",
+    "StandingOrder",
     "Stop",
     "StopEta",
     "StoredJob",

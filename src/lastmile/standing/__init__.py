@@ -1,0 +1,1 @@
+"""Standing orders: a customer's deliveries that repeat (issue 18 b)."""

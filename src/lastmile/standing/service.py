@@ -1,0 +1,585 @@
+"""Standing orders: the only module that queries or commits them, their occurrences and the
+organisation's closed days.
+
+A standing order is a rule (``core.recurrence``) and an order template for one customer at
+one of their addresses. :func:`generate` makes the real orders of the dates due from the
+organisation's business today (``orgs.clock``) to ``days_ahead`` days later: through
+``orders.service`` (so they are ordinary orders: planned, dispatched, delivered like any),
+linked to the customer through ``customers.service``, and recorded in an occurrence row
+per (standing order, date), which makes generating again harmless. Each order's
+``external_id`` is ``SO-<standing order id>-<YYYYMMDD>`` and its history names the standing
+order as the actor that made it.
+
+Changes of the rule reach the future occurrences that nobody touched: an order still
+``new``/``ready`` whose fields equal what the rule last gave it (``applied``) is updated,
+or removed when its date is no longer due (paused, closed, another weekday). An order edited
+by hand (anywhere), planned or further, or in the past is never changed by the rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import delete as delete_rows
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lastmile.core import recurrence
+from lastmile.core.errors import FieldIssue, InputError, NotFound
+from lastmile.customers import service as customers
+from lastmile.customers.models import Customer, CustomerAddress
+from lastmile.orders import service as orders
+from lastmile.orders.lifecycle import EDITABLE, OrderStatus
+from lastmile.orders.models import Order
+from lastmile.orders.schemas import OrderCreate, OrderUpdate, Window
+from lastmile.orgs import clock as org_clock
+from lastmile.orgs import service as orgs
+from lastmile.standing.models import ClosedDay, StandingOccurrence, StandingOrder
+from lastmile.standing.schemas import (
+    OccurrenceRead,
+    OccurrenceState,
+    StandingOrderIn,
+    StandingOrderUpdate,
+)
+
+MAX_DAYS_AHEAD = 120
+"""Most days ahead orders are made (and listed) for."""
+SNAPSHOT_FIELDS = (
+    "date", "address", "lon", "lat", "windows", "service_s", "demand", "required", "value",
+    "description", "notes", "customer", "phone", "email",
+)  # fmt: skip
+"""An order's fields a standing order sets: equal to ``applied`` means untouched."""
+_PLANNED = frozenset(
+    {OrderStatus.PLANNED, OrderStatus.DISPATCHED, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.ARRIVED}
+)
+
+
+def actor_of(row: StandingOrder) -> str:
+    """Who made an order, in its history: the standing order."""
+    return f"standing_order:{row.id}"
+
+
+def external_id_of(row: StandingOrder, day: date) -> str:
+    return f"SO-{row.id}-{day:%Y%m%d}"
+
+
+def rule_of(row: StandingOrder) -> recurrence.Rule:
+    return recurrence.Rule(
+        frequency="monthly" if row.frequency == "monthly" else "weekly",
+        starts_on=row.starts_on,
+        ends_on=row.ends_on,
+        weekdays=tuple(row.weekdays),
+        every_weeks=row.every_weeks,
+        month_day=row.month_day,
+        paused_from=row.paused_from,
+        paused_until=row.paused_until,
+    )
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def get(*, session: Session, org_id: str, standing_order_id: str) -> StandingOrder:
+    row = session.scalar(
+        select(StandingOrder).where(
+            StandingOrder.org_id == org_id, StandingOrder.id == standing_order_id
+        )
+    )
+    if row is None:
+        raise NotFound(f"standing order {standing_order_id!r} not found")
+    return row
+
+
+def list_standing(
+    *, session: Session, org_id: str, customer_id: str | None = None
+) -> list[StandingOrder]:
+    """The organisation's standing orders (or one customer's), oldest first."""
+    query = select(StandingOrder).where(StandingOrder.org_id == org_id)
+    if customer_id is not None:
+        customers.get(session=session, org_id=org_id, customer_id=customer_id)
+        query = query.where(StandingOrder.customer_id == customer_id)
+    return list(session.scalars(query.order_by(StandingOrder.created_at, StandingOrder.id)))
+
+
+def today(*, session: Session, org_id: str) -> date:
+    """The organisation's business date (a simulation organisation's clock included)."""
+    return org_clock.today(orgs.get(session=session, org_id=org_id))
+
+
+def closed_days(
+    *, session: Session, org_id: str, first: date | None = None, last: date | None = None
+) -> list[ClosedDay]:
+    query = select(ClosedDay).where(ClosedDay.org_id == org_id)
+    if first is not None:
+        query = query.where(ClosedDay.date >= first)
+    if last is not None:
+        query = query.where(ClosedDay.date <= last)
+    return list(session.scalars(query.order_by(ClosedDay.date)))
+
+
+def _occurrence_rows(
+    session: Session, row: StandingOrder, first: date, last: date
+) -> dict[date, StandingOccurrence]:
+    return {
+        o.date: o
+        for o in session.scalars(
+            select(StandingOccurrence).where(
+                StandingOccurrence.org_id == row.org_id,
+                StandingOccurrence.standing_order_id == row.id,
+                StandingOccurrence.date >= first,
+                StandingOccurrence.date <= last,
+            )
+        )
+    }
+
+
+def snapshot(order: Order) -> dict[str, Any]:
+    """The order's fields a standing order sets, as JSON (compared with ``applied``)."""
+    values = {name: getattr(order, name) for name in SNAPSHOT_FIELDS}
+    values["date"] = order.date.isoformat()
+    values["windows"] = [list(w) for w in order.windows]
+    values["demand"] = dict(sorted(order.demand.items()))
+    return values
+
+
+def untouched(occurrence: StandingOccurrence, order: Order) -> bool:
+    return snapshot(order) == occurrence.applied
+
+
+def _state(occurrence: StandingOccurrence, order: Order | None) -> OccurrenceState:
+    if order is None:
+        return "skipped"
+    status = OrderStatus(order.status)
+    if status == OrderStatus.CANCELLED:
+        return "cancelled"
+    if status in _PLANNED:
+        return "planned"
+    if status not in EDITABLE:
+        return "done"
+    return "made" if untouched(occurrence, order) else "edited"
+
+
+def occurrences(
+    *, session: Session, org_id: str, standing_order_id: str, first: date, last: date
+) -> list[OccurrenceRead]:
+    """Each date of the standing order from ``first`` to ``last`` and what became of it:
+    the rule's dates (paused and closed ones too) and every date an order was made for."""
+    row = get(session=session, org_id=org_id, standing_order_id=standing_order_id)
+    rule = rule_of(row)
+    made = _occurrence_rows(session, row, first, last)
+    closed = {c.date for c in closed_days(session=session, org_id=org_id, first=first, last=last)}
+    found = orders.get_many(
+        session=session, org_id=org_id, order_ids=[o.order_id for o in made.values() if o.order_id]
+    )
+    items = []
+    for day in sorted(set(recurrence.dates(rule, first, last)) | set(made)):
+        occurrence = made.get(day)
+        if occurrence is None:
+            state: OccurrenceState = (
+                "paused" if rule.paused_on(day) else "closed" if day in closed else "upcoming"
+            )
+            items.append(
+                OccurrenceRead(
+                    date=day,
+                    state=state,
+                    order_id=None,
+                    external_id=None,
+                    order_status=None,
+                    order_date=None,
+                )
+            )
+            continue
+        order = found.get(occurrence.order_id) if occurrence.order_id else None
+        items.append(
+            OccurrenceRead(
+                date=day,
+                state=_state(occurrence, order),
+                order_id=order.id if order else None,
+                external_id=order.external_id if order else None,
+                order_status=OrderStatus(order.status) if order else None,
+                order_date=order.date if order else None,
+            )
+        )
+    return items
+
+
+def next_dates(*, session: Session, row: StandingOrder, count: int = 5) -> list[date]:
+    """The next dates an order is (or will be) due for: not paused, closed, cancelled or
+    skipped."""
+    first = today(session=session, org_id=row.org_id)
+    items = occurrences(
+        session=session, org_id=row.org_id, standing_order_id=row.id, first=first,
+        last=first + timedelta(days=400),
+    )  # fmt: skip
+    due = [i.date for i in items if i.state in ("upcoming", "made", "edited", "planned")]
+    return due[:count]
+
+
+def org_ids_with_standing_orders(*, session: Session) -> list[str]:
+    """Every organisation that has a standing order (the daily job's round)."""
+    return sorted(set(session.scalars(select(StandingOrder.org_id).distinct())))
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _issue(field: str, value: object, message: str) -> FieldIssue:
+    return FieldIssue(None, field, None if value is None else str(value), message)
+
+
+def _check(session: Session, row: StandingOrder, sent: set[str], first_day: date) -> None:
+    """The stored rule as a whole is usable; 422 naming the field otherwise."""
+    issues = []
+    if row.frequency == "weekly" and not row.weekdays:
+        issues.append(
+            _issue("weekdays", None, 'a weekly standing order needs weekdays, e.g. ["tue", "fri"]')
+        )
+    if row.frequency == "monthly" and row.month_day is None:
+        issues.append(_issue("month_day", None, "a monthly standing order needs month_day (1-31)"))
+    if row.ends_on is not None and row.ends_on < row.starts_on:
+        issues.append(_issue("ends_on", row.ends_on, f"is before starts_on ({row.starts_on})"))
+    if "starts_on" in sent and row.starts_on < first_day:
+        issues.append(
+            _issue(
+                "starts_on",
+                row.starts_on,
+                f"is before today ({first_day}): past dates are not made",
+            )
+        )
+    if (row.paused_from is None) != (row.paused_until is None):
+        missing = "paused_until" if row.paused_until is None else "paused_from"
+        issues.append(_issue(missing, None, "a pause needs both paused_from and paused_until"))
+    elif row.paused_from and row.paused_until and row.paused_until < row.paused_from:
+        issues.append(
+            _issue("paused_until", row.paused_until, f"is before paused_from ({row.paused_from})")
+        )
+    if row.starts_on > first_day + timedelta(days=366):
+        issues.append(
+            _issue("starts_on", row.starts_on, "is more than a year ahead: check the year")
+        )
+    if row.address_id is not None:
+        address = _address(session, row, row.address_id)
+        if address.lon is None or address.lat is None:
+            issues.append(
+                _issue("address_id", address.id, f"{address.address!r} is not on the map yet: "
+                       "place its pin on the customer's page first")
+            )  # fmt: skip
+    if issues:
+        raise InputError(issues=issues, source="standing order")
+
+
+def _address(session: Session, row: StandingOrder, address_id: str) -> CustomerAddress:
+    try:
+        return customers.get_address(
+            session=session, org_id=row.org_id, customer_id=row.customer_id, address_id=address_id
+        )
+    except NotFound as error:
+        raise InputError(
+            issues=[_issue("address_id", address_id, "is not one of this customer's addresses")],
+            source="standing order",
+        ) from error
+
+
+def create(
+    *,
+    session: Session,
+    org_id: str,
+    customer_id: str,
+    standing_in: StandingOrderIn,
+    days_ahead: int,
+) -> StandingOrder:
+    """A new standing order for the customer; its orders of the coming days are made at once."""
+    customers.get(session=session, org_id=org_id, customer_id=customer_id)
+    first_day = today(session=session, org_id=org_id)
+    values = standing_in.model_dump()
+    values["windows"] = [w.seconds() for w in standing_in.windows]
+    values["starts_on"] = standing_in.starts_on or first_day
+    row = StandingOrder(org_id=org_id, customer_id=customer_id, **values)
+    if row.address_id is None:
+        found = customers.addresses_of(session=session, org_id=org_id, customer_ids=[customer_id])
+        if not found[customer_id]:
+            raise InputError(
+                issues=[_issue("address_id", None, "the customer has no address yet")],
+                source="standing order",
+            )
+        row.address_id = found[customer_id][0].id
+    _check(session, row, standing_in.model_fields_set, first_day)
+    session.add(row)
+    session.commit()
+    generate(session=session, org_id=org_id, days_ahead=days_ahead, standing_order_ids=[row.id])
+    return row
+
+
+def update(
+    *,
+    session: Session,
+    org_id: str,
+    standing_order_id: str,
+    standing_in: StandingOrderUpdate,
+    days_ahead: int,
+) -> StandingOrder:
+    """Change the rule or the template; the untouched future orders follow at once."""
+    row = get(session=session, org_id=org_id, standing_order_id=standing_order_id)
+    sent = set(standing_in.model_fields_set)
+    for name in sent:
+        value = getattr(standing_in, name)
+        if name == "windows":
+            value = [w.seconds() for w in standing_in.windows or []]
+        elif name == "demand":
+            value = dict(sorted((value or {}).items()))
+        setattr(row, name, value)
+    if "frequency" in sent and row.frequency == "weekly" and "month_day" not in sent:
+        row.month_day = None
+    try:
+        _check(session, row, sent, today(session=session, org_id=org_id))
+    except InputError:
+        session.rollback()
+        raise
+    session.commit()
+    generate(session=session, org_id=org_id, days_ahead=days_ahead, standing_order_ids=[row.id])
+    return row
+
+
+def delete(*, session: Session, org_id: str, standing_order_id: str, actor: str) -> int:
+    """Remove the standing order and its orders from today on that are not planned yet
+    (edited ones too: the customer stopped it). Past, planned and delivered orders stay.
+    Returns the orders removed."""
+    row = get(session=session, org_id=org_id, standing_order_id=standing_order_id)
+    first = today(session=session, org_id=org_id)
+    made = _occurrence_rows(session, row, first, date.max)
+    found = orders.get_many(
+        session=session, org_id=org_id, order_ids=[o.order_id for o in made.values() if o.order_id]
+    )
+    removed = 0
+    for order in found.values():
+        if OrderStatus(order.status) in EDITABLE:
+            orders.delete(session=session, org_id=org_id, order_id=order.id, actor=actor)
+            removed += 1
+    session.delete(get(session=session, org_id=org_id, standing_order_id=standing_order_id))
+    session.commit()
+    return removed
+
+
+def skip(
+    *, session: Session, org_id: str, standing_order_id: str, day: date, actor: str
+) -> OccurrenceRead:
+    """Leave out one date: its order is cancelled (still at the depot only), or, not made yet,
+    the date is marked so that it never is. The rule stays as it is."""
+    row = get(session=session, org_id=org_id, standing_order_id=standing_order_id)
+    first = today(session=session, org_id=org_id)
+    occurrence = _occurrence_rows(session, row, day, day).get(day)
+    if occurrence is None:
+        if day < first or not rule_of(row).falls_on(day):
+            raise InputError(
+                issues=[_issue("date", day, f"is not a coming date of this standing order ({recurrence.describe(rule_of(row))})")],
+                source="standing order",
+            )  # fmt: skip
+        session.add(StandingOccurrence(org_id=org_id, standing_order_id=row.id, date=day))
+        session.commit()
+    elif occurrence.order_id is not None:
+        order = orders.get(session=session, org_id=org_id, order_id=occurrence.order_id)
+        if order.status != OrderStatus.CANCELLED:
+            orders.transition(
+                session=session, org_id=org_id, order_id=order.id,
+                to_status=OrderStatus.CANCELLED, actor=actor, note="skipped (standing order)",
+            )  # fmt: skip
+    (item,) = occurrences(
+        session=session, org_id=org_id, standing_order_id=row.id, first=day, last=day
+    )
+    return item
+
+
+def set_closed_day(
+    *, session: Session, org_id: str, day: date, note: str, days_ahead: int
+) -> ClosedDay:
+    """Close a day for the whole organisation: standing orders make nothing for it (their
+    untouched orders already made for it are removed)."""
+    row = session.scalar(select(ClosedDay).where(ClosedDay.org_id == org_id, ClosedDay.date == day))
+    if row is None:
+        row = ClosedDay(org_id=org_id, date=day)
+        session.add(row)
+    row.note = note.strip()
+    session.commit()
+    generate(session=session, org_id=org_id, days_ahead=days_ahead)
+    return row
+
+
+def remove_closed_day(*, session: Session, org_id: str, day: date, days_ahead: int) -> None:
+    """Open a closed day again; standing orders make its orders (when it is within reach)."""
+    row = session.scalar(select(ClosedDay).where(ClosedDay.org_id == org_id, ClosedDay.date == day))
+    if row is None:
+        raise NotFound(f"{day} is not a closed day")
+    session.delete(row)
+    session.commit()
+    generate(session=session, org_id=org_id, days_ahead=days_ahead)
+
+
+# --- making the orders ---------------------------------------------------------------------
+
+
+@dataclass
+class Generated:
+    """What :func:`generate` did."""
+
+    made: int = 0
+    updated: int = 0
+    removed: int = 0
+    until: date = date.min
+
+
+def generate(
+    *,
+    session: Session,
+    org_id: str,
+    days_ahead: int,
+    standing_order_ids: Sequence[str] | None = None,
+) -> Generated:
+    """Make the orders due from today to ``days_ahead`` days later (idempotent: a date made
+    once, or skipped, is never made again), bring untouched ones in line with their rule,
+    and remove untouched ones no longer due."""
+    first = today(session=session, org_id=org_id)
+    last = first + timedelta(days=max(0, min(days_ahead, MAX_DAYS_AHEAD)))
+    result = Generated(until=last)
+    query = select(StandingOrder).where(StandingOrder.org_id == org_id)
+    if standing_order_ids is not None:
+        query = query.where(StandingOrder.id.in_(list(standing_order_ids)))
+    closed = {c.date for c in closed_days(session=session, org_id=org_id, first=first, last=last)}
+    for row in list(session.scalars(query.order_by(StandingOrder.id))):
+        _generate_one(session, row, first, last, closed, result)
+    return result
+
+
+def _generate_one(
+    session: Session,
+    row: StandingOrder,
+    first: date,
+    last: date,
+    closed: set[date],
+    result: Generated,
+) -> None:
+    due = set(recurrence.occurrences(rule_of(row), first, last, closed))
+    made = _occurrence_rows(session, row, first, last)
+    found = orders.get_many(
+        session=session, org_id=row.org_id,
+        order_ids=[o.order_id for o in made.values() if o.order_id],
+    )  # fmt: skip
+    template = _template(session, row)
+    actor = actor_of(row)
+    for day, occurrence in sorted(made.items()):
+        order = found.get(occurrence.order_id) if occurrence.order_id else None
+        if order is None or OrderStatus(order.status) not in EDITABLE:
+            continue
+        if not untouched(occurrence, order):
+            continue
+        if day not in due:
+            orders.delete(session=session, org_id=row.org_id, order_id=order.id, actor=actor)
+            session.execute(
+                delete_rows(StandingOccurrence).where(StandingOccurrence.id == occurrence.id)
+            )
+            session.commit()
+            result.removed += 1
+        elif template is not None:
+            changes = _changes(occurrence.applied, template.for_day(day))
+            if changes:
+                orders.update(
+                    session=session, org_id=row.org_id, order_id=order.id,
+                    order_in=OrderUpdate(**changes), actor=actor,
+                )  # fmt: skip
+                occurrence.applied = snapshot(order)
+                session.commit()
+                result.updated += 1
+    if template is None:
+        return  # no address with a pin: nothing new is made until one is chosen
+    for day in sorted(due - set(made)):
+        try:
+            written = orders.create(
+                session=session, org_id=row.org_id, order_in=template.order(day), actor=actor
+            )
+            customers.link_order(
+                session=session, org_id=row.org_id, customer_id=row.customer_id,
+                address_id=row.address_id, order_id=written.order.id,
+            )  # fmt: skip
+            session.add(
+                StandingOccurrence(
+                    org_id=row.org_id,
+                    standing_order_id=row.id,
+                    date=day,
+                    order_id=written.order.id,
+                    applied=snapshot(written.order),
+                )
+            )
+            session.commit()
+        except IntegrityError:
+            session.rollback()  # made at the same moment by another process: it is there
+            continue
+        result.made += 1
+
+
+@dataclass(frozen=True)
+class _Template:
+    row: StandingOrder
+    customer: Customer
+    address: CustomerAddress
+
+    def order(self, day: date) -> OrderCreate:
+        row, address = self.row, self.address
+        return OrderCreate(
+            external_id=external_id_of(row, day),
+            date=day,
+            address=address.address,
+            lon=address.lon,
+            lat=address.lat,
+            windows=[Window.from_seconds(w) for w in row.windows],
+            service_s=row.service_s,
+            demand=row.demand,
+            required=row.required,
+            value=row.value,
+            description=row.description,
+            notes="\n".join(t for t in (address.instructions.strip(), row.notes.strip()) if t),
+            customer=self.customer.name,
+            phone=self.customer.phone,
+            email=self.customer.email,
+        )
+
+    def for_day(self, day: date) -> dict[str, Any]:
+        """What the rule gives an order of ``day`` now, in the snapshot's terms."""
+        made = self.order(day)
+        values = made.model_dump(include=set(SNAPSHOT_FIELDS))
+        values["date"] = day.isoformat()
+        values["windows"] = [list(w) for w in self.row.windows]
+        values["demand"] = dict(sorted(made.demand.items()))
+        if made.service_s is None:
+            values.pop("service_s")  # the organisation's default: whatever the order got
+        return values
+
+
+def _template(session: Session, row: StandingOrder) -> _Template | None:
+    if row.address_id is None:
+        return None
+    address = session.get(CustomerAddress, row.address_id)
+    if address is None or address.org_id != row.org_id or address.lon is None:
+        return None
+    return _Template(
+        row, customers.get(session=session, org_id=row.org_id, customer_id=row.customer_id), address
+    )
+
+
+def _changes(applied: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """The fields of an untouched order to change (as ``OrderUpdate`` takes them)."""
+    changes: dict[str, Any] = {}
+    for name, value in wanted.items():
+        if applied.get(name) == value:
+            continue
+        if name == "windows":
+            changes[name] = [Window.from_seconds(w) for w in value]
+        elif name == "date":
+            changes[name] = date.fromisoformat(value)
+        else:
+            changes[name] = value
+    if ("lon" in changes) != ("lat" in changes):
+        changes["lon"], changes["lat"] = wanted["lon"], wanted["lat"]
+    return changes
