@@ -26,6 +26,7 @@ from lastmile.standing.schemas import (
     StandingOrderRead,
     StandingOrderUpdate,
 )
+from lastmile.standing.template import rule_of
 
 router = APIRouter(prefix="/api/v1", tags=["standing orders"])
 
@@ -36,7 +37,7 @@ MAX_LISTED_DAYS = 400
 def read(session: Session, row: StandingOrder) -> StandingOrderRead:
     return StandingOrderRead.of(
         row,
-        recurrence.describe(service.rule_of(row)),
+        recurrence.describe(rule_of(row)),
         service.next_dates(session=session, row=row),
     )
 
@@ -219,7 +220,11 @@ def generate(caller: Caller, session: DbSession, settings: AppSettings) -> Gener
         session=session, org_id=caller.org_id, days_ahead=settings.standing_orders_days_ahead
     )
     return GenerateResult(
-        made=done.made, updated=done.updated, removed=done.removed, until=done.until
+        made=done.made,
+        updated=done.updated,
+        removed=done.removed,
+        failed=done.failed,
+        until=done.until,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from lastmile.common.jobs import JobContext
+from lastmile.core.errors import LastmileError
 from lastmile.standing import service
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,12 @@ def generate_standing_orders(context: JobContext, *, org_id: str | None = None) 
     with context.sessions() as session:
         org_ids = [org_id] if org_id else service.org_ids_with_standing_orders(session=session)
     for one in org_ids:
-        with context.sessions() as session:
-            done = service.generate(session=session, org_id=one, days_ahead=days_ahead)
+        try:
+            with context.sessions() as session:
+                done = service.generate(session=session, org_id=one, days_ahead=days_ahead)
+        except LastmileError as error:  # one organisation's trouble does not stop the round
+            log.warning("standing orders of %s not made: %s", one, error.message)
+            continue
         if done.made or done.updated or done.removed:
             log.info(
                 "standing orders of %s: %d made, %d updated, %d removed (until %s)",

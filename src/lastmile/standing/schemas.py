@@ -214,6 +214,10 @@ class GenerateResult(BaseModel):
     removed: int = Field(
         description="Untouched future orders removed (paused, closed, no longer due)."
     )
+    failed: int = Field(
+        description="Dates whose order could not be made now (the day's order limit, an amount "
+        "no vehicle carries); tried again at the next round."
+    )
     until: dt.date
 
 

@@ -18,10 +18,10 @@ by hand (anywhere), planned or further, or in the past is never changed by the r
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import delete as delete_rows
 from sqlalchemy import select
@@ -29,13 +29,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lastmile.core import recurrence
-from lastmile.core.errors import FieldIssue, InputError, NotFound
+from lastmile.core.errors import FieldIssue, InputError, LastmileError, NotFound
 from lastmile.customers import service as customers
-from lastmile.customers.models import Customer, CustomerAddress
+from lastmile.customers.models import CustomerAddress
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import EDITABLE, OrderStatus
-from lastmile.orders.models import Order
-from lastmile.orders.schemas import OrderCreate, OrderUpdate, Window
+from lastmile.orders.plausible import Limits
+from lastmile.orders.schemas import OrderUpdate
 from lastmile.orgs import clock as org_clock
 from lastmile.orgs import service as orgs
 from lastmile.standing.models import ClosedDay, StandingOccurrence, StandingOrder
@@ -45,41 +45,20 @@ from lastmile.standing.schemas import (
     StandingOrderIn,
     StandingOrderUpdate,
 )
+from lastmile.standing.template import (
+    Template,
+    actor_of,
+    changes_for,
+    rule_of,
+    snapshot,
+    untouched,
+)
+from lastmile.standing.template import state as occurrence_state
+
+log = logging.getLogger(__name__)
 
 MAX_DAYS_AHEAD = 120
 """Most days ahead orders are made (and listed) for."""
-SNAPSHOT_FIELDS = (
-    "date", "address", "lon", "lat", "windows", "service_s", "demand", "required", "value",
-    "description", "notes", "customer", "phone", "email",
-)  # fmt: skip
-"""An order's fields a standing order sets: equal to ``applied`` means untouched."""
-_PLANNED = frozenset(
-    {OrderStatus.PLANNED, OrderStatus.DISPATCHED, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.ARRIVED}
-)
-
-
-def actor_of(row: StandingOrder) -> str:
-    """Who made an order, in its history: the standing order."""
-    return f"standing_order:{row.id}"
-
-
-def external_id_of(row: StandingOrder, day: date) -> str:
-    return f"SO-{row.id}-{day:%Y%m%d}"
-
-
-def rule_of(row: StandingOrder) -> recurrence.Rule:
-    return recurrence.Rule(
-        frequency="monthly" if row.frequency == "monthly" else "weekly",
-        starts_on=row.starts_on,
-        ends_on=row.ends_on,
-        weekdays=tuple(row.weekdays),
-        every_weeks=row.every_weeks,
-        month_day=row.month_day,
-        paused_from=row.paused_from,
-        paused_until=row.paused_until,
-    )
-
-
 # --- reading -------------------------------------------------------------------------------
 
 
@@ -137,32 +116,6 @@ def _occurrence_rows(
     }
 
 
-def snapshot(order: Order) -> dict[str, Any]:
-    """The order's fields a standing order sets, as JSON (compared with ``applied``)."""
-    values = {name: getattr(order, name) for name in SNAPSHOT_FIELDS}
-    values["date"] = order.date.isoformat()
-    values["windows"] = [list(w) for w in order.windows]
-    values["demand"] = dict(sorted(order.demand.items()))
-    return values
-
-
-def untouched(occurrence: StandingOccurrence, order: Order) -> bool:
-    return snapshot(order) == occurrence.applied
-
-
-def _state(occurrence: StandingOccurrence, order: Order | None) -> OccurrenceState:
-    if order is None:
-        return "skipped"
-    status = OrderStatus(order.status)
-    if status == OrderStatus.CANCELLED:
-        return "cancelled"
-    if status in _PLANNED:
-        return "planned"
-    if status not in EDITABLE:
-        return "done"
-    return "made" if untouched(occurrence, order) else "edited"
-
-
 def occurrences(
     *, session: Session, org_id: str, standing_order_id: str, first: date, last: date
 ) -> list[OccurrenceRead]:
@@ -197,7 +150,7 @@ def occurrences(
         items.append(
             OccurrenceRead(
                 date=day,
-                state=_state(occurrence, order),
+                state=occurrence_state(occurrence, order),
                 order_id=order.id if order else None,
                 external_id=order.external_id if order else None,
                 order_status=OrderStatus(order.status) if order else None,
@@ -261,6 +214,8 @@ def _check(session: Session, row: StandingOrder, sent: set[str], first_day: date
         issues.append(
             _issue("starts_on", row.starts_on, "is more than a year ahead: check the year")
         )
+    limits = Limits.of(session=session, org_id=row.org_id, today=first_day)
+    issues += [_issue(f"demand.{dim}", None, why) for dim, why in limits.demand_issues(row.demand)]
     if row.address_id is not None:
         address = _address(session, row, row.address_id)
         if address.lon is None or address.lat is None:
@@ -428,6 +383,7 @@ class Generated:
     made: int = 0
     updated: int = 0
     removed: int = 0
+    failed: int = 0
     until: date = date.min
 
 
@@ -483,7 +439,7 @@ def _generate_one(
             session.commit()
             result.removed += 1
         elif template is not None:
-            changes = _changes(occurrence.applied, template.for_day(day))
+            changes = changes_for(occurrence.applied, template.for_day(day))
             if changes:
                 orders.update(
                     session=session, org_id=row.org_id, order_id=order.id,
@@ -516,70 +472,20 @@ def _generate_one(
         except IntegrityError:
             session.rollback()  # made at the same moment by another process: it is there
             continue
+        except LastmileError as error:  # the day's order limit, a fleet too small now, ...
+            session.rollback()  # that date waits for the next round; the others go on
+            log.warning("standing order %s, %s: %s", row.id, day, error.message)
+            result.failed += 1
+            continue
         result.made += 1
 
 
-@dataclass(frozen=True)
-class _Template:
-    row: StandingOrder
-    customer: Customer
-    address: CustomerAddress
-
-    def order(self, day: date) -> OrderCreate:
-        row, address = self.row, self.address
-        return OrderCreate(
-            external_id=external_id_of(row, day),
-            date=day,
-            address=address.address,
-            lon=address.lon,
-            lat=address.lat,
-            windows=[Window.from_seconds(w) for w in row.windows],
-            service_s=row.service_s,
-            demand=row.demand,
-            required=row.required,
-            value=row.value,
-            description=row.description,
-            notes="\n".join(t for t in (address.instructions.strip(), row.notes.strip()) if t),
-            customer=self.customer.name,
-            phone=self.customer.phone,
-            email=self.customer.email,
-        )
-
-    def for_day(self, day: date) -> dict[str, Any]:
-        """What the rule gives an order of ``day`` now, in the snapshot's terms."""
-        made = self.order(day)
-        values = made.model_dump(include=set(SNAPSHOT_FIELDS))
-        values["date"] = day.isoformat()
-        values["windows"] = [list(w) for w in self.row.windows]
-        values["demand"] = dict(sorted(made.demand.items()))
-        if made.service_s is None:
-            values.pop("service_s")  # the organisation's default: whatever the order got
-        return values
-
-
-def _template(session: Session, row: StandingOrder) -> _Template | None:
+def _template(session: Session, row: StandingOrder) -> Template | None:
     if row.address_id is None:
         return None
     address = session.get(CustomerAddress, row.address_id)
     if address is None or address.org_id != row.org_id or address.lon is None:
         return None
-    return _Template(
+    return Template(
         row, customers.get(session=session, org_id=row.org_id, customer_id=row.customer_id), address
     )
-
-
-def _changes(applied: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
-    """The fields of an untouched order to change (as ``OrderUpdate`` takes them)."""
-    changes: dict[str, Any] = {}
-    for name, value in wanted.items():
-        if applied.get(name) == value:
-            continue
-        if name == "windows":
-            changes[name] = [Window.from_seconds(w) for w in value]
-        elif name == "date":
-            changes[name] = date.fromisoformat(value)
-        else:
-            changes[name] = value
-    if ("lon" in changes) != ("lat" in changes):
-        changes["lon"], changes["lat"] = wanted["lon"], wanted["lat"]
-    return changes
