@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.bus = bus
+    _wire_slices(app)
 
     from lastmile.common.web import install_error_handlers
 
@@ -92,6 +93,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     static = Path(str(resources.files("lastmile") / "web" / "static"))
     app.mount("/static", StaticFiles(directory=static), name="static")
     return app
+
+
+def _wire_slices(app: FastAPI) -> None:
+    """Hand lower slices what they ask of higher ones, which they cannot import (the slice
+    map of docs/design.md): the driver API gets the one ETA owner (``live``); the fleet API
+    asks routes and drivers what still refers to a vehicle or driver before deleting it."""
+    from lastmile.drivers.history import for_fleet
+    from lastmile.live.etas import for_driver_api
+
+    app.state.driver_etas = for_driver_api()
+    app.state.fleet_references = for_fleet()
 
 
 POD_UPLOAD = "/api/v1/driver/pod"
@@ -125,6 +137,8 @@ def _routers() -> list[APIRouter]:
     from lastmile.analytics.api import router as analytics_router
     from lastmile.analytics.pages import router as kpi_pages_router
     from lastmile.auth.api import router as auth_router
+    from lastmile.auth.members_api import router as members_router
+    from lastmile.auth.organisation_api import router as organisation_router
     from lastmile.customers.api import router as address_book_router
     from lastmile.drivers.api import router as drivers_router
     from lastmile.drivers.pages import router as driver_app_router
@@ -134,7 +148,6 @@ def _routers() -> list[APIRouter]:
     from lastmile.ops.api import router as customers_router
     from lastmile.ops.health import router as health_router
     from lastmile.orders.api import router as orders_router
-    from lastmile.orgs.api import router as members_router
     from lastmile.plans.api import router as plans_router
     from lastmile.shops.api import router as shops_router
     from lastmile.standing.api import router as standing_router
@@ -145,6 +158,7 @@ def _routers() -> list[APIRouter]:
         health_router,
         customers_router,
         auth_router,
+        organisation_router,
         members_router,
         orders_router,
         address_book_router,

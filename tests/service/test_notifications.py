@@ -23,6 +23,7 @@ from helpers.mail import Inbox
 from lastmile.events.models import Event
 from lastmile.notifications import service
 from lastmile.notifications.models import Notification
+from lastmile.tracking.service import create_link
 
 pytestmark = pytest.mark.usefixtures("daytime")  # not midnight-sensitive (10:00 in Vaduz)
 
@@ -499,6 +500,7 @@ def test_each_message_goes_out_once_however_often_the_job_runs(
             app=client.app.state.settings,  # type: ignore[attr-defined]
             org_id=day.org.org_id,
             event_ids=event_ids,
+            issue_link=create_link,
         )
         assert again == []
         keys = list(session.scalars(select(Notification.dedupe_key)))
@@ -511,7 +513,7 @@ def test_each_message_goes_out_once_however_often_the_job_runs(
 
     app_settings = client.app.state.settings  # type: ignore[attr-defined]
     context = JobContext(app_settings, day.sessions, lambda *a, **k: None)
-    send_notifications(context, org_id=day.org.org_id, event_ids=event_ids)
+    send_notifications(context, issue_link=create_link, org_id=day.org.org_id, event_ids=event_ids)
     assert len(log(client, day)) == 4 and len(receiver.requests) == 4
 
 

@@ -31,7 +31,7 @@ from lastmile.core.errors import (
     Unauthorized,
 )
 from lastmile.orgs import service as orgs
-from lastmile.orgs.models import Role
+from lastmile.orgs.models import Membership, Role
 
 
 def create_user(
@@ -458,3 +458,31 @@ def accepted_invitation_ids(*, session: Session, org_id: str, user_id: str) -> s
             )
         )
     )
+
+
+# --- members: an organisation's users (memberships are orgs', users are ours) ---------------
+
+
+def list_members(*, session: Session, org_id: str) -> list[tuple[Membership, str, str]]:
+    """Members of an organisation: (membership, e-mail, name), by e-mail."""
+    memberships = orgs.memberships(session=session, org_id=org_id)
+    users = {
+        user.id: user
+        for user in session.scalars(
+            select(User).where(User.id.in_([m.user_id for m in memberships]))
+        )
+    }
+    rows = [
+        (m, users[m.user_id].email, users[m.user_id].name)
+        for m in memberships
+        if m.user_id in users
+    ]
+    return sorted(rows, key=lambda row: row[1])
+
+
+def member_by_email(*, session: Session, org_id: str, email: str) -> Membership | None:
+    """The organisation's membership of the user with this e-mail, if they are a member."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        return None
+    return orgs.membership_of(session=session, org_id=org_id, user_id=user.id)

@@ -23,6 +23,7 @@ from lastmile.common.metrics import METRICS
 from lastmile.common.web import AppSettings, DbSession, problem
 from lastmile.drivers import service
 from lastmile.drivers import stream as stream_filter
+from lastmile.drivers.eta_owner import DriverEtas, driver_etas
 from lastmile.drivers.models import ProofOfDelivery
 from lastmile.drivers.pod_store import PodStore, store_for, too_large
 from lastmile.drivers.schemas import (
@@ -67,6 +68,8 @@ def pod_store(settings: AppSettings) -> PodStore:
 
 
 CurrentDriver = Annotated[Driver, Depends(current_driver)]
+Etas = Annotated[DriverEtas, Depends(driver_etas)]
+"""The one ETA owner (``live``), handed over by the app (``drivers/eta_owner.py``)."""
 Staff = Annotated[Principal, Depends(staff)]
 Store = Annotated[PodStore, Depends(pod_store)]
 
@@ -78,6 +81,7 @@ def get_route(
     driver: CurrentDriver,
     session: DbSession,
     settings: AppSettings,
+    etas: Etas,
     date: Annotated[
         dt.date | None,
         Query(description="Delivery date (default: today in the organisation's time zone)."),
@@ -91,17 +95,9 @@ def get_route(
     if route is None:
         now = org_clock.now_of(session=session, org_id=org_id)
         return RouteResponse(server_time=now, language=language, route=None)
-    from lastmile.live import etas as live
-
     now = org_clock.now_of(session=session, org_id=org_id)
-    expected = live.current(session=session, settings=settings, org_id=org_id, routes=[route])
-    known = expected[route.id]
-    view = service.route_view(
-        session=session,
-        org_id=org_id,
-        route=route,
-        expected={r.stop_id: known.clock.iso(r.arrival_s) for r in known.stops},
-    )
+    expected = etas.expected(session=session, settings=settings, org_id=org_id, route=route)
+    view = service.route_view(session=session, org_id=org_id, route=route, expected=expected)
     return RouteResponse(server_time=now, language=language, route=view)
 
 
@@ -112,7 +108,7 @@ def get_route(
     responses={**_AUTH, 422: {"description": "Not a batch (or more than 500 events)"}},
 )
 def post_events(
-    body: EventBatch, driver: CurrentDriver, session: DbSession, settings: AppSettings
+    body: EventBatch, driver: CurrentDriver, session: DbSession, settings: AppSettings, etas: Etas
 ) -> EventResults:
     """Apply device events (idempotent by key, in the order they happened); a result each.
 
@@ -128,10 +124,8 @@ def post_events(
         touched_routes=touched,
     )
     if touched:
-        from lastmile.live import etas as live
-
         for route_id in sorted(touched):
-            live.on_stop_done(
+            etas.on_stop_done(
                 session=session, settings=settings, org_id=driver.org_id, route_id=route_id
             )
         session.commit()
@@ -145,7 +139,11 @@ def post_events(
     responses={**_AUTH, 409: {"description": "No route in progress (no tracking off duty)"}},
 )
 def post_positions(
-    body: PositionBatch, driver: CurrentDriver, session: DbSession, settings: AppSettings
+    body: PositionBatch,
+    driver: CurrentDriver,
+    session: DbSession,
+    settings: AppSettings,
+    etas: Etas,
 ) -> PositionResult:
     """GPS points of the route in progress; invalid points are rejected one by one.
 
@@ -155,12 +153,10 @@ def post_positions(
         session=session, org_id=driver.org_id, driver=driver, positions=body.positions
     )
     if result.accepted:
-        from lastmile.live import etas as live
-
         METRICS.positions.inc(result.accepted)
         newest = service.latest_position(session=session, org_id=driver.org_id, driver_id=driver.id)
         if newest is not None and newest.route_id is not None:
-            live.on_position(
+            etas.on_position(
                 session=session,
                 settings=settings,
                 org_id=driver.org_id,

@@ -17,6 +17,7 @@ from lastmile.auth.principal import STAFF, Principal
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.core.errors import Conflict, FieldIssue, InputError
 from lastmile.fleet import service
+from lastmile.fleet.references import References, fleet_references
 from lastmile.fleet.schemas import (
     DepotCreate,
     DepotPage,
@@ -53,6 +54,8 @@ def admin(caller: Caller) -> Principal:
 
 Staff = Annotated[Principal, Depends(staff)]
 Admin = Annotated[Principal, Depends(admin)]
+Refs = Annotated[References, Depends(fleet_references)]
+"""What refers to a vehicle or driver above fleet, handed over by the app (a delete asks)."""
 
 # Error responses in the OpenAPI document (bodies are problem+json, see docs/api-fleet.md).
 _AUTH: dict[int | str, dict[str, Any]] = {
@@ -242,9 +245,13 @@ def update_vehicle(
     operation_id="delete_vehicle",
     responses={**_ONE, **_CONFLICT},
 )
-def delete_vehicle(vehicle_id: str, caller: Admin, session: DbSession) -> Response:
+def delete_vehicle(
+    vehicle_id: str, caller: Admin, session: DbSession, references: Refs
+) -> Response:
     """Delete a vehicle no plan uses (admin); 409 otherwise: deactivate it instead."""
-    service.delete_vehicle(session=session, org_id=caller.org_id, vehicle_id=vehicle_id)
+    service.delete_vehicle(
+        session=session, org_id=caller.org_id, vehicle_id=vehicle_id, references=references
+    )
     return Response(status_code=204)
 
 
@@ -314,9 +321,11 @@ def update_driver(
     operation_id="delete_driver",
     responses={**_ONE, **_CONFLICT},
 )
-def delete_driver(driver_id: str, caller: Admin, session: DbSession) -> Response:
+def delete_driver(driver_id: str, caller: Admin, session: DbSession, references: Refs) -> Response:
     """Delete a driver without history (admin); 409 otherwise: deactivate them instead."""
-    service.delete_driver(session=session, org_id=caller.org_id, driver_id=driver_id)
+    service.delete_driver(
+        session=session, org_id=caller.org_id, driver_id=driver_id, references=references
+    )
     return Response(status_code=204)
 
 
@@ -338,8 +347,8 @@ def create_driver_login(
     of the members API with the role driver (a new e-mail sets its password there, an
     existing account logs in and accepts); the driver app links the login to this driver on
     its first call. 409 if the driver has a login."""
+    from lastmile.auth.members_api import accept_url, mail_invitation
     from lastmile.orgs import service as orgs
-    from lastmile.orgs.api import _mail_invitation, accept_url
 
     driver = service.get_driver(session=session, org_id=caller.org_id, driver_id=driver_id)
     if driver.user_id is not None:
@@ -360,7 +369,7 @@ def create_driver_login(
         accept_url=url,
         qr_svg=segno.make(url, error="m").svg_inline(scale=4, title="Login link"),
         expires_at=row.expires_at,
-        emailed=_mail_invitation(
+        emailed=mail_invitation(
             row.email, orgs.get(session=session, org_id=caller.org_id).name, Role.DRIVER, url
         ),
     )

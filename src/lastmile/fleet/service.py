@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,9 +26,9 @@ from lastmile.core.formats.vehicles_csv import (
     parse_vehicles_csv,
 )
 from lastmile.core.times import clock_span, parse_clock
-from lastmile.drivers.models import DeviceEvent, Position
 from lastmile.events import service as events
 from lastmile.fleet.models import Depot, Driver, Vehicle
+from lastmile.fleet.references import References
 from lastmile.fleet.schemas import (
     DepotCreate,
     DepotUpdate,
@@ -353,18 +353,17 @@ def update_vehicle(
     return vehicle
 
 
-def delete_vehicle(*, session: Session, org_id: str, vehicle_id: str) -> None:
+def delete_vehicle(
+    *, session: Session, org_id: str, vehicle_id: str, references: References
+) -> None:
     """Delete a vehicle that no plan uses; drivers who usually drive it keep no vehicle.
 
     A vehicle on a plan's route is refused (409): deleting it would delete those routes.
-    Deactivate it instead (``active: false``) and it is no longer planned.
+    Deactivate it instead (``active: false``) and it is no longer planned. ``references``
+    answers for the slices above fleet (``fleet/references.py``).
     """
     vehicle = get_vehicle(session=session, org_id=org_id, vehicle_id=vehicle_id)
-    # A back edge to a higher slice (fleet sits below routes): asked here, at the one place
-    # a vehicle is deleted, instead of every caller remembering to ask first.
-    from lastmile.routes import service as routes
-
-    used = routes.vehicle_routes(session=session, org_id=org_id, vehicle_id=vehicle.id)
+    used = references.vehicle_routes(session=session, org_id=org_id, vehicle_id=vehicle.id)
     if used:
         raise Conflict(
             f"vehicle {vehicle.external_id} is on {used} planned route(s); deactivate it instead (active: false)"
@@ -788,21 +787,12 @@ def update_driver(
     return driver
 
 
-def delete_driver(*, session: Session, org_id: str, driver_id: str) -> None:
+def delete_driver(*, session: Session, org_id: str, driver_id: str, references: References) -> None:
     """Delete a driver without history; one with routes, device events or positions is
-    refused (409): deleting would erase that record. Deactivate them instead."""
+    refused (409): deleting would erase that record. Deactivate them instead.
+    ``references`` answers for the slices above fleet (``fleet/references.py``)."""
     driver = get_driver(session=session, org_id=org_id, driver_id=driver_id)
-    from lastmile.routes import service as routes  # back edge, see delete_vehicle
-
-    has_history = routes.driver_has_routes(
-        session=session, org_id=org_id, driver_id=driver.id
-    ) or session.scalar(
-        select(
-            exists().where(DeviceEvent.org_id == org_id, DeviceEvent.driver_id == driver.id)
-            | exists().where(Position.org_id == org_id, Position.driver_id == driver.id)
-        )
-    )
-    if has_history:
+    if references.driver_has_history(session=session, org_id=org_id, driver_id=driver.id):
         raise Conflict(
             f"driver {driver.name} has routes or recorded activity; deactivate them instead (active: false)"
         )

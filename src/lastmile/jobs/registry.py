@@ -18,13 +18,15 @@ JobFunction = Callable[..., None]
 def registry() -> dict[str, JobFunction]:
     from lastmile.customers.jobs import geocode_orders  # the address book first
     from lastmile.events.jobs import deliver_webhook
+    from lastmile.notifications.jobs import jobs as notification_jobs
     from lastmile.plans.jobs import solve_plan
+    from lastmile.tracking.service import create_link
 
     return {
         "solve_plan": solve_plan,
         "deliver_webhook": deliver_webhook,
         "geocode_orders": geocode_orders,
-        **__import__("lastmile.notifications.jobs", fromlist=["JOBS"]).JOBS,  # issue 6
+        **notification_jobs(issue_link=create_link),  # issue 6
         **__import__("lastmile.shops.jobs", fromlist=["JOBS"]).JOBS,  # issue 18
         **__import__("lastmile.standing.jobs", fromlist=["JOBS"]).JOBS,  # issue 18 (b)
     }

@@ -34,6 +34,7 @@ from lastmile.core.live.risk import (
 )
 from lastmile.core.roads.provider import TravelTimeProvider
 from lastmile.core.times import DayClock, seconds_of_day
+from lastmile.drivers.eta_owner import DriverEtas
 from lastmile.drivers.models import Position
 from lastmile.events import service as events
 from lastmile.events import types as event_types
@@ -525,3 +526,20 @@ def on_stop_done(
     session.flush()
     state = load_states(session=session, org_id=org_id, routes=[route])[0]
     return refresh(session=session, provider=provider_for(settings), state=state, now=at)
+
+
+def expected_arrivals(
+    *, session: Session, settings: Settings, org_id: str, route: Route
+) -> dict[str, str]:
+    """Stop id -> its expected arrival now (ISO 8601, local time): the driver's route. Never
+    writes."""
+    known = current(session=session, settings=settings, org_id=org_id, routes=[route])[route.id]
+    return {row.stop_id: known.clock.iso(row.arrival_s) for row in known.stops}
+
+
+def for_driver_api() -> DriverEtas:
+    """What the driver API asks of the ETA owner (it sits below live; the app hands it
+    over, ``drivers/eta_owner.py``)."""
+    return DriverEtas(
+        expected=expected_arrivals, on_stop_done=on_stop_done, on_position=on_position
+    )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from lastmile.common.jobs import JobContext
 from lastmile.notifications import service
+from lastmile.notifications.links import IssueLink
 
 MAX_ATTEMPTS = 5
 RETRY_S = 0.5
@@ -12,6 +16,7 @@ RETRY_S = 0.5
 def send_notifications(
     context: JobContext,
     *,
+    issue_link: IssueLink,
     org_id: str,
     event_ids: list[int] | None = None,
     notification_ids: list[str] | None = None,
@@ -20,6 +25,7 @@ def send_notifications(
     """With ``event_ids``: the messages those ``order.status_changed`` events call for (and
     any queued message that is due). With ``notification_ids``: send those queued messages
     once their quiet hours are over. Safe to run twice: every message is claimed once.
+    ``issue_link`` makes the tracking link a message carries (bound by :func:`jobs`).
 
     An event that this job cannot see yet (the job started before the commit was visible to
     other connections) is looked for again a little later, a few times.
@@ -38,6 +44,7 @@ def send_notifications(
                 app=context.settings,
                 org_id=org_id,
                 event_ids=event_ids,
+                issue_link=issue_link,
                 schedule=later,
                 missing=missing,
             )
@@ -53,5 +60,7 @@ def send_notifications(
         )
 
 
-JOBS = {service.JOB: send_notifications}
-"""What ``jobs/registry.py`` registers from here."""
+def jobs(*, issue_link: IssueLink) -> dict[str, Callable[..., None]]:
+    """What ``jobs/registry.py`` registers from here, given how tracking links are made
+    (``tracking.service.create_link``: tracking sits above notifications)."""
+    return {service.JOB: partial(send_notifications, issue_link=issue_link)}

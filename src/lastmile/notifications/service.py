@@ -30,6 +30,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lastmile.common.names import first_name
 from lastmile.common.netguard import Policy
 from lastmile.config import Settings
 from lastmile.core.errors import FieldIssue, InputError
@@ -40,7 +41,9 @@ from lastmile.events.models import Event
 from lastmile.integrations.notify.apprise_channel import AppriseChannel
 from lastmile.integrations.notify.base import Channel, NotifySettings, OutgoingMessage, SendError
 from lastmile.integrations.notify.email import SmtpChannel
+from lastmile.live.customer_eta import eta_of
 from lastmile.notifications import corrections, templates
+from lastmile.notifications.links import IssueLink
 from lastmile.notifications.models import Notification, OrderRecipients
 from lastmile.notifications.schemas import (
     ChannelUsage,
@@ -58,7 +61,7 @@ from lastmile.orgs import clock as org_clock
 from lastmile.orgs.models import Organisation
 from lastmile.routes import service as routes_service
 from lastmile.routes.models import Route
-from lastmile.tracking import service as tracking
+from lastmile.routes.service import stop_of
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +295,7 @@ def handle_events(
     app: Settings,
     org_id: str,
     event_ids: Sequence[int],
+    issue_link: IssueLink,
     now: datetime | None = None,
     schedule: Callable[[str, float], None] | None = None,
     missing: list[int] | None = None,
@@ -329,14 +333,14 @@ def handle_events(
         # 'out for delivery' for an order that is delivered already.
         if kind and order.status == event.payload.get("to"):
             planned.append(_with_eta(session, app, org, order, kind, now))
-        found = tracking.stop_of(session=session, org_id=org_id, order=order)
+        found = stop_of(session=session, org_id=org_id, order=order)
         if found is not None:
             routes[found[0].id] = found[0]
     for route in routes.values():
         planned.extend(_route_messages(session, app, org, settings, route, now))
     written: list[Notification] = []
     for item in planned:
-        written.extend(_send_planned(session, org, settings, item, now, schedule))
+        written.extend(_send_planned(session, org, settings, item, now, schedule, issue_link))
     written.extend(send_due(session=session, org_id=org_id, now=now))
     return written
 
@@ -353,13 +357,11 @@ def _corrections(
     out: list[Planned] = []
     for moved in corrections.moved_stops(payload):
         order = session.scalar(select(Order).where(Order.org_id == org.id, Order.id == moved.id))
-        found = tracking.stop_of(session=session, org_id=org.id, order=order) if order else None
+        found = stop_of(session=session, org_id=org.id, order=order) if order else None
         if order is None or found is None or order.status not in corrections.EN_ROUTE:
             continue
         told = corrections.last_told(session=session, org=org, order=order)
-        eta = tracking.eta_of(
-            session=session, settings=app, org=org, route=found[0], stop=found[1], now=now
-        )
+        eta = eta_of(session=session, settings=app, org=org, route=found[0], stop=found[1], now=now)
         limit = timedelta(minutes=settings.correction_threshold_min)
         if told is not None and corrections.moved_beyond(told, (eta.eta_from, eta.eta_to), limit):
             kind = "delayed" if eta.late_s > 0 else "eta_changed"
@@ -374,12 +376,10 @@ def _channels_on(settings: NotificationSettings) -> bool:
 def _with_eta(
     session: Session, app: Settings, org: Organisation, order: Order, kind: str, now: datetime
 ) -> Planned:
-    found = tracking.stop_of(session=session, org_id=org.id, order=order)
+    found = stop_of(session=session, org_id=org.id, order=order)
     if found is None or kind not in ("confirmed", "out_for_delivery"):
         return Planned(order=order, kind=kind)
-    eta = tracking.eta_of(
-        session=session, settings=app, org=org, route=found[0], stop=found[1], now=now
-    )
+    eta = eta_of(session=session, settings=app, org=org, route=found[0], stop=found[1], now=now)
     return Planned(order=order, kind=kind, eta_from=eta.eta_from, eta_to=eta.eta_to)
 
 
@@ -399,9 +399,7 @@ def _route_messages(
     for stop, order in rows:
         if order is None or order.status != OrderStatus.OUT_FOR_DELIVERY:
             continue
-        eta = tracking.eta_of(
-            session=session, settings=app, org=org, route=route, stop=stop, now=now
-        )
+        eta = eta_of(session=session, settings=app, org=org, route=route, stop=stop, now=now)
         if not eta.started:
             continue
         soon = eta.stops_away <= settings.arriving_soon_stops or (
@@ -434,9 +432,9 @@ def _context(
     clock = partial(local_hhmm, zone=zone)
     gift = recipients is not None and recipients.gift
     if target.audience == "buyer" and recipients is not None:
-        name = tracking.first_name(recipients.buyer_name)
+        name = first_name(recipients.buyer_name)
     else:
-        name = tracking.first_name(order.customer)
+        name = first_name(order.customer)
     values: dict[str, Any] = {
         "name": name,
         "org": org.name,
@@ -452,7 +450,7 @@ def _context(
         values["order_ref"] = order.external_id
         values["value"] = f"{order.value:.2f}"
     if target.audience == "buyer":
-        values["recipient_name"] = tracking.first_name(order.customer)
+        values["recipient_name"] = first_name(order.customer)
     if not item.eta_from and order.windows:
         start, end = order.windows[0]
         values["window_from"] = f"{start // 3600:02d}:{start % 3600 // 60:02d}"
@@ -467,6 +465,7 @@ def _send_planned(
     item: Planned,
     now: datetime,
     schedule: Callable[[str, float], None] | None,
+    issue_link: IssueLink,
 ) -> list[Notification]:
     order = item.order
     recipients = session.scalar(
@@ -483,17 +482,17 @@ def _send_planned(
         return []
     link_url = ""
     if any(t.audience == "recipient" for t in to):
-        _, token = tracking.create_link(
+        _, token = issue_link(
             session=session, org_id=org.id, order_id=order.id, purpose=item.kind, now=now
         )
         link_url = NotifySettings().public_url.rstrip("/") + f"/t/{token}"
     driver = ""
-    found = tracking.stop_of(session=session, org_id=org.id, order=order)
+    found = stop_of(session=session, org_id=org.id, order=order)
     if found is not None and found[0].driver_id:
         from lastmile.fleet.models import Driver
 
         who = session.get(Driver, found[0].driver_id)
-        driver = tracking.first_name(who.name) if who else ""
+        driver = first_name(who.name) if who else ""
     zone = ZoneInfo(org.timezone)
     written: list[Notification] = []
     for target in to:

@@ -117,17 +117,10 @@ def memberships_of(*, session: Session, user_id: str) -> list[tuple[Membership, 
     return [(m, o) for m, o in rows]
 
 
-def list_members(*, session: Session, org_id: str) -> list[tuple[Membership, str, str]]:
-    """Members of an organisation: (membership, e-mail, name), by e-mail."""
-    from lastmile.auth.models import User
-
-    rows = session.execute(
-        select(Membership, User.email, User.name)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.org_id == org_id)
-        .order_by(User.email)
-    ).all()
-    return [(m, email, name) for m, email, name in rows]
+def memberships(*, session: Session, org_id: str) -> list[Membership]:
+    """The organisation's memberships (who the users are is auth's: ``auth.service
+    .list_members``)."""
+    return list(session.scalars(select(Membership).where(Membership.org_id == org_id)))
 
 
 def remove_member(
@@ -270,14 +263,10 @@ def is_member(*, session: Session, org_id: str, user_id: str) -> bool:
     )
 
 
-def member_by_email(*, session: Session, org_id: str, email: str) -> Membership | None:
-    """The organisation's membership of the user with this e-mail, if they are a member."""
-    from lastmile.auth.models import User
-
+def membership_of(*, session: Session, org_id: str, user_id: str) -> Membership | None:
+    """The user's membership of the organisation, if they are a member."""
     return session.scalar(
-        select(Membership)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.org_id == org_id, User.email == email.strip().lower())
+        select(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
     )
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
+from lastmile.common.names import first_name
 from lastmile.config import Settings
 from lastmile.core.errors import (
     Conflict,
@@ -41,6 +42,7 @@ from lastmile.core.times import local_hhmm
 from lastmile.drivers.models import Position, ProofOfDelivery
 from lastmile.drivers.outcome import Outcome, outcome_of
 from lastmile.fleet.models import Driver
+from lastmile.live import customer_eta
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order
@@ -49,7 +51,7 @@ from lastmile.orgs import clock as org_clock
 from lastmile.orgs.models import Organisation
 from lastmile.orgs.service import shop_phone
 from lastmile.routes import service as routes
-from lastmile.routes.models import Route, RouteStatus, Stop, StopKind, StopStatus
+from lastmile.routes.models import Route, Stop
 from lastmile.tracking.models import CustomerInput, TrackingHit, TrackingLink, TrackingView
 
 DEFAULT_TTL_DAYS = 7
@@ -61,8 +63,6 @@ CUSTOMER = "customer:tracking"
 """The actor of changes the customer makes on the tracking page."""
 NOTES_MARK = "Customer instructions:"
 """The line of ``Order.notes`` the tracking page writes (the driver app shows order notes)."""
-
-DONE_STOP_STATUSES = (StopStatus.ARRIVED, *routes.CLOSED)
 
 
 class LinkExpired(LastmileError):
@@ -232,12 +232,6 @@ class Progress:
         return moment.astimezone(ZoneInfo(self.timezone)).date().isoformat()
 
 
-def first_name(name: str) -> str:
-    """The driver's first name only (customers never see a full name)."""
-    parts = name.strip().split()
-    return parts[0] if parts else ""
-
-
 def _floor(moment: datetime) -> datetime:
     seconds = int(moment.timestamp())
     return datetime.fromtimestamp(seconds - seconds % ROUND_S, UTC)
@@ -251,64 +245,6 @@ def _ceil(moment: datetime) -> datetime:
 def stop_of(*, session: Session, org_id: str, order: Order) -> tuple[Route, Stop] | None:
     """The order's stop on its dispatched route of its delivery date, if any."""
     return routes.stop_of(session=session, org_id=org_id, order=order)
-
-
-@dataclass(frozen=True)
-class Eta:
-    eta: datetime
-    eta_from: datetime
-    eta_to: datetime
-    stops_away: int
-    delay_s: int  # expected arrival minus the arrival given at dispatch
-    started: bool
-    late_s: int = 0  # how far the expected service start is past the booked window
-
-
-def eta_of(
-    *,
-    session: Session,
-    settings: Settings,
-    org: Organisation,
-    route: Route,
-    stop: Stop,
-    now: datetime,
-) -> Eta:
-    """The customer's view of ``stop``: ``lastmile.live``'s prediction (the one ETA) and the
-    promise it keeps inside the booked window, with how many stops are still before it."""
-    from lastmile.live import etas as live
-
-    stops = [
-        s
-        for s in routes.stops_of(session=session, org_id=org.id, route_ids=[route.id])[route.id]
-        if s.kind == StopKind.ORDER
-    ]
-    before = [s for s in stops if s.sequence < stop.sequence]
-    stops_away = sum(1 for s in before if s.status == StopStatus.PENDING)
-    started = route.status in (RouteStatus.STARTED, RouteStatus.FINISHED) or any(
-        s.status in DONE_STOP_STATUSES for s in stops
-    )
-    known = live.current(session=session, settings=settings, org_id=org.id, routes=[route], now=now)
-    etas = known[route.id]
-    row = etas.of_stop(stop.id)
-    arrival = row.arrival_s if row is not None else stop.arrival_s
-    eta = max(etas.moment(arrival).astimezone(UTC), now)
-    if row is not None and row.promise is not None:
-        eta_from = etas.moment(row.promise[0]).astimezone(UTC)
-        eta_to = etas.moment(row.promise[1]).astimezone(UTC)
-    else:
-        eta_from = eta_to = eta
-    promised = (
-        stop.dispatched_arrival_s if stop.dispatched_arrival_s is not None else stop.arrival_s
-    )
-    return Eta(
-        eta=eta,
-        eta_from=eta_from,
-        eta_to=eta_to,
-        stops_away=stops_away,
-        delay_s=arrival - promised,
-        started=started,
-        late_s=row.late_s if row is not None and row.level == "late" else 0,
-    )
 
 
 def progress(
@@ -352,7 +288,7 @@ def progress(
             )
             values["driver"] = first_name(driver.name) if driver else ""
         if status in _EN_ROUTE:
-            eta = eta_of(
+            eta = customer_eta.eta_of(
                 session=session, settings=settings, org=org, route=route, stop=stop, now=now
             )
             values.update(

@@ -63,7 +63,7 @@ def settings_page(request: Request, session: DbSession, settings: AppSettings) -
     members = (
         [
             {"id": m.id, "user_id": m.user_id, "email": email, "name": name, "role": m.role}
-            for m, email, name in orgs.list_members(session=session, org_id=viewer.org_id)
+            for m, email, name in auth.list_members(session=session, org_id=viewer.org_id)
         ]
         if viewer.is_admin
         else []

@@ -2,7 +2,11 @@
 a password; pending invitations.
 
 Nobody is added without saying yes: inviting answers the same whether or not the e-mail has
-an account, and never shows another organisation's users."""
+an account, and never shows another organisation's users.
+
+In auth, not orgs: members are users (auth's table) of an organisation, and every endpoint
+needs to know who calls (``auth.deps``); auth sits above orgs, whose memberships it reads
+through ``orgs.service``."""
 
 from __future__ import annotations
 
@@ -11,124 +15,20 @@ from fastapi import APIRouter, Response
 from lastmile.auth import service as auth
 from lastmile.auth.deps import Caller
 from lastmile.auth.models import Invitation
-from lastmile.common.clock import utcnow
 from lastmile.common.web import AppSettings, DbSession
-from lastmile.core.errors import FieldIssue, InputError
 from lastmile.integrations.notify.base import NotifySettings, OutgoingMessage, SendError
 from lastmile.integrations.notify.email import SmtpChannel
-from lastmile.orgs import clock as org_clock
 from lastmile.orgs import service
-from lastmile.orgs.models import Organisation, Role
+from lastmile.orgs.models import Role
 from lastmile.orgs.schemas import (
-    ClockSet,
     InvitationCreated,
     InvitationRead,
     MemberCreate,
     MemberRead,
-    OrganisationClock,
-    OrganisationRead,
-    OrganisationUpdate,
     PasswordReset,
-    SimulationCreate,
-    SimulationRead,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["members"])
-
-
-def _read(org: Organisation) -> OrganisationRead:
-    return OrganisationRead(
-        id=org.id,
-        name=org.name,
-        timezone=org.timezone,
-        default_service_s=service.default_service_s(org),
-        pod_policy=service.pod_policy(org),  # type: ignore[arg-type]
-        phone=service.shop_phone(org),
-        simulation=org.simulation,
-        simulation_of=org.simulation_of,
-        clock=OrganisationClock(
-            now=org_clock.now(org), speed=org.clock_speed if org.simulation else 1.0
-        ),
-    )
-
-
-@router.get("/organisation", response_model=OrganisationRead, operation_id="get_organisation")
-def get_organisation(caller: Caller, session: DbSession) -> OrganisationRead:
-    """The caller's organisation: name, time zone and policies."""
-    return _read(service.get(session=session, org_id=caller.org_id))
-
-
-@router.patch("/organisation", response_model=OrganisationRead, operation_id="update_organisation")
-def update_organisation(
-    body: OrganisationUpdate, caller: Caller, session: DbSession
-) -> OrganisationRead:
-    """Change the name, time zone, default service time, proof policy or phone (admin)."""
-    caller.require(Role.ADMIN)
-    org = service.update(
-        session=session,
-        org_id=caller.org_id,
-        name=body.name,
-        timezone=body.timezone,
-        default_service_s=body.default_service_s,
-        pod_policy=list(body.pod_policy) if body.pod_policy is not None else None,
-        phone=body.phone,
-    )
-    return _read(org)
-
-
-@router.put("/organisation/clock", response_model=OrganisationRead, operation_id="set_clock")
-def set_clock(body: ClockSet, caller: Caller, session: DbSession) -> OrganisationRead:
-    """Start a simulation organisation's clock at ``start``, ``speed`` times real time (staff).
-    A real organisation's clock is the real time: 409, nothing changes."""
-    caller.require(Role.ADMIN, Role.DISPATCHER)
-    org = org_clock.set_clock(
-        session=session, org_id=caller.org_id, start=body.start, speed=body.speed
-    )
-    return _read(org)
-
-
-SIMULATION_KEY = "lastmile simulate"
-"""Name of the API keys this endpoint hands out (a new one revokes the previous ones)."""
-
-
-@router.post("/organisation/simulation", response_model=SimulationRead, operation_id="simulation")
-def simulation(body: SimulationCreate, caller: Caller, session: DbSession) -> SimulationRead:
-    """The organisation's simulation organisation, created on first use (staff): where
-    ``lastmile simulate`` runs days on its own clock. The caller becomes a member with the
-    same role and the named drivers its drivers; the answer carries a new API key for it with
-    the caller's role. Called in a simulation organisation, it answers with that one."""
-    caller.require(Role.ADMIN, Role.DISPATCHER)
-    org = service.get(session=session, org_id=caller.org_id)
-    target, created = org, False
-    if not org.simulation:
-        found = org_clock.simulation_of(session=session, org_id=org.id)
-        created = found is None
-        target = found or org_clock.new_simulation(session=session, owner=org)
-    issues = []
-    for n, email in enumerate(body.drivers):
-        member = service.member_by_email(session=session, org_id=org.id, email=email)
-        if member is None or member.role != Role.DRIVER.value:
-            issues.append(FieldIssue(None, f"drivers.{n}", email[:80], "is not a driver here"))
-        elif target is not org:
-            service.add_member(
-                session=session, org_id=target.id, user_id=member.user_id, role=Role.DRIVER,
-                commit=False,
-            )  # fmt: skip
-    if issues:
-        session.rollback()
-        raise InputError(issues=issues, source="simulation")
-    if caller.user_id and target is not org:
-        service.add_member(
-            session=session, org_id=target.id, user_id=caller.user_id, role=caller.role,
-            commit=False,
-        )  # fmt: skip
-    for key in auth.list_api_keys(session=session, org_id=target.id):
-        if key.name == SIMULATION_KEY and key.role == caller.role and key.revoked_at is None:
-            key.revoked_at = utcnow()
-    _, secret = auth.create_api_key(
-        session=session, org_id=target.id, name=SIMULATION_KEY, role=caller.role
-    )
-    return SimulationRead(id=target.id, name=target.name, created=created, api_key=secret)
 
 
 def accept_url(public_url: str, token: str) -> str:
@@ -152,7 +52,7 @@ def list_members(caller: Caller, session: DbSession) -> list[MemberRead]:
     caller.require(Role.ADMIN)
     return [
         MemberRead(id=m.id, user_id=m.user_id, email=email, name=name, role=Role(m.role))
-        for m, email, name in service.list_members(session=session, org_id=caller.org_id)
+        for m, email, name in auth.list_members(session=session, org_id=caller.org_id)
     ]
 
 
@@ -173,13 +73,13 @@ def add_member(
     """Invite an e-mail with a role (202, with the one-time link to pass on), or change the
     role of a member (200) (admin)."""
     caller.require(Role.ADMIN)
-    member = service.member_by_email(session=session, org_id=caller.org_id, email=body.email)
+    member = auth.member_by_email(session=session, org_id=caller.org_id, email=body.email)
     if member is not None:
         service.add_member(
             session=session, org_id=caller.org_id, user_id=member.user_id, role=body.role
         )
         response.status_code = 200
-        for m, email, name in service.list_members(session=session, org_id=caller.org_id):
+        for m, email, name in auth.list_members(session=session, org_id=caller.org_id):
             if m.id == member.id:
                 return MemberRead(
                     id=m.id, user_id=m.user_id, email=email, name=name, role=body.role
@@ -196,11 +96,11 @@ def add_member(
     return InvitationCreated(
         **_invitation(row).model_dump(),
         accept_url=url,
-        emailed=_mail_invitation(row.email, org_name, body.role, url),
+        emailed=mail_invitation(row.email, org_name, body.role, url),
     )
 
 
-def _mail_invitation(email: str, org_name: str, role: Role, url: str) -> bool:
+def mail_invitation(email: str, org_name: str, role: Role, url: str) -> bool:
     """E-mail the link when the server sends mail (same SMTP settings as customer e-mail);
     False when it does not or the mail was refused: the admin still has the link."""
     mail = NotifySettings()

@@ -1,0 +1,75 @@
+"""The customer's view of a stop's ETA: ``live``'s prediction (the one ETA) and the promise it
+keeps inside the booked window, with how many stops are still before it. The tracking page and
+the customer messages both read it (moved here from ``tracking``, so that ``notifications``,
+which sits below ``tracking``, need not ask the tracking page for it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from lastmile.config import Settings
+from lastmile.live import etas as live
+from lastmile.orgs.models import Organisation
+from lastmile.routes import service as routes
+from lastmile.routes.models import Route, RouteStatus, Stop, StopKind, StopStatus
+
+DONE_STOP_STATUSES = (StopStatus.ARRIVED, *routes.CLOSED)
+
+
+@dataclass(frozen=True)
+class Eta:
+    eta: datetime
+    eta_from: datetime
+    eta_to: datetime
+    stops_away: int
+    delay_s: int  # expected arrival minus the arrival given at dispatch
+    started: bool
+    late_s: int = 0  # how far the expected service start is past the booked window
+
+
+def eta_of(
+    *,
+    session: Session,
+    settings: Settings,
+    org: Organisation,
+    route: Route,
+    stop: Stop,
+    now: datetime,
+) -> Eta:
+    """The customer's view of ``stop``: ``lastmile.live``'s prediction (the one ETA) and the
+    promise it keeps inside the booked window, with how many stops are still before it."""
+    stops = [
+        s
+        for s in routes.stops_of(session=session, org_id=org.id, route_ids=[route.id])[route.id]
+        if s.kind == StopKind.ORDER
+    ]
+    before = [s for s in stops if s.sequence < stop.sequence]
+    stops_away = sum(1 for s in before if s.status == StopStatus.PENDING)
+    started = route.status in (RouteStatus.STARTED, RouteStatus.FINISHED) or any(
+        s.status in DONE_STOP_STATUSES for s in stops
+    )
+    known = live.current(session=session, settings=settings, org_id=org.id, routes=[route], now=now)
+    etas = known[route.id]
+    row = etas.of_stop(stop.id)
+    arrival = row.arrival_s if row is not None else stop.arrival_s
+    eta = max(etas.moment(arrival).astimezone(UTC), now)
+    if row is not None and row.promise is not None:
+        eta_from = etas.moment(row.promise[0]).astimezone(UTC)
+        eta_to = etas.moment(row.promise[1]).astimezone(UTC)
+    else:
+        eta_from = eta_to = eta
+    promised = (
+        stop.dispatched_arrival_s if stop.dispatched_arrival_s is not None else stop.arrival_s
+    )
+    return Eta(
+        eta=eta,
+        eta_from=eta_from,
+        eta_to=eta_to,
+        stops_away=stops_away,
+        delay_s=arrival - promised,
+        started=started,
+        late_s=row.late_s if row is not None and row.level == "late" else 0,
+    )
