@@ -95,13 +95,8 @@ def occurrences(rule: Rule, first: date, last: date, closed: Collection[date] = 
     return [d for d in dates(rule, first, last) if not rule.paused_on(d) and d not in closed]
 
 
-_DAY_NAMES = dict(
-    zip(
-        WEEKDAYS,
-        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-        strict=True,
-    )
-)
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_DAY_NAMES = dict(zip(WEEKDAYS, DAY_NAMES, strict=True))
 
 
 def describe(rule: Rule) -> str:

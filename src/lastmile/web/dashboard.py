@@ -17,6 +17,7 @@ from lastmile.notifications.pages import router as notification_pages
 from lastmile.orders.pages import router as order_pages
 from lastmile.plans.pages import router as plan_pages
 from lastmile.shops.pages import router as shop_pages
+from lastmile.standing.pages import router as standing_pages
 from lastmile.web.account import router as login_pages
 from lastmile.web.basemap import router as basemap_routes
 from lastmile.web.order_page import router as order_page
@@ -33,6 +34,7 @@ for pages in (
     running_day,  # before the order page: /app/orders/new is not an order id
     order_page,
     customer_pages,
+    standing_pages,
     shop_pages,
     basemap_routes,
     plan_pages,

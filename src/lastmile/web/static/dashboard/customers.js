@@ -1,16 +1,6 @@
 // The address book pages: add a customer, edit one, add / confirm / move / remove addresses,
 // and make an order for an address (all through /api/v1/customers).
-import { api, esc, makeMap, showHome, toast } from './common.js';
-
-// "8-12; 14:00-16:00" -> [{start: "08:00", end: "12:00"}, ...] (empty: any time).
-function parseWindows(text) {
-  const clock = (h, m) => `${String(h).padStart(2, '0')}:${m ?? '00'}`;
-  return text.split(/[;,]/).map(s => s.trim()).filter(Boolean).map(part => {
-    const m = part.match(/^(\d{1,2})(?:[:.h](\d{2}))?\s*(?:-|–|to)\s*(\d{1,2})(?:[:.h](\d{2}))?$/);
-    if (!m) throw new Error(`"${part}" is not a time window (like 08:00-12:00)`);
-    return { start: clock(m[1], m[2]), end: clock(m[3], m[4]) };
-  });
-}
+import { api, esc, makeMap, parseWindows, showHome, toast } from './common.js';
 
 function fields(form) {
   return Object.fromEntries([...new FormData(form).entries()].map(([k, v]) => [k, String(v).trim()]));
