@@ -134,3 +134,21 @@ def test_weights_summed_from_base_arcs_equal_the_built_ones(seed: int) -> None:
     assert (ch.arc_first >= 0).sum() > n  # there are shortcuts to sum
     wrong = with_weights(kept, weight + 1)
     assert not np.array_equal(wrong.up_weight, ch.up_weight)
+
+
+def test_small_queries_stay_on_the_calling_thread_and_the_team_is_restored() -> None:
+    """A 1 x 8 insertion query must not wait at a barrier for a second thread (on a busy
+    machine that cost 100x); big matrices still use every core; numba's per-thread setting
+    is put back after each region."""
+    import numba
+
+    from lastmile.core.roads import hierarchy
+
+    assert hierarchy.team_size(2, 1) == 1
+    assert hierarchy.team_size(2, 8) == 1
+    assert hierarchy.team_size(2, hierarchy.PARALLEL_MIN_QUERIES) == 2
+    assert hierarchy.team_size(4, 1000) == 4
+    before = numba.get_num_threads()
+    with hierarchy._team(1):
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import heapq
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numba
@@ -263,13 +265,41 @@ def _all_search_spaces(
     if not up:
         graph = graph[3:] + graph[:3]
     cap = INITIAL_BUCKET_CAP
+    team = team_size(threads, len(q_ptr) - 1)
     while True:
-        nodes, dists, counts, overflow = _search_spaces(
-            *graph, q_ptr, q_nodes, q_cost, cap, max(1, min(threads, len(q_ptr) - 1))
-        )
+        with _team(team):
+            nodes, dists, counts, overflow = _search_spaces(
+                *graph, q_ptr, q_nodes, q_cost, cap, team
+            )
         if not overflow:
             return nodes, dists, counts
         cap *= 4
+
+
+PARALLEL_MIN_QUERIES = 64
+"""Fewer searches than this run on the calling thread alone. A parallel region ends at a
+barrier that waits for every thread of the team: on a busy machine (a server beside its
+worker, a solver, other tenants) the second thread may wait a whole scheduler slice for a
+core, and a 1 x 8 insertion query measured 165 ms p50 instead of 1.3 ms at load 18 on two
+cores (docs/benchmarks.md, Live operations). Small queries gain nothing from a second thread
+anyway; matrices of hundreds of rows still use every core."""
+
+
+def team_size(threads: int, queries: int) -> int:
+    """Threads worth waking for ``queries`` independent searches."""
+    return 1 if queries < PARALLEL_MIN_QUERIES else max(1, min(threads, queries))
+
+
+@contextmanager
+def _team(size: int) -> Iterator[None]:
+    """Parallel regions launched from this thread use ``size`` threads (numba's setting is
+    per calling thread, so concurrent requests do not disturb each other)."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(size, int(numba.config.NUMBA_NUM_THREADS))))  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 def default_threads() -> int:
@@ -306,16 +336,11 @@ def many_to_many(
         [[0], np.cumsum(np.bincount(flat_nodes, minlength=ch.node_count))]
     ).astype(np.int64)
     s_nodes, s_dists, s_counts = _all_search_spaces(ch, True, src_ptr, src_nodes, src_cost, threads)
-    return _scan_buckets(
-        s_nodes,
-        s_dists,
-        s_counts,
-        bucket_ptr,
-        targets[order],
-        flat_dists[order],
-        n_dst,
-        min(threads, n_src),  # one source (an insertion): no thread hand-off
-    )
+    team = team_size(threads, n_src)  # one source (an insertion): no thread hand-off
+    with _team(team):
+        return _scan_buckets(
+            s_nodes, s_dists, s_counts, bucket_ptr, targets[order], flat_dists[order], n_dst, team
+        )
 
 
 def shortest_path(
