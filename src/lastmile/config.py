@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     """Requests with one organisation's credentials (API and dashboard) per real minute, all
     server processes together, unless it has its own number (``lastmile admin
     set-limits``); 0 = no limit. Refused beyond with 429 (``limit: api_requests_per_minute``)."""
+    retention_positions_days: int = Field(default=30, ge=0, le=36_500)
+    """Days GPS positions are kept after they arrive; older ones are deleted by the worker's
+    hourly retention job, their routes keeping the driven distance (KPIs unchanged). 0 =
+    keep forever."""
+    retention_pod_days: int = Field(default=180, ge=0, le=36_500)
+    """Days proof-of-delivery files (photos, signatures) are kept; older files are deleted by
+    the same job, their rows kept (KPIs still count deliveries with a proof). 0 = forever."""
     trusted_proxies: list[str] = Field(default_factory=list)
     """Addresses or networks (CIDR) of reverse proxies whose ``X-Forwarded-For`` header names
     the client, as JSON: ``["10.0.0.5", "172.18.0.0/16"]``. Empty: the header is ignored and

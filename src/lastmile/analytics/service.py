@@ -293,7 +293,6 @@ def records(
             tracks.setdefault(str(track_route), []).append((lon, lat))
     route_records = []
     for route_id, (route, vehicle) in sorted(routes.items()):
-        track = tuple(tracks.get(route_id, ()))
         times = route_times.get(route_id, {})
         route_records.append(
             kpi.RouteRecord(
@@ -304,7 +303,8 @@ def records(
                 planned_duration_s=route.duration_s,
                 started_at=times.get("started"),
                 finished_at=times.get("finished"),
-                track=track,
+                track=tuple(tracks.get(route_id, ())),
+                track_removed_m=route.track_removed_m,
                 shift_end=_local(route.date, vehicle.shift_end_s, zone),
                 cost_per_hour=vehicle.cost_per_hour,
                 overtime_cost_per_hour=vehicle.overtime_cost_per_hour,

@@ -41,8 +41,7 @@ class StatusEvent:
 
 @dataclass(frozen=True)
 class Carrier:
-    """The route that carried an order on one day (an order rescheduled after a failed attempt
-    has one per day it was on a route)."""
+    """The route that carried an order on one day (one per day the order was on a route)."""
 
     day: date
     route_id: str
@@ -141,6 +140,7 @@ class RouteRecord:
     finished_at: datetime | None = None
     track: tuple[tuple[float, float], ...] = ()
     """GPS points ``(lon, lat)`` in time order (the actual distance is their path)."""
+    track_removed_m: float = 0.0
     shift_end: datetime | None = None
     """When the paid shift ends; time after it is overtime."""
     cost_per_hour: float = 0.0
@@ -152,8 +152,8 @@ class RouteRecord:
 
     @cached_property
     def gps_m(self) -> float:
-        """The length of the track (computed once)."""
-        return path_m(self.track)
+        """The length of the track (computed once) and of its part deleted by retention."""
+        return self.track_removed_m + path_m(self.track)
 
 
 @dataclass(frozen=True)

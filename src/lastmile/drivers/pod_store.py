@@ -120,10 +120,9 @@ class FileStore:
             raise
 
     def get(self, key: str) -> bytes:
-        path = self._path(key)
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
+        try:  # a proof whose file was erased or deleted by retention has no usable key
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, ValueError):
             raise NotFound("the proof-of-delivery file is missing from the store") from None
 
     def delete(self, key: str) -> None:

@@ -1127,6 +1127,8 @@ def pod_file(
         raise NotFound("proof of delivery not found")
     if row.storage_key == ERASED_POD:
         raise NotFound("this proof's file was erased on the customer's request")
+    if row.storage_key == EXPIRED_POD:
+        raise NotFound("this proof's file was deleted after the retention period")
     return row, store.get(row.storage_key)
 
 
@@ -1134,6 +1136,8 @@ def pod_file(
 
 ERASED_POD = ""
 """The storage key of a proof whose file was erased (the row stays: "delivered with a photo")."""
+EXPIRED_POD = "-"
+"""The storage key of a proof whose file retention deleted (``drivers.retention``)."""
 
 
 def erase_personal_data(*, session: Session, org_id: str, order_ids: Sequence[str]) -> list[str]:

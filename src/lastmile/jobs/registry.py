@@ -18,6 +18,7 @@ JobFunction = Callable[..., None]
 def registry() -> dict[str, JobFunction]:
     from lastmile.customers.jobs import geocode_orders  # the address book first
     from lastmile.events.jobs import deliver_webhook
+    from lastmile.jobs.retention import retention_job
     from lastmile.notifications.jobs import jobs as notification_jobs
     from lastmile.plans.jobs import solve_plan
     from lastmile.tracking.service import create_link
@@ -26,13 +27,14 @@ def registry() -> dict[str, JobFunction]:
         "solve_plan": solve_plan,
         "deliver_webhook": deliver_webhook,
         "geocode_orders": geocode_orders,
+        "apply_retention": retention_job,  # #17: positions and proof files past retention
         **notification_jobs(issue_link=create_link),  # issue 6
         **__import__("lastmile.shops.jobs", fromlist=["JOBS"]).JOBS,  # issue 18
         **__import__("lastmile.standing.jobs", fromlist=["JOBS"]).JOBS,  # issue 18 (b)
     }
 
 
-PERIODIC = {"generate_standing_orders": 3600}
+PERIODIC = {"generate_standing_orders": 3600, "apply_retention": 3600}
 """Jobs every process that runs jobs starts on a timer, name -> every how many seconds (the
 embedded runner on a timer of its own, procrastinate as periodic tasks). Each takes no
 arguments and is idempotent: a round run twice, or late, does no harm."""

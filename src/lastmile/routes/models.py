@@ -83,6 +83,10 @@ class Route(OrgScoped, Base):
     eta_overtime_s: Mapped[int] = mapped_column(default=0)
     eta_pace_travel: Mapped[float] = mapped_column(Float, default=1.0)
     eta_pace_service: Mapped[float] = mapped_column(Float, default=1.0)
+    track_removed_m: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    """Length of the GPS track whose positions the retention job deleted (``drivers.retention``):
+    the driven distance is this plus the path of the positions still stored, so the KPIs of
+    an old day stay what they were."""
 
 
 class Stop(OrgScoped, Base):

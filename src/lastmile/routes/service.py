@@ -527,3 +527,15 @@ def rewrite_remaining(
             # Joined a route on the road: the first arrival its customer was given.
             row.dispatched_arrival_s = item.arrival
     session.flush()
+
+
+def add_removed_track(*, session: Session, metres: Mapping[str, float]) -> None:
+    """Add to each route's ``track_removed_m`` the length of GPS track about to be deleted
+    (route id -> metres; any organisation: the retention job's caller). Does not commit: the
+    positions go in the same transaction."""
+    for route_id, length in metres.items():
+        session.execute(
+            update(Route)
+            .where(Route.id == route_id)
+            .values(track_removed_m=Route.track_removed_m + length)
+        )
