@@ -29,6 +29,7 @@ from lastmile.plans import document
 from lastmile.plans import edit as planedit
 from lastmile.plans import service as plans
 from lastmile.plans.models import Plan
+from lastmile.routes.service import RUNNING
 from lastmile.web.layout import (
     Viewer,
     json_script,
@@ -221,6 +222,18 @@ def plan_page(
         v.id: (v.name or v.external_id)
         for v in fleet.list_vehicles(session=session, org_id=viewer.org_id)[0]
     }
+    # After dispatch a move is an edit of the running day (POST /api/v1/plans/{id}/moves,
+    # live.edits): onto a running route, among the stops still to do.
+    running = {v: r for v, r in route_rows.items() if plan.dispatched_at and r.status in RUNNING}
+    if running:
+        all_vehicles = list(running)
+    movable = {
+        s["order_id"]
+        for r in doc.get("routes", [])
+        if not plan.dispatched_at or r["vehicle_id"] in running
+        for s in r["stops"]
+        if s["kind"] == "order" and (not plan.dispatched_at or s.get("status") == "pending")
+    }
     # Orders of the day that no plan could take: their address waits for a person.
     left_out, left_out_total = orders.list_orders(
         session=session, org_id=viewer.org_id, date=plan.date, statuses=["new"], limit=20
@@ -238,7 +251,8 @@ def plan_page(
         drivers=drivers,
         driver_of={v: driver_names.get(r.driver_id or "", "") for v, r in route_rows.items()},
         driver_id_of={v: r.driver_id or "" for v, r in route_rows.items()},
-        editable=plan.status == "done" and plan.dispatched_at is None,
+        editable=plan.status == "done" and bool(all_vehicles),
+        movable=movable,
         move_targets=[{"id": v, "name": vehicle_names.get(v, v)} for v in all_vehicles],
         left_out=left_out,
         order_of=orders.get_many(
@@ -259,6 +273,7 @@ def plan_page(
             {
                 "plan_id": plan.id,
                 "status": plan.status,
+                "route_ids": {v: r.id for v, r in running.items()},
                 "progress": plan.progress,
                 "colours": colours,
                 "routes": [

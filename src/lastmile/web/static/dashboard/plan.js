@@ -81,15 +81,30 @@ if (dialog) {
   const result = document.getElementById('move-result');
   const confirmBtn = document.getElementById('move-confirm');
   let move = null;
-  const body = () => ({ order_id: move.order_id, to_vehicle_id: vehicleSelect.value, position: Math.max(0, Number(position.value) - 1) });
+  // Before dispatch a move edits the plan (the dashboard's edit routes); once its routes are
+  // out, it is an edit of the running day, the public POST /api/v1/plans/{id}/moves: onto a
+  // running route (or off it), among the stops still to do, and the driver's app reloads.
+  const running = Object.keys(DATA.route_ids || {}).length > 0;
+  const place = () => Math.max(0, Number(position.value) - 1);
+  const body = () => ({ order_id: move.order_id, to_vehicle_id: vehicleSelect.value, position: place() });
+  const runningBody = (preview) => ({ order_id: move.order_id, to_route_id: DATA.route_ids[vehicleSelect.value] || null, position: place(), preview });
+  const previewMove = async () => {
+    if (!running) return api('POST', `/app/api/plans/${DATA.plan_id}/edit/preview`, body());
+    const r = await api('POST', `/api/v1/plans/${DATA.plan_id}/moves`, runningBody(true));
+    return { ...r, cost_delta: r.cost_after - r.cost_before, distance_delta_m: null };
+  };
+  const applyMove = () => (running
+    ? api('POST', `/api/v1/plans/${DATA.plan_id}/moves`, runningBody(false))
+    : api('POST', `/app/api/plans/${DATA.plan_id}/edit/apply`, body()));
   const check = async () => {
     confirmBtn.disabled = true;
     result.innerHTML = '<p class="muted">Checking…</p>';
     try {
-      const r = await api('POST', `/app/api/plans/${DATA.plan_id}/edit/preview`, body());
+      const r = await previewMove();
       const delta = r.cost_delta >= 0 ? `+${r.cost_delta.toFixed(2)}` : r.cost_delta.toFixed(2);
-      const km = (r.distance_delta_m / 1000).toFixed(1);
-      result.innerHTML = `<p id="move-delta">Cost ${r.cost_before.toFixed(2)} → ${r.cost_after.toFixed(2)} (<b>${delta}</b>), distance ${km >= 0 ? '+' : ''}${km} km.</p>` +
+      const km = r.distance_delta_m === null ? null : (r.distance_delta_m / 1000).toFixed(1);
+      const distance = km === null ? '' : `, distance ${km >= 0 ? '+' : ''}${km} km`;
+      result.innerHTML = `<p id="move-delta">Cost ${r.cost_before.toFixed(2)} → ${r.cost_after.toFixed(2)} (<b>${delta}</b>)${distance}.</p>` +
         (r.ok ? '<p class="ok" id="move-ok">Feasible: every window, capacity and shift is kept.</p>'
               : `<div class="error" id="move-warning" role="alert"><p><b>This move breaks ${r.violations.length} rule(s):</b></p><ul>${r.violations.map(v => `<li>${esc(v.message)}</li>`).join('')}</ul><p>You can still confirm it.</p></div>`);
       confirmBtn.disabled = false;
@@ -107,8 +122,8 @@ if (dialog) {
   position.addEventListener('change', () => { confirmBtn.disabled = true; result.textContent = ''; });
   confirmBtn.addEventListener('click', async () => {
     try {
-      await api('POST', `/app/api/plans/${DATA.plan_id}/edit/apply`, body());
-      dialog.close(); toast('Stop moved'); setTimeout(() => location.reload(), 400);
+      await applyMove();
+      dialog.close(); toast(running ? 'Stop moved; the driver’s app has it' : 'Stop moved'); setTimeout(() => location.reload(), 400);
     } catch (err) { toast(err.message, 'error'); }
   });
   document.querySelectorAll('.route li button.move').forEach(b => b.addEventListener('click', () => {
@@ -166,7 +181,7 @@ if (dialog) {
     ol.addEventListener('drop', (e) => {
       e.preventDefault(); clearDrop();
       if (!dragged) return;
-      let pos = ol.querySelectorAll('li').length;
+      let pos = ol.querySelectorAll('li[draggable=true]').length;
       if (dragged.dataset.vehicle === ol.dataset.vehicle) pos -= 1;
       open(dragged.dataset.order, (dragged.dataset.label || dragged.children[1].textContent), ol.dataset.vehicle, pos);
     });
