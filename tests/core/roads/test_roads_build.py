@@ -15,6 +15,7 @@ from lastmile.core.roads.build import cache_path_for, load_or_build, read_cache
 from lastmile.core.roads.compact import pack, unpack
 from lastmile.core.roads.profiles import (
     PROFILES,
+    RULE_KEYS,
     TOP_SPEED_KMH,
     node_blocks,
     parse_maxspeed,
@@ -44,6 +45,33 @@ def test_oneway_tags_close_one_direction_for_vehicles_not_for_walkers() -> None:
         rule(Profile.BICYCLE, highway="residential", oneway="yes", **{"oneway:bicycle": "no"})[1]
         > 0
     )
+
+
+def test_way_rules_read_only_the_keys_a_parse_remembers_them_by() -> None:
+    """The parse decides each combination of :data:`RULE_KEYS` values once: a rule that read
+    another tag would give two ways that differ only there the same speeds."""
+    read: set[str] = set()
+    variants = [
+        {"highway": h, "oneway": o, "area": a, "junction": j, "cycleway": c, "motorroad": m}
+        for h in ("residential", "motorway", "footway", "pedestrian", "steps", "track", "service")
+        for o in ("yes", "-1", "no", "reversible")
+        for a, j, c, m in (("no", "roundabout", "opposite", "no"), ("yes", "", "", "yes"))
+    ]
+    extras = [{}, {"access": "no", "motor_vehicle": "delivery"}, {"bicycle": "yes"},
+              {"access": "agricultural;forestry"}, {"maxspeed": "30 mph"}, {"foot": "no"},
+              {"oneway:bicycle": "no", "oneway:foot": "yes"}, {"access": "permit"}]  # fmt: skip
+    ways = osmium.FileProcessor(str(default_extract()), osmium.osm.WAY)
+    real = [dict((t.k, t.v) for t in way.tags) for way in ways if "highway" in way.tags]
+    for tags in [{**v, **e} for v in variants for e in extras] + real:
+
+        def recording(key: str, tags: dict[str, str] = tags) -> str | None:
+            read.add(key)
+            return tags.get(key)
+
+        for profile in PROFILES:
+            way_rule(recording, profile)
+    assert read <= set(RULE_KEYS)
+    assert len(read) > 12  # the branches above reach most keys
 
 
 def test_access_tags_follow_the_transport_mode_hierarchy() -> None:

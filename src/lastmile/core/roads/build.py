@@ -38,7 +38,13 @@ from lastmile.core.model import Profile
 from lastmile.core.roads.compact import pack, unpack
 from lastmile.core.roads.contraction import CACHED_ARRAYS, build_hierarchy, with_weights
 from lastmile.core.roads.hierarchy import Hierarchy
-from lastmile.core.roads.profiles import PROFILES, node_blocks, rules_fingerprint, way_rule
+from lastmile.core.roads.profiles import (
+    PROFILES,
+    RULE_KEYS,
+    node_blocks,
+    rules_fingerprint,
+    way_rule,
+)
 from lastmile.core.roads.restrictions import TurnRestriction, apply_restrictions, read_restriction
 
 CACHE_FORMAT_VERSION = 4
@@ -193,6 +199,7 @@ def parse_extract(path: Path, on_progress: ProgressCallback = _no_progress) -> R
     barriers: dict[int, list[bool]] = {}
     restrictions: list[TurnRestriction] = []
     way_segments: dict[int, tuple[int, int]] = {}
+    rule_rows: dict[tuple[str | None, ...], list[float]] = {}
     processor = (
         osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION)
         .with_locations()
@@ -217,8 +224,14 @@ def parse_extract(path: Path, on_progress: ProgressCallback = _no_progress) -> R
         if not isinstance(obj, osmium.osm.Way):
             continue
         tags = {tag.k: tag.v for tag in obj.tags}
-        rules = [way_rule(tags.get, profile) for profile in PROFILES]
-        if not any(r.forward_ms or r.backward_ms for r in rules):
+        rule_key = tuple(map(tags.get, RULE_KEYS))
+        row = rule_rows.get(rule_key)
+        if row is None:
+            rules = [way_rule(tags.get, profile) for profile in PROFILES]
+            row = rule_rows[rule_key] = [r.forward_ms for r in rules] + [
+                r.backward_ms for r in rules
+            ]
+        if not any(row):
             continue
         ways += 1
         if ways % 5000 == 0:
@@ -243,7 +256,7 @@ def parse_extract(path: Path, on_progress: ProgressCallback = _no_progress) -> R
             previous = index
         if count:
             way_segments[obj.id] = (len(seg_u) - count, count)
-            way_rules.append([r.forward_ms for r in rules] + [r.backward_ms for r in rules])
+            way_rules.append(row)
             way_counts.append(count)
     on_progress(0.4, f"read {ways:,} road ways, {len(seg_u):,} segments")
     node_lon = np.array(lons, dtype=np.float64)

@@ -1,33 +1,33 @@
 """Building a contraction hierarchy (the slow step of ``roads build``), compiled with numba.
 
-Nodes are contracted one at a time, least important first (Geisberger et al. 2008). When a
-node ``v`` goes, each pair of neighbours ``u -> v -> x`` gets a shortcut ``u -> x`` unless a
-*witness search* (a Dijkstra from ``u`` that avoids ``v``) finds a path at most as heavy. A
-shortcut remembers the two arcs it replaces, so every arc unpacks to original edges.
+Nodes are contracted least important first (Geisberger et al. 2008). When a node ``v`` goes,
+each pair of neighbours ``u -> v -> x`` gets a shortcut ``u -> x`` unless a *witness search*
+(a Dijkstra from ``u`` that avoids ``v``) finds a path at most as heavy. A shortcut remembers
+the two arcs it replaces, so every arc unpacks to original edges. The searches themselves
+are in :mod:`lastmile.core.roads.witness`.
 
-What keeps it fast (about 3x faster than the first version, measured in docs/roads.md):
+**Rounds on every core.** Each round takes the nodes that come before all their neighbours
+(priority, then a fixed random rank): no two are adjacent, so they are contracted at once,
+each thread taking a contiguous share. Exactness: while a round's searches run, all of the
+round's nodes count as contracted, so no witness passes through one of them; a witness is
+then a path of the graph that remains, and one node's shortcuts never touch another's
+arcs (they join non-adjacent neighbours). Shortcuts are added in node order after the
+searches, so the hierarchy does not depend on the number of threads.
 
-* **One search per decision.** The shortcuts of ``v`` are computed once, when ``v`` is at
-  the top of the queue; they give its fresh priority and, if ``v`` is still the least
-  important, they are exactly the shortcuts to add. Buffering them is exact: a shortcut
-  added for one neighbour of ``v`` is a path through ``v``, never a witness for another.
-* **Witness searches stop early**: when every target of ``u`` is settled, at the bound (the
-  heaviest ``u -> v -> x``), or after a few hundred settled nodes (a miss only costs a
-  shortcut).
-* **An indexed binary heap on arrays** (decrease-key, no duplicate entries, no allocation
-  per search) instead of ``heapq`` on a list of tuples.
-* **Lazy updates**: a neighbour of a contracted node only gets its priority raised by one
-  (one more contracted neighbour); it is searched again when it reaches the top.
-* The first priorities of all nodes are computed on every core.
+**Lazy priorities** (one search per decision): priority = edge difference (shortcuts added,
+counted twice, minus arcs removed) + contracted neighbours. The first edge differences are
+estimated with short searches; afterwards a node's edge difference is only computed again
+when it is a round's candidate, by the very searches that give its shortcuts. A candidate
+whose fresh priority no longer comes before its neighbours' waits for a later round (its
+searches wasted, like a lazy update in a sequential queue); a neighbour of a contracted node
+just gains one contracted neighbour.
 
-Priority = edge difference (shortcuts added, counted twice, minus arcs removed) + contracted
-neighbours. The result is an arc store plus, per node, the arcs to higher nodes
+The result is an arc store plus, per node, the arcs to higher nodes
 (:class:`lastmile.core.roads.hierarchy.Hierarchy`).
 """
 
 from __future__ import annotations
 
-import heapq
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -37,377 +37,233 @@ import numpy as np
 import numpy.typing as npt
 
 from lastmile.core.roads.hierarchy import HIERARCHY_ARRAYS, INF, Hierarchy
+from lastmile.core.roads.witness import grow2, list_append, list_remove, shortcuts
 
 Int64Array = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 WITNESS_SETTLE_LIMIT = 500
 """Nodes a witness search may settle when deciding a node's shortcuts."""
-INITIAL_SETTLE_LIMIT = 50
-"""The same for the first priorities of all nodes (only a guess, so cheaper)."""
+SIMULATE_SETTLE_LIMIT = 50
+"""The same when only estimating a node's priority (a guess, so cheaper)."""
+ROUND_SHORTCUTS = 2_000_000
+"""At most this many possible shortcuts (in-degree x out-degree) per round: bounds the
+round's buffer (48 MB)."""
+ARC_ROOM = 3
+"""Arcs (base + shortcuts) made room for per base arc: road graphs end with about 2.6
+(doubling a full store instead would cost most of a 2 GiB budget on a 1M city)."""
 
-# --- an indexed binary heap: hp[0] keys, hp[1] nodes, hp[2][node] = position or -1 --------
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _heap_put(hp: Int64Array, i: int, key: np.int64, node: int) -> None:
-    hp[0, i] = key
-    hp[1, i] = node
-    hp[2, node] = i
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _heap_sift_up(hp: Int64Array, i: int, key: np.int64, node: int) -> None:
-    while i > 0:
-        parent = (i - 1) >> 1
-        if hp[0, parent] <= key:
-            break
-        _heap_put(hp, i, hp[0, parent], hp[1, parent])
-        i = parent
-    _heap_put(hp, i, key, node)
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _heap_set(hp: Int64Array, size: int, node: int, key: np.int64) -> int:
-    """Insert ``node`` with ``key``, or lower its key; returns the new size."""
-    i = hp[2, node]
-    if i < 0:
-        i = size
-        size += 1
-    _heap_sift_up(hp, i, key, node)
-    return size
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _heap_pop(hp: Int64Array, size: int) -> int:
-    """Drop the minimum (read ``hp[0, 0]``, ``hp[1, 0]`` before); returns the new size."""
-    hp[2, hp[1, 0]] = -1
-    size -= 1
-    if size == 0:
-        return 0
-    key = hp[0, size]
-    node = hp[1, size]
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= size:
-            break
-        if child + 1 < size and hp[0, child + 1] < hp[0, child]:
-            child += 1
-        if hp[0, child] >= key:
-            break
-        _heap_put(hp, i, hp[0, child], hp[1, child])
-        i = child
-    _heap_put(hp, i, key, node)
-    return size
-
-
-# --- the graph being contracted ----------------------------------------------------------
+# --- rounds of independent nodes, each round on every core ----------------------------
 
 
 @numba.njit(nogil=True, cache=True)
-def _grow(arr: Int64Array, need: int) -> Int64Array:
-    if need <= len(arr):
-        return arr
-    bigger = np.empty(max(need, 2 * len(arr)), dtype=arr.dtype)
-    bigger[: len(arr)] = arr
-    return bigger
-
-
-@numba.njit(nogil=True, cache=True)
-def _list_append(
-    lists: Int64Array, pool: Int64Array, used: int, node: int, value: int
-) -> tuple[Int64Array, int]:
-    """Append ``value`` to ``node``'s list in a pooled vector of vectors (``lists`` rows:
-    start, length, capacity); returns the pool and its used length."""
-    if lists[1, node] == lists[2, node]:
-        new_cap = max(4, 2 * lists[2, node])
-        pool = _grow(pool, used + new_cap)
-        start = lists[0, node]
-        pool[used : used + lists[1, node]] = pool[start : start + lists[1, node]]
-        lists[0, node] = used
-        lists[2, node] = new_cap
-        used += new_cap
-    pool[lists[0, node] + lists[1, node]] = value
-    lists[1, node] += 1
-    return pool, used
-
-
-@numba.njit(nogil=True, cache=True)
-def _list_remove(lists: Int64Array, pool: Int64Array, node: int, value: int) -> None:
-    """Remove ``value`` from ``node``'s list (swap with the last entry)."""
-    s = lists[0, node]
-    for i in range(lists[1, node]):
-        if pool[s + i] == value:
-            pool[s + i] = pool[s + lists[1, node] - 1]
-            lists[1, node] -= 1
-            return
-
-
-@numba.njit(nogil=True, cache=True)
-def _witness(
-    source: int,
-    avoid: int,
-    bound: np.int64,
-    limit: int,
-    targets: int,
-    stamp: int,
-    outs: Int64Array,
-    out_pool: Int64Array,
-    a_head: Int64Array,
-    a_w: Int64Array,
-    done: BoolArray,
-    work: Int64Array,
-    touched: Int64Array,
-    hp: Int64Array,
-) -> int:
-    """Dijkstra from ``source`` among uncontracted nodes except ``avoid``.
-
-    ``work[0]`` holds tentative distances, ``work[1][x] == stamp`` marks the ``targets``
-    nodes: the search stops once all are settled, beyond ``bound`` or after ``limit``
-    settled nodes. Leaves distances in ``work[0]`` (the caller resets the returned number
-    of ``touched`` entries).
-    """
-    dist = work[0]
-    n_touched = 1
-    dist[source] = 0
-    touched[0] = source
-    size = _heap_set(hp, 0, source, np.int64(0))
-    settled = 0
-    while size > 0:
-        d = hp[0, 0]
-        x = hp[1, 0]
-        size = _heap_pop(hp, size)
-        if d > bound:
-            break
-        if work[1, x] == stamp:
-            targets -= 1
-            if targets == 0:
-                break
-        settled += 1
-        if settled > limit:
-            break
-        s = outs[0, x]
-        for i in range(outs[1, x]):
-            arc = out_pool[s + i]
-            y = a_head[arc]
-            if y == avoid or done[y]:
-                continue
-            nd = d + a_w[arc]
-            if nd < dist[y]:
-                if dist[y] == INF:
-                    touched[n_touched] = y
-                    n_touched += 1
-                dist[y] = nd
-                size = _heap_set(hp, size, y, nd)
-    for i in range(size):
-        hp[2, hp[1, i]] = -1
-    return n_touched
-
-
-@numba.njit(nogil=True, cache=True)
-def _shortcuts(
-    v: int,
-    limit: int,
-    record: bool,
-    outs: Int64Array,
-    out_pool: Int64Array,
-    ins: Int64Array,
-    in_pool: Int64Array,
-    a_tail: Int64Array,
-    a_head: Int64Array,
-    a_w: Int64Array,
-    done: BoolArray,
-    work: Int64Array,
-    touched: Int64Array,
-    hp: Int64Array,
-    found: Int64Array,
-) -> tuple[int, Int64Array]:
-    """The shortcuts contracting ``v`` now needs: their count and, if ``record``, rows
-    ``(arc in, arc out, weight)`` of ``found`` (grown when needed). ``work[1]`` stamps are
-    unique per search: ``work[2, 0]`` counts them."""
-    count = 0
-    si = ins[0, v]
-    so = outs[0, v]
-    for i in range(ins[1, v]):
-        arc_in = in_pool[si + i]
-        u = a_tail[arc_in]
-        work[2, 0] += 1
-        stamp = work[2, 0]
-        targets = 0
-        bound = np.int64(0)
-        for j in range(outs[1, v]):
-            arc_out = out_pool[so + j]
-            x = a_head[arc_out]
-            if x != u:
-                need = a_w[arc_in] + a_w[arc_out]
-                bound = max(bound, need)
-                if work[1, x] != stamp:
-                    work[1, x] = stamp
-                    targets += 1
-        if targets == 0:
-            continue
-        n_touched = _witness(
-            u, v, bound, limit, targets, stamp, outs, out_pool, a_head, a_w, done, work,
-            touched, hp,
-        )  # fmt: skip
-        for j in range(outs[1, v]):
-            arc_out = out_pool[so + j]
-            x = a_head[arc_out]
-            need = a_w[arc_in] + a_w[arc_out]
-            if x != u and work[0, x] > need:
-                if record:
-                    if count == found.shape[1]:
-                        bigger = np.empty((3, 2 * count), np.int64)
-                        bigger[:, :count] = found
-                        found = bigger
-                    found[0, count] = arc_in
-                    found[1, count] = arc_out
-                    found[2, count] = need
-                count += 1
-        for k in range(n_touched):
-            work[0, touched[k]] = INF
-    return count, found
-
-
-@numba.njit(nogil=True, cache=True, parallel=True)
-def _initial_priorities(
-    node_count: int,
-    limit: int,
-    threads: int,
-    outs: Int64Array,
-    out_pool: Int64Array,
-    ins: Int64Array,
-    in_pool: Int64Array,
-    a_tail: Int64Array,
-    a_head: Int64Array,
-    a_w: Int64Array,
-) -> Int64Array:
-    """Edge difference of every node in the uncontracted graph, on ``threads`` cores."""
-    priority = np.zeros(node_count, np.int64)
-    done = np.zeros(node_count, np.bool_)
-    per = (node_count + threads - 1) // threads
-    for chunk in numba.prange(threads):
-        work = np.full((3, node_count), INF, np.int64)
-        work[2, 0] = 0
-        touched = np.empty(node_count, np.int64)
-        hp = np.full((3, node_count), -1, np.int64)
-        found = np.empty((3, 0), np.int64)
-        for v in range(chunk * per, min(node_count, (chunk + 1) * per)):
-            count, _ = _shortcuts(
-                v, limit, False, outs, out_pool, ins, in_pool, a_tail, a_head, a_w, done,
-                work, touched, hp, found,
-            )  # fmt: skip
-            priority[v] = 2 * count - ins[1, v] - outs[1, v]
-    return priority
-
-
-@numba.njit(nogil=True, cache=True)
-def _contract_ch(
-    node_count: int,
-    tail: Int64Array,
-    head: Int64Array,
-    weight: Int64Array,
-    witness_limit: int,
-    initial_limit: int,
-    threads: int,
-) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array, Int64Array]:
-    """Contract every node. Returns the arc store ``(first, second, tail, head, weight)``
-    (``first < 0``: an original arc) and ``sides``: rows ``(owner, arc, up)``, each arc
-    once, at the lower of its two end nodes (``up = 1``: it leaves the owner)."""
+def _adjacency(
+    node_count: int, tail: Int64Array, head: Int64Array
+) -> tuple[Int64Array, Int64Array, int, Int64Array, Int64Array, int]:
+    """Pooled out- and in-lists of the base arcs (``lists`` rows: start, length, capacity)."""
     m = len(tail)
-    cap = max(16, 2 * m)
-    a_tail = np.empty(cap, np.int64)
-    a_head = np.empty(cap, np.int64)
-    a_w = np.empty(cap, np.int64)
-    a_first = np.empty(cap, np.int64)
-    a_second = np.empty(cap, np.int64)
-    a_tail[:m] = tail
-    a_head[:m] = head
-    a_w[:m] = weight
-    a_first[:m] = -1
-    a_second[:m] = -1
-    n_arcs = m
-
-    outs = np.zeros((3, node_count), np.int64)  # rows: start, length, capacity
+    outs = np.zeros((3, node_count), np.int64)
     ins = np.zeros((3, node_count), np.int64)
     out_pool = np.empty(4 * m + 16, np.int64)
     in_pool = np.empty(4 * m + 16, np.int64)
     out_used = 0
     in_used = 0
     for a in range(m):
-        out_pool, out_used = _list_append(outs, out_pool, out_used, tail[a], a)
-        in_pool, in_used = _list_append(ins, in_pool, in_used, head[a], a)
+        out_pool, out_used = list_append(outs, out_pool, out_used, tail[a], a)
+        in_pool, in_used = list_append(ins, in_pool, in_used, head[a], a)
+    return outs, out_pool, out_used, ins, in_pool, in_used
 
-    done = np.zeros(node_count, np.bool_)
-    work = np.full((3, node_count), INF, np.int64)
-    work[2, 0] = 0
-    touched = np.empty(node_count, np.int64)
-    hp = np.full((3, node_count), -1, np.int64)
-    found = np.empty((3, 64), np.int64)
-    sides = np.empty((3, m + 16), np.int64)
-    n_sides = 0
 
-    deleted = np.zeros(node_count, np.int64)
-    edge_diff = _initial_priorities(
-        node_count, initial_limit, threads, outs, out_pool, ins, in_pool, a_tail, a_head, a_w
-    )
-    version = np.zeros(node_count, np.int64)
-    last_bump = np.full(node_count, -1, np.int64)
-    queue = [(np.int64(edge_diff[v]), np.int64(v), np.int64(0)) for v in range(node_count)]
-    heapq.heapify(queue)
-    while queue:
-        _, popped, ver = heapq.heappop(queue)
-        v = int(popped)
-        if done[v] or ver != version[v]:
-            continue
-        count, found = _shortcuts(
-            v, witness_limit, True, outs, out_pool, ins, in_pool, a_tail, a_head, a_w, done,
-            work, touched, hp, found,
+@numba.njit(nogil=True, cache=True)
+def _count_some(
+    nodes: Int64Array,
+    lo: int,
+    hi: int,
+    t: int,
+    counts: Int64Array,
+    offsets: Int64Array,
+    limit: int,
+    found: Int64Array,
+    outs: Int64Array,
+    out_pool: Int64Array,
+    ins: Int64Array,
+    in_pool: Int64Array,
+    arcs: Int64Array,
+    done: BoolArray,
+    work: Int64Array,
+    touched: Int64Array,
+    hp: Int64Array,
+) -> None:
+    """``counts[k]``: the shortcuts of ``nodes[k]`` for ``lo <= k < hi``, on scratch set
+    ``t``; written to ``found`` from ``offsets[k]`` if it has columns."""
+    for k in range(lo, hi):
+        counts[k] = shortcuts(
+            nodes[k], limit, found, offsets[k], outs, out_pool, ins, in_pool, arcs[0], arcs[1],
+            arcs[2], done, work[t], touched[t], hp[t],
         )  # fmt: skip
-        edge_diff[v] = 2 * count - ins[1, v] - outs[1, v]
-        fresh = edge_diff[v] + deleted[v]
-        while queue and (done[queue[0][1]] or queue[0][2] != version[queue[0][1]]):
-            heapq.heappop(queue)  # stale entries must not decide the comparison below
-        if queue and fresh > queue[0][0]:
-            version[v] += 1
-            heapq.heappush(queue, (np.int64(fresh), np.int64(v), version[v]))
-            continue
-        for k in range(count):
-            arc_in, arc_out, need = found[0, k], found[1, k], found[2, k]
-            u, x = a_tail[arc_in], a_head[arc_out]
-            # an existing u -> x arc is improved in place, else a new arc is added
+
+
+@numba.njit(nogil=True, cache=True, parallel=True)
+def _count_all(
+    nodes: Int64Array,
+    threads: int,
+    counts: Int64Array,
+    offsets: Int64Array,
+    limit: int,
+    found: Int64Array,
+    outs: Int64Array,
+    out_pool: Int64Array,
+    ins: Int64Array,
+    in_pool: Int64Array,
+    arcs: Int64Array,
+    done: BoolArray,
+    work: Int64Array,
+    touched: Int64Array,
+    hp: Int64Array,
+) -> None:
+    """:func:`_count_some` of every node, one contiguous chunk per thread (so the result
+    does not depend on the number of threads)."""
+    per = (len(nodes) + threads - 1) // threads
+    for t in numba.prange(threads):
+        _count_some(
+            nodes, t * per, min(len(nodes), (t + 1) * per), t, counts, offsets, limit, found,
+            outs, out_pool, ins, in_pool, arcs, done, work, touched, hp,
+        )  # fmt: skip
+
+
+@numba.njit(nogil=True, cache=True)
+def _minima_some(
+    nodes: Int64Array,
+    lo: int,
+    hi: int,
+    chosen: BoolArray,
+    edge_diff: Int64Array,
+    deleted: Int64Array,
+    rank: Int64Array,
+    outs: Int64Array,
+    out_pool: Int64Array,
+    ins: Int64Array,
+    in_pool: Int64Array,
+    arcs: Int64Array,
+) -> None:
+    """``chosen[k]``: ``nodes[k]`` comes before every neighbour in (priority, rank), priority
+    being edge difference + contracted neighbours. No two chosen nodes are adjacent."""
+    for k in range(lo, hi):
+        v = nodes[k]
+        key = edge_diff[v] + deleted[v]
+        best = True
+        for up in (1, 0):
+            lists, pool = (outs, out_pool) if up else (ins, in_pool)
+            s = lists[0, v]
+            for i in range(lists[1, v]):
+                w = arcs[1, pool[s + i]] if up else arcs[0, pool[s + i]]
+                other = edge_diff[w] + deleted[w]
+                if other < key or (other == key and rank[w] < rank[v]):
+                    best = False
+                    break
+            if not best:
+                break
+        chosen[k] = best
+
+
+@numba.njit(nogil=True, cache=True, parallel=True)
+def _minima_all(
+    nodes: Int64Array,
+    threads: int,
+    chosen: BoolArray,
+    edge_diff: Int64Array,
+    deleted: Int64Array,
+    rank: Int64Array,
+    outs: Int64Array,
+    out_pool: Int64Array,
+    ins: Int64Array,
+    in_pool: Int64Array,
+    arcs: Int64Array,
+) -> None:
+    """:func:`_minima_some` of every node, on ``threads`` cores."""
+    per = (len(nodes) + threads - 1) // threads
+    for t in numba.prange(threads):
+        _minima_some(
+            nodes, t * per, min(len(nodes), (t + 1) * per), chosen, edge_diff, deleted, rank,
+            outs, out_pool, ins, in_pool, arcs,
+        )  # fmt: skip
+
+
+PARALLEL_FROM = 2000
+"""Fewer nodes than this are done on one thread (starting threads would cost more)."""
+
+
+def _counts(nodes: Int64Array, threads: int, *args: Any) -> Int64Array:
+    counts = np.zeros(len(nodes), np.int64)
+    if threads > 1 and len(nodes) >= PARALLEL_FROM:
+        _count_all(nodes, threads, counts, *args)
+    else:
+        _count_some(nodes, 0, len(nodes), 0, counts, *args)
+    return counts
+
+
+def _local_minima(nodes: Int64Array, threads: int, *args: Any) -> BoolArray:
+    chosen = np.zeros(len(nodes), np.bool_)
+    if threads > 1 and len(nodes) >= PARALLEL_FROM:
+        _minima_all(nodes, threads, chosen, *args)
+    else:
+        _minima_some(nodes, 0, len(nodes), chosen, *args)
+    return chosen
+
+
+@numba.njit(nogil=True, cache=True)
+def _apply_round(
+    selected: Int64Array,
+    offsets: Int64Array,
+    counts: Int64Array,
+    found: Int64Array,
+    arcs: Int64Array,
+    n_arcs: int,
+    outs: Int64Array,
+    out_pool: Int64Array,
+    out_used: int,
+    ins: Int64Array,
+    in_pool: Int64Array,
+    in_used: int,
+    sides: Int64Array,
+    n_sides: int,
+    deleted: Int64Array,
+    mark: Int64Array,
+) -> tuple[Int64Array, int, Int64Array, int, Int64Array, int, Int64Array, int]:
+    """Add the round's shortcuts in node order (an existing ``u -> x`` arc is improved in
+    place), take the contracted nodes out of their neighbours' lists and record each of
+    their arcs at them (``sides`` rows: owner, arc, up); each neighbour gains a contracted
+    neighbour. Returns the grown stores."""
+    for k in range(len(selected)):
+        for j in range(offsets[k], offsets[k] + counts[k]):
+            arc_in, arc_out, need = found[0, j], found[1, j], found[2, j]
+            u, x = arcs[0, arc_in], arcs[1, arc_out]
             existing = -1
             su = outs[0, u]
             for i in range(outs[1, u]):
-                if a_head[out_pool[su + i]] == x:
+                if arcs[1, out_pool[su + i]] == x:
                     existing = out_pool[su + i]
                     break
             if existing >= 0:
-                if need < a_w[existing]:
-                    a_w[existing] = need
-                    a_first[existing] = arc_in
-                    a_second[existing] = arc_out
+                if need < arcs[2, existing]:
+                    arcs[2, existing] = need
+                    arcs[3, existing] = arc_in
+                    arcs[4, existing] = arc_out
                 continue
-            if n_arcs == len(a_tail):
-                a_tail = _grow(a_tail, n_arcs + 1)
-                a_head = _grow(a_head, n_arcs + 1)
-                a_w = _grow(a_w, n_arcs + 1)
-                a_first = _grow(a_first, n_arcs + 1)
-                a_second = _grow(a_second, n_arcs + 1)
-            a_tail[n_arcs] = u
-            a_head[n_arcs] = x
-            a_w[n_arcs] = need
-            a_first[n_arcs] = arc_in
-            a_second[n_arcs] = arc_out
-            out_pool, out_used = _list_append(outs, out_pool, out_used, u, n_arcs)
-            in_pool, in_used = _list_append(ins, in_pool, in_used, x, n_arcs)
+            arcs = grow2(arcs, n_arcs + 1)
+            arcs[0, n_arcs] = u
+            arcs[1, n_arcs] = x
+            arcs[2, n_arcs] = need
+            arcs[3, n_arcs] = arc_in
+            arcs[4, n_arcs] = arc_out
+            out_pool, out_used = list_append(outs, out_pool, out_used, u, n_arcs)
+            in_pool, in_used = list_append(ins, in_pool, in_used, x, n_arcs)
             n_arcs += 1
-        # v leaves the graph: its arcs now lead to higher nodes (up: out-arcs, down: in-arcs).
-        # Each neighbour loses the arc and gains a contracted neighbour; its priority is
-        # searched again only when it reaches the top of the queue (lazy updates).
-        done[v] = True
-        sides = _grow2(sides, n_sides + outs[1, v] + ins[1, v])
+    degrees = 0
+    for v in selected:
+        degrees += outs[1, v] + ins[1, v]
+    sides = grow2(sides, n_sides + degrees)
+    for v in selected:
         for up in (1, 0):
             lists, pool = (outs, out_pool) if up else (ins, in_pool)
             other_lists, other_pool = (ins, in_pool) if up else (outs, out_pool)
@@ -418,32 +274,72 @@ def _contract_ch(
                 sides[1, n_sides] = arc
                 sides[2, n_sides] = up
                 n_sides += 1
-                w = a_head[arc] if up else a_tail[arc]
-                _list_remove(other_lists, other_pool, w, arc)
-                if last_bump[w] != v:
-                    last_bump[w] = v
+                w = arcs[1, arc] if up else arcs[0, arc]
+                list_remove(other_lists, other_pool, w, arc)
+                if mark[w] != v:  # one more contracted neighbour, counted once per node
+                    mark[w] = v
                     deleted[w] += 1
-                    version[w] += 1
-                    heapq.heappush(
-                        queue, (np.int64(edge_diff[w] + deleted[w]), np.int64(w), version[w])
-                    )
-    return (
-        a_first[:n_arcs].copy(),
-        a_second[:n_arcs].copy(),
-        a_tail[:n_arcs].copy(),
-        a_head[:n_arcs].copy(),
-        a_w[:n_arcs].copy(),
-        sides[:, :n_sides].copy(),
-    )
+    return arcs, n_arcs, out_pool, out_used, in_pool, in_used, sides, n_sides
 
 
-@numba.njit(nogil=True, cache=True)
-def _grow2(arr: Int64Array, need: int) -> Int64Array:
-    if need <= arr.shape[1]:
-        return arr
-    bigger = np.empty((arr.shape[0], max(need, 2 * arr.shape[1])), dtype=arr.dtype)
-    bigger[:, : arr.shape[1]] = arr
-    return bigger
+def _contract_ch(
+    node_count: int,
+    tail: Int64Array,
+    head: Int64Array,
+    weight: Int64Array,
+    witness_limit: int,
+    simulate_limit: int,
+    threads: int,
+) -> tuple[Int64Array, Int64Array]:
+    """Contract every node, in rounds. Returns the arc store (rows tail, head, weight,
+    first, second; ``first < 0``: an original arc) and ``sides``: rows ``(owner, arc, up)``,
+    each arc once, at the lower of its two end nodes (``up = 1``: it leaves the owner)."""
+    m = len(tail)
+    arcs = np.empty((5, max(16, ARC_ROOM * m)), np.int64)
+    arcs[0, :m], arcs[1, :m], arcs[2, :m], arcs[3:, :m] = tail, head, weight, -1
+    n_arcs = m
+    outs, out_pool, out_used, ins, in_pool, in_used = _adjacency(node_count, tail, head)
+    done = np.zeros(node_count, np.bool_)
+    work = np.full((threads, 3, node_count), INF, np.int64)
+    work[:, 2, 0] = 0
+    touched = np.empty((threads, node_count), np.int64)
+    hp = np.full((threads, 3, node_count), -1, np.int64)
+    rank = np.random.default_rng(0).permutation(node_count).astype(np.int64)
+    deleted = np.zeros(node_count, np.int64)
+    mark = np.full(node_count, -1, np.int64)
+    sides = np.empty((3, max(16, ARC_ROOM * m)), np.int64)  # every arc once
+    n_sides = 0
+    remaining = np.arange(node_count, dtype=np.int64)
+    scratch = (done, work, touched, hp)
+    lists = (outs, out_pool, ins, in_pool)
+    none, zeros = np.empty((3, 0), np.int64), np.zeros(node_count, np.int64)
+    counts = _counts(remaining, threads, zeros, simulate_limit, none, *lists, arcs, *scratch)
+    edge_diff = 2 * counts - ins[1] - outs[1]
+    while len(remaining):
+        lists = (outs, out_pool, ins, in_pool)
+        order = (edge_diff, deleted, rank, *lists, arcs)
+        candidates = remaining[_local_minima(remaining, threads, *order)]
+        bound = np.cumsum(ins[1, candidates] * outs[1, candidates])
+        candidates = candidates[: max(1, int(np.searchsorted(bound, ROUND_SHORTCUTS, "right")))]
+        offsets = np.concatenate([[0], bound[: len(candidates) - 1]]).astype(np.int64)
+        done[candidates] = True
+        found = np.empty((3, bound[len(candidates) - 1]), np.int64)
+        counts = _counts(candidates, threads, offsets, witness_limit, found, *lists, arcs, *scratch)
+        # a candidate whose fresh priority no longer comes first waits (lazy updates)
+        edge_diff[candidates] = 2 * counts - ins[1, candidates] - outs[1, candidates]
+        done[candidates] = False
+        accept = _local_minima(candidates, threads, *order)
+        if not accept.any():
+            accept[:] = True
+        selected = candidates[accept]
+        done[selected] = True
+        arcs, n_arcs, out_pool, out_used, in_pool, in_used, sides, n_sides = _apply_round(
+            selected, offsets[accept], counts[accept], found, arcs, n_arcs, outs, out_pool,
+            out_used, ins, in_pool, in_used, sides, n_sides, deleted, mark,
+        )  # fmt: skip
+        del found
+        remaining = remaining[~done[remaining]]
+    return arcs[:, :n_arcs], sides[:, :n_sides]
 
 
 def _csr(owner: Int64Array, node_count: int) -> tuple[Int64Array, Int64Array]:
@@ -469,15 +365,16 @@ def build_hierarchy(
         e32 = np.zeros(0, np.int32)
         e64 = np.zeros(0, np.int64)
         return Hierarchy(zero, e32, e64, e32, zero.copy(), e32, e64, e32, e32, e32, e32)
-    first, second, a_tail, a_head, a_w, sides = _contract_ch(
+    store, sides = _contract_ch(
         node_count,
         np.ascontiguousarray(tail, np.int64),
         np.ascontiguousarray(head, np.int64),
         np.ascontiguousarray(weight, np.int64),
         int(os.environ.get("LASTMILE_CH_WITNESS", WITNESS_SETTLE_LIMIT)),
-        int(os.environ.get("LASTMILE_CH_SIMULATE", INITIAL_SETTLE_LIMIT)),
+        int(os.environ.get("LASTMILE_CH_SIMULATE", SIMULATE_SETTLE_LIMIT)),
         _threads(),
     )
+    a_tail, a_head, a_w, first, second = store
     m = len(tail)
     orig = np.full(len(first), -1, np.int32)
     orig[:m] = np.arange(m, dtype=np.int32)

@@ -286,6 +286,15 @@ def _oneway(tags: Tags, highway: str, profile: Profile) -> int:
     return 1 if implied else 0
 
 
+RULE_KEYS = (
+    "highway", "area", "access", "vehicle", "motor_vehicle", "motorcar", "goods", "bicycle",
+    "cargo_bike", "foot", "maxspeed", "oneway", "oneway:foot", "oneway:bicycle", "cycleway",
+    "junction", "motorroad",
+)  # fmt: skip
+"""Every tag :func:`way_rule` reads: ways equal on these get equal rules, so a parse
+decides each combination once (a city has a few hundred, against 200k ways)."""
+
+
 def way_rule(tags: Tags, profile: Profile) -> WayRule:
     """Where and how fast ``profile`` may travel on a way with these tags."""
     highway = tags("highway")
