@@ -38,13 +38,7 @@ from lastmile.core.model import Profile
 from lastmile.core.roads.compact import pack, unpack
 from lastmile.core.roads.contraction import CACHED_ARRAYS, build_hierarchy, with_weights
 from lastmile.core.roads.hierarchy import Hierarchy
-from lastmile.core.roads.profiles import (
-    PROFILES,
-    RULE_KEYS,
-    node_blocks,
-    rules_fingerprint,
-    way_rule,
-)
+from lastmile.core.roads.profiles import PROFILES, node_blocks, rules_fingerprint, way_speeds
 from lastmile.core.roads.restrictions import TurnRestriction, apply_restrictions, read_restriction
 
 CACHE_FORMAT_VERSION = 4
@@ -199,7 +193,7 @@ def parse_extract(path: Path, on_progress: ProgressCallback = _no_progress) -> R
     barriers: dict[int, list[bool]] = {}
     restrictions: list[TurnRestriction] = []
     way_segments: dict[int, tuple[int, int]] = {}
-    rule_rows: dict[tuple[str | None, ...], list[float]] = {}
+    rule_rows: dict[tuple[str | None, ...], list[float]] = {}  # see way_speeds
     processor = (
         osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION)
         .with_locations()
@@ -223,14 +217,7 @@ def parse_extract(path: Path, on_progress: ProgressCallback = _no_progress) -> R
             continue
         if not isinstance(obj, osmium.osm.Way):
             continue
-        tags = {tag.k: tag.v for tag in obj.tags}
-        rule_key = tuple(map(tags.get, RULE_KEYS))
-        row = rule_rows.get(rule_key)
-        if row is None:
-            rules = [way_rule(tags.get, profile) for profile in PROFILES]
-            row = rule_rows[rule_key] = [r.forward_ms for r in rules] + [
-                r.backward_ms for r in rules
-            ]
+        row = way_speeds({tag.k: tag.v for tag in obj.tags}, rule_rows)
         if not any(row):
             continue
         ways += 1

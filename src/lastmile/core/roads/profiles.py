@@ -316,6 +316,20 @@ def way_rule(tags: Tags, profile: Profile) -> WayRule:
     )
 
 
+def way_speeds(
+    tags: Mapping[str, str], known: dict[tuple[str | None, ...], list[float]]
+) -> list[float]:
+    """Forward speeds (m/s) of every profile in :data:`PROFILES` order, then backward ones,
+    of a way with these tags; ``known`` remembers them per combination of :data:`RULE_KEYS`
+    values, so a parse runs the rules once per combination."""
+    key = tuple(map(tags.get, RULE_KEYS))
+    row = known.get(key)
+    if row is None:
+        rules = [way_rule(tags.get, profile) for profile in PROFILES]
+        row = known[key] = [r.forward_ms for r in rules] + [r.backward_ms for r in rules]
+    return row
+
+
 def _speed_kmh(tags: Tags, highway: str, profile: Profile, granted: bool) -> float | None:
     """Travel speed on this class for this profile, ``None`` if the class is closed to it."""
     if profile in (Profile.VAN, Profile.CAR):
