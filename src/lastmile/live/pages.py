@@ -12,6 +12,8 @@ from lastmile.events import service as events
 from lastmile.fleet import service as fleet
 from lastmile.live import etas
 from lastmile.orders import service as orders
+from lastmile.orgs import service as orgs
+from lastmile.orgs.models import Organisation
 from lastmile.plans import document
 from lastmile.plans import service as plans
 from lastmile.web.layout import (
@@ -31,6 +33,19 @@ router = APIRouter(include_in_schema=False)
 
 LIVE_REPLAY = 5000
 """How many event ids back the live page's stream starts (last positions, recent feed)."""
+
+
+def _simulation_clock(org: Organisation) -> dict[str, Any] | None:
+    """A simulation organisation's clock (``orgs.clock.now``: start + (real - anchor) x speed),
+    so the feed shows an event stamped only with its (real) recording time at the business
+    time it happened; ``None`` for a real organisation, whose business time is the real one."""
+    if not org.simulation or org.clock_start is None or org.clock_anchor is None:
+        return None
+    return {
+        "start": org.clock_start.isoformat(),
+        "anchor": org.clock_anchor.isoformat(),
+        "speed": org.clock_speed,
+    }
 
 
 def _etas_of(known: etas.RouteEtas | None) -> dict[str, dict[str, Any]]:
@@ -139,6 +154,7 @@ def live_page(
                 "routes": routes,
                 "drivers": {d.id: d.name for d in drivers},
                 "timezone": viewer.timezone,
+                "clock": _simulation_clock(orgs.get(session=session, org_id=viewer.org_id)),
                 "status_words": STATUS_WORDS,
                 "fail_words": FAIL_WORDS,
                 # The stream replays from here, so vehicles show their last known position and

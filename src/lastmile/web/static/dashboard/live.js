@@ -15,6 +15,14 @@ const clock = (iso, format = clockFormat) => {
   const moment = new Date(iso);
   return Number.isNaN(moment.getTime()) ? '' : format.format(moment);
 };
+/** The organisation's business time of a real moment: a simulation runs on its own clock
+ * (start + (real - anchor) x speed, DATA.clock); a real organisation's is the real time. */
+const businessTime = (iso) => {
+  const c = DATA.clock;
+  const real = iso ? new Date(iso).getTime() : NaN;
+  if (!c || Number.isNaN(real)) return iso;
+  return new Date(new Date(c.start).getTime() + (real - new Date(c.anchor).getTime()) * c.speed).toISOString();
+};
 const statusWord = (s) => DATA.status_words?.[s] ?? String(s ?? '').replaceAll('_', ' ');
 const failWord = (r) => DATA.fail_words?.[r] ?? String(r ?? '').replaceAll('_', ' ');
 
@@ -213,8 +221,9 @@ const handle = (type, fn) => source.addEventListener(type, (e) => {
   const event = JSON.parse(e.data);
   fn(event.data);
   const text = summary(type, event.data);
-  // When it happened (a phone that synced late reports its own time), else when it was recorded.
-  if (text) addFeed(event.data.at || event.data.recorded_at || event.created_at, text);
+  // When it happened (a phone that synced late reports its own time), else when it was
+  // recorded, on the organisation's clock (a simulation's business time, not the real one).
+  if (text) addFeed(event.data.at || event.data.recorded_at || businessTime(event.created_at), text);
 });
 handle('driver.position', (d) => {
   for (const p of (d.positions || [d])) position({ ...d, ...p });
