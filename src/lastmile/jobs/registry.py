@@ -20,11 +20,12 @@ def registry() -> dict[str, JobFunction]:
     from lastmile.events.jobs import deliver_webhook
     from lastmile.jobs.retention import retention_job
     from lastmile.notifications.jobs import jobs as notification_jobs
-    from lastmile.plans.jobs import solve_plan
+    from lastmile.plans.jobs import solve_plan, solve_week
     from lastmile.tracking.service import create_link
 
     return {
         "solve_plan": solve_plan,
+        "solve_week": solve_week,
         "deliver_webhook": deliver_webhook,
         "geocode_orders": geocode_orders,
         "apply_retention": retention_job,  # #17: positions and proof files past retention
@@ -40,7 +41,7 @@ embedded runner on a timer of its own, procrastinate as periodic tasks). Each ta
 arguments and is idempotent: a round run twice, or late, does no harm."""
 
 
-PROCESS_JOBS = frozenset({"solve_plan", "geocode_orders"})
+PROCESS_JOBS = frozenset({"solve_plan", "solve_week", "geocode_orders"})
 """CPU-heavy jobs the embedded runner runs in a separate process (API stays responsive)."""
 
 

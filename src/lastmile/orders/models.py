@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date, datetime
 
 from sqlalchemy import Date, Float, ForeignKey, Index, String, Text, UniqueConstraint
@@ -23,6 +24,12 @@ class Order(OrgScoped, Base):
     external_id: Mapped[str] = mapped_column(String(100))
     """The shop's order id; imports and API creates are idempotent on it."""
     date: Mapped[date] = mapped_column(Date)
+    """The day the order is on: its delivery date, or for a flexible order the day a
+    multi-day plan chose (at first its earliest date)."""
+    earliest_date: Mapped[dt.date | None] = mapped_column(Date, default=None)
+    latest_date: Mapped[dt.date | None] = mapped_column(Date, default=None)
+    """A flexible order may be delivered on any day from ``earliest_date`` to ``latest_date``
+    (both set, or neither: the order is for ``date`` only)."""
     status: Mapped[str] = mapped_column(String(20), default="new")
     address: Mapped[str] = mapped_column(String(500), default="")
     lon: Mapped[float | None] = mapped_column(Float, default=None)

@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -74,6 +75,36 @@ ExternalId = Annotated[
 Kind = Literal["delivery", "pickup"]
 
 MAX_WINDOWS = 10
+MAX_RANGE_DAYS = 35
+"""A flexible order's range spans at most this many days (five weeks, as far ahead as the
+planners we are compared with go)."""
+
+
+def check_range(
+    day: dt.date | None, earliest: dt.date | None, latest: dt.date | None
+) -> list[tuple[str, str]]:
+    """(field, what is wrong) for a date range; one rule for the API, the CSV import and the
+    dashboard form. ``day`` is the order's date (the range's start unless ``earliest``)."""
+    if earliest is not None and latest is None:
+        return [("latest_date", "is needed with earliest_date (the last day it may come)")]
+    if latest is None:
+        return []
+    first = earliest or day
+    if first is None:
+        return []
+    if latest < first:
+        return [("latest_date", f"is before the earliest date {first.isoformat()}")]
+    if (latest - first).days + 1 > MAX_RANGE_DAYS:
+        return [("latest_date", f"makes a range of more than {MAX_RANGE_DAYS} days")]
+    if day is not None and earliest is not None and not earliest <= day <= latest:
+        return [
+            (
+                "latest_date",
+                f"the date {day.isoformat()} is outside the range "
+                f"{earliest.isoformat()}..{latest.isoformat()}",
+            )
+        ]
+    return []
 
 
 class Window(_Input):
@@ -125,6 +156,17 @@ class OrderCreate(_Input):
     date: IsoDate | None = Field(
         default=None, description="Delivery date; default: today in the organisation's time zone."
     )
+    earliest_date: IsoDate | None = Field(
+        default=None,
+        description="Flexible orders: the first day it may be delivered (default: `date`). "
+        "Needs `latest_date`.",
+    )
+    latest_date: IsoDate | None = Field(
+        default=None,
+        validate_default=True,
+        description="Flexible orders: the last day it may be delivered; a multi-day plan "
+        f"chooses the day. At most {MAX_RANGE_DAYS} days from the first.",
+    )
     address: str = Field(default="", max_length=500, description=_COMMON_DESCRIPTIONS["address"])
     lon: Lon | None = None
     lat: Lat | None = None
@@ -169,6 +211,17 @@ class OrderCreate(_Input):
         "organisation's policy.",
     )
 
+    @field_validator("latest_date")
+    @classmethod
+    def _latest(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        # Runs on the default too (validate_default), so that an earliest_date without a
+        # latest_date is refused here, naming the field that is missing.
+        for _field, why in check_range(
+            info.data.get("date"), info.data.get("earliest_date"), value
+        ):
+            raise ValueError(why)
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> OrderCreate:
         _check_location(self.lon, self.lat, self.address, partial=False)
@@ -198,6 +251,10 @@ class OrderUpdate(_Input):
     """A partial change (PATCH): only the fields sent change. ``lon``/``lat`` null clears them."""
 
     date: IsoDate | None = None
+    earliest_date: IsoDate | None = Field(
+        default=None, description="null (with latest_date null): a one-day order again."
+    )
+    latest_date: IsoDate | None = None
     address: str | None = Field(default=None, max_length=500)
     lon: Lon | None = None
     lat: Lat | None = None
@@ -242,6 +299,10 @@ class OrderRead(BaseModel):
     id: str
     external_id: str
     date: dt.date
+    earliest_date: dt.date | None = Field(
+        description="Flexible orders: the range of days it may be delivered (else null)."
+    )
+    latest_date: dt.date | None
     status: OrderStatus
     address: str
     lon: float | None
@@ -274,6 +335,8 @@ class OrderRead(BaseModel):
             id=order.id,
             external_id=order.external_id,
             date=order.date,
+            earliest_date=order.earliest_date,
+            latest_date=order.latest_date,
             status=OrderStatus(order.status),
             address=order.address,
             lon=order.lon,

@@ -36,12 +36,22 @@ from lastmile.core.times import clock_span
 from lastmile.events import service as events
 from lastmile.events import types as event_types
 from lastmile.orders import lifecycle
+from lastmile.orders.erasure import ERASED as ERASED  # re-exported
+from lastmile.orders.erasure import erase_personal_data as erase_personal_data
+from lastmile.orders.erasure import find_customer_orders as find_customer_orders
 from lastmile.orders.import_rows import IMPORT_SOURCE as IMPORT_SOURCE  # re-exported
 from lastmile.orders.import_rows import parse_valid_rows, validation_issue
 from lastmile.orders.lifecycle import OrderStatus
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orders.plausible import Bounds, Limits, outside_hint
-from lastmile.orders.schemas import ImportIssue, ImportReport, ImportRow, OrderCreate, OrderUpdate
+from lastmile.orders.schemas import (
+    ImportIssue,
+    ImportReport,
+    ImportRow,
+    OrderCreate,
+    OrderUpdate,
+    check_range,
+)
 from lastmile.orgs import clock as org_clock
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Organisation
@@ -307,11 +317,14 @@ class _Prepared:
 
 
 def _desired(order_in: OrderCreate, today: date | None, default_service_s: int) -> dict[str, Any]:
-    day = order_in.date or today
+    day = order_in.date or order_in.earliest_date or today
     assert day is not None
+    flexible = order_in.latest_date is not None
     return {
         "external_id": order_in.external_id,
         "date": day,
+        "earliest_date": (order_in.earliest_date or day) if flexible else None,
+        "latest_date": order_in.latest_date,
         "address": order_in.address.strip(),
         "lon": order_in.lon,
         "lat": order_in.lat,
@@ -341,9 +354,15 @@ def _changes(existing: Order, desired: dict[str, Any]) -> dict[str, Any]:
     """Column -> new value for what differs. A re-sent order without coordinates keeps the
     stored (e.g. geocoded) location as long as its address is the same."""
     changes: dict[str, Any] = {}
+    same_range = (existing.earliest_date, existing.latest_date) == (
+        desired["earliest_date"],
+        desired["latest_date"],
+    )
     for name, value in desired.items():
         if name in ("lon", "lat", "external_id"):
             continue
+        if name == "date" and same_range and _in_range(existing.date, existing):
+            continue  # a flexible order re-sent keeps the day a plan chose for it
         if getattr(existing, name) != value:
             changes[name] = value
     if desired["lon"] is not None:
@@ -352,6 +371,12 @@ def _changes(existing: Order, desired: dict[str, Any]) -> dict[str, Any]:
     elif "address" in changes and (existing.lon is not None or existing.address_verdict):
         changes.update(lon=None, lat=None, address_verdict=None)
     return changes
+
+
+def _in_range(day: date, order: Order) -> bool:
+    if order.earliest_date is None or order.latest_date is None:
+        return False
+    return order.earliest_date <= day <= order.latest_date
 
 
 def _blocked(status: str, changes: Iterable[str]) -> list[str]:
@@ -379,7 +404,9 @@ def _prepare(
     for i, order_in in enumerate(orders_in):
         desired = _desired(order_in, today, default_service)
         item = _Prepared(i, order_in.external_id, desired, existing.get(order_in.external_id))
-        item.implausible = limits.issues(desired["date"], desired["demand"])
+        item.implausible = limits.issues(desired["date"], desired["demand"]) + check_range(
+            desired["date"], desired["earliest_date"], desired["latest_date"]
+        )
         if item.existing is not None and order_in.service_s is None:
             desired["service_s"] = item.existing.service_s  # a re-sent order keeps its own
         target = order_in.deliver_to
@@ -531,6 +558,13 @@ def update(
         elif name == "pod_policy":
             value = _ordered_policy(value)
         values[name] = value
+    if "latest_date" in sent:
+        if values["latest_date"] is None:
+            values["earliest_date"] = None
+        elif values.get("earliest_date", order.earliest_date) is None:
+            values["earliest_date"] = values.get("date", order.date)
+    elif "earliest_date" in sent and values["earliest_date"] is None:
+        values["latest_date"] = None
     changes = {k: v for k, v in values.items() if getattr(order, k) != v}
     if "lon" in sent:
         changes.pop("lon", None)
@@ -570,6 +604,14 @@ def update(
     issues += [
         FieldIssue(None, f, None, why)
         for f, why in limits.issues(changes.get("date"), changes.get("demand"))
+    ]
+    issues += [
+        FieldIssue(None, f, None, why)
+        for f, why in check_range(
+            changes.get("date", order.date),
+            changes.get("earliest_date", order.earliest_date),
+            changes.get("latest_date", order.latest_date),
+        )
     ]
     lon = changes.get("lon", order.lon)
     if lon is None and not changes.get("address", order.address):
@@ -889,7 +931,9 @@ def import_csv(
         order = row.order
         data: dict[str, Any] = {
             "external_id": order.id,
-            "date": row.date or default_day,
+            "date": row.date or row.earliest_date or default_day,
+            "earliest_date": row.earliest_date,
+            "latest_date": row.latest_date,
             "address": order.address,
             "lon": order.location.lon if has_coordinates else None,
             "lat": order.location.lat if has_coordinates else None,
@@ -998,62 +1042,3 @@ def import_csv(
         invalid=len(invalid),
         warnings=warnings,
     )
-
-
-# --- erasure of a customer's personal data (on their request) ---------------------------------
-
-
-def _digits(phone: str) -> str:
-    """``+423 111-22`` and ``00423 11122`` -> ``42311122``: one phone written two ways."""
-    return "".join(c for c in phone if c.isdigit()).lstrip("0")
-
-
-def find_customer_orders(
-    *, session: Session, org_id: str, email: str | None = None, phone: str | None = None
-) -> list[str]:
-    """Ids of the organisation's orders whose customer has this e-mail (any case) or phone
-    (any spacing, ``+`` or ``00``); an empty search finds nothing."""
-    wanted_email = (email or "").strip().lower()
-    wanted_phone = _digits(phone or "")
-    if not wanted_email and not wanted_phone:
-        return []
-    found: list[str] = []
-    rows = session.execute(
-        select(Order.id, Order.email, Order.phone).where(Order.org_id == org_id)
-    ).all()
-    for order_id, order_email, order_phone in rows:
-        if (wanted_email and order_email.strip().lower() == wanted_email) or (
-            wanted_phone and _digits(order_phone) == wanted_phone
-        ):
-            found.append(order_id)
-    return sorted(found)
-
-
-ERASED = "(erased)"
-"""What an erased order's customer name reads afterwards (so lists show why it is empty)."""
-
-
-def erase_personal_data(*, session: Session, org_id: str, order_ids: Sequence[str]) -> int:
-    """Blank what names a person on these orders: customer, phone, e-mail, address text,
-    notes, description, their history's notes; coordinates are cut to 3 decimals (about
-    100 m: the street, not the door). Status, dates, windows, quantities and times stay, so
-    KPIs still count the orders. Does not commit (the caller erases all slices in one go)."""
-    orders = list(
-        session.scalars(select(Order).where(Order.org_id == org_id, Order.id.in_(order_ids)))
-    )
-    for order in orders:
-        order.customer = ERASED
-        order.phone = ""
-        order.email = ""
-        order.address = ""
-        order.notes = ""
-        order.description = ""  # "birthday cake for Maria" names a person too
-        if order.lon is not None and order.lat is not None:
-            order.lon, order.lat = round(order.lon, 3), round(order.lat, 3)
-    for event in session.scalars(
-        select(OrderEvent).where(OrderEvent.org_id == org_id, OrderEvent.order_id.in_(order_ids))
-    ):
-        event.note = ""
-        if event.lon is not None and event.lat is not None:
-            event.lon, event.lat = round(event.lon, 3), round(event.lat, 3)
-    return len(orders)

@@ -12,7 +12,8 @@ from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
 from lastmile.common.web import DbSession
 from lastmile.plans import document, service
-from lastmile.plans.models import Plan
+from lastmile.plans import week as weeks
+from lastmile.plans.models import Plan, PlanWeek
 from lastmile.plans.schemas import (
     DispatchRequest,
     DispatchResult,
@@ -20,6 +21,9 @@ from lastmile.plans.schemas import (
     PlanCreated,
     PlanRead,
     PlanSummary,
+    WeekCreate,
+    WeekDaySummary,
+    WeekRead,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])
@@ -42,6 +46,7 @@ def _read(session: Session, plan: Plan) -> PlanRead:
         unassigned=doc.get("unassigned", []),
         totals=doc.get("totals", {}),
         document=current,
+        week_id=plan.week_id,
     )
 
 
@@ -117,3 +122,67 @@ def dispatch_plan(
         ],
         orders_dispatched=count,
     )
+
+
+def _week_read(week: PlanWeek) -> WeekRead:
+    summary = week.summary or {}
+    return WeekRead(
+        id=week.id,
+        start=week.start,
+        end=week.end,
+        status=week.status,
+        progress=week.progress,
+        error=week.error,
+        created_at=week.created_at,
+        finished_at=week.finished_at,
+        days=[WeekDaySummary.model_validate(d) for d in summary.get("days", [])],
+        balance_pct=summary.get("balance_pct"),
+        max_above_mean_pct=summary.get("max_above_mean_pct"),
+        check=summary.get("check", []),
+        not_planned=summary.get("not_planned", []),
+    )
+
+
+@router.post(
+    "/plan-weeks", response_model=PlanCreated, status_code=202, operation_id="create_plan_week"
+)
+def create_plan_week(
+    body: WeekCreate, request: Request, caller: Caller, session: DbSession
+) -> PlanCreated:
+    """Queue a multi-day plan: orders with a date range each go on one day of it. When done it
+    is one ordinary plan per day (``days[].plan_id``); poll ``GET /plan-weeks/{id}``."""
+    caller.require(*STAFF)
+    week = weeks.create(
+        session=session,
+        org_id=caller.org_id,
+        start=body.start,
+        end=body.end,
+        skip_weekdays=body.skip_weekdays,
+        vehicle_ids=body.vehicle_ids,
+        day_vehicle_ids=body.day_vehicle_ids,
+        time_limit_s=body.time_limit_s,
+        balance_pct=body.balance_pct,
+        route_balance_pct=body.route_balance_pct,
+        actor=caller.actor,
+    )
+    request.app.state.jobs.enqueue("solve_week", week_id=week.id)
+    return PlanCreated(id=week.id, status=week.status)
+
+
+@router.get("/plan-weeks", response_model=list[WeekRead], operation_id="list_plan_weeks")
+def list_plan_weeks(
+    caller: Caller, session: DbSession, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[WeekRead]:
+    """Multi-day plans of the organisation, newest first."""
+    caller.require(*STAFF)
+    return [
+        _week_read(w) for w in weeks.list_weeks(session=session, org_id=caller.org_id, limit=limit)
+    ]
+
+
+@router.get("/plan-weeks/{week_id}", response_model=WeekRead, operation_id="get_plan_week")
+def get_plan_week(week_id: str, caller: Caller, session: DbSession) -> WeekRead:
+    """Status, progress, and when done: each day's plan with stops and hours per van, the
+    balance between the days and the independent checker's findings."""
+    caller.require(*STAFF)
+    return _week_read(weeks.get(session=session, org_id=caller.org_id, week_id=week_id))

@@ -102,6 +102,7 @@ def add_order(
     external_id: Annotated[str, Form(max_length=100)],
     date: Annotated[str, Form(max_length=10)],
     address: Annotated[str, Form(max_length=500)],
+    latest_date: Annotated[str, Form(max_length=10)] = "",
     lon: Annotated[str, Form(max_length=40)] = "",
     lat: Annotated[str, Form(max_length=40)] = "",
     windows: Annotated[str, Form(max_length=200)] = "",
@@ -137,6 +138,7 @@ def add_order(
         order_in = OrderCreate(
             external_id=external_id.strip(),
             date=date or None,  # type: ignore[arg-type]  # validated by the model
+            latest_date=latest_date or None,  # type: ignore[arg-type]
             address=place[2],
             lon=place[0],
             lat=place[1],
@@ -176,6 +178,7 @@ def add_order(
 FIELD_WORDS = {
     "external_id": "Order number",
     "date": "Delivery date",
+    "latest_date": "Or any day until",
     "address": "Address",
     "windows": "Delivery window",
     "service_s": "Minutes at the stop",

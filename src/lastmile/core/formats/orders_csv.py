@@ -8,6 +8,7 @@ columns fill them.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,6 +72,8 @@ ORDER_ALIASES: dict[str, tuple[str, ...]] = {
     "kind": ("type", "order_type", "stop_type", "job_type"),
     "deliver_to": ("delivery_id", "pair_id", "paired_delivery", "deliver_to_id"),
     "date": ("delivery_date", "day", "service_date"),
+    "earliest_date": ("from_date", "date_from", "deliver_from"),
+    "latest_date": ("to_date", "date_to", "deliver_by", "deliver_until"),
     "notes": ("note", "instructions", "comment", "comments", "delivery_notes"),
     "description": (
         "item",
@@ -121,6 +124,10 @@ class OrderRow:
     email: str
     description: str = ""
     """What to deliver, in words (the ``description``/``item`` column)."""
+    earliest_date: dt.date | None = None
+    latest_date: dt.date | None = None
+    """A flexible order's range (``latest_date`` set): any day from ``earliest_date`` (or
+    ``date``) to it; the rules are ``orders.schemas.check_range``'s."""
 
 
 @dataclass(frozen=True)
@@ -279,6 +286,8 @@ def parse_orders_csv(
                 r.raw("phone"),
                 r.raw("email"),
                 r.raw("description"),
+                _date(r, "earliest_date"),
+                _date(r, "latest_date"),
             )
         )
 
@@ -357,12 +366,12 @@ def _required(r: RowReader) -> bool:
     return True
 
 
-def _date(r: RowReader) -> date | None:
-    text = r.raw("date")
+def _date(r: RowReader, name: str = "date") -> date | None:
+    text = r.raw(name)
     if not text:
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
-        r.fail("date", text, "is not a date (YYYY-MM-DD)")
+        r.fail(name, text, "is not a date (YYYY-MM-DD)")
         return None
