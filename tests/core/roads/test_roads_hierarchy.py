@@ -121,6 +121,56 @@ def test_generated_city_is_routed_like_dijkstra(tmp_path: Path) -> None:
     assert np.abs(fast.distances_m - slow.distances_m).max() <= 1
 
 
+def test_two_equally_fast_detours_contracted_in_one_round_keep_their_shortcut() -> None:
+    """x -> c1 -> y and x -> c2 -> y weigh the same and c1, c2 go in the same round: each
+    is the other's witness, so if both trusted that, x could no longer reach y at 2."""
+    x, y, c1, c2, a, b, d, e = range(8)
+    arcs = [(x, c1, 1), (c1, y, 1), (x, c2, 1), (c2, y, 1)]
+    arcs += [(p, q, 5) for leaf, hub in ((a, x), (b, x), (d, y), (e, y)) for p, q in ((leaf, hub), (hub, leaf))]  # fmt: skip
+    tail, head, weight = (np.array(column) for column in zip(*arcs, strict=True))
+    ch = build_hierarchy(8, tail, head, weight)
+    starts = np.arange(8, dtype=np.int64)
+    ptr = np.arange(9, dtype=np.int64)
+    zero = np.zeros(8, dtype=np.int64)
+    found = many_to_many(ch, ptr, starts, zero, ptr, starts, zero)
+    assert found[x, y] == 2
+    expected = dijkstra(csr_matrix((weight.astype(float), (tail, head)), shape=(8, 8)))
+    reachable = np.isfinite(expected)
+    assert np.array_equal(found[reachable], expected[reachable].astype(np.int64))
+
+
+@pytest.mark.parametrize("seed", [8, 9])
+def test_contraction_on_several_threads_is_exact_and_thread_independent(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rounds of independent nodes, each thread contracting a share (forced on a small graph
+    by lowering the size from which threads are used): Dijkstra's answers, and the very same
+    hierarchy as on one thread."""
+    from lastmile.core.roads import contraction
+
+    monkeypatch.setattr(contraction, "PARALLEL_FROM", 1)
+    n = 600
+    tail, head, weight = _random_graph(n, seed)
+    built = {
+        threads: contraction._contract_ch(n, tail, head, weight, 500, 50, threads)
+        for threads in (1, 2, 3)
+    }
+    for threads in (2, 3):
+        assert all(np.array_equal(a, b) for a, b in zip(built[1], built[threads], strict=True))
+    store, sides = built[2]
+    assert store.shape[1] > len(tail)  # shortcuts were made
+    assert sorted(sides[1].tolist()) == list(range(store.shape[1]))  # each arc at one node
+    monkeypatch.setattr(contraction, "_threads", lambda: 2)
+    ch = build_hierarchy(n, tail, head, weight)
+    starts = np.arange(n, dtype=np.int64)
+    ptr = np.arange(n + 1, dtype=np.int64)
+    zero = np.zeros(n, dtype=np.int64)
+    found = many_to_many(ch, ptr, starts, zero, ptr, starts, zero)
+    expected = dijkstra(csr_matrix((weight.astype(float), (tail, head)), shape=(n, n)))
+    reachable = np.isfinite(expected)
+    assert np.array_equal(found[reachable], expected[reachable].astype(np.int64))
+
+
 @pytest.mark.parametrize("seed", [4, 5])
 def test_weights_summed_from_base_arcs_equal_the_built_ones(seed: int) -> None:
     """The cache keeps no weights: summing each shortcut's halves gives them back exactly."""

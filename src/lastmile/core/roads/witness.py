@@ -22,7 +22,6 @@ import numpy.typing as npt
 from lastmile.core.roads.hierarchy import INF
 
 Int64Array = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 # --- an indexed binary heap: hp[0] keys, hp[1] nodes, hp[2][node] = position or -1 --------
 
@@ -148,12 +147,13 @@ def _witness(
     out_pool: Int64Array,
     a_head: Int64Array,
     a_w: Int64Array,
-    done: BoolArray,
+    gone: Int64Array,
+    position: int,
     work: Int64Array,
     touched: Int64Array,
     hp: Int64Array,
 ) -> int:
-    """Dijkstra from ``source`` among nodes neither ``done`` nor ``avoid``.
+    """Dijkstra from ``source`` among nodes other than ``avoid`` with ``gone > position``.
 
     ``work[0]`` holds tentative distances, ``work[1][x] == stamp`` marks the ``targets``
     nodes: the search stops once all are settled, beyond ``bound`` or after ``limit``
@@ -183,7 +183,7 @@ def _witness(
         for i in range(outs[1, x]):
             arc = out_pool[s + i]
             y = a_head[arc]
-            if y == avoid or done[y]:
+            if y == avoid or gone[y] <= position:
                 continue
             nd = d + a_w[arc]
             if nd < dist[y]:
@@ -210,13 +210,14 @@ def shortcuts(
     a_tail: Int64Array,
     a_head: Int64Array,
     a_w: Int64Array,
-    done: BoolArray,
+    gone: Int64Array,
+    position: int,
     work: Int64Array,
     touched: Int64Array,
     hp: Int64Array,
 ) -> int:
-    """How many shortcuts contracting ``v`` needs, with ``v`` and every ``done`` node out
-    of the graph. If ``found`` has columns (at least in-degree x out-degree from
+    """How many shortcuts contracting ``v`` needs, with ``v`` and every node whose ``gone``
+    is at most ``position`` out of the graph (see :mod:`lastmile.core.roads.contraction`). If ``found`` has columns (at least in-degree x out-degree from
     ``offset``), they are written there as ``(arc in, arc out, weight)``. ``work[1]`` stamps
     are unique per search: ``work[2, 0]`` counts them."""
     record = found.shape[1] > 0
@@ -242,8 +243,8 @@ def shortcuts(
         if targets == 0:
             continue
         n_touched = _witness(
-            u, v, bound, limit, targets, stamp, outs, out_pool, a_head, a_w, done, work,
-            touched, hp,
+            u, v, bound, limit, targets, stamp, outs, out_pool, a_head, a_w, gone, position,
+            work, touched, hp,
         )  # fmt: skip
         for j in range(outs[1, v]):
             arc_out = out_pool[so + j]
