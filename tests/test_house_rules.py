@@ -135,3 +135,32 @@ def test_the_cycle_check_finds_a_cycle() -> None:
     edges = {"a": {"b": ["a.x -> b.y"]}, "b": {"c": ["b.y -> c.z"]}, "c": {"a": ["c.z -> a.x"]}}
     assert _cycles(edges) == [["a", "b", "c"]]
     assert _cycles({"a": {"b": ["a.x -> b.y"]}}) == []
+
+
+NO_CODE = {"web", "data", "deploy"}
+"""Packages that only hold files (templates and assets, sample data, deployment files): no
+place in the slice map needed."""
+
+
+def test_every_slice_has_its_place_in_the_slice_map() -> None:
+    """A new slice (a package under ``lastmile``, a room of ``web/``) is placed in the layers
+    contract, so lint-imports orders it too (an unlisted one may import anything)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    placed = {
+        name.strip().removeprefix("lastmile.")
+        for contract in config["tool"]["importlinter"]["contracts"]
+        for layer in contract.get("layers", [])
+        for name in layer.split("|")
+    }
+    modules = (
+        ".".join(("lastmile", *path.relative_to(SRC).with_suffix("").parts)).removesuffix(
+            ".__init__"
+        )
+        for path in SRC.rglob("*.py")
+        if "migrations" not in path.parts
+    )
+    slices = {_slice(module) for module in modules}
+    missing = sorted(s for s in slices if s and s not in placed and s not in NO_CODE)
+    assert not missing, f"slices without a place in [tool.importlinter] layers: {missing}"
