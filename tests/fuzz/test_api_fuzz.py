@@ -85,8 +85,9 @@ class World:
 
 
 def _seed(client: TestClient, org: OrgUsers) -> dict[str, list[str]]:
-    """Vans, a day of orders, a depot, a driver, a dispatched plan, a webhook, an API key and
-    a tracking link; the ids of each, by the path parameter name that takes them."""
+    """Vans, a day of orders, a depot, a driver, a dispatched plan, a webhook, an API key, a
+    customer with a standing order and a tracking link; the ids of each, by the path
+    parameter name that takes them."""
     admin, dispatcher = org.admin, org.dispatcher
     day = time.strftime("%Y-%m-%d")
     client.post(
@@ -127,6 +128,21 @@ def _seed(client: TestClient, org: OrgUsers) -> dict[str, list[str]]:
     ids["webhook_id"] = [hook.json()["id"]] if hook.status_code == 201 else []
     key = client.post("/api/v1/api-keys", json={"name": "fuzz"}, headers=admin)
     ids["key_id"] = [key.json()["id"]] if key.status_code == 201 else []
+    customer = client.post(
+        "/api/v1/customers",
+        json={
+            "name": "Fuzz Customer",
+            "addresses": [{"address": "Städtle 1", "lon": 9.52, "lat": 47.14}],
+        },
+        headers=dispatcher,
+    )
+    ids["customer_id"] = [customer.json()["id"]] if customer.status_code == 201 else []
+    standing = client.post(
+        f"/api/v1/customers/{ids['customer_id'][0]}/standing-orders",
+        json={"weekdays": ["mon", "thu"], "description": "fuzz"},
+        headers=dispatcher,
+    )
+    ids["standing_order_id"] = [standing.json()["id"]] if standing.status_code == 201 else []
     tokens = []
     for order_id in ids["order_id"][:2]:
         link = client.post(f"/api/v1/orders/{order_id}/tracking-link", headers=dispatcher)

@@ -354,6 +354,7 @@ def test_a_changed_rule_is_checked_as_a_whole_and_nothing_changes_when_refused(
         ({"ends_on": "2027-03-01"}, "ends_on"),
         ({"weekdays": None}, "weekdays"),
         ({"paused_from": "2027-04-01"}, "paused_until"),
+        ({"address_id": "", "ends_on": "2027-05-01"}, "address_id"),  # found by the fuzz test
     ):
         r = client.patch(base, json=body, headers=org.dispatcher)
         assert r.status_code == 422, r.text

@@ -150,6 +150,12 @@ def test_an_owner_sets_up_and_runs_a_standing_order(
     assert first["notes"] == "kitchen door\nring at the back"
     assert card.locator(f"a[href='/app/orders/{first['id']}']").count() == 1
     _shot(page, "01-made")
+    # The order's own page says which standing order made it.
+    page.goto(f"/app/orders/{first['id']}")
+    assert page.locator("#order-standing").inner_text() == "every Tuesday and Friday"
+    page.goto(f"/app/customers/{customer['id']}")
+    _wait_for_section(page)
+    card = page.locator("article.standing").first
 
     # The window changes for every coming order.
     card.locator("button.toggle", has_text="Edit").click()

@@ -160,7 +160,7 @@ def list_occurrences(
     caller.require(*STAFF)
     today = service.today(session=session, org_id=caller.org_id)
     start = first or today
-    end = last or start + dt.timedelta(days=42)
+    end = last or min(start, dt.date.max - dt.timedelta(days=42)) + dt.timedelta(days=42)
     if end < start or (end - start).days > MAX_LISTED_DAYS:
         raise InputError(
             issues=[

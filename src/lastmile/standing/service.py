@@ -172,6 +172,18 @@ def next_dates(*, session: Session, row: StandingOrder, count: int = 5) -> list[
     return due[:count]
 
 
+def of_order(
+    *, session: Session, org_id: str, order_id: str
+) -> tuple[StandingOrder, StandingOccurrence] | None:
+    """The standing order that made ``order_id``, and the rule's date it was made for."""
+    found = session.execute(
+        select(StandingOrder, StandingOccurrence)
+        .join(StandingOccurrence, StandingOccurrence.standing_order_id == StandingOrder.id)
+        .where(StandingOccurrence.org_id == org_id, StandingOccurrence.order_id == order_id)
+    ).first()
+    return None if found is None else (found[0], found[1])
+
+
 def org_ids_with_standing_orders(*, session: Session) -> list[str]:
     """Every organisation that has a standing order (the daily job's round)."""
     return sorted(set(session.scalars(select(StandingOrder.org_id).distinct())))
@@ -290,7 +302,8 @@ def update(
     if "frequency" in sent and row.frequency == "weekly" and "month_day" not in sent:
         row.month_day = None
     try:
-        _check(session, row, sent, today(session=session, org_id=org_id))
+        with session.no_autoflush:  # an unknown address id is refused, never flushed
+            _check(session, row, sent, today(session=session, org_id=org_id))
     except InputError:
         session.rollback()
         raise

@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from lastmile.analytics import service as analytics
 from lastmile.common.web import AppSettings, DbSession
+from lastmile.core import recurrence
 from lastmile.core.times import format_clock
 from lastmile.customers import service as customers
 from lastmile.drivers import service as drivers
@@ -25,6 +27,8 @@ from lastmile.notifications import service as notifications
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import UNRESOLVED_VERDICTS, OrderStatus, location_words
 from lastmile.shops import service as shops
+from lastmile.standing import service as standing
+from lastmile.standing.template import rule_of
 from lastmile.tracking import service as tracking
 from lastmile.web.layout import STATUS_WORDS, Viewer, amounts_text, render, staff_page
 
@@ -120,4 +124,18 @@ def order_page(
             iter(shops.shop_orders_of(session=session, org_id=org_id, order_ids=[order.id])), None
         ),
         insertable=can_insert(session, org_id, order),
+        from_standing=_standing_words(session, org_id, order.id),
     )
+
+
+def _standing_words(session: Session, org_id: str, order_id: str) -> dict[str, Any] | None:
+    """The standing order that made the order, in words, and the rule's date it was for."""
+    found = standing.of_order(session=session, org_id=org_id, order_id=order_id)
+    if found is None:
+        return None
+    row, occurrence = found
+    return {
+        "customer_id": row.customer_id,
+        "words": row.name or recurrence.describe(rule_of(row)),
+        "date": occurrence.date,
+    }
