@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VENDOR := src/lastmile/web/static/vendor
 OUT ?= out
 
-.PHONY: demo test test-simday lint typecheck unit fuzz bench bench-gh bench-week bench-big-day bench-load bench-kpi bench-roads assets clean dist test-deploy test-long
+.PHONY: demo test test-simday lint typecheck unit fuzz bench bench-gh bench-week bench-big-day bench-load bench-tenants bench-kpi bench-roads assets clean dist test-deploy test-long
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -121,6 +121,11 @@ bench-roads: $(STAMP)
 	$(PY) benchmarks/roads_bench.py $(ROADS_ARGS)
 
 # KPIs over a growing history (docs/benchmarks.md, KPIs); KPI_ARGS=--postgres URL for PostgreSQL.
+# Many businesses on one install (#17, docs/benchmarks.md): 100 simulation organisations' days at
+# once on PostgreSQL; TENANTS_ARGS="--orgs 10 --speed 60" scales it down.
+bench-tenants: $(STAMP)
+	$(PY) benchmarks/tenants_bench.py $(TENANTS_ARGS)
+
 bench-kpi: $(STAMP)
 	$(PY) benchmarks/kpi_bench.py $(KPI_ARGS)
 

@@ -47,10 +47,16 @@ class Driver:
     profile: Profile = Profile.VAN
 
 
+LIMITS = httpx.Limits(keepalive_expiry=4.0)
+"""A phone's connection is dropped after 4 idle seconds, before the server's 5 s keep-alive
+closes it: a request sent just as the server closes an idle connection fails with a reset
+(seen with GPS batches 10 s apart, ``benchmarks/tenants_bench.py``)."""
+
+
 def _login(
     server: str, email: str, password: str, timeout: float, organisation: str | None = None
 ) -> httpx.Client:
-    client = httpx.Client(base_url=server, timeout=timeout)
+    client = httpx.Client(base_url=server, timeout=timeout, limits=LIMITS)
     credentials = {"email": email, "password": password}
     if organisation is not None:
         credentials["organisation"] = organisation

@@ -87,12 +87,16 @@ class Simulation:
         stop: threading.Event | None = None,
         progress: Progress | None = None,
         say: Callable[[str], None] = console.print,
+        gps_batch_s: float = GPS_BATCH_S,
     ) -> None:
         self.staff = staff
         self.roads = roads
         self.jams = jams
         self.clock = clock
         self.speed = speed
+        self.gps_batch_s = gps_batch_s
+        """Real seconds between a phone's GPS batches (many simulated days on one machine
+        send fewer, larger batches: ``benchmarks/tenants_bench.py``)."""
         self.stop = stop or threading.Event()
         self.progress = progress
         self.task = progress.add_task("stops", total=0) if progress is not None else None
@@ -130,7 +134,7 @@ class Simulation:
                 "heading": round(heading, 1),
             }
         )
-        if time.monotonic() - phone.last_flush >= GPS_BATCH_S:
+        if time.monotonic() - phone.last_flush >= self.gps_batch_s:
             self.flush(phone)
 
     def event(self, phone: Phone, type_: str, **body: Any) -> str | None:

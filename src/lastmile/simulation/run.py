@@ -46,7 +46,7 @@ from lastmile.simulation.clock import (
     copy_orders,
     enter_simulation,
 )
-from lastmile.simulation.day import Counts, Simulation, _Actor
+from lastmile.simulation.day import GPS_BATCH_S, Counts, Simulation, _Actor
 from lastmile.simulation.legs import Roads
 from lastmile.simulation.phone import Phone
 from lastmile.simulation.scenario import (
@@ -110,6 +110,8 @@ class Options:
     """False: a day whose drivers' routes are all finished was driven, even if some of its
     orders are still ready (unassigned or same-day orders that did not fit); the demo."""
     progress: bool = True
+    gps_batch_s: float = GPS_BATCH_S
+    """Real seconds between a phone's GPS batches."""
     stop: threading.Event | None = None
     say: Callable[[str], None] = console.print
 
@@ -287,7 +289,14 @@ def _drive(
                 )
             )
         sim = Simulation(
-            staff, roads, jams, clock, options.speed, stop=options.stop, progress=progress
+            staff,
+            roads,
+            jams,
+            clock,
+            options.speed,
+            stop=options.stop,
+            progress=progress,
+            gps_batch_s=options.gps_batch_s,
         )
         sim.say = options.say
         for index, (member, route) in enumerate(routes):
