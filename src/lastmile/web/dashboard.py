@@ -16,6 +16,7 @@ from lastmile.live.pages import router as live_pages
 from lastmile.notifications.pages import router as notification_pages
 from lastmile.orders.pages import router as order_pages
 from lastmile.plans.pages import router as plan_pages
+from lastmile.plans.week_pages import router as week_pages
 from lastmile.shops.pages import router as shop_pages
 from lastmile.standing.pages import router as standing_pages
 from lastmile.web.account import router as login_pages
@@ -38,6 +39,7 @@ for pages in (
     shop_pages,
     basemap_routes,
     plan_pages,
+    week_pages,
     live_pages,
     settings_pages,
     notification_pages,
