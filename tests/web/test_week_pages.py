@@ -140,6 +140,14 @@ def test_an_owner_plans_a_week_and_sees_the_days_side_by_side(
     page.fill("#week-start", DAYS[0].isoformat())
     page.fill("#week-end", (DAYS[4] + dt.timedelta(days=2)).isoformat())  # through Sunday
     assert page.is_checked("#skip-weekend")
+    # One column per plan day (the weekend left out), one row per van: the first van is off
+    # on Monday.
+    page.wait_for_selector("#week-vehicles input.day-vehicle")
+    columns = page.locator("#week-vehicles thead th")
+    assert columns.count() == 1 + 5 and "Mon" in columns.nth(1).inner_text()
+    monday_box = page.locator(f"#week-vehicles input[data-date='{DAYS[0].isoformat()}']").first
+    day_off = monday_box.get_attribute("data-vehicle")
+    monday_box.uncheck()
     page.fill("#week-time", "2")
     page.click("#run-week")
     page.wait_for_url("**/app/plan-weeks/*")
@@ -160,6 +168,8 @@ def test_an_owner_plans_a_week_and_sees_the_days_side_by_side(
     week_id = page.url.rsplit("/", 1)[1]
     week = web_client.get(f"/api/v1/plan-weeks/{week_id}", headers=org.dispatcher).json()
     assert [d["stops"] for d in week["days"]] == stops
+    assert week["days"][0]["vans_offered"] == week["days"][1]["vans_offered"] - 1
+    assert day_off not in {r["vehicle_id"] for r in week["days"][0]["routes"]}
     page.locator(".day-plan-link").first.click()
     page.wait_for_url(f"**/app/plans/{week['days'][0]['plan_id']}")
     page.wait_for_selector("#publish, button:has-text('Publish')", timeout=30_000)

@@ -5,6 +5,7 @@ each day opening as an ordinary plan page (where it is published to the drivers)
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -41,6 +42,7 @@ def week_form(
         start=first.isoformat(),
         end=(first + dt.timedelta(days=4)).isoformat(),
         vehicles=vehicles,
+        vehicles_json=json.dumps([{"id": v.id, "name": v.name or v.external_id} for v in vehicles]),
         recent=weeks.list_weeks(session=session, org_id=viewer.org_id, limit=15),
         time_limit=settings.plan_time_limit_s,
         max_days=MAX_DAYS,
