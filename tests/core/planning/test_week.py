@@ -190,3 +190,17 @@ def test_the_checker_finds_a_late_stop_on_one_day() -> None:
         for d in plan.days
     ]
     assert ViolationCode.LATE in check_week(week, pairs, Balance(5), check_cost=False).codes()
+
+
+def test_a_balance_the_fixed_orders_make_impossible_is_reported_not_hidden() -> None:
+    # Ten orders that can only come on Monday, two flexible ones: Monday is over the balance
+    # whatever the planner does; every order is still planned and the checker says so.
+    fixed = [order(f"M{k}", 1 + k % 3) for k in range(10)]
+    flexible = [order("F1", 2), order("F2", 3)]
+    ranges = {o.id: (DAYS[0], DAYS[0]) for o in fixed}
+    ranges.update({o.id: (DAYS[0], DAYS[1]) for o in flexible})
+    week = week_of([*fixed, *flexible], ranges)
+    plan = plan_week(week, time_limit=2, max_iterations=300, balance=Balance(0.2))
+    assert served_on(plan, DAYS[1]) == {"F1", "F2"}  # the flexible ones go to the light day
+    report = check_week(week, [(d.date, d.plan) for d in plan.days], Balance(0.2))
+    assert report.codes() == {ViolationCode.DAY_BALANCE}, str(report)

@@ -14,8 +14,8 @@ The approach (why: docs/solver.md, "Planning more than one day"):
    if together they serve at least as many orders for less (else the old assignment stays).
 
 The whole call takes ``time_limit`` seconds, the budget of one day, not one per day.
-PyVRP multi-day models (one vehicle type per van and day, with the days' shifts as time
-windows) were the alternative; docs/solver.md says why they lost.
+One PyVRP model for the whole week (a vehicle type per van and day, window copies per day
+of an order's range) was the alternative; docs/solver.md says why we did not take it.
 """
 
 from __future__ import annotations
