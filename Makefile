@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VENDOR := src/lastmile/web/static/vendor
 OUT ?= out
 
-.PHONY: demo test test-simday lint typecheck unit fuzz bench bench-gh bench-week bench-big-day bench-load bench-tenants bench-kpi bench-roads assets clean dist test-deploy test-long
+.PHONY: demo test test-simday lint typecheck unit fuzz bench bench-gh bench-week bench-big-day bench-load bench-tenants bench-kpi bench-roads bench-pages assets clean dist test-deploy test-long
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -119,6 +119,11 @@ bench-load: $(STAMP)
 # Road engine at city scale (docs/benchmarks.md, Roads at city scale); ROADS_ARGS="--sizes 500 1000"
 bench-roads: $(STAMP)
 	$(PY) benchmarks/roads_bench.py $(ROADS_ARGS)
+
+# Every page's load with a 500-order day in headless chromium, p50/p95 of 20 loads
+# (docs/benchmarks.md, Dashboard); PAGES_ARGS="--pg" for PostgreSQL at 127.0.0.1:5432.
+bench-pages: $(STAMP)
+	$(PY) benchmarks/pages_bench.py --out $(OUT)/bench/pages $(PAGES_ARGS)
 
 # KPIs over a growing history (docs/benchmarks.md, KPIs); KPI_ARGS=--postgres URL for PostgreSQL.
 # Many businesses on one install (#17, docs/benchmarks.md): 100 simulation organisations' days at

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -162,15 +163,15 @@ def chart_metrics(report: Report) -> list[kpi.MetricChange]:
     return [by_name[name] for name in wanted]
 
 
-def figure(report: Report, *, width_in: float = 7.5) -> Figure:
-    """Baseline and pilot bars per metric, the objective's target as a dashed line."""
-    from matplotlib.figure import Figure
+Panel = tuple[
+    str, str, float | None, float | None, bool | None, tuple[tuple[float, bool | None], ...]
+]
+"""One bar chart: metric label, unit, baseline, pilot, improved, targets (line, met)."""
 
-    panels = chart_metrics(report)
-    columns = min(3, len(panels))
-    rows = math.ceil(len(panels) / columns)
-    fig = Figure(figsize=(width_in, 2.3 * rows), layout="constrained")
-    axes = fig.subplots(rows, columns, squeeze=False)
+
+def chart_panels(report: Report) -> tuple[Panel, ...]:
+    """Everything the chart draws, as plain values: two reports with the same panels have
+    the same chart (so it is drawn once, see :func:`_chart_svg`)."""
     targets: dict[str, list[tuple[float, bool | None]]] = {}
     for r in report.result.objectives:
         base = next(c.baseline for c in report.result.changes if c.metric is r.metric)
@@ -180,24 +181,45 @@ def figure(report: Report, *, width_in: float = 7.5) -> Figure:
                 continue
             line = base + abs(base) * r.objective.target
         targets.setdefault(r.metric.name, []).append((line, r.met))
-    for ax, change in zip(axes.flat, panels, strict=False):
-        scale = 100.0 if change.metric.unit == "rate" else 1.0
-        heights = [(v or 0.0) * scale for v in (change.baseline, change.pilot)]
-        colour = {True: GOOD, False: BAD, None: NEUTRAL}[change.improved]
+    return tuple(
+        (c.metric.label, c.metric.unit, c.baseline, c.pilot, c.improved,
+         tuple(targets.get(c.metric.name, [])))
+        for c in chart_metrics(report)
+    )  # fmt: skip
+
+
+def figure(report: Report, *, width_in: float = 7.5) -> Figure:
+    """Baseline and pilot bars per metric, the objective's target as a dashed line."""
+    return _figure(chart_panels(report), width_in)
+
+
+def _figure(panels: tuple[Panel, ...], width_in: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    fig = Figure(figsize=(width_in, 2.3 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for ax, (label, unit, baseline, pilot, improved, targets) in zip(
+        axes.flat, panels, strict=False
+    ):
+        scale = 100.0 if unit == "rate" else 1.0
+        heights = [(v or 0.0) * scale for v in (baseline, pilot)]
+        colour = {True: GOOD, False: BAD, None: NEUTRAL}[improved]
         bars = ax.bar(["baseline", "pilot"], heights, color=[BASE, colour], width=0.6)
-        for bar, value in zip(bars, (change.baseline, change.pilot), strict=True):
+        for bar, value in zip(bars, (baseline, pilot), strict=True):
             ax.annotate(
-                fmt(value, change.metric.unit),
+                fmt(value, unit),
                 (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                 ha="center",
                 va="bottom",
                 fontsize=8,
             )
-        for line, met in targets.get(change.metric.name, []):
+        for line, met in targets:
             ax.axhline(line * scale, color=GOOD if met else BAD, linestyle="--", linewidth=1)
-        ax.set_title(change.metric.label, fontsize=9)
+        ax.set_title(label, fontsize=9)
         ax.tick_params(labelsize=8)
-        lines = [line * scale for line, _ in targets.get(change.metric.name, [])]
+        lines = [line * scale for line, _ in targets]
         if max(abs(v) for v in [*heights, *lines]) == 0:
             ax.set_ylim(0, 1)  # all zero: an empty axis, not one scaled to 1e-17
         ax.margins(y=0.2)
@@ -208,17 +230,24 @@ def figure(report: Report, *, width_in: float = 7.5) -> Figure:
     return fig
 
 
+@lru_cache(maxsize=64)
+def _chart_svg(panels: tuple[Panel, ...]) -> str:
+    """The chart as inline SVG. Drawing it is most of a report's time (0.1-0.3 s of
+    matplotlib); an owner reloading the report of a running pilot mostly sees the same
+    figures, so a chart is drawn once per set of figures."""
+    buffer = io.StringIO()
+    _figure(panels, 7.5).savefig(buffer, format="svg", metadata={"Date": None})
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]  # drop the XML prologue inside HTML
+
+
 # --- the documents ---------------------------------------------------------------------------
 
 
 def to_html(report: Report, names: dict[str, str]) -> str:
     """A self-contained HTML report (inline SVG chart and styles; prints on A4)."""
-    buffer = io.StringIO()
-    figure(report).savefig(buffer, format="svg")
-    svg = buffer.getvalue()
-    svg = svg[svg.index("<svg") :]  # drop the XML prologue inside HTML
     template = _env.get_template("reports/comparison.html")
-    return template.render(**context(report, names), chart=svg)
+    return template.render(**context(report, names), chart=_chart_svg(chart_panels(report)))
 
 
 def _table(

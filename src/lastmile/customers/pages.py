@@ -20,6 +20,18 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 
 
+def shop_origin(ref: str | None) -> str:
+    """``shopify:<shop>:<customer id>`` (how ``external_ref`` finds the customer again) in
+    words: which shop the customer came from."""
+    if not ref:
+        return ""
+    kind, _, rest = ref.partition(":")
+    shop, _, number = rest.partition(":")
+    if kind == "shopify" and shop:
+        return f"From the Shopify shop {shop} (customer number {number.rsplit('/', 1)[-1]})."
+    return "From a connected shop."
+
+
 @router.get("/app/customers", response_model=None)
 def customers_page(
     request: Request,
@@ -90,4 +102,5 @@ def customer_page(
             ]
         ),
         customer_json=json_script({"id": customer.id, "name": customer.name}),
+        shop_origin=shop_origin(customer.external_ref),
     )

@@ -11,7 +11,6 @@ from lastmile.common.web import AppSettings, DbSession
 from lastmile.events import service as events
 from lastmile.fleet import service as fleet
 from lastmile.live import etas
-from lastmile.orders import service as orders
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Organisation
 from lastmile.plans import document
@@ -83,16 +82,6 @@ def live_page(
         for p in plans.list_plans(session=session, org_id=viewer.org_id, date=day, limit=20)
         if p.dispatched_at is not None
     ]
-    status_of: dict[str, str] = {}
-    offset = 0
-    while True:
-        rows, total = orders.list_orders(
-            session=session, org_id=viewer.org_id, date=day, limit=orders.MAX_LIMIT, offset=offset
-        )
-        status_of.update({o.id: o.status for o in rows})
-        offset += len(rows)
-        if not rows or offset >= total:
-            break
     routes = []
     for p in dispatched:
         rows_by_vehicle = {
@@ -105,7 +94,10 @@ def live_page(
             org_id=viewer.org_id,
             routes=list(rows_by_vehicle.values()),
         )
-        for r in (document.current(session=session, plan=p) or {}).get("routes", []):
+        loaded: dict[str, Any] = {}  # the stops' orders: their status, read with the routes
+        current = document.current(session=session, plan=p, loaded=loaded) or {}
+        status_of = {order_id: str(o.status) for order_id, o in loaded.items()}
+        for r in current.get("routes", []):
             ids = [s["order_id"] for s in r["stops"] if s["kind"] == "order"]
             row = rows_by_vehicle.get(r["vehicle_id"])
             routes.append(

@@ -54,6 +54,7 @@ STATUS_WORDS = {
 }
 CHANNEL_WORDS = {"email": "E-mail", "sms": "SMS", "chat": "Chat"}
 LANGUAGE_WORDS = {"en": "English", "de": "German"}
+MESSAGES_PER_PAGE = 50
 
 
 def _fragment(request: Request, settings: AppSettings, **context: Any) -> HTMLResponse:
@@ -324,8 +325,10 @@ def messages_page(
     settings: AppSettings,
     status: Annotated[str, Query(max_length=20)] = "",
     channel: Annotated[str, Query(max_length=10)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    """The message log: what was sent to whom, when, its state and errors in words."""
+    """The message log: what was sent to whom, when, its state and errors in words; newest
+    first, ``MESSAGES_PER_PAGE`` a page (a busy month holds thousands, each with its text)."""
     viewer = staff_page(request, session, settings)
     if not isinstance(viewer, Viewer):
         return viewer
@@ -333,10 +336,12 @@ def messages_page(
         session=session,
         org_id=viewer.org_id,
         status=status if status in STATUS_WORDS else None,
-        limit=500,
+        channel=channel if channel in CHANNEL_WORDS else None,
+        limit=MESSAGES_PER_PAGE + 1,
+        offset=(page - 1) * MESSAGES_PER_PAGE,
     )
-    if channel in CHANNEL_WORDS:
-        rows = [r for r in rows if r.channel == channel]
+    more = len(rows) > MESSAGES_PER_PAGE
+    rows = rows[:MESSAGES_PER_PAGE]
     zone = ZoneInfo(viewer.timezone)
 
     def local(moment: dt.datetime | None) -> str:
@@ -346,9 +351,11 @@ def messages_page(
             moment = moment.replace(tzinfo=dt.UTC)
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
-    refs: dict[str, Any] = {}
-    for order_id in {r.order_id for r in rows if r.order_id}:
-        refs[order_id] = orders.get(session=session, org_id=viewer.org_id, order_id=order_id)
+    refs = orders.get_many(
+        session=session,
+        org_id=viewer.org_id,
+        order_ids=sorted({r.order_id for r in rows if r.order_id}),
+    )
     return render(
         request,
         "dashboard/messages.html",
@@ -360,6 +367,8 @@ def messages_page(
         local=local,
         status=status,
         channel=channel,
+        page=page,
+        more=more,
         status_words=STATUS_WORDS,
         channel_words=CHANNEL_WORDS,
         kind_words=KIND_WORDS,

@@ -142,20 +142,21 @@ def list_notifications(
     org_id: str,
     order_id: str | None = None,
     status: str | None = None,
+    channel: str | None = None,
     limit: int = 100,
+    offset: int = 0,
 ) -> list[Notification]:
+    """The message log, newest first (at most 500 rows a call; ``offset`` pages on)."""
     query = select(Notification).where(Notification.org_id == org_id)
-    if order_id:
-        query = query.where(Notification.order_id == order_id)
-    if status:
-        query = query.where(Notification.status == status)
-    return list(
-        session.scalars(
-            query.order_by(Notification.created_at.desc(), Notification.id).limit(
-                max(1, min(limit, 500))
-            )
-        )
-    )
+    for column, wanted in (
+        (Notification.order_id, order_id),
+        (Notification.status, status),
+        (Notification.channel, channel),
+    ):
+        if wanted:
+            query = query.where(column == wanted)
+    query = query.order_by(Notification.created_at.desc(), Notification.id)
+    return list(session.scalars(query.limit(max(1, min(limit, 500))).offset(max(0, offset))))
 
 
 def _month_start(org: Organisation, now: datetime) -> datetime:

@@ -29,9 +29,20 @@ from lastmile.routes import service as routes
 from lastmile.routes.models import Route, Stop, StopKind
 
 
-def current(*, session: Session, plan: Plan) -> dict[str, Any] | None:
-    """The plan's document with its routes as the rows say now (``None`` before the solve)."""
+def current(
+    *,
+    session: Session,
+    plan: Plan,
+    vehicle_id: str | None = None,
+    loaded: dict[str, Order] | None = None,
+) -> dict[str, Any] | None:
+    """The plan's document with its routes as the rows say now (``None`` before the solve).
+
+    ``vehicle_id``: only that vehicle's route (a route sheet reads one of many); ``loaded``
+    receives the orders of the stops, for a page that shows more of them (read once)."""
     rows = routes.of_plan(session=session, org_id=plan.org_id, plan_id=plan.id)
+    if vehicle_id is not None:
+        rows = [r for r in rows if r.vehicle_id == vehicle_id]
     if not rows:
         return plan.document
     stored = plan.document or _bare(session, plan)
@@ -46,6 +57,8 @@ def current(*, session: Session, plan: Plan) -> dict[str, Any] | None:
         org_id=plan.org_id,
         order_ids=[s.order_id for rs in stops.values() for s in rs if s.order_id],
     )
+    if loaded is not None:
+        loaded.update(orders)
     paired = {o.deliver_to for o in orders.values() if o.deliver_to}
     dimensions = [str(d) for d in stored.get("dimensions", [])] or sorted(
         {d for o in orders.values() for d in o.demand}

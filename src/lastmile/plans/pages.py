@@ -201,7 +201,8 @@ def plan_page(
     if not isinstance(viewer, Viewer):
         return viewer
     plan = plans.get(session=session, org_id=viewer.org_id, plan_id=plan_id)
-    doc = document.current(session=session, plan=plan) or {}
+    order_of: dict[str, Any] = {}  # the stops' orders, as the document read them
+    doc = document.current(session=session, plan=plan, loaded=order_of) or {}
     colours = _colours(doc)
     drivers, _ = fleet.list_drivers(session=session, org_id=viewer.org_id, active=True)
     route_rows = {
@@ -255,16 +256,7 @@ def plan_page(
         movable=movable,
         move_targets=[{"id": v, "name": vehicle_names.get(v, v)} for v in all_vehicles],
         left_out=left_out,
-        order_of=orders.get_many(
-            session=session,
-            org_id=viewer.org_id,
-            order_ids=[
-                s["order_id"]
-                for r in doc.get("routes", [])
-                for s in r["stops"]
-                if s.get("order_id")
-            ],
-        ),
+        order_of=order_of,
         left_out_total=left_out_total,
         findings=_findings(doc, vehicle_names),
         location_words=location_words,
@@ -305,7 +297,8 @@ def _route_doc(
     session: Session, org_id: str, plan_id: str, vehicle_id: str
 ) -> tuple[Plan, dict[str, Any]]:
     plan = plans.get(session=session, org_id=org_id, plan_id=plan_id)
-    for route in (document.current(session=session, plan=plan) or {}).get("routes", []):
+    one = document.current(session=session, plan=plan, vehicle_id=vehicle_id) or {}
+    for route in one.get("routes", []):
         if route["vehicle_id"] == vehicle_id:
             return plan, route
     raise NotFound("no route for that vehicle in this plan")

@@ -28,6 +28,13 @@ OUTCOME_WORDS = {
     "failed": "could not be applied",
 }
 
+TOPIC_WORDS = {
+    "orders/create": "Order creation",
+    "orders/updated": "Order update",
+    "orders/cancelled": "Order cancellation",
+}
+"""Shopify's webhook topics as its admin names the events (what the owner picks there)."""
+
 
 @router.get("/app/shop", response_model=None)
 def shop_page(request: Request, session: DbSession, settings: AppSettings) -> Response:
@@ -58,5 +65,6 @@ def shop_page(request: Request, session: DbSession, settings: AppSettings) -> Re
         ],
         api_version=API_VERSION,
         outcome_words=OUTCOME_WORDS,
+        topic_words=TOPIC_WORDS,
         local=local,
     )

@@ -8,8 +8,10 @@ public ``/api/v1`` routes itself where they exist (with the session cookie and t
 
 from __future__ import annotations
 
+from importlib import resources
+
 from fastapi import APIRouter
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from lastmile.customers.pages import router as customer_pages
 from lastmile.live.pages import router as live_pages
@@ -52,6 +54,18 @@ for pages in (
 def root() -> RedirectResponse:
     """The dashboard is the home page."""
     return RedirectResponse("/app/orders", status_code=307)
+
+
+@router.get("/favicon.ico", response_model=None)
+def favicon() -> Response:
+    """The icon for pages that name none (the pilot report, the API docs): browsers ask for
+    ``/favicon.ico`` on their own, and a 404 there is a console error on every such page."""
+    icon = resources.files("lastmile.web").joinpath("static", "dashboard", "favicon.svg")
+    return Response(
+        icon.read_bytes(),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 @router.get("/app", response_model=None)
