@@ -657,6 +657,44 @@ def measure(
     return results
 
 
+def server_costs(client: TestClient, seeded: Seeded, runs: int = 6) -> str:
+    """Per page, what the server spends on it, load-independent enough to compare code
+    versions on a busy machine: process CPU time and SQL statements of one request (TestClient
+    with the dispatcher's session cookie; median of ``runs`` after a warm-up), and the size."""
+    from sqlalchemy import event
+
+    browser = TestClient(client.app)
+    slug = seeded.org.name.lower().replace(" ", "-")
+    browser.post("/app/login", data={"email": f"dispatcher@{slug}.example", "password": PASSWORD})
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", count)
+    lines = ["| page | server CPU ms | SQL statements | KiB |", "|---|---|---|---|"]
+    try:
+        for target in pages(seeded):
+            if target.as_driver:
+                continue
+            cpu = []
+            for _ in range(runs + 1):
+                statements.clear()
+                started = time.process_time()
+                answer = browser.get(target.path)
+                cpu.append((time.process_time() - started) * 1000)
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{target.path}: {answer.status_code}")
+            lines.append(
+                f"| {target.name} | {statistics.median(cpu[1:]):.0f} | {len(statements)} "
+                f"| {len(answer.content) // 1024} |"
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return "\n".join(lines)
+
+
 def table(results: list[Result], loads: int) -> str:
     lines = [
         "| page | usable p50 ms | usable p95 ms | first load ms | server p50 ms | HTML KiB "
@@ -727,9 +765,11 @@ def run(
     only: list[str] | None = None,
     progress: Callable[[str], None] = lambda _: None,
     data: Path | None = None,
+    server: bool = False,
 ) -> tuple[Seeded, list[Result], str]:
     """Seed, serve, measure; returns the seeded day, the results and the database kind.
-    ``data``: keep the SQLite database there, and reuse it (no seeding) when it is there."""
+    ``data``: keep the SQLite database there, and reuse it (no seeding) when it is there;
+    ``server``: also report each page's server costs (:func:`server_costs`)."""
     from lastmile.app import create_app
     from lastmile.config import Settings
 
@@ -759,8 +799,10 @@ def run(
                 seeded.counts["e-mails received"] = len(inbox.messages)
                 if keep:
                     saved.write_text(json.dumps(asdict(seeded)))
+            if server:
+                progress(server_costs(client, seeded))
             with serve_app(client.app) as base:
-                results = measure(base, seeded, loads, only, progress)
+                results = measure(base, seeded, loads, only, progress) if loads else []
         return seeded, results, "PostgreSQL" if pg else "SQLite"
 
 
@@ -785,6 +827,9 @@ def main() -> None:
         type=Path,
         help="keep the seeded SQLite database here; reuse it if it is there "
         "(to profile a page without seeding again; same day only)",
+    )
+    parser.add_argument(
+        "--server", action="store_true", help="also each page's server CPU time and SQL statements"
     )
     parser.add_argument("--detail", action="store_true", help="the slowest requests of each load")
     args = parser.parse_args()

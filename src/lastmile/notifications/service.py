@@ -146,15 +146,10 @@ def list_notifications(
     limit: int = 100,
     offset: int = 0,
 ) -> list[Notification]:
-    """The message log, newest first (at most 500 rows a call; ``offset`` pages on)."""
+    """The message log, newest first: at most 500 rows a call, ``offset`` pages on."""
     query = select(Notification).where(Notification.org_id == org_id)
-    for column, wanted in (
-        (Notification.order_id, order_id),
-        (Notification.status, status),
-        (Notification.channel, channel),
-    ):
-        if wanted:
-            query = query.where(column == wanted)
+    wanted = {"order_id": order_id, "status": status, "channel": channel}
+    query = query.filter_by(**{k: v for k, v in wanted.items() if v})
     query = query.order_by(Notification.created_at.desc(), Notification.id)
     return list(session.scalars(query.limit(max(1, min(limit, 500))).offset(max(0, offset))))
 
