@@ -444,23 +444,28 @@ def _generate_one(
             continue
         if not untouched(occurrence, order):
             continue
-        if day not in due:
-            orders.delete(session=session, org_id=row.org_id, order_id=order.id, actor=actor)
-            session.execute(
-                delete_rows(StandingOccurrence).where(StandingOccurrence.id == occurrence.id)
-            )
-            session.commit()
-            result.removed += 1
-        elif template is not None:
-            changes = changes_for(occurrence.applied, template.for_day(day))
-            if changes:
-                orders.update(
-                    session=session, org_id=row.org_id, order_id=order.id,
-                    order_in=OrderUpdate(**changes), actor=actor,
-                )  # fmt: skip
-                occurrence.applied = snapshot(order)
-                session.commit()
-                result.updated += 1
+        try:
+            if day not in due:
+                # The occurrence goes in the same commit as its order: a date removed now is
+                # made again if it becomes due again (a pause shortened).
+                session.execute(
+                    delete_rows(StandingOccurrence).where(StandingOccurrence.id == occurrence.id)
+                )
+                orders.delete(session=session, org_id=row.org_id, order_id=order.id, actor=actor)
+                result.removed += 1
+            elif template is not None:
+                changes = changes_for(occurrence.applied, template.for_day(day))
+                if changes:
+                    orders.update(
+                        session=session, org_id=row.org_id, order_id=order.id,
+                        order_in=OrderUpdate(**changes), actor=actor,
+                    )  # fmt: skip
+                    occurrence.applied = snapshot(order)
+                    session.commit()
+                    result.updated += 1
+        except LastmileError as error:  # changed meanwhile (planned, deleted): it keeps its own
+            session.rollback()
+            log.info("standing order %s, %s left as it is: %s", row.id, day, error.message)
     if template is None:
         return  # no address with a pin: nothing new is made until one is chosen
     for day in sorted(due - set(made)):
