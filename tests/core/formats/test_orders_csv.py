@@ -47,6 +47,28 @@ def test_common_aliases_are_understood() -> None:
     assert parsed.rows[0].phone == "+423 000"
 
 
+def test_a_german_spreadsheet_export_is_understood() -> None:
+    """What a shop in Liechtenstein exports: German headers, the address in parts."""
+    text = (
+        "Bestellnummer;Kunde;Telefon;E-Mail;Adresse;PLZ;Ort;Lieferzeit;Artikel;Bemerkung;"
+        "Anzahl;Gewicht;Längengrad\n"
+        "B-1;Anna Beck;+423 777 11 22;anna@example.li;Städtle 5;9490;Vaduz;9-12;Rosen;"
+        "zweimal klingeln;2;1,5;x\n"
+    )
+    parsed = parse_orders_csv(text, dimensions=("parcels", "weight_kg"), require_coordinates=False)
+    (o,) = parsed.orders
+    row = parsed.rows[0]
+    assert o.id == "B-1" and o.address == "Städtle 5, 9490 Vaduz"
+    assert o.windows == (TimeWindow(9 * H, 12 * H),) and o.demand == (2.0, 1.5)
+    assert (row.customer, row.phone, row.email) == (
+        "Anna Beck",
+        "+423 777 11 22",
+        "anna@example.li",
+    )
+    assert (row.description, o.notes) == ("Rosen", "zweimal klingeln")
+    assert parsed.unknown_columns == ("Längengrad",)
+
+
 def test_columns_not_understood_are_named() -> None:
     parsed = parse_orders_csv("id,lon,lat,colour\nA,9.5,47.1,red\n")
     assert parsed.unknown_columns == ("colour",)

@@ -22,11 +22,14 @@ ADDRESS_ALIASES: dict[str, tuple[str, ...]] = {
         "delivery_address",
         "address_line",
         "destination",
+        "adresse",
+        "anschrift",
+        "lieferadresse",
     ),
     "street": ("street_name", "strasse", "straße", "road"),
     "house_number": ("housenumber", "house_no", "number", "hausnummer", "nr", "no"),
-    "postcode": ("postal_code", "post_code", "zip", "zip_code", "plz"),
-    "city": ("town", "ort", "municipality", "locality"),
+    "postcode": ("postal_code", "post_code", "zip", "zip_code", "plz", "postleitzahl"),
+    "city": ("town", "ort", "municipality", "locality", "gemeinde", "stadt", "wohnort"),
 }
 """Address fields and their column names, part of every format with an address."""
 
