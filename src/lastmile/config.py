@@ -133,7 +133,8 @@ class Settings(BaseSettings):
     public_url: str = "http://localhost:8000"
     """Where customers reach this server (``https://deliveries.example.com``): tracking links
     in messages start with it. ``https://`` also turns on Secure cookies and HSTS; required
-    (not the default) in production."""
+    (not the default) in production. Unset, the links the dashboard shows (login, invitation,
+    tracking links) start with the address the caller's browser used."""
     log_format: Literal["auto", "text", "json"] = "auto"
     """Log lines of ``lastmile serve``/``worker``: ``json`` (one object a line, with
     ``request_id``) for log collectors, ``text`` for people; ``auto`` = json in production."""

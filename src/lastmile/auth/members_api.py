@@ -15,7 +15,7 @@ from fastapi import APIRouter, Response
 from lastmile.auth import service as auth
 from lastmile.auth.deps import Caller
 from lastmile.auth.models import Invitation
-from lastmile.common.web import AppSettings, DbSession
+from lastmile.common.web import DbSession, PublicUrl
 from lastmile.integrations.notify.base import NotifySettings, OutgoingMessage, SendError
 from lastmile.integrations.notify.email import SmtpChannel
 from lastmile.orgs import service
@@ -67,7 +67,7 @@ def add_member(
     body: MemberCreate,
     caller: Caller,
     session: DbSession,
-    settings: AppSettings,
+    public_url: PublicUrl,
     response: Response,
 ) -> MemberRead | InvitationCreated:
     """Invite an e-mail with a role (202, with the one-time link to pass on), or change the
@@ -91,7 +91,7 @@ def add_member(
         role=body.role,
         invited_by=caller.user_id,
     )
-    url = accept_url(settings.public_url, token)
+    url = accept_url(public_url, token)
     org_name = service.get(session=session, org_id=caller.org_id).name
     return InvitationCreated(
         **_invitation(row).model_dump(),
@@ -142,7 +142,7 @@ def revoke_invitation(invitation_id: str, caller: Caller, session: DbSession) ->
     operation_id="reset_member_password",
 )
 def reset_password(
-    member_id: str, caller: Caller, session: DbSession, settings: AppSettings
+    member_id: str, caller: Caller, session: DbSession, public_url: PublicUrl
 ) -> PasswordReset:
     """Log a member out everywhere and make a one-time link to set a new password (admin;
     only for accounts used by this organisation alone)."""
@@ -151,9 +151,7 @@ def reset_password(
     row, token = auth.reset_link(
         session=session, org_id=caller.org_id, user_id=member.user_id, invited_by=caller.user_id
     )
-    return PasswordReset(
-        accept_url=accept_url(settings.public_url, token), expires_at=row.expires_at
-    )
+    return PasswordReset(accept_url=accept_url(public_url, token), expires_at=row.expires_at)
 
 
 @router.delete("/members/{member_id}", status_code=204, operation_id="remove_member")

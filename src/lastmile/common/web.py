@@ -52,6 +52,24 @@ DbSession = Annotated[Session, Depends(get_session)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
+def public_url_of(configured: str, is_set: bool, request: Request) -> str:
+    """Where people reach this server, for the links the caller is shown (invitations, login
+    and tracking links): ``LASTMILE_PUBLIC_URL`` when it is set, else the address the caller
+    used. A fresh install without it would otherwise hand a driver a link to
+    ``http://localhost:8000``, which no phone can open (production requires the setting)."""
+    if is_set:
+        return configured.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def get_public_url(request: Request) -> str:
+    settings: Settings = request.app.state.settings
+    return public_url_of(settings.public_url, "public_url" in settings.model_fields_set, request)
+
+
+PublicUrl = Annotated[str, Depends(get_public_url)]
+
+
 def _within(address: str, networks: list[str]) -> bool:
     try:
         ip = ipaddress.ip_address(address)

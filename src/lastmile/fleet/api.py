@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from lastmile.auth import service as auth
 from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF, Principal
-from lastmile.common.web import AppSettings, DbSession
+from lastmile.common.web import DbSession, PublicUrl
 from lastmile.core.errors import Conflict, FieldIssue, InputError
 from lastmile.fleet import service
 from lastmile.fleet.references import References, fleet_references
@@ -341,7 +341,7 @@ def create_driver_login(
     body: DriverLoginCreate,
     caller: Admin,
     session: DbSession,
-    settings: AppSettings,
+    public_url: PublicUrl,
 ) -> DriverLogin:
     """Give a driver without a login a one-time link for their phone (admin): the invitation
     of the members API with the role driver (a new e-mail sets its password there, an
@@ -363,7 +363,7 @@ def create_driver_login(
     service.set_login_invitation(
         session=session, org_id=caller.org_id, driver_id=driver.id, invitation_id=row.id
     )
-    url = accept_url(settings.public_url, token)
+    url = accept_url(public_url, token)
     return DriverLogin(
         email=row.email,
         accept_url=url,

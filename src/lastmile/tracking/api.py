@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF
-from lastmile.common.web import DbSession
+from lastmile.common.web import DbSession, public_url_of
 from lastmile.integrations.notify.base import NotifySettings
 from lastmile.tracking import service
 from lastmile.tracking.schemas import OrderTrackingRead, TrackingKpis, TrackingLinkRead
@@ -24,14 +24,16 @@ router = APIRouter(prefix="/api/v1", tags=["tracking"])
 @router.post(
     "/orders/{order_id}/tracking-link", status_code=201, operation_id="create_tracking_link"
 )
-def create_tracking_link(order_id: str, caller: Caller, session: DbSession) -> TrackingLinkRead:
+def create_tracking_link(
+    order_id: str, caller: Caller, session: DbSession, request: Request
+) -> TrackingLinkRead:
     """A new customer tracking link for the order (the token is shown only in this answer)."""
     caller.require(*STAFF)
     link, token = service.create_link(session=session, org_id=caller.org_id, order_id=order_id)
     path = f"/t/{token}"
-    return TrackingLinkRead(
-        url=NotifySettings().public_url.rstrip("/") + path, path=path, expires_at=link.expires_at
-    )
+    mail = NotifySettings()
+    base = public_url_of(mail.public_url, "public_url" in mail.model_fields_set, request)
+    return TrackingLinkRead(url=base + path, path=path, expires_at=link.expires_at)
 
 
 @router.get("/orders/{order_id}/tracking", operation_id="get_order_tracking")
