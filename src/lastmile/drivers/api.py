@@ -7,9 +7,11 @@ is ``docs/api-driver.md``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
@@ -21,7 +23,8 @@ from lastmile.auth.deps import Caller
 from lastmile.auth.principal import STAFF, Principal
 from lastmile.common.metrics import METRICS
 from lastmile.common.web import AppSettings, DbSession, problem
-from lastmile.drivers import service
+from lastmile.core.errors import InputError, LastmileError
+from lastmile.drivers import refusals, service
 from lastmile.drivers import stream as stream_filter
 from lastmile.drivers.eta_owner import DriverEtas, driver_etas
 from lastmile.drivers.models import ProofOfDelivery
@@ -51,10 +54,33 @@ _AUTH: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _language(session: Session, org_id: str) -> str:
+    return orgs.language(orgs.get(session=session, org_id=org_id))
+
+
+@contextmanager
+def _in_drivers_language(session: Session, org_id: str) -> Iterator[None]:
+    """Refusals raised inside are reworded in the organisation's language: the driver app
+    shows their ``detail`` as it is (``drivers/refusals.py``)."""
+    try:
+        yield
+    except LastmileError as exc:
+        language = _language(session, org_id)
+        exc.message = refusals.translate(exc.message, language)
+        exc.args = (exc.message,)
+        if isinstance(exc, InputError):
+            exc.issues = [
+                dataclasses.replace(i, message=refusals.translate(i.message, language))
+                for i in exc.issues
+            ]
+        raise
+
+
 def current_driver(caller: Caller, session: DbSession) -> Driver:
     """The driver record of the caller; checked before the body is read (staff get 403)."""
     caller.require(Role.DRIVER)
-    return service.driver_of(session=session, org_id=caller.org_id, user_id=caller.user_id)
+    with _in_drivers_language(session, caller.org_id):
+        return service.driver_of(session=session, org_id=caller.org_id, user_id=caller.user_id)
 
 
 def staff(caller: Caller) -> Principal:
@@ -123,6 +149,20 @@ def post_events(
         events_in=body.events,
         touched_routes=touched,
     )
+    if any(r.error is not None for r in results):
+        language = _language(session, driver.org_id)
+        results = [
+            r
+            if r.error is None
+            else r.model_copy(
+                update={
+                    "error": r.error.model_copy(
+                        update={"message": refusals.translate(r.error.message, language)}
+                    )
+                }
+            )
+            for r in results
+        ]
     if touched:
         for route_id in sorted(touched):
             etas.on_stop_done(
@@ -149,9 +189,10 @@ def post_positions(
 
     The route's ETAs are recomputed from the newest point (``live.etas.on_position``).
     """
-    result = service.record_positions(
-        session=session, org_id=driver.org_id, driver=driver, positions=body.positions
-    )
+    with _in_drivers_language(session, driver.org_id):
+        result = service.record_positions(
+            session=session, org_id=driver.org_id, driver=driver, positions=body.positions
+        )
     if result.accepted:
         METRICS.positions.inc(result.accepted)
         newest = service.latest_position(session=session, org_id=driver.org_id, driver_id=driver.id)
@@ -202,19 +243,20 @@ def upload_pod(
         return problem(
             413,
             "Payload too large",
-            too_large(limit),
+            refusals.translate(too_large(limit), _language(session, driver.org_id)),
             "pod_too_large",
         )
-    row, created = service.add_pod(
-        session=session,
-        store=store,
-        org_id=driver.org_id,
-        driver=driver,
-        event_key=event_key,
-        kind=kind,
-        data=data,
-        recipient=recipient,
-    )
+    with _in_drivers_language(session, driver.org_id):
+        row, created = service.add_pod(
+            session=session,
+            store=store,
+            org_id=driver.org_id,
+            driver=driver,
+            event_key=event_key,
+            kind=kind,
+            data=data,
+            recipient=recipient,
+        )
     if not created:
         response.status_code = 200
     return PodRead.of(row)

@@ -317,6 +317,7 @@ async function login(form) {
   } catch (e) {
     if (e instanceof NetworkError) error.textContent = t('no_connection_login');
     else if (e instanceof HttpError && e.status === 401) error.textContent = t('wrong_password');
+    else if (e instanceof HttpError && e.status === 429) error.textContent = t('too_many_logins');
     else error.textContent = e.message;
   } finally {
     button.disabled = false;
