@@ -379,6 +379,32 @@ def test_insert_into_a_running_route_keeps_done_stops(client: TestClient) -> Non
         assert session.get(Order, new_id).status == "dispatched"  # type: ignore[union-attr]
 
 
+def test_insert_into_a_route_that_has_not_set_off_keeps_its_etas(client: TestClient) -> None:
+    """A dispatched route whose van is still at the depot hours after its planned start (the
+    driver has not started it): an order inserted into it is timed from now, and so are the
+    ETAs afterwards, not hours later (found by the owner's first day test: "arriving about
+    20:12", 193 min late, when the insert itself had it on time)."""
+    org = make_org(client, "Late Starter")
+    day = seed(client, org, [[("A", 1, None), ("B", 2, None)]], started=False, shift_h=(-3, 8))
+    route_id = day.route_ids[0]
+    new_id = _ready(client, org, day, "NEW", 1.5, windows=[[0, 4 * H]])
+    response = client.post(f"/api/v1/orders/{new_id}/insert", headers=org.dispatcher)
+    assert response.status_code == 200, response.text
+    with sessions_of(client)() as session:
+        route = session.get(Route, route_id)
+        assert route is not None and route.status == "dispatched"
+        assert route.start_s >= day.now_s - 60  # it leaves now, not three hours ago
+        known = etas.current(
+            session=session, settings=client.app.state.settings,  # type: ignore[attr-defined]
+            org_id=org.org_id, routes=[route],
+        )[route_id]  # fmt: skip
+        rows = {r.order_id: r for r in known.stops if r.kind == "order"}
+    assert set(rows) == {day.orders["A"], day.orders["B"], new_id}
+    for row in rows.values():
+        assert row.arrival_s < day.now_s + H, (row.external_id, row.arrival_s - day.now_s)
+    assert rows[new_id].level == "on_time"
+
+
 def test_insert_that_does_not_fit_says_why(client: TestClient) -> None:
     org = make_org(client, "Pharmacy")
     day = seed(client, org, [[("A", 1, None), ("B", 2, None)]])

@@ -168,7 +168,8 @@ def _apply(
     by_route = {r.vehicle_id: r for r in new_routes}
     for state in touched:
         incoming = {order_id: moving} if state is target and target is not source else None
-        _rewrite_remaining(session, state, by_route[state.route.id].stops, incoming)
+        new = by_route[state.route.id]
+        _rewrite_remaining(session, state, new.stops, incoming, departs_s=new.start_time)
         if by_route[state.route.id].stops:
             state.route.end_s = by_route[state.route.id].end_time
             state.route.duration_s = state.route.end_s - state.route.start_s

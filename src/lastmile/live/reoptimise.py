@@ -211,7 +211,13 @@ def reoptimise(
         new = new_routes.get(rid)
         base = next(r for r in day.routes if r.vehicle_id == rid)
         incoming = {oid: all_stops[oid] for oid in change.moved_in}
-        _rewrite_remaining(session, state, new.stops if new is not None else (), incoming)
+        _rewrite_remaining(
+            session,
+            state,
+            new.stops if new is not None else (),
+            incoming,
+            departs_s=new.start_time if new is not None else None,
+        )
         distance = new.distance_m if new else 0
         state.route.distance_m = max(0, state.route.distance_m - base.distance_m + distance)
         if new is not None:

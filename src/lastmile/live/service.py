@@ -465,7 +465,9 @@ def _apply_insertion(
     state = day.states[insertion.vehicle_id]
     route = state.route
     base = next(r for r in day.routes if r.vehicle_id == route.id)
-    _rewrite_remaining(session, state, insertion.timing.stops)
+    _rewrite_remaining(
+        session, state, insertion.timing.stops, departs_s=insertion.timing.start_time
+    )
     added_m = insertion.timing.distance_m - base.distance_m
     route.distance_m = max(0, route.distance_m + added_m)
     route.end_s = insertion.timing.end_time
@@ -514,9 +516,17 @@ def _rewrite_remaining(
     state: RouteState,
     timed: Sequence[core.Stop],
     moved_in: dict[str, Stop] | None = None,
+    *,
+    departs_s: int | None = None,
 ) -> None:
     """Replace the route's remaining stops by ``timed`` (see :func:`routes.rewrite_remaining
-    <lastmile.routes.service.rewrite_remaining>`)."""
+    <lastmile.routes.service.rewrite_remaining>`).
+
+    ``departs_s`` is when ``timed`` leaves its origin. A route that has not set off yet
+    leaves then, not at its planned start: the ETAs read the first leg as its first stop's
+    arrival minus the route's start (``live.state.planned_leg``), so a van still at the depot
+    at 14:00 with a start of 09:00 would otherwise be predicted five hours late at every stop.
+    """
     routes_service.rewrite_remaining(
         session=session,
         route=state.route,
@@ -525,6 +535,10 @@ def _rewrite_remaining(
         timed=timed,
         moved_in=moved_in,
     )
+    route = state.route
+    not_set_off = route.status in (RouteStatus.PLANNED, RouteStatus.DISPATCHED)
+    if departs_s is not None and not_set_off and departs_s > route.start_s:
+        route.start_s = departs_s
 
 
 # --- bookable delivery windows ---------------------------------------------------------------
