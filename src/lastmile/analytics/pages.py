@@ -156,6 +156,16 @@ def kpis_page(
         vehicles=vehicles,
         driver_names=driver_names,
         csv_url="/api/v1/kpis.csv?" + urlencode(query),
+        # The mornings' question is "how did yesterday go": one click, not two date pickers.
+        quick=[
+            (label, "/app/kpis?" + urlencode({"from": start_.isoformat(), "to": end_.isoformat()}))
+            for label, start_, end_ in (
+                ("Yesterday", today - dt.timedelta(days=1), today - dt.timedelta(days=1)),
+                ("Today", today, today),
+                ("Last 7 days", today - dt.timedelta(days=6), today),
+                ("Last 4 weeks", today - dt.timedelta(days=DEFAULT_DAYS - 1), today),
+            )
+        ],
         comparisons=[
             {
                 "row": c,

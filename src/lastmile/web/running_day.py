@@ -309,6 +309,9 @@ def insert_order(
         position=1 + next((i for i, r in enumerate(rows) if r.stop_id == done.stop.id), 0),
         remaining=len(rows),
         eta=format_clock(mine.arrival_s) if mine else "",
+        waits_until=format_clock(mine.start_s)
+        if mine and mine.start_s - mine.arrival_s >= 60
+        else "",
         level=mine.level if mine else "on_time",
         minutes_late=-(-mine.late_s // 60) if mine else 0,
         windows=[f"{format_clock(a)}–{format_clock(b)}" for a, b in (mine.windows if mine else [])],  # noqa: RUF001

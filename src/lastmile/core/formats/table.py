@@ -322,7 +322,9 @@ def parse_windows(text: str) -> Iterator[tuple[int, int]]:
             continue
         bounds = re.split(r"\s*(?:-|\u2013|to|bis)\s*", part)
         if len(bounds) != 2:
-            raise ValueError(f"not a time window (expected HH:MM-HH:MM): {part!r}")
+            raise ValueError(
+                f"not a time window: {part!r} (write it like 9-12, 09:00-12:00 or 9h-12h)"
+            )
         start, end = read_clock(bounds[0]), read_clock(bounds[1])
         if end < start:
             raise ValueError(f"time window ends before it starts: {part!r}")

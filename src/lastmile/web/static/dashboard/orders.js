@@ -158,7 +158,16 @@ async function openFix(button) {
   fixInput.value = button.dataset.address;
   fix.showModal();
   const answer = await checkAddress(button.dataset.address);
-  if (answer) fixVerdict.textContent = `${VERDICT_WORDS[answer.verdict] ?? answer.verdict} ${answer.reason && !answer.address ? '(' + answer.reason + ')' : ''}`;
+  if (answer) fixVerdict.textContent = verdictWords(answer);
+}
+
+/** The verdict in a sentence, with the geocoder's reason: one candidate in another town is
+ * not "several places". */
+function verdictWords(answer) {
+  const words = VERDICT_WORDS[answer.verdict] ?? answer.verdict;
+  if (!answer.reason || answer.address) return words;
+  if (answer.candidates.length === 1) return `${answer.reason[0].toUpperCase()}${answer.reason.slice(1)}.`;
+  return `${words.replace(/\.$/, '')}: ${answer.reason}.`;
 }
 
 document.getElementById('fix-close').addEventListener('click', () => fix.close());
