@@ -10,7 +10,7 @@ ROOT = Path(__file__).parents[1]
 SRC = ROOT / "src" / "lastmile"
 MAX_LINES = 600
 TOO_LONG_TODAY = {
-    "live/service.py": 647,
+    "live/service.py": 646,
     "drivers/service.py": 1179,
     "orders/service.py": 1064,
     "core/geo/geocoder.py": 948,

@@ -516,29 +516,14 @@ def _rewrite_remaining(
     state: RouteState,
     timed: Sequence[core.Stop],
     moved_in: dict[str, Stop] | None = None,
-    *,
     departs_s: int | None = None,
 ) -> None:
-    """Replace the route's remaining stops by ``timed`` (see :func:`routes.rewrite_remaining
-    <lastmile.routes.service.rewrite_remaining>`).
-
-    ``departs_s`` is when ``timed`` leaves its origin. A route that has not set off yet
-    leaves then, not at its planned start: the ETAs read the first leg as its first stop's
-    arrival minus the route's start (``live.state.planned_leg``), so a van still at the depot
-    at 14:00 with a start of 09:00 would otherwise be predicted five hours late at every stop.
-    """
+    """Replace the route's remaining stops by ``timed``, leaving its origin at ``departs_s``
+    (see :func:`routes.rewrite_remaining <lastmile.routes.service.rewrite_remaining>`)."""
     routes_service.rewrite_remaining(
-        session=session,
-        route=state.route,
-        stops=state.stops,
-        remaining=state.remaining,
-        timed=timed,
-        moved_in=moved_in,
-    )
-    route = state.route
-    not_set_off = route.status in (RouteStatus.PLANNED, RouteStatus.DISPATCHED)
-    if departs_s is not None and not_set_off and departs_s > route.start_s:
-        route.start_s = departs_s
+        session=session, route=state.route, stops=state.stops, remaining=state.remaining,
+        timed=timed, moved_in=moved_in, departs_s=departs_s,
+    )  # fmt: skip
 
 
 # --- bookable delivery windows ---------------------------------------------------------------

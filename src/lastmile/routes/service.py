@@ -483,11 +483,21 @@ def rewrite_remaining(
     remaining: Sequence[Stop],
     timed: Sequence[core.Stop],
     moved_in: Mapping[str, Stop] | None = None,
+    departs_s: int | None = None,
 ) -> None:
     """Replace the route's ``remaining`` stops (of its ``stops``) by ``timed`` (same orders,
     maybe one new, maybe some moved in from another route): done and arrived stops are not
     touched; remaining order stops keep their rows (the driver app knows their ids), breaks
-    are re-placed."""
+    are re-placed.
+
+    ``departs_s`` is when ``timed`` leaves its origin. A route that has not set off yet
+    leaves then, not at its planned start: the ETAs read the first leg as its first stop's
+    arrival minus the route's start (``live.state.planned_leg``), so a van still at the depot
+    at 14:00 with a start of 09:00 would otherwise be predicted five hours late everywhere.
+    """
+    not_set_off = route.status in (RouteStatus.PLANNED, RouteStatus.DISPATCHED)
+    if departs_s is not None and not_set_off and departs_s > route.start_s:
+        route.start_s = departs_s
     by_order = {
         s.order_id: s for s in remaining if s.kind == StopKind.ORDER and s.order_id is not None
     }
