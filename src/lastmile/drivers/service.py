@@ -145,6 +145,10 @@ def driver_of(*, session: Session, org_id: str, user_id: str | None) -> Driver:
     )
     if linked is not None:
         return linked
+    try:  # the app's first calls come together (route, stream): another one may have linked it
+        return fleet.driver_for_user(session=session, org_id=org_id, user_id=user_id)
+    except NotFound:
+        pass
     raise Forbidden(
         "no driver is linked to this login; ask your dispatcher to give you the login from "
         "Settings -> Drivers"
