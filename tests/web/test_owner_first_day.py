@@ -355,12 +355,13 @@ def _first_day(
 
     # --- Dana opens the link on her phone and sets her password
     mobile.goto(links[DANA])
-    assert "Blumen Beck" in mobile.inner_text("main")
+    assert "Willkommen bei Blumen Beck" in mobile.inner_text("main")  # the shop's language
+    assert mobile.input_value("input[name=name]") == "Dana Marxer"  # as the owner typed it
     mobile.fill("input[name=password]", DANA_PASSWORD)
     mobile.fill("input[name=repeat_password]", DANA_PASSWORD)
     _read(mobile, "07-phone-set-password")
     mobile.click("button.primary")
-    mobile.wait_for_function("document.querySelector('main').textContent.includes('password')")
+    mobile.wait_for_selector("#invite-done")
     _read(mobile, "08-phone-password-set")
 
     # --- customer e-mails on (the server's mail settings answer)

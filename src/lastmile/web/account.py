@@ -12,10 +12,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lastmile.auth import passwords
 from lastmile.auth import service as auth
 from lastmile.auth.deps import known_device, login_limits, remember_device
+from lastmile.common.i18n import words
 from lastmile.common.web import SESSION_COOKIE, AppSettings, DbSession, client_address
 from lastmile.core.errors import InputError, LastmileError, NotFound, RateLimited
+from lastmile.fleet import service as fleet
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
+from lastmile.web import invite_texts
 from lastmile.web.layout import (
     form_csrf_ok,
     render,
@@ -243,6 +246,8 @@ def _message(exc: LastmileError) -> str:
 
 # --------------------------------------------------------------------------- invitations
 
+DIFFER = "The two passwords differ."
+
 
 def _invite_page(
     request: Request,
@@ -257,8 +262,12 @@ def _invite_page(
         row = auth.open_invitation(session=session, token=token)
     except NotFound as exc:
         return render(
-            request, "dashboard/invite.html", viewer, settings, status_code=404, gone=exc.message
-        )
+            request, "dashboard/invite.html", viewer, settings, status_code=404, gone=exc.message,
+            w=words(invite_texts.TEXT, "en"),
+        )  # fmt: skip
+    org = orgs.get(session=session, org_id=row.org_id)
+    language = _language_of(org, row.role)
+    error = extra.pop("error", "")
     return render(
         request,
         "dashboard/invite.html",
@@ -266,12 +275,30 @@ def _invite_page(
         settings,
         status_code=status_code,
         invitation=row,
-        org_name=orgs.get(session=session, org_id=row.org_id).name,
+        org_name=org.name,
         is_invitee=viewer is not None and viewer.email == row.email,
         token=token,
         min_length=passwords.MIN_LENGTH,
+        w=words(invite_texts.TEXT, language),
+        lang=language,
+        error=words(invite_texts.TEXT, language)["differ"]
+        if error == DIFFER
+        else invite_texts.policy_words(error, language),
+        driver_name=_invited_driver_name(session, row.org_id, row.id),
         **extra,
     )
+
+
+def _language_of(org: Any, role: str) -> str:
+    """A driver's invitation speaks the organisation's language, like the driver app it leads
+    to; the staff's stays in the dashboard's English."""
+    return orgs.language(org) if role == Role.DRIVER.value else "en"
+
+
+def _invited_driver_name(session: DbSession, org_id: str, invitation_id: str) -> str:
+    """The name the owner typed for the driver this link is for (prefilled on the phone)."""
+    drivers, _ = fleet.list_drivers(session=session, org_id=org_id)
+    return next((d.name for d in drivers if d.invitation_id == invitation_id), "")
 
 
 @router.get("/app/invite/{token}", response_model=None)
@@ -302,9 +329,7 @@ def invite_submit(
             return _csrf_refused()
         user_id = viewer.principal.user_id
     elif password != repeat_password:
-        return _invite_page(
-            request, session, settings, token, 422, error="The two passwords differ."
-        )
+        return _invite_page(request, session, settings, token, 422, error=DIFFER)
     try:
         user, row = auth.accept(
             session=session, token=token, user_id=user_id, password=password or None, name=name
@@ -327,6 +352,7 @@ def invite_submit(
         response = RedirectResponse(_home_of(Role(row.role)), status_code=303)
         set_session(response, request, session_token, settings)
         return response
+    language = _language_of(orgs.get(session=session, org_id=row.org_id), row.role)
     return render(
         request,
         "dashboard/invite.html",
@@ -335,6 +361,8 @@ def invite_submit(
         done=True,
         email=user.email,
         next=_home_of(Role(row.role)),
+        w=words(invite_texts.TEXT, language),
+        lang=language,
     )
 
 
