@@ -844,6 +844,7 @@ def main() -> None:
         only=args.pages,
         progress=lambda line: print(line, file=sys.stderr),
         data=args.data,
+        server=args.server,
     )
     load_after = os.getloadavg()
     head = (
