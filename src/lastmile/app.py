@@ -24,6 +24,7 @@ from lastmile.events.bus import LocalBus, PostgresBus, psycopg_conninfo
 from lastmile.integrations.configured import provider_for
 from lastmile.jobs.pipeline import follow_commits
 from lastmile.jobs.runner import InlineRunner, JobRunner
+from lastmile.tracking import counters as tracking_counters
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -59,6 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             remove_listener()
+            tracking_counters.flush(
+                engine
+            )  # views and hits counted in memory (tracking/counters.py)
             runner.shutdown()
             bus.stop()
             engine.dispose()

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from helpers.service import OrgUsers, make_org
 from lastmile.common.clock import utcnow
 from lastmile.orgs.models import Role
+from lastmile.tracking import counters
 from lastmile.tracking.models import TrackingHit, TrackingLink
 
 pytestmark = pytest.mark.usefixtures("daytime")  # days are built around now
@@ -272,6 +273,7 @@ def test_requests_are_rate_limited_per_client(client: TestClient, monkeypatch: A
     status = client.get(path + "/status.json")  # what the page polls: the same limit, in JSON
     assert status.status_code == 429 and int(status.headers["retry-after"]) >= 1
     assert status.json()["status"] == "rate_limited" and "Retry-After" in status.json()["detail"]
+    counters.flush()  # the hits this process still holds (tracking/counters.py), then age them
     with day.sessions() as session:
         session.execute(update(TrackingHit).values(at=now() - timedelta(minutes=2)))
         session.commit()
@@ -548,3 +550,66 @@ def test_without_permission_a_failed_order_offers_no_new_window(client: TestClie
     drive(client, day, "failed", 0, reason="not_home")
     html = client.get(path).text
     assert 'name="slot"' not in html and "Please contact the shop" in html
+
+
+# --- cost per request ------------------------------------------------------------------------
+
+
+def test_a_tracking_view_and_a_gps_batch_stay_within_their_sql_budget(client: TestClient) -> None:
+    """The two hottest public paths (#17: two cores serve 200 tracking pages and 200 GPS
+    batches a second) send at most this many SQL statements and commit at most this often.
+    A change that adds a query to them fails here; ``benchmarks/request_cpu.py`` measures
+    their CPU (docs/benchmarks.md, Load)."""
+    from sqlalchemy import event
+
+    day = seed_day(client, "Budget")
+    path = link(client, day, day.stops[1]["order_id"])
+    drive(client, day, "route_started", ago_s=120)
+    position(client, day, 9.51, 47.16, ago_s=60)  # the route's ETAs recomputed from GPS
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    sql: list[str] = []
+    commits: list[int] = []
+
+    def statement(*args: Any) -> None:
+        sql.append(str(args[2]))
+
+    def commit(*_: Any) -> None:
+        commits.append(1)
+
+    def batch() -> Any:
+        base = now() - timedelta(seconds=59)  # within the 10 s ETA refresh of the last point
+        points = [
+            {"lon": 9.51 + k * 1e-4, "lat": 47.16, "recorded_at": (base + timedelta(seconds=k * 0.5)).isoformat()}
+            for k in range(10)
+        ]  # fmt: skip
+        return client.post(
+            "/api/v1/driver/positions", json={"positions": points}, headers=day.org.driver
+        )
+
+    client.get(path)  # warm: the first request of a link is no different, but caches fill
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        counted: dict[str, tuple[int, int]] = {}
+        for name, call in (
+            ("page", lambda: client.get(path)),
+            ("status", lambda: client.get(path + "/status.json")),
+            ("gps", batch),
+        ):
+            sql.clear()
+            commits.clear()
+            r = call()
+            assert r.status_code == 200, r.text
+            counted[name] = (len(sql), len(commits))
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert batch().json()["accepted"] == 10  # a re-sent batch: stored once, accepted again
+    notify = 1 if engine.dialect.name == "postgresql" else 0  # the event's pg_notify
+    # page: hits, link, organisation, order, customer input, stop, driver, stops, stored
+    # ETAs, newest position, recipients' language; views and hits wait in memory (no commit)
+    assert counted["page"] == (11, 0), counted
+    assert counted["status"] == (10, 0), counted  # no language
+    # GPS: token, membership, driver, organisation, row lock, route, its start, points
+    # seen, one INSERT of the points, the event (+ its NOTIFY), webhooks; one commit
+    assert counted["gps"] == (11 + notify, 1), counted

@@ -1,11 +1,12 @@
 """KPIs from stored rows: order history, route events, GPS, messages, proofs, tracking.
 
-Every figure is recomputed from what was stored (``lastmile.core.kpi`` does the arithmetic),
-so the API, the CSV export and ``lastmile simulate`` always agree. "Where is my order"
-contacts are ``order.contact`` events in the event log (no table of their own)."""
+Every figure is recomputed from what was stored (``lastmile.core.kpi`` does the arithmetic), so
+the API, the CSV export and ``lastmile simulate`` agree. "Where is my order" contacts are
+``order.contact`` events in the event log (no table of their own)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -33,6 +34,7 @@ from lastmile.orders import service as orders
 from lastmile.orders.models import Order, OrderEvent
 from lastmile.orgs.models import Organisation
 from lastmile.routes import service as routes_service
+from lastmile.tracking import counters as tracking_counters
 from lastmile.tracking.models import CustomerInput, TrackingView
 
 EVENT_CONTACT = event_types.ORDER_CONTACT
@@ -211,12 +213,9 @@ def records(
         history.setdefault(order_id, []).append(
             kpi.StatusEvent(to_status, at, lon, lat, reason, day=day)
         )
-    with_pod = {
-        order_id for (order_id,) in of_orders(ProofOfDelivery.order_id, model=ProofOfDelivery)
-    }
-    views: dict[str, int] = {}
-    for (order_id,) in of_orders(TrackingView.order_id, model=TrackingView):
-        views[order_id] = views.get(order_id, 0) + 1
+    with_pod = {o for (o,) in of_orders(ProofOfDelivery.order_id, model=ProofOfDelivery)}
+    tracking_counters.flush_for(session)  # the views this process still holds in memory
+    views = Counter(o for (o,) in of_orders(TrackingView.order_id, model=TrackingView))
     rating = {
         order_id: int(stars)
         for order_id, stars in of_orders(

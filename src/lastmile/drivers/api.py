@@ -195,16 +195,17 @@ def post_positions(
         )
     if result.accepted:
         METRICS.positions.inc(result.accepted)
-        newest = service.latest_position(session=session, org_id=driver.org_id, driver_id=driver.id)
-        if newest is not None and newest.route_id is not None:
+        newest = result.newest()
+        if newest is not None:
+            route_id, lon, lat, at = newest
             etas.on_position(
                 session=session,
                 settings=settings,
                 org_id=driver.org_id,
-                route_id=newest.route_id,
-                lon=newest.lon,
-                lat=newest.lat,
-                at=newest.recorded_at,
+                route_id=route_id,
+                lon=lon,
+                lat=lat,
+                at=at,
             )
             session.commit()
     return result

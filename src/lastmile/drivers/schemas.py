@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from lastmile.core.model import HANDOVERS, Handover
 from lastmile.drivers.models import ProofOfDelivery
@@ -197,6 +197,15 @@ class PositionIssue(BaseModel):
 class PositionResult(BaseModel):
     accepted: int
     rejected: list[PositionIssue]
+    _newest: tuple[str, float, float, dt.datetime] | None = PrivateAttr(default=None)
+
+    def newest(self) -> tuple[str, float, float, dt.datetime] | None:
+        """(route id, lon, lat, recorded_at) of the batch's newest accepted point (kept on
+        the server: the ETA recompute starts from it without reading it back)."""
+        return self._newest
+
+    def note_newest(self, point: tuple[str, float, float, dt.datetime] | None) -> None:
+        self._newest = point
 
 
 # --- proof of delivery -----------------------------------------------------------------------

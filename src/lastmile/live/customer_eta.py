@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from lastmile.config import Settings
 from lastmile.live import etas as live
+from lastmile.orders.models import Order
 from lastmile.orgs.models import Organisation
 from lastmile.routes import service as routes
 from lastmile.routes.models import Route, RouteStatus, Stop, StopKind, StopStatus
@@ -38,20 +39,23 @@ def eta_of(
     route: Route,
     stop: Stop,
     now: datetime,
+    pairs: list[tuple[Stop, Order | None]] | None = None,
 ) -> Eta:
     """The customer's view of ``stop``: ``lastmile.live``'s prediction (the one ETA) and the
-    promise it keeps inside the booked window, with how many stops are still before it."""
-    stops = [
-        s
-        for s in routes.stops_of(session=session, org_id=org.id, route_ids=[route.id])[route.id]
-        if s.kind == StopKind.ORDER
-    ]
+    promise it keeps inside the booked window, with how many stops are still before it.
+    ``pairs``: the route's ``stops_with_orders`` when the caller has them (one query less)."""
+    if pairs is None:
+        pairs = routes.stops_with_orders(session=session, org_id=org.id, route_id=route.id)
+    stops = [s for s, _ in pairs if s.kind == StopKind.ORDER]
     before = [s for s in stops if s.sequence < stop.sequence]
     stops_away = sum(1 for s in before if s.status == StopStatus.PENDING)
     started = route.status in (RouteStatus.STARTED, RouteStatus.FINISHED) or any(
         s.status in DONE_STOP_STATUSES for s in stops
     )
-    known = live.current(session=session, settings=settings, org_id=org.id, routes=[route], now=now)
+    known = live.current(
+        session=session, settings=settings, org_id=org.id, routes=[route], now=now,
+        stops={route.id: pairs},
+    )  # fmt: skip
     etas = known[route.id]
     row = etas.of_stop(stop.id)
     arrival = row.arrival_s if row is not None else stop.arrival_s

@@ -38,6 +38,7 @@ from lastmile.drivers.eta_owner import DriverEtas
 from lastmile.drivers.models import Position
 from lastmile.events import service as events
 from lastmile.events import types as event_types
+from lastmile.live import recent
 from lastmile.live.state import (
     Origin,
     RouteState,
@@ -60,6 +61,7 @@ from lastmile.routes import service as routes_service
 from lastmile.routes.models import Route, RouteStatus, Stop, StopEta, StopKind, StopStatus
 
 RUNNING = routes_service.RUNNING
+_recent: recent.RecentReads[RouteEtas]
 ETA_CHANGE_S = 60
 """An ETA that moved less than this is not announced again (``eta.updated``)."""
 STORE_EVERY = dt.timedelta(seconds=60)
@@ -396,9 +398,11 @@ def current(
     org_id: str,
     routes: Sequence[Route],
     now: dt.datetime | None = None,
+    stops: dict[str, list[tuple[Stop, Order | None]]] | None = None,
 ) -> dict[str, RouteEtas]:
     """route id -> its prediction now (a finished route's has no stops): what every reader
-    shows. Never writes."""
+    shows. ``stops``: the routes' ``stops_with_orders`` if the caller has just read them.
+    Never writes."""
     from lastmile.integrations.configured import provider_for
 
     when = now or org_clock.now_of(session=session, org_id=org_id)
@@ -409,9 +413,17 @@ def current(
     rows = stored_etas.stored(session=session, org_id=org_id, route_ids=[r.id for r in running])
     out: dict[str, RouteEtas] = {}
     stale: list[Route] = []
+    keys: dict[str, tuple[Any, ...]] = {}
     for route in running:
-        pairs = routes_service.stops_with_orders(session=session, org_id=org_id, route_id=route.id)
+        pairs = (stops or {}).get(route.id)
+        if pairs is None:
+            pairs = routes_service.stops_with_orders(
+                session=session, org_id=org_id, route_id=route.id
+            )
         found = _from_store(route, pairs, rows, DayClock(route.date, zone), when)
+        if found is None:
+            keys[route.id] = recent.state_key(route, pairs, rows)
+            found = _recent.get(route.id, keys[route.id], when)
         if found is None:
             stale.append(route)
         else:
@@ -428,7 +440,11 @@ def current(
                 state.route, when, now_s, where.source, pace, end_s, overtime, computed,
                 DayClock(state.route.date, zone),
             )  # fmt: skip
+            _recent.put(state.route.id, keys[state.route.id], when, out[state.route.id])
     return out
+
+
+_recent = recent.RecentReads()
 
 
 def route_etas(

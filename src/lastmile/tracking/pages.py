@@ -26,8 +26,8 @@ from lastmile.drivers.pod_store import store_for
 from lastmile.notifications.models import OrderRecipients
 from lastmile.notifications.service import settings_of
 from lastmile.orgs.models import Organisation
+from lastmile.tracking import counters, service
 from lastmile.tracking import reschedule as rebook
-from lastmile.tracking import service
 from lastmile.tracking.models import TrackingLink
 
 router = APIRouter(tags=["tracking page"], include_in_schema=False)
@@ -200,7 +200,7 @@ def _open(request: Request, session: Session, token: str) -> TrackingLink | HTML
     """The link of ``token`` after the rate limit, or the page to answer instead."""
     settings: Settings = request.app.state.settings
     try:
-        service.check_rate(
+        counters.check_rate(
             session=session,
             client=client_address(request, settings),
             limit=settings.tracking_rate_per_minute,
@@ -215,13 +215,14 @@ def _open(request: Request, session: Session, token: str) -> TrackingLink | HTML
         return _problem_page(request, 404, "not_found")
 
 
-def _language_of(session: Session, link: TrackingLink, request: Request) -> str:
+def _language_of(
+    session: Session, link: TrackingLink, request: Request, org: Organisation | None
+) -> str:
     row = session.scalar(
         select(OrderRecipients).where(
             OrderRecipients.org_id == link.org_id, OrderRecipients.order_id == link.order_id
         )
     )
-    org = session.get(Organisation, link.org_id)
     return choose(
         row.language if row is not None else None,
         request.headers.get("accept-language"),
@@ -249,11 +250,16 @@ def tracking_page(
     link = _open(request, session, token)
     if isinstance(link, HTMLResponse):
         return link
-    service.record_view(session=session, link=link)
-    progress = service.progress(session=session, settings=settings, link=link)
-    lang = _language_of(session, link, request)
+    counters.record_view(session=session, link=link)
+    # held for the whole request: the session's identity map keeps only what is referenced
     org = session.get(Organisation, link.org_id)
-    offers = rebook.reschedule_offers(session=session, settings=settings, link=link)
+    progress = service.progress(session=session, settings=settings, link=link)
+    lang = _language_of(session, link, request, org)
+    offers = (
+        rebook.reschedule_offers(session=session, settings=settings, link=link)
+        if progress.can_reschedule
+        else []
+    )
     return _page(
         "page.html",
         200,

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lastmile.common.clock import utcnow
@@ -34,7 +34,6 @@ from lastmile.core.errors import (
     InputError,
     LastmileError,
     NotFound,
-    RateLimited,
 )
 from lastmile.core.geo import haversine_m
 from lastmile.core.model import Location
@@ -52,7 +51,8 @@ from lastmile.orgs.models import Organisation
 from lastmile.orgs.service import shop_phone
 from lastmile.routes import service as routes
 from lastmile.routes.models import Route, Stop
-from lastmile.tracking.models import CustomerInput, TrackingHit, TrackingLink, TrackingView
+from lastmile.tracking import counters
+from lastmile.tracking.models import CustomerInput, TrackingLink, TrackingView
 
 DEFAULT_TTL_DAYS = 7
 DEFAULT_MAP_STOPS = 3
@@ -150,38 +150,6 @@ def resolve(*, session: Session, token: str, now: datetime | None = None) -> Tra
     if link.expires_at <= (now or utcnow()):
         raise LinkExpired("this tracking link has expired")
     return link
-
-
-def check_rate(
-    *, session: Session, client: str, limit: int, window_s: int = 60, now: datetime | None = None
-) -> None:
-    """Count one request of ``client`` to a public tracking URL; refuse over ``limit`` per
-    ``window_s`` (unknown tokens count too, so guessing is slow)."""
-    now = now or utcnow()
-    key = hashlib.sha256(client.encode()).hexdigest()
-    since = now - timedelta(seconds=window_s)
-    count = session.scalar(
-        select(func.count())
-        .select_from(TrackingHit)
-        .where(TrackingHit.client == key, TrackingHit.at > since)
-    )
-    if (count or 0) >= limit:
-        first = session.scalar(
-            select(func.min(TrackingHit.at)).where(
-                TrackingHit.client == key, TrackingHit.at > since
-            )
-        )
-        wait = window_s if first is None else (first - since).total_seconds()
-        raise RateLimited("too many requests; try again in a minute", max(1, math.ceil(wait)))
-    session.add(TrackingHit(client=key, at=now))
-    if secrets.randbelow(100) == 0:  # now and then, forget old requests
-        session.execute(delete(TrackingHit).where(TrackingHit.at < since - timedelta(hours=1)))
-    session.commit()
-
-
-def record_view(*, session: Session, link: TrackingLink) -> None:
-    session.add(TrackingView(org_id=link.org_id, order_id=link.order_id, link_id=link.id))
-    session.commit()
 
 
 # --- what the page shows -------------------------------------------------------------------
@@ -288,9 +256,11 @@ def progress(
             )
             values["driver"] = first_name(driver.name) if driver else ""
         if status in _EN_ROUTE:
+            pairs = routes.stops_with_orders(session=session, org_id=org.id, route_id=route.id)
             eta = customer_eta.eta_of(
-                session=session, settings=settings, org=org, route=route, stop=stop, now=now
-            )
+                session=session, settings=settings, org=org, route=route, stop=stop, now=now,
+                pairs=pairs,
+            )  # fmt: skip
             values.update(
                 eta_from=eta.eta_from,
                 eta_to=eta.eta_to,
@@ -307,9 +277,13 @@ def progress(
                     .order_by(Position.recorded_at.desc(), Position.id.desc())
                     .limit(1)
                 )
-                if position is not None and near_route(
-                    session, org.id, route.id, destination, (position.lon, position.lat)
-                ):
+                places = [
+                    (o.lon, o.lat)
+                    for s, o in pairs
+                    if o is not None and s.status not in routes.CLOSED and o.lon is not None
+                    and o.lat is not None
+                ]  # fmt: skip
+                if position is not None and near_route(places, destination, position):
                     values.update(show_map=True, vehicle=(position.lon, position.lat))
     if status == OrderStatus.DELIVERED:
         values["pods"] = [
@@ -330,23 +304,15 @@ FAR_FROM_ROUTE_M = 50_000
 
 
 def near_route(
-    session: Session,
-    org_id: str,
-    route_id: str,
+    places: list[tuple[float, float]],
     destination: tuple[float, float] | None,
-    point: tuple[float, float],
+    point: Position,
 ) -> bool:
-    """Whether ``point`` is within :data:`FAR_FROM_ROUTE_M` of the route's open stops or
-    the customer's door (a route with no known place says nothing is near)."""
-    places = [
-        (lon, lat)
-        for _, lon, lat in routes.remaining_points(
-            session=session, org_id=org_id, route_ids=[route_id]
-        )
-    ]
+    """Whether ``point`` is within :data:`FAR_FROM_ROUTE_M` of the route's open stops
+    (``places``) or the customer's door (a route with no known place says nothing is near)."""
     if destination is not None:
-        places.append(destination)
-    here = Location(*point)
+        places = [*places, destination]
+    here = Location(point.lon, point.lat)
     return any(haversine_m(here, Location(*p)) <= FAR_FROM_ROUTE_M for p in places)
 
 
@@ -471,7 +437,8 @@ class OrderTracking:
 
 def order_tracking(*, session: Session, org_id: str, order_id: str) -> OrderTracking:
     orders.get(session=session, org_id=org_id, order_id=order_id)
-    views = session.scalar(
+    counters.flush_for(session)
+    count = session.scalar(
         select(func.count())
         .select_from(TrackingView)
         .where(TrackingView.org_id == org_id, TrackingView.order_id == order_id)
@@ -487,7 +454,7 @@ def order_tracking(*, session: Session, org_id: str, order_id: str) -> OrderTrac
         )
     )
     return OrderTracking(
-        views=int(views or 0),
+        views=int(count or 0),
         links=int(links or 0),
         instruction_kind=row.instruction_kind if row else None,
         instruction_text=row.instruction_text if row else "",
@@ -506,10 +473,11 @@ class Kpis:
 
 def kpis(*, session: Session, org_id: str, day_from: date, day_to: date) -> Kpis:
     """Tracking views and ratings of the orders with a delivery date in the range."""
+    counters.flush_for(session)
     in_range = select(Order.id).where(
         Order.org_id == org_id, Order.date >= day_from, Order.date <= day_to
     )
-    views, viewed = session.execute(
+    count, viewed = session.execute(
         select(func.count(), func.count(func.distinct(TrackingView.order_id))).where(
             TrackingView.org_id == org_id, TrackingView.order_id.in_(in_range)
         )
@@ -522,7 +490,7 @@ def kpis(*, session: Session, org_id: str, day_from: date, day_to: date) -> Kpis
         )
     ).one()
     return Kpis(
-        views=int(views or 0),
+        views=int(count or 0),
         orders_viewed=int(viewed or 0),
         ratings=int(ratings or 0),
         average_rating=round(float(average), 2) if average is not None else None,
