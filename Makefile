@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VENDOR := src/lastmile/web/static/vendor
 OUT ?= out
 
-.PHONY: demo test test-simday lint typecheck unit fuzz bench bench-gh bench-week bench-big-day bench-load bench-tenants bench-kpi bench-roads bench-pages assets clean dist test-deploy test-long
+.PHONY: demo test test-simday lint typecheck unit fuzz bench bench-gh bench-week bench-big-day bench-load bench-cpu bench-tenants bench-kpi bench-roads bench-pages assets clean dist test-deploy test-long
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -115,6 +115,11 @@ bench-week: $(STAMP)
 # (LOAD_ARGS, e.g. --pg postgresql://postgres@127.0.0.1:5432/postgres --write).
 bench-load: $(STAMP)
 	$(PY) benchmarks/load_bench.py $(LOAD_ARGS)
+
+# Server CPU per tracking view / GPS batch, in process, on PostgreSQL (docs/benchmarks.md, Load);
+# CPU_ARGS="--profile --write" for py-spy profiles and benchmarks/results/request_cpu.txt.
+bench-cpu: $(STAMP)
+	$(PY) benchmarks/request_cpu.py $(CPU_ARGS)
 
 # Road engine at city scale (docs/benchmarks.md, Roads at city scale); ROADS_ARGS="--sizes 500 1000"
 bench-roads: $(STAMP)

@@ -64,6 +64,8 @@ class _Waiting:
 _lock = threading.Lock()
 _waiting: dict[Engine, _Waiting] = {}
 _timer: threading.Timer | None = None
+_writing: dict[Engine, list[_Waiting]] = {}
+"""Taken from ``_waiting`` by a flush and not yet committed (the rate limit still counts it)."""
 _pruned: dict[Engine, float] = {}
 
 
@@ -109,9 +111,10 @@ def record_hit(*, session: Session, key: str, at: datetime) -> None:
 
 def hits_waiting(*, session: Session, key: str, since: datetime) -> list[datetime]:
     """This process's not yet written hits of ``key`` after ``since``."""
-    with _lock:
-        waiting = _waiting.get(engine_of(session))
-        return [at for at in waiting.hits.get(key, ()) if at > since] if waiting else []
+    engine = engine_of(session)
+    with _lock:  # being written counts too: until its commit no other reader sees it
+        held = [w for w in (_waiting.get(engine), *_writing.get(engine, [])) if w is not None]
+        return [at for w in held for at in w.hits.get(key, ()) if at > since]
 
 
 def check_rate(
@@ -155,12 +158,15 @@ def flush(engine: Engine | None = None) -> int:
     with _lock:
         engines = [engine] if engine is not None else list(_waiting)
         batches = [(e, _waiting.pop(e, None)) for e in engines]
+        for target, waiting in batches:
+            if waiting is not None:
+                _writing.setdefault(target, []).append(waiting)
     written = 0
     for target, waiting in batches:
-        if waiting is None or not waiting.size():
+        if waiting is None:
             continue
         try:
-            written += _write(target, waiting)
+            written += _write(target, waiting) if waiting.size() else 0
         except Exception:
             log.exception("could not write %d tracking counts; retrying later", waiting.size())
             with _lock:
@@ -169,6 +175,9 @@ def flush(engine: Engine | None = None) -> int:
                 del again.views[:-KEEP_AT_MOST]
                 for key, times in waiting.hits.items():
                     again.hits.setdefault(key, [])[:0] = times
+        finally:
+            with _lock:
+                _writing[target] = [w for w in _writing[target] if w is not waiting]
     return written
 
 
