@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -96,7 +97,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     static = Path(str(resources.files("lastmile") / "web" / "static"))
     app.mount("/static", StaticFiles(directory=static), name="static")
+    _build_routes_now(app)
     return app
+
+
+def _build_routes_now(app: FastAPI) -> None:
+    """Have FastAPI build every route's parameters and validators here, in the thread that
+    creates the app, rather than lazily on the first request that walks past each router.
+
+    FastAPI builds a route's validators inside ``warnings.catch_warnings()`` (to silence a
+    pydantic warning), and that context manager swaps the process-wide filter list: it is not
+    thread-safe. Built on a request thread, it raced the road-loading thread's numba compiler,
+    which uses ``catch_warnings`` too: one thread's exit restored the other's filters mid-build,
+    and the silenced warning escaped (an error under the test suite's ``filterwarnings``; a
+    stray warning in production). No request thread builds a route after this."""
+    for _ in iter_route_contexts(app.routes):
+        pass
 
 
 def _wire_slices(app: FastAPI) -> None:
