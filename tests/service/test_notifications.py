@@ -588,3 +588,45 @@ def test_a_promise_that_moves_is_corrected_and_a_narrowing_is_not(
             drive(client, day, "delivered", 1)  # on time: promises narrow or hold
             time.sleep(1.0)
             assert len(log(client, day)) == 8 and len(inbox.messages) == 8
+
+
+def test_a_route_round_predicts_the_route_once_and_agrees_with_each_stop(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'Arriving soon' and 'delayed' look at every stop still ahead: one prediction for the
+    route, not one per stop (a round grew with the square of the stops), and the same view of
+    each stop as asking for it alone."""
+    from lastmile.config import Settings
+    from lastmile.live import customer_eta
+    from lastmile.orgs.models import Organisation
+    from lastmile.routes.models import Route, Stop
+
+    day = seed_day(client, "Notify Round")
+    drive(client, day, "route_started")
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    calls: list[int] = []
+    current = customer_eta.live.current
+
+    def counted(**kwargs: Any) -> Any:
+        calls.append(1)
+        return current(**kwargs)
+
+    monkeypatch.setattr(customer_eta.live, "current", counted)
+    at = now()
+    with day.sessions() as session:
+        route = session.get(Route, day.route["id"])
+        org = session.get(Organisation, day.org.org_id)
+        assert route is not None and org is not None
+        views = customer_eta.route_etas(
+            session=session, settings=settings, org=org, route=route, now=at
+        )
+        assert len(calls) == 1
+        assert set(views) == {s["id"] for s in day.stops} and len(views) >= 3
+        for stop_id, view in views.items():
+            stop = session.get(Stop, stop_id)
+            assert stop is not None
+            alone = customer_eta.eta_of(
+                session=session, settings=settings, org=org, route=route, stop=stop, now=at
+            )
+            assert alone == view
+        assert [views[s["id"]].stops_away for s in day.stops] == list(range(len(day.stops)))

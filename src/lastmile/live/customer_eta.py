@@ -44,11 +44,42 @@ def eta_of(
     """The customer's view of ``stop``: ``lastmile.live``'s prediction (the one ETA) and the
     promise it keeps inside the booked window, with how many stops are still before it.
     ``pairs``: the route's ``stops_with_orders`` when the caller has them (one query less)."""
+    return _views(
+        session=session, settings=settings, org=org, route=route, now=now, pairs=pairs, only=stop
+    )[stop.id]
+
+
+def route_etas(
+    *,
+    session: Session,
+    settings: Settings,
+    org: Organisation,
+    route: Route,
+    now: datetime,
+    pairs: list[tuple[Stop, Order | None]] | None = None,
+) -> dict[str, Eta]:
+    """:func:`eta_of` for every order stop of ``route``, from one prediction. A message round
+    over a route asks for all of them; asked one by one, each asked for the whole route's
+    prediction again, and a round grew with the square of the stops (6 minutes for 8 routes
+    of 60 stops in the pages benchmark)."""
+    return _views(
+        session=session, settings=settings, org=org, route=route, now=now, pairs=pairs, only=None
+    )
+
+
+def _views(
+    *,
+    session: Session,
+    settings: Settings,
+    org: Organisation,
+    route: Route,
+    now: datetime,
+    pairs: list[tuple[Stop, Order | None]] | None,
+    only: Stop | None,
+) -> dict[str, Eta]:
     if pairs is None:
         pairs = routes.stops_with_orders(session=session, org_id=org.id, route_id=route.id)
     stops = [s for s, _ in pairs if s.kind == StopKind.ORDER]
-    before = [s for s in stops if s.sequence < stop.sequence]
-    stops_away = sum(1 for s in before if s.status == StopStatus.PENDING)
     started = route.status in (RouteStatus.STARTED, RouteStatus.FINISHED) or any(
         s.status in DONE_STOP_STATUSES for s in stops
     )
@@ -57,6 +88,16 @@ def eta_of(
         stops={route.id: pairs},
     )  # fmt: skip
     etas = known[route.id]
+    views: dict[str, Eta] = {}
+    for stop in [only] if only is not None else stops:
+        stops_away = sum(
+            1 for s in stops if s.sequence < stop.sequence and s.status == StopStatus.PENDING
+        )
+        views[stop.id] = _view(etas, stop, stops_away, started, now)
+    return views
+
+
+def _view(etas: live.RouteEtas, stop: Stop, stops_away: int, started: bool, now: datetime) -> Eta:
     row = etas.of_stop(stop.id)
     arrival = row.arrival_s if row is not None else stop.arrival_s
     eta = max(etas.moment(arrival).astimezone(UTC), now)

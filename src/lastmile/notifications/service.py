@@ -41,7 +41,7 @@ from lastmile.events.models import Event
 from lastmile.integrations.notify.apprise_channel import AppriseChannel
 from lastmile.integrations.notify.base import Channel, NotifySettings, OutgoingMessage, SendError
 from lastmile.integrations.notify.email import SmtpChannel
-from lastmile.live.customer_eta import eta_of
+from lastmile.live.customer_eta import eta_of, route_etas
 from lastmile.notifications import corrections, templates
 from lastmile.notifications.links import IssueLink
 from lastmile.notifications.models import Notification, OrderRecipients
@@ -392,10 +392,13 @@ def _route_messages(
     rows = routes_service.stops_with_orders(
         session=session, org_id=org.id, route_id=route.id, pending_only=True
     )
+    views = route_etas(session=session, settings=app, org=org, route=route, now=now) if rows else {}
     for stop, order in rows:
         if order is None or order.status != OrderStatus.OUT_FOR_DELIVERY:
             continue
-        eta = eta_of(session=session, settings=app, org=org, route=route, stop=stop, now=now)
+        eta = views.get(stop.id) or eta_of(
+            session=session, settings=app, org=org, route=route, stop=stop, now=now
+        )
         if not eta.started:
             continue
         soon = eta.stops_away <= settings.arriving_soon_stops or (
