@@ -43,12 +43,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA
 
+from lastmile.core.geo.answers import Address, Candidate, GeocodeResult, Verdict
 from lastmile.core.geo.distance import haversine_m
 from lastmile.core.geo.index import AddressIndex, AddressPoint
 from lastmile.core.geo.normalize import (
@@ -59,6 +58,7 @@ from lastmile.core.geo.normalize import (
     street_key_without_article,
     street_keys,
 )
+from lastmile.core.geo.typos import allowed_edits, typo_distance
 from lastmile.core.model import Location
 
 __all__ = [
@@ -68,75 +68,6 @@ __all__ = [
     "Geocoder",
     "Verdict",
 ]
-
-
-class Verdict(StrEnum):
-    """What the geocoder can say about an address; see the module docstring."""
-
-    EXACT = "exact"
-    CORRECTED = "corrected"
-    AMBIGUOUS = "ambiguous"
-    NOT_FOUND = "not_found"
-    OUTSIDE_AREA = "outside_area"
-
-    @property
-    def resolved(self) -> bool:
-        """Whether the answer has one location that may be used without review."""
-        return self in (Verdict.EXACT, Verdict.CORRECTED)
-
-
-@dataclass(frozen=True)
-class Address:
-    """A postal address as the map writes it."""
-
-    street: str
-    housenumber: str | None = None
-    postcode: str | None = None
-    city: str | None = None
-
-    def format(self) -> str:
-        """``"Landstrasse 19, 9490 Vaduz"`` (missing parts left out)."""
-        first = f"{self.street} {self.housenumber}" if self.housenumber else self.street
-        town = " ".join(p for p in (self.postcode, self.city) if p)
-        return f"{first}, {town}" if town else first
-
-    def __str__(self) -> str:
-        return self.format()
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One possible answer with its score (0..1) and, for approximations, a note."""
-
-    address: Address
-    location: Location
-    score: float
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class GeocodeResult:
-    """The verdict on one input address."""
-
-    input: str
-    verdict: Verdict
-    address: Address | None = None
-    location: Location | None = None
-    confidence: float = 0.0
-    candidates: tuple[Candidate, ...] = ()
-    changes: tuple[str, ...] = ()
-    """What was changed to reach ``address``: ``"street 'Landstr.' -> 'Landstrasse'"``."""
-    flags: tuple[str, ...] = ()
-    """Extra findings: ``pin_mismatch``, ``pin_outside_area``, ``unit_removed``."""
-    pin_distance_m: float | None = None
-    """Distance from the given pin to ``location`` (metres), when both exist."""
-    reason: str = ""
-    """One sentence for a person: why this verdict."""
-    parsed: ParsedAddress | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def pin_mismatch(self) -> bool:
-        return "pin_mismatch" in self.flags
 
 
 @dataclass
@@ -154,77 +85,6 @@ class _Hit:
     """The number is inside a range or list of the map's number (``20`` in ``14-20``)."""
 
     score: float = 0.0
-
-
-def _allowed_edits(length: int) -> int:
-    """How many letter edits the distinctive part of a street name may carry.
-
-    Short names are too close to each other to correct safely (``"Au"`` vs ``"Aue"``).
-    """
-    if length <= 3:
-        return 0
-    if length <= 10:
-        return 1
-    if length <= 20:
-        return 2
-    return 3
-
-
-_TYPE_SUFFIXES = tuple(
-    sorted(
-        (
-            "strasse",
-            "gasse",
-            "gass",
-            "wegle",
-            "weg",
-            "platz",
-            "ring",
-            "allee",
-            "gatan",
-            "vagen",
-            "katu",
-            "kuja",
-            "polku",
-            "tie",
-            "street",
-            "road",
-            "avenue",
-            "lane",
-        ),
-        key=len,
-        reverse=True,
-    )
-)
-"""Folded street-type words. Typos are judged on the rest of the name: "Kirchenstrasse"
-is two edits from "Kirchstrasse" on a five-letter stem, not on a fourteen-letter name."""
-
-
-def _split_suffix(key: str) -> tuple[str, str]:
-    for suffix in _TYPE_SUFFIXES:
-        if key.endswith(suffix) and len(key) > len(suffix):
-            return key[: -len(suffix)], suffix
-    return key, ""
-
-
-def typo_distance(query: str, key: str) -> int | None:
-    """Edits between a typed street key and a map street key, or ``None`` if too many.
-
-    The stem (name without its street-type word) may carry :func:`_allowed_edits` edits;
-    a typo in the type word itself (``"strases"``) is allowed only when the stem is
-    exact. Transpositions count as one edit.
-    """
-    stem, suffix = _split_suffix(key)
-    if suffix and query.endswith(suffix):
-        d = int(OSA.distance(query[: -len(suffix)], stem))
-        return d if d <= _allowed_edits(len(stem)) else None
-    if suffix and query.startswith(stem):
-        d = int(OSA.distance(query[len(stem) :], suffix))
-        return d if d <= (1 if len(suffix) >= 4 else 0) else None
-    if suffix:
-        return None
-    d = int(OSA.distance(query, key))
-    return d if d <= _allowed_edits(len(key)) else None
 
 
 def _agrees(wanted: str | None, have: str | None) -> bool | None:
@@ -549,7 +409,7 @@ class Geocoder:
                 add(qkey, 1.0, "")
             for full in sorted(self._short.get(qkey, ())):
                 add(full, 0.95, "leading word added")
-            allowed = _allowed_edits(len(qkey)) + 1
+            allowed = allowed_edits(len(qkey)) + 1
             cutoff = 100.0 * (1 - 2 * allowed / (2 * len(qkey) - allowed)) - 1e-6
             for key, _score, _ in process.extract(
                 qkey, self._keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=40
