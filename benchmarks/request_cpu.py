@@ -40,6 +40,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -244,6 +245,7 @@ async def bench(args: argparse.Namespace) -> None:
     finally:
         with psycopg.connect(args.pg, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
+        shutil.rmtree(work, ignore_errors=True)
     say(
         f"after the run: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}"
     )
