@@ -288,7 +288,7 @@ def bench_service(runs: int, roads: bool) -> None:
             f"insert service (SQLite, {'roads' if roads else 'straight'}) {percentiles(samples)}  fitted {fitted}/{len(news)}"
         )
         slot_samples = []
-        for loc in points(min(runs, 50), 9):
+        for loc in points(runs, 9):
             with sessions() as session:
                 t = time.perf_counter()
                 live.slot_offers(
