@@ -20,7 +20,7 @@ from lastmile.common.web import AppSettings, DbSession
 from lastmile.core import kpi
 from lastmile.core.errors import InputError
 from lastmile.fleet import service as fleet
-from lastmile.web.layout import Viewer, fail_words, json_script, org_today, render, staff_page
+from lastmile.pageframe.layout import Viewer, fail_words, json_script, org_today, render, staff_page
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_DAYS = 28

@@ -419,7 +419,7 @@ def plan(
             if geojson is not None:
                 outputs[geojson] = json.dumps(features, ensure_ascii=False) + "\n"
             if map_file is not None:
-                from lastmile.web.planmap import render_plan_map
+                from lastmile.pageframe.planmap import render_plan_map
 
                 outputs[map_file] = render_plan_map(
                     document, features, title=f"Delivery plan {day_planned.isoformat()}"

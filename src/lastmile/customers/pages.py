@@ -13,7 +13,7 @@ from lastmile.common.web import AppSettings, DbSession
 from lastmile.core.times import format_clock
 from lastmile.customers import service
 from lastmile.orders.lifecycle import location_words
-from lastmile.web.layout import Viewer, json_script, org_today, render, staff_page
+from lastmile.pageframe.layout import Viewer, json_script, org_today, render, staff_page
 
 router = APIRouter(include_in_schema=False)
 

@@ -13,9 +13,7 @@ from lastmile.fleet import service as fleet
 from lastmile.live import etas
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Organisation
-from lastmile.plans import document
-from lastmile.plans import service as plans
-from lastmile.web.layout import (
+from lastmile.pageframe.layout import (
     FAIL_WORDS,
     STATUS_WORDS,
     Viewer,
@@ -25,7 +23,9 @@ from lastmile.web.layout import (
     render,
     staff_page,
 )
-from lastmile.web.planmap import PALETTE
+from lastmile.pageframe.planmap import PALETTE
+from lastmile.plans import document
+from lastmile.plans import service as plans
 
 router = APIRouter(include_in_schema=False)
 

@@ -30,7 +30,7 @@ from lastmile.notifications import settings as notify_settings
 from lastmile.notifications.schemas import NotificationSettings, QuietHours, TemplateParts
 from lastmile.orders import service as orders
 from lastmile.orgs.models import Role
-from lastmile.web.layout import Viewer, render, staff_page
+from lastmile.pageframe.layout import Viewer, render, staff_page
 
 router = APIRouter(include_in_schema=False)
 

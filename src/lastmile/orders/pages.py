@@ -29,7 +29,7 @@ from lastmile.orders.lifecycle import (
     OrderStatus,
     location_words,
 )
-from lastmile.web.layout import (
+from lastmile.pageframe.layout import (
     Viewer,
     json_script,
     org_today,

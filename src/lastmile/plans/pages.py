@@ -25,12 +25,7 @@ from lastmile.fleet import service as fleet
 from lastmile.integrations.configured import provider_for
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import location_words
-from lastmile.plans import document
-from lastmile.plans import edit as planedit
-from lastmile.plans import service as plans
-from lastmile.plans.models import Plan
-from lastmile.routes.service import RUNNING
-from lastmile.web.layout import (
+from lastmile.pageframe.layout import (
     Viewer,
     json_script,
     org_today,
@@ -38,7 +33,12 @@ from lastmile.web.layout import (
     render,
     staff_page,
 )
-from lastmile.web.planmap import PALETTE
+from lastmile.pageframe.planmap import PALETTE
+from lastmile.plans import document
+from lastmile.plans import edit as planedit
+from lastmile.plans import service as plans
+from lastmile.plans.models import Plan
+from lastmile.routes.service import RUNNING
 
 router = APIRouter(include_in_schema=False)
 

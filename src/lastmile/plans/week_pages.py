@@ -13,9 +13,9 @@ from fastapi.responses import Response
 
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.fleet import service as fleet
+from lastmile.pageframe.layout import Viewer, org_today, parse_day, render, staff_page
 from lastmile.plans import week as weeks
 from lastmile.plans.week import MAX_DAYS
-from lastmile.web.layout import Viewer, org_today, parse_day, render, staff_page
 
 router = APIRouter(include_in_schema=False)
 

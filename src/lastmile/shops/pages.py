@@ -13,9 +13,9 @@ from fastapi.responses import Response
 
 from lastmile.common.web import AppSettings, DbSession
 from lastmile.integrations.shop.shopify import API_VERSION
+from lastmile.pageframe.layout import Viewer, render, staff_page
 from lastmile.shops import service
 from lastmile.shops.schemas import ConnectionRead
-from lastmile.web.layout import Viewer, render, staff_page
 
 router = APIRouter(include_in_schema=False)
 

@@ -14,10 +14,10 @@ from lastmile.common.web import AppSettings, DbSession
 from lastmile.core import recurrence
 from lastmile.core.times import format_clock
 from lastmile.customers import service as customers
+from lastmile.pageframe.layout import Viewer, amounts_text, render, staff_page
 from lastmile.standing import service
 from lastmile.standing.models import StandingOrder
 from lastmile.standing.template import rule_of
-from lastmile.web.layout import Viewer, amounts_text, render, staff_page
 
 router = APIRouter(include_in_schema=False)
 

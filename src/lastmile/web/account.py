@@ -18,8 +18,7 @@ from lastmile.core.errors import InputError, LastmileError, NotFound, RateLimite
 from lastmile.fleet import service as fleet
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
-from lastmile.web import invite_texts
-from lastmile.web.layout import (
+from lastmile.pageframe.layout import (
     form_csrf_ok,
     render,
     safe_next,
@@ -27,6 +26,7 @@ from lastmile.web.layout import (
     to_login,
     viewer_of,
 )
+from lastmile.web import invite_texts
 
 router = APIRouter(include_in_schema=False)
 

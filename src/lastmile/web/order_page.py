@@ -26,11 +26,11 @@ from lastmile.live import service as live
 from lastmile.notifications import service as notifications
 from lastmile.orders import service as orders
 from lastmile.orders.lifecycle import UNRESOLVED_VERDICTS, OrderStatus, location_words
+from lastmile.pageframe.layout import STATUS_WORDS, Viewer, amounts_text, render, staff_page
 from lastmile.shops import service as shops
 from lastmile.standing import service as standing
 from lastmile.standing.template import rule_of
 from lastmile.tracking import service as tracking
-from lastmile.web.layout import STATUS_WORDS, Viewer, amounts_text, render, staff_page
 
 router = APIRouter(include_in_schema=False)
 

@@ -33,8 +33,8 @@ from lastmile.orders.lifecycle import ACCEPTED_VERDICTS, OrderStatus
 from lastmile.orders.schemas import OrderCreate, Window
 from lastmile.orgs import clock as org_clock
 from lastmile.orgs import service as orgs
+from lastmile.pageframe.layout import STATUS_WORDS, Viewer, parse_day, render, staff_page
 from lastmile.routes import service as routes_service
-from lastmile.web.layout import STATUS_WORDS, Viewer, parse_day, render, staff_page
 from lastmile.web.order_page import can_insert
 from lastmile.web.settings import HANDOVERS
 

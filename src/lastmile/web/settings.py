@@ -15,7 +15,7 @@ from lastmile.fleet import service as fleet
 from lastmile.fleet.schemas import VehicleRead
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
-from lastmile.web.layout import (
+from lastmile.pageframe.layout import (
     Viewer,
     json_script,
     render,

@@ -23,7 +23,7 @@ from lastmile.core.errors import InputError, LastmileError
 from lastmile.notifications import settings as notifications
 from lastmile.orgs import service as orgs
 from lastmile.orgs.service import AlreadySetUp
-from lastmile.web.layout import render, set_session
+from lastmile.pageframe.layout import render, set_session
 
 router = APIRouter(include_in_schema=False)
 

@@ -35,7 +35,7 @@ export function toast(message, kind = 'info') {
 }
 
 // An order's status as the shop owner reads it ("on the way", not "out_for_delivery"): the
-// server's one list (web/layout.py STATUS_WORDS), handed over in a meta tag.
+// server's one list (pageframe/layout.py STATUS_WORDS), handed over in a meta tag.
 let statusWords = null;
 export function statusWord(status) {
   if (statusWords === null) {

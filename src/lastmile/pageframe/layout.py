@@ -35,7 +35,7 @@ from lastmile.fleet import service as fleet
 from lastmile.orgs import clock as org_clock
 from lastmile.orgs import service as orgs
 from lastmile.orgs.models import Role
-from lastmile.web.planmap import PALETTE
+from lastmile.pageframe.planmap import PALETTE
 
 templates = Jinja2Templates(directory=str(Path(str(resources.files("lastmile.web") / "templates"))))
 
