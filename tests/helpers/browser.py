@@ -44,3 +44,22 @@ def chromium(extra_args: Sequence[str] = ()) -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def watched_page(app: Any, width: int = 1366, height: int = 900) -> Iterator[Any]:
+    """A page of ``app`` served on a free port, in chromium, whose ``problems`` list collects
+    uncaught page errors and console errors (tests assert it stays empty)."""
+    from helpers.live import serve_app
+
+    with serve_app(app) as url, chromium() as browser:
+        context = browser.new_context(viewport={"width": width, "height": height}, base_url=url)
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.problems = problems
+        try:
+            yield page
+        finally:
+            context.close()

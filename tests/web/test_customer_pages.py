@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers.browser import chromium
-from helpers.live import serve_app
+from helpers.browser import watched_page
 from helpers.service import PASSWORD, OrgUsers, make_org, sqlite_settings
 from lastmile.app import create_app
 
@@ -38,15 +37,8 @@ def org(web_client: TestClient) -> OrgUsers:
 
 @pytest.fixture(scope="module")
 def page(web_client: TestClient) -> Iterator[Any]:
-    with serve_app(web_client.app) as url, chromium() as browser:
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=url)
-        page = context.new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.problems = problems
+    with watched_page(web_client.app, 1366, 900) as page:
         yield page
-        context.close()
 
 
 def _shot(page: Any, name: str) -> None:
